@@ -1,0 +1,413 @@
+//! Settings: `config/base.toml`, then `config/{APP_ENVIRONMENT}.toml`, then environment variables
+//! (`APP_SECTION__KEY`, plus the conventional `DATABASE_URL`, `REDIS_URL`, `JWT_SECRET`, `PORT`,
+//! `HOST`). Everything is validated once, at start, and every problem is named in one error.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.to_lowercase().as_str() {
+            "development" | "dev" | "local" => Ok(Environment::Development),
+            "test" => Ok(Environment::Test),
+            "production" | "prod" => Ok(Environment::Production),
+            other => Err(format!(
+                "APP_ENVIRONMENT: `{other}` is not one of development, test, production"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub environment: Environment,
+    pub application: ApplicationSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationSettings {
+    pub host: String,
+    pub port: u16,
+    /// Worker threads for HTTP; 0 means one per core.
+    pub workers: usize,
+    pub body_limit_bytes: usize,
+    pub graphiql: bool,
+    pub introspection: bool,
+    pub max_query_depth: usize,
+    pub max_query_complexity: usize,
+    /// Origins allowed by CORS; empty means no cross-origin browser access.
+    pub cors_allowed_origins: Vec<String>,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Seconds open requests get to finish on SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub pool_size: usize,
+    pub connect_timeout_secs: u64,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &"[redacted]")
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+impl DatabaseSettings {
+    /// The same server with another database name (tests use one database each).
+    pub fn with_database(&self, name: &str) -> DatabaseSettings {
+        let url = self.url.expose_secret();
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (url, None),
+        };
+        let base = match base.rfind('/') {
+            Some(i) if i > "postgres://".len() => &base[..i],
+            _ => base,
+        };
+        let mut new = format!("{base}/{name}");
+        if let Some(q) = query {
+            new.push('?');
+            new.push_str(q);
+        }
+        DatabaseSettings {
+            url: SecretString::from(new),
+            ..self.clone()
+        }
+    }
+
+    /// The database name in the URL.
+    pub fn database_name(&self) -> Option<String> {
+        let url = self.url.expose_secret();
+        let base = url.split('?').next().unwrap_or(url);
+        let after_scheme = base.split_once("://").map(|(_, r)| r)?;
+        let (_, path) = after_scheme.split_once('/')?;
+        (!path.is_empty()).then(|| path.to_string())
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: SecretString,
+    /// Prefix for every key this instance writes (several deployments may share a Redis).
+    pub key_prefix: String,
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &"[redacted]")
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<SecretString>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub totp_issuer: String,
+    /// Argon2id memory cost in KiB (OWASP: at least 19 MiB).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProviderSettings>,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("identity_providers", &self.identity_providers)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityProviderKind {
+    Firebase,
+    Auth0,
+}
+
+/// An OpenID issuer whose RS256 ID tokens `loginWithProvider` accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderSettings {
+    pub kind: IdentityProviderKind,
+    pub jwks_url: String,
+    pub issuer: String,
+    pub audience: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub window_secs: u64,
+    /// Requests per client per window, every operation.
+    pub general_max: u64,
+    /// Authentication attempts (register, login, refresh, provider login, 2FA) per client per window.
+    pub auth_max: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// `tracing` filter directives; `RUST_LOG` overrides.
+    pub filter: String,
+}
+
+/// Every problem found in the settings, reported together.
+#[derive(Debug)]
+pub struct SettingsError(pub Vec<String>);
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid settings:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// The development-only signing secret, so `serve` works with no set-up at all.
+const DEVELOPMENT_JWT_SECRET: &str = "castyou-development-secret-do-not-use-in-production";
+
+/// Conventional variable names users expect to work, mapped to their setting.
+const CONVENTIONAL_VARIABLES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("REDIS_URL", "redis.url"),
+    ("JWT_SECRET", "auth.jwt_secret"),
+    ("PORT", "application.port"),
+    ("HOST", "application.host"),
+];
+
+impl Settings {
+    /// Reads the environment named by `APP_ENVIRONMENT` (development when unset).
+    pub fn load() -> Result<Settings, SettingsError> {
+        let environment = match std::env::var("APP_ENVIRONMENT") {
+            Ok(v) => Environment::parse(&v).map_err(|e| SettingsError(vec![e]))?,
+            Err(_) => Environment::Development,
+        };
+        Self::load_for(environment)
+    }
+
+    /// Reads `config/` for the given environment, with environment variables on top.
+    pub fn load_for(environment: Environment) -> Result<Settings, SettingsError> {
+        let dir = config_dir();
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(dir.join("base.toml")).required(true))
+            .add_source(
+                config::File::from(dir.join(format!("{}.toml", environment.as_str())))
+                    .required(false),
+            )
+            .add_source(
+                config::Environment::with_prefix("APP")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("application.cors_allowed_origins")
+                    .try_parsing(true),
+            )
+            .set_override("environment", environment.as_str())
+            .map_err(|e| SettingsError(vec![e.to_string()]))?;
+        for (var, key) in CONVENTIONAL_VARIABLES {
+            if let Ok(value) = std::env::var(var) {
+                builder = builder
+                    .set_override(*key, value)
+                    .map_err(|e| SettingsError(vec![format!("{var}: {e}")]))?;
+            }
+        }
+        let raw = builder
+            .build()
+            .map_err(|e| SettingsError(vec![e.to_string()]))?;
+        let mut settings: Settings = raw
+            .try_deserialize()
+            .map_err(|e| SettingsError(vec![e.to_string()]))?;
+        if settings.auth.jwt_secret.is_none() && environment == Environment::Development {
+            settings.auth.jwt_secret = Some(SecretString::from(DEVELOPMENT_JWT_SECRET));
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every setting and names each one that is wrong.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let mut problems = Vec::new();
+        let app = &self.application;
+        if app.host.trim().is_empty() {
+            problems.push("application.host (HOST): must not be empty".to_string());
+        }
+        if app.body_limit_bytes < 1024 {
+            problems.push("application.body_limit_bytes: must be at least 1024".to_string());
+        }
+        if app.max_query_depth == 0 {
+            problems.push("application.max_query_depth: must be at least 1".to_string());
+        }
+        if app.max_query_complexity == 0 {
+            problems.push("application.max_query_complexity: must be at least 1".to_string());
+        }
+        for origin in &app.cors_allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                problems.push(format!(
+                    "application.cors_allowed_origins: `{origin}` is not an http(s) origin"
+                ));
+            }
+        }
+        let db_url = self.database.url.expose_secret();
+        if !(db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {
+            problems.push(
+                "database.url (DATABASE_URL): must be a postgres:// or postgresql:// URL"
+                    .to_string(),
+            );
+        }
+        if self.database.pool_size == 0 {
+            problems.push("database.pool_size: must be at least 1".to_string());
+        }
+        let redis_url = self.redis.url.expose_secret();
+        if !(redis_url.starts_with("redis://")
+            || redis_url.starts_with("rediss://")
+            || redis_url.starts_with("redis+unix://"))
+        {
+            problems.push("redis.url (REDIS_URL): must be a redis:// or rediss:// URL".to_string());
+        }
+        match &self.auth.jwt_secret {
+            None => problems.push(format!(
+                "auth.jwt_secret (JWT_SECRET): required in {}",
+                self.environment.as_str()
+            )),
+            Some(secret) if secret.expose_secret().len() < 32 => {
+                if self.environment == Environment::Production {
+                    problems.push(
+                        "auth.jwt_secret (JWT_SECRET): must be at least 32 bytes".to_string(),
+                    );
+                }
+            }
+            Some(_) => {}
+        }
+        if self.environment == Environment::Production
+            && self
+                .auth
+                .jwt_secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret() == DEVELOPMENT_JWT_SECRET)
+        {
+            problems.push(
+                "auth.jwt_secret (JWT_SECRET): the development secret is not allowed in production"
+                    .to_string(),
+            );
+        }
+        if self.auth.access_token_ttl_secs <= 0 {
+            problems.push("auth.access_token_ttl_secs: must be positive".to_string());
+        }
+        if self.auth.refresh_token_ttl_secs <= self.auth.access_token_ttl_secs.max(0) {
+            problems.push(
+                "auth.refresh_token_ttl_secs: must be longer than auth.access_token_ttl_secs"
+                    .to_string(),
+            );
+        }
+        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
+            problems.push("auth.issuer and auth.audience: must not be empty".to_string());
+        }
+        if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations == 0 {
+            problems
+                .push("auth.argon2_memory_kib / auth.argon2_iterations: out of range".to_string());
+        }
+        for (i, p) in self.auth.identity_providers.iter().enumerate() {
+            if !(p.jwks_url.starts_with("https://") || p.jwks_url.starts_with("http://")) {
+                problems.push(format!(
+                    "auth.identity_providers[{i}].jwks_url: must be an http(s) URL"
+                ));
+            }
+            if self.environment == Environment::Production && !p.jwks_url.starts_with("https://") {
+                problems.push(format!(
+                    "auth.identity_providers[{i}].jwks_url: must be https in production"
+                ));
+            }
+            if p.issuer.is_empty() || p.audience.is_empty() {
+                problems.push(format!(
+                    "auth.identity_providers[{i}]: issuer and audience must not be empty"
+                ));
+            }
+        }
+        if self.rate_limit.window_secs == 0 {
+            problems.push("rate_limit.window_secs: must be at least 1".to_string());
+        }
+        if self.rate_limit.general_max == 0 || self.rate_limit.auth_max == 0 {
+            problems
+                .push("rate_limit.general_max / rate_limit.auth_max: must be at least 1".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SettingsError(problems))
+        }
+    }
+}
+
+/// `APP_CONFIG_DIR`, or `config/` in the working directory, or the one in this source tree.
+fn config_dir() -> std::path::PathBuf {
+    if let Ok(dir) = std::env::var("APP_CONFIG_DIR") {
+        return dir.into();
+    }
+    let local = std::path::PathBuf::from("config");
+    if local.join("base.toml").exists() {
+        return local;
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}

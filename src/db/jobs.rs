@@ -1,0 +1,188 @@
+//! Jobs: writes under row locks, the public listing with its filters, per-producer lists.
+
+use super::models::{Job, JobChanges, JobRow};
+use super::page::{before_cursor, like_pattern, Cursor, Page, PageRequest};
+use super::schema::{applications, jobs};
+use super::PgConn;
+use crate::domain::{JobStatus, ProductionType};
+use crate::errors::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+fn decode(rows: Vec<JobRow>) -> AppResult<Vec<Job>> {
+    rows.into_iter()
+        .map(|r| Job::try_from(r).map_err(|e| AppError::Internal(e.context("decoding a job"))))
+        .collect()
+}
+
+fn decode_one(row: JobRow) -> AppResult<Job> {
+    Job::try_from(row).map_err(|e| AppError::Internal(e.context("decoding a job")))
+}
+
+pub async fn insert(
+    conn: &mut PgConn,
+    id: Uuid,
+    producer_id: Uuid,
+    changes: &JobChanges,
+) -> AppResult<Job> {
+    let row = diesel::insert_into(jobs::table)
+        .values((jobs::id.eq(id), jobs::producer_id.eq(producer_id), changes))
+        .returning(JobRow::as_returning())
+        .get_result(conn)
+        .await?;
+    decode_one(row)
+}
+
+pub async fn find(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
+    let row = jobs::table
+        .find(id)
+        .select(JobRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(decode_one).transpose()
+}
+
+pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> AppResult<Vec<Job>> {
+    let rows = jobs::table
+        .filter(jobs::id.eq_any(ids))
+        .select(JobRow::as_select())
+        .load(conn)
+        .await?;
+    decode(rows)
+}
+
+/// Reads a job and locks its row until the transaction ends.
+pub async fn lock(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
+    let row = jobs::table
+        .find(id)
+        .select(JobRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(decode_one).transpose()
+}
+
+/// Reads a job with a shared lock: its status cannot change until the transaction ends.
+pub async fn lock_shared(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
+    let row = jobs::table
+        .find(id)
+        .select(JobRow::as_select())
+        .for_share()
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(decode_one).transpose()
+}
+
+pub async fn update_content(conn: &mut PgConn, id: Uuid, changes: &JobChanges) -> AppResult<Job> {
+    let row = diesel::update(jobs::table.find(id))
+        .set((changes, jobs::version.eq(jobs::version + 1)))
+        .returning(JobRow::as_returning())
+        .get_result(conn)
+        .await?;
+    decode_one(row)
+}
+
+pub async fn set_status(
+    conn: &mut PgConn,
+    id: Uuid,
+    status: JobStatus,
+    now: DateTime<Utc>,
+) -> AppResult<Job> {
+    let target = diesel::update(jobs::table.find(id));
+    let common = (
+        jobs::status.eq(status),
+        jobs::version.eq(jobs::version + 1),
+        jobs::updated_at.eq(now),
+    );
+    let row = if status == JobStatus::Open {
+        target
+            .set((common, jobs::published_at.eq(now)))
+            .returning(JobRow::as_returning())
+            .get_result(conn)
+            .await?
+    } else {
+        target
+            .set((common, jobs::closed_at.eq(now)))
+            .returning(JobRow::as_returning())
+            .get_result(conn)
+            .await?
+    };
+    decode_one(row)
+}
+
+/// Filters of the public job listing.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    pub text: Option<String>,
+    pub production_type: Option<ProductionType>,
+    pub country: Option<String>,
+    pub remote: Option<bool>,
+    pub status: Option<JobStatus>,
+    pub producer_id: Option<Uuid>,
+}
+
+fn filtered(q: &JobQuery) -> jobs::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = jobs::table.into_boxed();
+    if let Some(text) = &q.text {
+        query = query.filter(
+            diesel::dsl::sql::<Bool>("search @@ websearch_to_tsquery('simple', ")
+                .bind::<Text, _>(text.clone())
+                .sql(")")
+                .or(jobs::title.ilike(like_pattern(text))),
+        );
+    }
+    if let Some(t) = q.production_type {
+        query = query.filter(jobs::production_type.eq(t));
+    }
+    if let Some(c) = &q.country {
+        query = query.filter(jobs::country.eq(c.clone()));
+    }
+    if let Some(r) = q.remote {
+        query = query.filter(jobs::remote.eq(r));
+    }
+    if let Some(s) = q.status {
+        query = query.filter(jobs::status.eq(s));
+    }
+    if let Some(p) = q.producer_id {
+        query = query.filter(jobs::producer_id.eq(p));
+    }
+    query
+}
+
+/// Jobs matching `q`, newest first.
+pub async fn list(conn: &mut PgConn, q: &JobQuery, page: PageRequest) -> AppResult<Page<Job>> {
+    let total: i64 = filtered(q).count().get_result(conn).await?;
+    let mut query = filtered(q);
+    if let Some(c) = page.after {
+        query = query.filter(before_cursor!(jobs::created_at, jobs::id, c));
+    }
+    let rows = query
+        .order((jobs::created_at.desc(), jobs::id.desc()))
+        .limit(page.first + 1)
+        .select(JobRow::as_select())
+        .load(conn)
+        .await?;
+    Ok(Page::from_rows(decode(rows)?, page, total, |j| Cursor {
+        at: j.row.created_at,
+        id: j.row.id,
+    }))
+}
+
+/// Application counts of each job (jobs without applications are absent).
+pub async fn application_counts(
+    conn: &mut PgConn,
+    job_ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, i64)>> {
+    applications::table
+        .filter(applications::job_id.eq_any(job_ids))
+        .group_by(applications::job_id)
+        .select((applications::job_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await
+}

@@ -1,0 +1,288 @@
+//! Rows as diesel reads and writes them. JSON columns hold the domain's profile shapes.
+
+use super::schema::*;
+use crate::domain::jobs::JobRequirements;
+use crate::domain::profiles::{AvailabilityWindow, Award, LanguageSkill, NotableWork};
+use crate::domain::{
+    ApplicationStage, AuthProvider, GroupRole, JobStatus, MembershipStatus, ProductionType, Role,
+    UnionStatus,
+};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+/// A user as others may see it; credentials are read separately (`Credentials`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub display_name: String,
+    pub totp_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What login needs; `Debug` prints no secret.
+#[derive(Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct Credentials {
+    pub id: Uuid,
+    pub password_hash: Option<String>,
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("id", &self.id)
+            .field("totp_enabled", &self.totp_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub role: Role,
+    pub display_name: &'a str,
+    pub password_hash: Option<&'a str>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = user_identities)]
+pub struct NewIdentity<'a> {
+    pub provider: AuthProvider,
+    pub subject: &'a str,
+    pub user_id: Uuid,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = talent_profiles, check_for_backend(diesel::pg::Pg))]
+pub struct TalentProfileRow {
+    pub user_id: Uuid,
+    pub stage_name: String,
+    pub headline: Option<String>,
+    pub bio: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub gender: Option<String>,
+    pub playing_age_min: Option<i32>,
+    pub playing_age_max: Option<i32>,
+    pub height_cm: Option<i32>,
+    pub languages: Json,
+    pub accents: Vec<String>,
+    pub work_authorizations: Vec<String>,
+    pub union_status: UnionStatus,
+    pub notable_works: Json,
+    pub production_experience_years: i32,
+    pub awards: Json,
+    pub dream_gigs: Vec<String>,
+    pub skills: Vec<String>,
+    pub rate_min: Option<i32>,
+    pub rate_max: Option<i32>,
+    pub currency: String,
+    pub availability: Json,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A talent profile with its JSON columns decoded.
+#[derive(Debug, Clone)]
+pub struct TalentProfile {
+    pub row: TalentProfileRow,
+    pub languages: Vec<LanguageSkill>,
+    pub notable_works: Vec<NotableWork>,
+    pub awards: Vec<Award>,
+    pub availability: Vec<AvailabilityWindow>,
+}
+
+impl TryFrom<TalentProfileRow> for TalentProfile {
+    type Error = anyhow::Error;
+    fn try_from(row: TalentProfileRow) -> anyhow::Result<Self> {
+        Ok(TalentProfile {
+            languages: serde_json::from_value(row.languages.clone())?,
+            notable_works: serde_json::from_value(row.notable_works.clone())?,
+            awards: serde_json::from_value(row.awards.clone())?,
+            availability: serde_json::from_value(row.availability.clone())?,
+            row,
+        })
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = talent_profiles, treat_none_as_null = true)]
+pub struct TalentProfileChanges {
+    pub user_id: Uuid,
+    pub stage_name: String,
+    pub headline: Option<String>,
+    pub bio: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub gender: Option<String>,
+    pub playing_age_min: Option<i32>,
+    pub playing_age_max: Option<i32>,
+    pub height_cm: Option<i32>,
+    pub languages: Json,
+    pub accents: Vec<String>,
+    pub work_authorizations: Vec<String>,
+    pub union_status: UnionStatus,
+    pub notable_works: Json,
+    pub production_experience_years: i32,
+    pub awards: Json,
+    pub dream_gigs: Vec<String>,
+    pub skills: Vec<String>,
+    pub rate_min: Option<i32>,
+    pub rate_max: Option<i32>,
+    pub currency: String,
+    pub availability: Json,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = producer_profiles, check_for_backend(diesel::pg::Pg))]
+pub struct ProducerProfile {
+    pub user_id: Uuid,
+    pub company: String,
+    pub title: Option<String>,
+    pub bio: Option<String>,
+    pub website: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = producer_profiles, treat_none_as_null = true)]
+pub struct ProducerProfileChanges {
+    pub user_id: Uuid,
+    pub company: String,
+    pub title: Option<String>,
+    pub bio: Option<String>,
+    pub website: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
+pub struct JobRow {
+    pub id: Uuid,
+    pub producer_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub project_name: Option<String>,
+    pub production_type: ProductionType,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub remote: bool,
+    pub pay_min: Option<i32>,
+    pub pay_max: Option<i32>,
+    pub currency: String,
+    pub requirements: Json,
+    pub shoot_start: Option<DateTime<Utc>>,
+    pub shoot_end: Option<DateTime<Utc>>,
+    pub application_deadline: DateTime<Utc>,
+    pub status: JobStatus,
+    pub flier: Option<Json>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A job with its requirements decoded.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub row: JobRow,
+    pub requirements: JobRequirements,
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = anyhow::Error;
+    fn try_from(row: JobRow) -> anyhow::Result<Self> {
+        Ok(Job {
+            requirements: serde_json::from_value(row.requirements.clone())?,
+            row,
+        })
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = jobs, treat_none_as_null = true)]
+pub struct JobChanges {
+    pub title: String,
+    pub description: String,
+    pub project_name: Option<String>,
+    pub production_type: ProductionType,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub remote: bool,
+    pub pay_min: Option<i32>,
+    pub pay_max: Option<i32>,
+    pub currency: String,
+    pub requirements: Json,
+    pub shoot_start: Option<DateTime<Utc>>,
+    pub shoot_end: Option<DateTime<Utc>>,
+    pub application_deadline: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = applications, check_for_backend(diesel::pg::Pg))]
+pub struct Application {
+    pub id: Uuid,
+    pub job_id: Uuid,
+    pub talent_id: Uuid,
+    pub stage: ApplicationStage,
+    pub rejected_from: Option<ApplicationStage>,
+    pub cover_note: Option<String>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub stage_changed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = application_events, check_for_backend(diesel::pg::Pg))]
+pub struct ApplicationEvent {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub from_stage: Option<ApplicationStage>,
+    pub to_stage: ApplicationStage,
+    pub actor_id: Option<Uuid>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = talent_groups, check_for_backend(diesel::pg::Pg))]
+pub struct TalentGroup {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = group_memberships, check_for_backend(diesel::pg::Pg))]
+pub struct Membership {
+    pub group_id: Uuid,
+    pub talent_id: Uuid,
+    pub role: GroupRole,
+    pub status: MembershipStatus,
+    pub invited_by: Option<Uuid>,
+    pub invited_at: DateTime<Utc>,
+    pub joined_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = favorite_lists, check_for_backend(diesel::pg::Pg))]
+pub struct FavoriteList {
+    pub id: Uuid,
+    pub producer_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,135 @@
+//! The one place errors become what clients see: a GraphQL `extensions.code` (and `field` for
+//! bad input), a plain message, and nothing internal. Unexpected causes are logged here, once.
+
+use async_graphql::ErrorExtensions;
+
+/// What can go wrong in a service call, as the caller should understand it.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` type into an error without
+/// extensions, and every error here must reach clients through `extend` with its code.
+#[derive(Debug)]
+pub enum AppError {
+    Unauthenticated,
+    InvalidCredentials(String),
+    Forbidden(String),
+    BadInput { field: String, message: String },
+    NotFound(&'static str),
+    Conflict(String),
+    TwoFactorRequired,
+    RateLimited { retry_after_secs: u64 },
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::Internal(e)
+    }
+}
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        AppError::Conflict(message.into())
+    }
+
+    /// The message a client sees (never the internal cause).
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Unauthenticated => "authentication required".to_string(),
+            AppError::InvalidCredentials(m) | AppError::Forbidden(m) | AppError::Conflict(m) => {
+                m.clone()
+            }
+            AppError::BadInput { field, message } => format!("{field}: {message}"),
+            AppError::NotFound(what) => format!("{what} not found"),
+            AppError::TwoFactorRequired => "a two-factor code is required".to_string(),
+            AppError::RateLimited { retry_after_secs } => {
+                format!("too many requests; retry in {retry_after_secs} seconds")
+            }
+            AppError::Internal(_) => "internal server error".to_string(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated | AppError::InvalidCredentials(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::BadInput { .. } => "BAD_USER_INPUT",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// Prefixes the field path, so nested validators report `input.location.country`.
+    pub fn within(self, prefix: &str) -> Self {
+        match self {
+            AppError::BadInput { field, message } => AppError::BadInput {
+                field: if field.is_empty() {
+                    prefix.to_string()
+                } else if field.starts_with('[') {
+                    format!("{prefix}{field}")
+                } else {
+                    format!("{prefix}.{field}")
+                },
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("database query"))
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("database pool"))
+    }
+}
+
+impl From<redis::RedisError> for AppError {
+    fn from(e: redis::RedisError) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("redis"))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            match self {
+                AppError::BadInput { field, .. } => ext.set("field", field.as_str()),
+                AppError::RateLimited { retry_after_secs } => {
+                    ext.set("retryAfterSeconds", *retry_after_secs)
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        e.extend()
+    }
+}

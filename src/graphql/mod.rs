@@ -1,0 +1,95 @@
+//! The GraphQL API: the schema, per-request context, and one module per part of the contract.
+//! Resolvers call services; they never touch storage.
+
+pub mod applications;
+pub mod connection;
+pub mod errors;
+pub mod groups;
+pub mod jobs;
+pub mod loaders;
+pub mod profiles;
+pub mod users;
+
+use crate::services::{AppState, RequestMeta, Viewer};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    users::UserQuery,
+    profiles::ProfileQuery,
+    jobs::JobQuery,
+    applications::ApplicationQuery,
+    groups::GroupQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    users::AuthMutation,
+    profiles::ProfileMutation,
+    jobs::JobMutation,
+    applications::ApplicationMutation,
+    groups::GroupMutation,
+);
+
+pub type CastYouSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits that apply to every document, whatever the transport.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+/// Builds the schema once; every worker shares it.
+pub fn build_schema(state: Option<AppState>, limits: SchemaLimits) -> CastYouSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(errors::ErrorCodes)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(64)
+        .limit_directives(16);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(state) = state {
+        builder = builder.data(state);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as `castyou schema` prints it and `schema.graphql` holds it.
+pub fn schema_sdl() -> String {
+    let limits = SchemaLimits {
+        max_depth: usize::MAX,
+        max_complexity: usize::MAX,
+        introspection: true,
+    };
+    build_schema(None, limits).sdl()
+}
+
+/// Who asks and from where, set once per request (or websocket connection).
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub viewer: Option<Viewer>,
+    pub meta: RequestMeta,
+}
+
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub(crate) fn viewer(ctx: &Context<'_>) -> Option<Viewer> {
+    ctx.data_opt::<RequestContext>().and_then(|r| r.viewer)
+}
+
+pub(crate) fn meta<'a>(ctx: &Context<'a>) -> std::borrow::Cow<'a, RequestMeta> {
+    match ctx.data_opt::<RequestContext>() {
+        Some(r) => std::borrow::Cow::Borrowed(&r.meta),
+        None => std::borrow::Cow::Owned(RequestMeta::default()),
+    }
+}
+
+pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> &'a loaders::Loaders {
+    ctx.data_unchecked::<loaders::Loaders>()
+}

@@ -1,0 +1,239 @@
+//! Users and authentication: `me`, `user`, sign-up and sign-in, tokens, two-factor set-up.
+
+use super::loaders::load_error;
+use super::{loaders, meta, state, viewer};
+use crate::db::models::{ProducerProfile, TalentProfile, User};
+use crate::domain::{AuthProvider, Role};
+use crate::services::{self, auth};
+use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// A user as GraphQL shows it. `signed_in_as` marks the user a sign-in just authenticated, who
+/// sees their own email before any token is sent with a request.
+pub struct UserNode {
+    user: User,
+    signed_in_as: bool,
+}
+
+impl From<User> for UserNode {
+    fn from(user: User) -> Self {
+        UserNode {
+            user,
+            signed_in_as: false,
+        }
+    }
+}
+
+impl std::ops::Deref for UserNode {
+    type Target = User;
+    fn deref(&self) -> &User {
+        &self.user
+    }
+}
+
+#[Object(name = "User")]
+impl UserNode {
+    async fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Visible to the user itself and to admins; anyone else gets FORBIDDEN.
+    async fn email(&self, ctx: &Context<'_>) -> Result<String> {
+        if self.signed_in_as {
+            return Ok(self.email.clone());
+        }
+        Ok(services::users::email_of(viewer(ctx).as_ref(), &self.user)?)
+    }
+
+    async fn role(&self) -> Role {
+        self.role
+    }
+
+    async fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    async fn two_factor_enabled(&self) -> bool {
+        self.totp_enabled
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    async fn talent_profile(&self, ctx: &Context<'_>) -> Result<Option<TalentProfile>> {
+        if self.role == Role::Producer {
+            return Ok(None);
+        }
+        loaders(ctx)
+            .talents
+            .load_one(self.id)
+            .await
+            .map_err(load_error)
+    }
+
+    async fn producer_profile(&self, ctx: &Context<'_>) -> Result<Option<ProducerProfile>> {
+        if self.role == Role::Talent {
+            return Ok(None);
+        }
+        loaders(ctx)
+            .producers
+            .load_one(self.id)
+            .await
+            .map_err(load_error)
+    }
+}
+
+#[Object]
+impl auth::AuthPayload {
+    async fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    /// Exchange it with `refreshToken` for a new pair; each one works once.
+    async fn refresh_token(&self) -> &str {
+        &self.refresh_token
+    }
+
+    async fn access_token_expires_at(&self) -> DateTime<Utc> {
+        self.access_token_expires_at
+    }
+
+    async fn user(&self) -> UserNode {
+        UserNode {
+            user: self.user.clone(),
+            signed_in_as: true,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct TwoFactorSetup {
+    /// Base32 secret for authenticator apps.
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// The signed-in user, or null without a token.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        match viewer(ctx) {
+            None => Ok(None),
+            Some(v) => Ok(loaders(ctx)
+                .users
+                .load_one(v.user_id)
+                .await
+                .map_err(load_error)?
+                .map(Into::into)),
+        }
+    }
+
+    async fn user(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<UserNode>> {
+        services::signed_in(viewer(ctx))?;
+        Ok(loaders(ctx)
+            .users
+            .load_one(id)
+            .await
+            .map_err(load_error)?
+            .map(Into::into))
+    }
+
+    /// The id of this request as it appears in the server's logs (and the `x-request-id`
+    /// header); quote it when reporting a problem.
+    async fn request_id(&self, ctx: &Context<'_>) -> Option<ID> {
+        meta(ctx).request_id.clone().map(ID)
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates an account (TALENT or PRODUCER) and signs it in.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        role: Role,
+        display_name: String,
+    ) -> Result<auth::AuthPayload> {
+        Ok(auth::register(
+            state(ctx),
+            &meta(ctx),
+            &email,
+            &password,
+            role,
+            &display_name,
+        )
+        .await?)
+    }
+
+    /// Signs in; with two-factor authentication on, `totpCode` is required.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        totp_code: Option<String>,
+    ) -> Result<auth::AuthPayload> {
+        Ok(auth::login(
+            state(ctx),
+            &meta(ctx),
+            &email,
+            &password,
+            totp_code.as_deref(),
+        )
+        .await?)
+    }
+
+    /// Rotates: returns a new pair, and the presented refresh token stops working. Presenting
+    /// it again revokes the whole session.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> Result<auth::AuthPayload> {
+        Ok(auth::refresh(state(ctx), &meta(ctx), &refresh_token).await?)
+    }
+
+    /// Ends the session of this refresh token (its access tokens stop working too).
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+        Ok(auth::logout(state(ctx), &refresh_token).await?)
+    }
+
+    /// Signs in with a Google, Facebook or LinkedIn ID token (through Firebase or Auth0). A new
+    /// account needs `role`.
+    async fn login_with_provider(
+        &self,
+        ctx: &Context<'_>,
+        provider: AuthProvider,
+        id_token: String,
+        role: Option<Role>,
+    ) -> Result<auth::AuthPayload> {
+        Ok(auth::login_with_provider(state(ctx), &meta(ctx), provider, &id_token, role).await?)
+    }
+
+    /// Starts two-factor set-up; confirm with a code from the authenticator.
+    async fn begin_two_factor_setup(&self, ctx: &Context<'_>) -> Result<TwoFactorSetup> {
+        let setup = auth::begin_two_factor(state(ctx), viewer(ctx)).await?;
+        Ok(TwoFactorSetup {
+            secret: setup.secret,
+            otpauth_url: setup.otpauth_url,
+        })
+    }
+
+    async fn confirm_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
+        Ok(auth::confirm_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await?)
+    }
+
+    async fn disable_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
+        Ok(auth::disable_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await?)
+    }
+}

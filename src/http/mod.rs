@@ -1,0 +1,5 @@
+//! HTTP: the GraphQL endpoint, GraphiQL, health and readiness, and the middleware around them.
+
+pub mod graphql;
+pub mod health;
+pub mod middleware;

@@ -1,0 +1,12 @@
+//! CastYou: the casting platform's GraphQL server. `startup` wires the parts; requests flow
+//! `http` → `graphql` → `services` → `db`, with `domain` holding the rules they share.
+
+pub mod configuration;
+pub mod db;
+pub mod domain;
+pub mod errors;
+pub mod graphql;
+pub mod http;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,265 @@
+//! Applications and the pipeline: applying (once, to open jobs, before the deadline),
+//! withdrawing, and producer moves under the transition rules. Every change writes one history
+//! event in the same transaction, under row locks, so concurrent moves never apply to a stale
+//! stage and never lose an event.
+
+use super::jobs::{can_see, manages};
+use super::{signed_in, AppState, Viewer};
+use crate::db::applications::Owner;
+use crate::db::models::{Application, ApplicationEvent, Job};
+use crate::db::page::{Page, PageRequest};
+use crate::db::{self, PgConn};
+use crate::domain::jobs::pipeline_is_live;
+use crate::domain::pipeline::{check_move, rejected_from_after, Mover};
+use crate::domain::values;
+use crate::domain::{ApplicationStage, JobStatus, Role};
+use crate::errors::{AppError, AppResult};
+use chrono::Utc;
+use diesel_async::AsyncConnection;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The most applications one bulk move may touch.
+pub const BULK_MOVE_MAX: usize = 100;
+
+pub async fn apply(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    job_id: Uuid,
+    cover_note: Option<String>,
+) -> AppResult<Application> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Talent {
+        return Err(AppError::forbidden("only talents apply to jobs"));
+    }
+    let cover_note = values::optional_text("coverNote", cover_note.as_deref(), 5000)?;
+    let mut conn = state.conn().await?;
+    if !db::profiles::talent_exists(&mut conn, viewer.user_id).await? {
+        return Err(AppError::conflict(
+            "create your talent profile before applying",
+        ));
+    }
+    let application = conn
+        .transaction::<_, AppError, _>(async |c| {
+            // A shared lock: the job cannot close between this check and the insert.
+            let job = db::jobs::lock_shared(c, job_id)
+                .await?
+                .ok_or(AppError::NotFound("job"))?;
+            if !can_see(Some(&viewer), &job) {
+                return Err(AppError::NotFound("job"));
+            }
+            if job.row.status != JobStatus::Open {
+                return Err(AppError::conflict(format!(
+                    "the job is {}, not open for applications",
+                    job.row.status
+                )));
+            }
+            let now = Utc::now();
+            if job.row.application_deadline <= now {
+                return Err(AppError::conflict("the application deadline has passed"));
+            }
+            let app = db::applications::insert(
+                c,
+                Uuid::now_v7(),
+                job_id,
+                viewer.user_id,
+                cover_note.as_deref(),
+                now,
+            )
+            .await?
+            .ok_or_else(|| AppError::conflict("you have already applied to this job"))?;
+            record(c, &app, None, Some(viewer.user_id), None).await?;
+            Ok(app)
+        })
+        .await?;
+    tracing::info!(application_id = %application.id, %job_id, "application created");
+    Ok(application)
+}
+
+async fn record(
+    conn: &mut PgConn,
+    app: &Application,
+    from: Option<ApplicationStage>,
+    actor: Option<Uuid>,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    let event = ApplicationEvent {
+        id: Uuid::now_v7(),
+        application_id: app.id,
+        from_stage: from,
+        to_stage: app.stage,
+        actor_id: actor,
+        reason: reason.map(str::to_string),
+        created_at: app.stage_changed_at,
+    };
+    db::applications::insert_event(conn, &event).await?;
+    Ok(())
+}
+
+pub async fn withdraw(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: Uuid,
+) -> AppResult<Application> {
+    let viewer = signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    conn.transaction::<_, AppError, _>(async |c| {
+        let app = db::applications::lock_many(c, &[id])
+            .await?
+            .pop()
+            .ok_or(AppError::NotFound("application"))?;
+        if app.talent_id != viewer.user_id {
+            return Err(AppError::forbidden(
+                "only the talent who applied can withdraw",
+            ));
+        }
+        check_move(
+            app.stage,
+            ApplicationStage::Withdrawn,
+            app.rejected_from,
+            Mover::Talent,
+        )
+        .map_err(|e| AppError::conflict(e.to_string()))?;
+        let moved =
+            db::applications::set_stage(c, id, ApplicationStage::Withdrawn, None, Utc::now())
+                .await?;
+        record(c, &moved, Some(app.stage), Some(viewer.user_id), None).await?;
+        Ok(moved)
+    })
+    .await
+}
+
+/// Moves applications to `stage`, all or none. Returned in the order asked.
+pub async fn move_many(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    ids: Vec<Uuid>,
+    stage: ApplicationStage,
+    reason: Option<String>,
+) -> AppResult<Vec<Application>> {
+    let viewer = signed_in(viewer)?;
+    if ids.is_empty() || ids.len() > BULK_MOVE_MAX {
+        return Err(AppError::bad_input(
+            "ids",
+            format!("give 1 to {BULK_MOVE_MAX} application ids"),
+        ));
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    let reason = values::optional_text("reason", reason.as_deref(), 1000)?;
+    let mut conn = state.conn().await?;
+    let moved = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let apps = db::applications::lock_many(c, &unique).await?;
+            if apps.len() != unique.len() {
+                return Err(AppError::NotFound("application"));
+            }
+            let mut jobs: HashMap<Uuid, Job> = HashMap::new();
+            for app in &apps {
+                if !jobs.contains_key(&app.job_id) {
+                    let job = db::jobs::lock_shared(c, app.job_id)
+                        .await?
+                        .ok_or(AppError::NotFound("job"))?;
+                    jobs.insert(app.job_id, job);
+                }
+            }
+            for app in &apps {
+                let job = &jobs[&app.job_id];
+                if !manages(&viewer, job) {
+                    return Err(AppError::forbidden(
+                        "only the job's producer moves its applications",
+                    ));
+                }
+                if !pipeline_is_live(job.row.status) {
+                    return Err(AppError::conflict(format!(
+                        "the job is {}; its pipeline is closed",
+                        job.row.status
+                    )));
+                }
+                check_move(app.stage, stage, app.rejected_from, Mover::Producer)
+                    .map_err(|e| AppError::conflict(format!("application {}: {e}", app.id)))?;
+            }
+            let now = Utc::now();
+            let mut moved = HashMap::with_capacity(apps.len());
+            for app in apps {
+                let next = db::applications::set_stage(
+                    c,
+                    app.id,
+                    stage,
+                    rejected_from_after(app.stage, stage),
+                    now,
+                )
+                .await?;
+                record(
+                    c,
+                    &next,
+                    Some(app.stage),
+                    Some(viewer.user_id),
+                    reason.as_deref(),
+                )
+                .await?;
+                moved.insert(next.id, next);
+            }
+            Ok(moved)
+        })
+        .await?;
+    tracing::info!(count = moved.len(), %stage, "applications moved");
+    Ok(ids.iter().filter_map(|id| moved.get(id).cloned()).collect())
+}
+
+/// Whether `viewer` may see `app`: the talent, the job's producer, admins.
+fn may_see(viewer: &Viewer, app: &Application, job_producer: Uuid) -> bool {
+    viewer.is_admin() || viewer.user_id == app.talent_id || viewer.user_id == job_producer
+}
+
+pub async fn find(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: Uuid,
+) -> AppResult<Option<Application>> {
+    let viewer = signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    let Some(app) = db::applications::find(&mut conn, id).await? else {
+        return Ok(None);
+    };
+    let job = db::jobs::find(&mut conn, app.job_id)
+        .await?
+        .ok_or(AppError::NotFound("job"))?;
+    if !may_see(&viewer, &app, job.row.producer_id) {
+        return Err(AppError::forbidden(
+            "only the talent and the job's producer see an application",
+        ));
+    }
+    Ok(Some(app))
+}
+
+/// A job's pipeline: its producer and admins only.
+pub async fn of_job(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    job: &Job,
+    stage: Option<ApplicationStage>,
+    page: PageRequest,
+) -> AppResult<Page<Application>> {
+    let viewer = signed_in(viewer)?;
+    if !manages(&viewer, job) {
+        return Err(AppError::forbidden(
+            "the pipeline is visible to the job's producer only",
+        ));
+    }
+    let mut conn = state.conn().await?;
+    Ok(db::applications::list(&mut conn, Owner::Job(job.row.id), stage, page).await?)
+}
+
+pub async fn mine(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    stage: Option<ApplicationStage>,
+    page: PageRequest,
+) -> AppResult<Page<Application>> {
+    let viewer = signed_in(viewer)?;
+    viewer.require_role(&[Role::Talent], "myApplications")?;
+    let mut conn = state.conn().await?;
+    Ok(db::applications::list(&mut conn, Owner::Talent(viewer.user_id), stage, page).await?)
+}

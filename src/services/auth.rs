@@ -1,0 +1,570 @@
+//! Sign-up, sign-in (password with optional TOTP, or an identity provider), refresh-token
+//! rotation with reuse detection, logout, and two-factor set-up.
+
+use super::identity::IdentityError;
+use super::{gate, signed_in, tokens, AppState, RequestMeta, Viewer};
+use crate::db::{self, models, PgConn};
+use crate::domain::values::{self, Email};
+use crate::domain::{AuthProvider, Role};
+use crate::errors::{AppError, AppResult};
+use anyhow::Context;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
+use totp_rs::{Secret, TOTP};
+use uuid::Uuid;
+
+/// What a successful sign-in returns.
+#[derive(Debug, Clone)]
+pub struct AuthPayload {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub user: models::User,
+}
+
+fn argon2(state: &AppState) -> AppResult<Argon2<'static>> {
+    let auth = &state.settings.auth;
+    let params = Params::new(auth.argon2_memory_kib, auth.argon2_iterations, 1, None)
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes off the async workers: Argon2id is deliberately slow.
+async fn hash_password(state: &AppState, password: String) -> AppResult<String> {
+    let hasher = argon2(state)?;
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        hasher
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+    })
+    .await
+    .context("password hashing task")?
+    .map_err(AppError::Internal)
+}
+
+/// Verifies off the async workers. Without a stored hash a dummy one is checked, so an unknown
+/// email takes as long as a wrong password.
+async fn verify_password(
+    state: &AppState,
+    password: String,
+    stored: Option<String>,
+) -> AppResult<bool> {
+    let hasher = argon2(state)?;
+    let dummy = dummy_hash(state).await?;
+    tokio::task::spawn_blocking(move || {
+        let (hash, real) = match &stored {
+            Some(h) => (h.as_str(), true),
+            None => (dummy.as_str(), false),
+        };
+        let parsed = PasswordHash::new(hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+        Ok(hasher.verify_password(password.as_bytes(), &parsed).is_ok() && real)
+    })
+    .await
+    .context("password verification task")?
+    .map_err(AppError::Internal)
+}
+
+async fn dummy_hash(state: &AppState) -> AppResult<String> {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_try_init(|| hash_password(state, "castyou-timing-equaliser".to_string()))
+        .await
+        .cloned()
+}
+
+/// Starts a session for `user` and issues its first token pair.
+async fn start_session(
+    state: &AppState,
+    conn: &mut PgConn,
+    user: models::User,
+) -> AppResult<AuthPayload> {
+    let now = Utc::now();
+    let session_id = Uuid::now_v7();
+    let (refresh_token, hash) = tokens::new_refresh_token();
+    let expires = now + state.tokens.refresh_ttl;
+    conn.transaction::<_, AppError, _>(async |c| {
+        db::sessions::create_session(c, session_id, user.id, expires).await?;
+        db::sessions::insert_token(c, &hash, session_id, expires).await?;
+        Ok(())
+    })
+    .await?;
+    let viewer = Viewer {
+        user_id: user.id,
+        role: user.role,
+        session_id,
+    };
+    let (access_token, access_token_expires_at) = state.tokens.issue_access(&viewer, now)?;
+    Ok(AuthPayload {
+        access_token,
+        refresh_token,
+        access_token_expires_at,
+        user,
+    })
+}
+
+pub async fn register(
+    state: &AppState,
+    meta: &RequestMeta,
+    email: &str,
+    password: &str,
+    role: Role,
+    display_name: &str,
+) -> AppResult<AuthPayload> {
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    if role == Role::Admin {
+        return Err(AppError::forbidden(
+            "ADMIN is granted by operators, not chosen at sign-up",
+        ));
+    }
+    let email = Email::parse("email", email)?;
+    values::password("password", password)?;
+    let display_name = values::text("displayName", display_name, 100)?;
+    let hash = hash_password(state, password.to_string()).await?;
+    let mut conn = state.conn().await?;
+    let user = db::users::insert(
+        &mut conn,
+        models::NewUser {
+            id: Uuid::now_v7(),
+            email: email.as_str(),
+            role,
+            display_name: &display_name,
+            password_hash: Some(&hash),
+        },
+    )
+    .await?
+    .ok_or_else(|| AppError::conflict("an account with this email already exists"))?;
+    tracing::info!(user_id = %user.id, role = %role, "user registered");
+    start_session(state, &mut conn, user).await
+}
+
+pub async fn login(
+    state: &AppState,
+    meta: &RequestMeta,
+    email: &str,
+    password: &str,
+    totp_code: Option<&str>,
+) -> AppResult<AuthPayload> {
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    let invalid = || AppError::InvalidCredentials("invalid email or password".into());
+    if password.len() > 1024 {
+        return Err(invalid());
+    }
+    let mut conn = state.conn().await?;
+    let user = match Email::parse("email", email) {
+        Ok(email) => db::users::find_by_email(&mut conn, email.as_str()).await?,
+        Err(_) => None,
+    };
+    let credentials = match &user {
+        Some(u) => db::users::credentials(&mut conn, u.id).await?,
+        None => None,
+    };
+    let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
+    if !verify_password(state, password.to_string(), stored).await? {
+        tracing::info!(client = ?meta.client_ip, "login failed");
+        return Err(invalid());
+    }
+    let (Some(user), Some(credentials)) = (user, credentials) else {
+        return Err(invalid());
+    };
+    if credentials.totp_enabled {
+        let Some(code) = totp_code else {
+            return Err(AppError::TwoFactorRequired);
+        };
+        let secret = credentials
+            .totp_secret
+            .as_deref()
+            .context("2FA on without a secret")?;
+        let step = check_totp(state, secret, &user.email, code)?
+            .ok_or_else(|| AppError::InvalidCredentials("invalid two-factor code".into()))?;
+        if !db::users::claim_totp_step(&mut conn, user.id, step).await? {
+            return Err(AppError::InvalidCredentials(
+                "this two-factor code was already used".into(),
+            ));
+        }
+    }
+    tracing::info!(user_id = %user.id, "login succeeded");
+    start_session(state, &mut conn, user).await
+}
+
+/// Exchanges a refresh token for a new pair. The presented token stops working; presenting it
+/// again later is treated as theft and revokes the whole session.
+pub async fn refresh(
+    state: &AppState,
+    meta: &RequestMeta,
+    refresh_token: &str,
+) -> AppResult<AuthPayload> {
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    let invalid = || AppError::InvalidCredentials("invalid or expired refresh token".into());
+    if refresh_token.len() > 256 {
+        return Err(invalid());
+    }
+    let hash = tokens::hash_refresh_token(refresh_token);
+    let now = Utc::now();
+    let mut conn = state.conn().await?;
+    enum Outcome {
+        Rotated {
+            user_id: Uuid,
+            session_id: Uuid,
+            token: String,
+        },
+        Reused(Uuid),
+        Invalid,
+    }
+    let outcome = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let Some(token) = db::sessions::lock_token(c, &hash).await? else {
+                return Ok(Outcome::Invalid);
+            };
+            if token.session_revoked_at.is_some() {
+                return Ok(Outcome::Invalid);
+            }
+            if token.rotated_at.is_some() {
+                db::sessions::revoke_session(c, token.session_id, "refresh token reused").await?;
+                return Ok(Outcome::Reused(token.session_id));
+            }
+            if token.token_expires_at <= now {
+                return Ok(Outcome::Invalid);
+            }
+            db::sessions::mark_rotated(c, &hash).await?;
+            let (new_token, new_hash) = tokens::new_refresh_token();
+            db::sessions::insert_token(
+                c,
+                &new_hash,
+                token.session_id,
+                now + state.tokens.refresh_ttl,
+            )
+            .await?;
+            Ok(Outcome::Rotated {
+                user_id: token.user_id,
+                session_id: token.session_id,
+                token: new_token,
+            })
+        })
+        .await?;
+    match outcome {
+        Outcome::Rotated {
+            user_id,
+            session_id,
+            token,
+        } => {
+            let user = db::users::find(&mut conn, user_id)
+                .await?
+                .ok_or_else(invalid)?;
+            let viewer = Viewer {
+                user_id,
+                role: user.role,
+                session_id,
+            };
+            let (access_token, access_token_expires_at) =
+                state.tokens.issue_access(&viewer, now)?;
+            Ok(AuthPayload {
+                access_token,
+                refresh_token: token,
+                access_token_expires_at,
+                user,
+            })
+        }
+        Outcome::Reused(session_id) => {
+            tracing::warn!(%session_id, client = ?meta.client_ip, "refresh token reuse detected; session revoked");
+            gate::cache_revoked_sessions(state, &[session_id]).await;
+            Err(invalid())
+        }
+        Outcome::Invalid => Err(invalid()),
+    }
+}
+
+/// Ends the session the refresh token belongs to. Unknown tokens answer `false`.
+pub async fn logout(state: &AppState, refresh_token: &str) -> AppResult<bool> {
+    if refresh_token.len() > 256 {
+        return Ok(false);
+    }
+    let hash = tokens::hash_refresh_token(refresh_token);
+    let mut conn = state.conn().await?;
+    let session = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let Some(token) = db::sessions::lock_token(c, &hash).await? else {
+                return Ok(None);
+            };
+            let revoked = db::sessions::revoke_session(c, token.session_id, "logout").await?;
+            Ok(revoked.then_some(token.session_id))
+        })
+        .await?;
+    match session {
+        Some(id) => {
+            gate::cache_revoked_sessions(state, &[id]).await;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+pub async fn login_with_provider(
+    state: &AppState,
+    meta: &RequestMeta,
+    provider: AuthProvider,
+    id_token: &str,
+    role: Option<Role>,
+) -> AppResult<AuthPayload> {
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    if role == Some(Role::Admin) {
+        return Err(AppError::forbidden(
+            "ADMIN is granted by operators, not chosen at sign-up",
+        ));
+    }
+    let identity = state
+        .identity
+        .verify(provider, id_token)
+        .await
+        .map_err(|e| match e {
+            IdentityError::NotConfigured => AppError::bad_input(
+                "provider",
+                "sign-in with an identity provider is not configured",
+            ),
+            IdentityError::Unavailable(cause) => {
+                AppError::Internal(cause.context("identity provider"))
+            }
+            other => {
+                tracing::info!(reason = %other, "provider token refused");
+                AppError::InvalidCredentials("the identity token was not accepted".into())
+            }
+        })?;
+    let mut conn = state.conn().await?;
+    if let Some(user) = db::users::find_by_identity(&mut conn, provider, &identity.subject).await? {
+        return start_session(state, &mut conn, user).await;
+    }
+    let email = identity
+        .email
+        .as_deref()
+        .map(|e| Email::parse("idToken", e))
+        .transpose()?
+        .ok_or_else(|| {
+            AppError::bad_input("idToken", "the provider did not share an email address")
+        })?;
+    // An existing account is linked only when the provider vouches for the address.
+    if let Some(user) = db::users::find_by_email(&mut conn, email.as_str()).await? {
+        if !identity.email_verified {
+            return Err(AppError::conflict(
+                "an account with this email exists; sign in with its password first",
+            ));
+        }
+        db::users::link_identity(&mut conn, provider, &identity.subject, user.id).await?;
+        return start_session(state, &mut conn, user).await;
+    }
+    let role = role.ok_or_else(|| {
+        AppError::bad_input("role", "a new account needs a role: TALENT or PRODUCER")
+    })?;
+    let display_name = identity
+        .name
+        .as_deref()
+        .and_then(|n| values::text("displayName", n, 100).ok())
+        .unwrap_or_else(|| {
+            email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or("member")
+                .to_string()
+        });
+    let user = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let user = db::users::insert(
+                c,
+                models::NewUser {
+                    id: Uuid::now_v7(),
+                    email: email.as_str(),
+                    role,
+                    display_name: &display_name,
+                    password_hash: None,
+                },
+            )
+            .await?
+            .ok_or_else(|| AppError::conflict("an account with this email already exists"))?;
+            db::users::link_identity(c, provider, &identity.subject, user.id).await?;
+            Ok(user)
+        })
+        .await?;
+    tracing::info!(user_id = %user.id, %provider, "user registered through a provider");
+    start_session(state, &mut conn, user).await
+}
+
+/// A TOTP secret in the making, before the user proves they stored it.
+#[derive(Debug, Clone)]
+pub struct TwoFactorSetup {
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+fn totp(state: &AppState, secret_b32: &str, account: &str) -> AppResult<TOTP> {
+    let bytes = Secret::Encoded(secret_b32.to_string())
+        .to_bytes()
+        .map_err(|e| anyhow::anyhow!("decoding a TOTP secret: {e:?}"))?;
+    TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        Some(state.settings.auth.totp_issuer.clone()),
+        account.to_string(),
+    )
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("building a TOTP: {e}")))
+}
+
+/// The time step whose code matches (the current one or one either side), if any.
+fn check_totp(state: &AppState, secret: &str, account: &str, code: &str) -> AppResult<Option<i64>> {
+    let code = code.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    let totp = totp(state, secret, account)?;
+    let now = Utc::now().timestamp();
+    let current = now / 30;
+    for step in [current - 1, current, current + 1] {
+        let expected = totp.generate((step * 30) as u64);
+        if constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+            return Ok(Some(step));
+        }
+    }
+    Ok(None)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn begin_two_factor(
+    state: &AppState,
+    viewer: Option<Viewer>,
+) -> AppResult<TwoFactorSetup> {
+    let viewer = signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    let user = db::users::find(&mut conn, viewer.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if user.totp_enabled {
+        return Err(AppError::conflict(
+            "two-factor authentication is already on; disable it first",
+        ));
+    }
+    let secret = match Secret::generate_secret().to_encoded() {
+        Secret::Encoded(s) => s,
+        Secret::Raw(_) => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "TOTP secret was not encoded"
+            )))
+        }
+    };
+    let otpauth_url = totp(state, &secret, &user.email)?.get_url();
+    db::users::set_pending_totp(&mut conn, user.id, &secret).await?;
+    Ok(TwoFactorSetup {
+        secret,
+        otpauth_url,
+    })
+}
+
+pub async fn confirm_two_factor(
+    state: &AppState,
+    meta: &RequestMeta,
+    viewer: Option<Viewer>,
+    code: &str,
+) -> AppResult<bool> {
+    let viewer = signed_in(viewer)?;
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    let mut conn = state.conn().await?;
+    let user = db::users::find(&mut conn, viewer.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let credentials = db::users::credentials(&mut conn, viewer.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if credentials.totp_enabled {
+        return Err(AppError::conflict(
+            "two-factor authentication is already on",
+        ));
+    }
+    let secret = credentials
+        .totp_secret
+        .ok_or_else(|| AppError::conflict("call beginTwoFactorSetup first"))?;
+    let step = check_totp(state, &secret, &user.email, code)?.ok_or_else(|| {
+        AppError::bad_input("code", "the code does not match; check the device clock")
+    })?;
+    db::users::enable_totp(&mut conn, viewer.user_id, step).await?;
+    tracing::info!(user_id = %viewer.user_id, "two-factor authentication enabled");
+    Ok(true)
+}
+
+pub async fn disable_two_factor(
+    state: &AppState,
+    meta: &RequestMeta,
+    viewer: Option<Viewer>,
+    code: &str,
+) -> AppResult<bool> {
+    let viewer = signed_in(viewer)?;
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    let mut conn = state.conn().await?;
+    let user = db::users::find(&mut conn, viewer.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let credentials = db::users::credentials(&mut conn, viewer.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let (true, Some(secret)) = (credentials.totp_enabled, credentials.totp_secret) else {
+        return Err(AppError::conflict("two-factor authentication is not on"));
+    };
+    let step = check_totp(state, &secret, &user.email, code)?
+        .ok_or_else(|| AppError::bad_input("code", "the code does not match"))?;
+    if !db::users::claim_totp_step(&mut conn, viewer.user_id, step).await? {
+        return Err(AppError::bad_input(
+            "code",
+            "this code was already used; wait for the next one",
+        ));
+    }
+    db::users::disable_totp(&mut conn, viewer.user_id).await?;
+    tracing::info!(user_id = %viewer.user_id, "two-factor authentication disabled");
+    Ok(true)
+}
+
+/// Resolves a bearer token to the caller. Bad, expired or foreign tokens are UNAUTHENTICATED;
+/// revocation is checked by the request gate.
+pub fn authenticate(state: &AppState, bearer: Option<&str>) -> AppResult<Option<Viewer>> {
+    match bearer {
+        None => Ok(None),
+        Some(token) => state
+            .tokens
+            .verify_access(token)
+            .map(Some)
+            .ok_or(AppError::Unauthenticated),
+    }
+}
+
+/// Grants or revokes ADMIN (operators only, from the command line). Existing sessions are
+/// revoked so the new role takes effect at the next sign-in.
+pub async fn set_admin(state: &AppState, email: &str, admin: bool) -> AppResult<models::User> {
+    let email = Email::parse("email", email)?;
+    let mut conn = state.conn().await?;
+    let user = db::users::find_by_email(&mut conn, email.as_str())
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    let role = if admin {
+        Role::Admin
+    } else if db::profiles::find_producer(&mut conn, user.id)
+        .await?
+        .is_some()
+    {
+        Role::Producer
+    } else {
+        Role::Talent
+    };
+    let revoked = conn
+        .transaction::<_, AppError, _>(async |c| {
+            db::users::set_role(c, user.id, role).await?;
+            Ok(db::sessions::revoke_user_sessions(c, user.id, "role changed").await?)
+        })
+        .await?;
+    gate::cache_revoked_sessions(state, &revoked).await;
+    Ok(models::User { role, ..user })
+}

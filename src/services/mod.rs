@@ -1,0 +1,138 @@
+//! Business logic: each module takes the shared state and who is asking, checks the rules,
+//! and reaches storage through `db`. GraphQL resolvers call these and nothing below them.
+
+pub mod applications;
+pub mod auth;
+pub mod favorites;
+pub mod gate;
+pub mod groups;
+pub mod identity;
+pub mod jobs;
+pub mod profiles;
+pub mod tokens;
+pub mod users;
+
+use crate::configuration::Settings;
+use crate::db::{PgConn, PgPool};
+use crate::domain::Role;
+use crate::errors::{AppError, AppResult};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Everything services share; built once at start and cloned into every worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub redis: RedisHandle,
+    pub tokens: Arc<tokens::TokenKeys>,
+    pub identity: Arc<identity::IdentityVerifier>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, pool: PgPool) -> anyhow::Result<AppState> {
+        let redis = RedisHandle::new(
+            settings.redis.url.expose_secret(),
+            settings.redis.key_prefix.clone(),
+        )?;
+        let tokens = tokens::TokenKeys::new(&settings.auth)?;
+        let identity = identity::IdentityVerifier::new(settings.auth.identity_providers.clone())?;
+        Ok(AppState {
+            settings: Arc::new(settings),
+            pool,
+            redis,
+            tokens: Arc::new(tokens),
+            identity: Arc::new(identity),
+        })
+    }
+
+    pub async fn conn(&self) -> AppResult<PgConn> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// A lazily connected, self-reconnecting Redis connection shared by all requests.
+#[derive(Clone)]
+pub struct RedisHandle {
+    client: redis::Client,
+    manager: Arc<tokio::sync::OnceCell<redis::aio::ConnectionManager>>,
+    prefix: Arc<str>,
+}
+
+impl RedisHandle {
+    pub fn new(url: &str, prefix: String) -> anyhow::Result<RedisHandle> {
+        Ok(RedisHandle {
+            client: redis::Client::open(url)?,
+            manager: Arc::new(tokio::sync::OnceCell::new()),
+            prefix: prefix.into(),
+        })
+    }
+
+    /// The shared connection; the first caller connects, later callers reuse it.
+    pub async fn connection(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(std::time::Duration::from_secs(2))
+            .set_response_timeout(std::time::Duration::from_secs(2))
+            .set_number_of_retries(1);
+        self.manager
+            .get_or_try_init(|| {
+                redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
+            })
+            .await
+            .cloned()
+    }
+
+    /// A key in this deployment's namespace.
+    pub fn key(&self, parts: &[&str]) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + 48);
+        key.push_str(&self.prefix);
+        key.push_str(&parts.join(":"));
+        key
+    }
+
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        let mut conn = self.connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await?;
+        Ok(())
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub session_id: Uuid,
+}
+
+impl Viewer {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Passes when the caller has one of `roles` (admins always pass).
+    pub fn require_role(&self, roles: &[Role], what: &str) -> AppResult<()> {
+        if self.is_admin() || roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "{what} is not available to a {}",
+                self.role
+            )))
+        }
+    }
+}
+
+/// Who is asking, and from where (for rate limits and, later, the audit trail).
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Requires a signed-in caller.
+pub fn signed_in(viewer: Option<Viewer>) -> AppResult<Viewer> {
+    viewer.ok_or(AppError::Unauthenticated)
+}

@@ -1,0 +1,127 @@
+//! Talent and producer profiles: upserts by their owners, reads, search and hiring metrics.
+
+use super::{signed_in, AppState, Viewer};
+use crate::db::models::{
+    ProducerProfile, ProducerProfileChanges, TalentProfile, TalentProfileChanges,
+};
+use crate::db::page::{Page, PageRequest};
+use crate::db::{self, profiles::HiringMetrics};
+use crate::domain::profiles::{ProducerProfileInput, TalentProfileInput};
+use crate::domain::Role;
+use crate::errors::{AppError, AppResult};
+use anyhow::Context;
+use uuid::Uuid;
+
+pub async fn upsert_talent(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    input: TalentProfileInput,
+) -> AppResult<TalentProfile> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Talent {
+        return Err(AppError::forbidden("only talents have talent profiles"));
+    }
+    let d = input.check()?;
+    let (city, country) = match d.location {
+        Some(l) => (l.city, Some(l.country)),
+        None => (None, None),
+    };
+    let changes = TalentProfileChanges {
+        user_id: viewer.user_id,
+        stage_name: d.stage_name,
+        headline: d.headline,
+        bio: d.bio,
+        city,
+        country,
+        gender: d.gender,
+        playing_age_min: d.playing_age_min,
+        playing_age_max: d.playing_age_max,
+        height_cm: d.height_cm,
+        languages: serde_json::to_value(&d.languages).context("encoding languages")?,
+        accents: d.accents,
+        work_authorizations: d.work_authorizations,
+        union_status: d.union_status,
+        notable_works: serde_json::to_value(&d.notable_works).context("encoding notable works")?,
+        production_experience_years: d.production_experience_years,
+        awards: serde_json::to_value(&d.awards).context("encoding awards")?,
+        dream_gigs: d.dream_gigs,
+        skills: d.skills,
+        rate_min: d.rate_min,
+        rate_max: d.rate_max,
+        currency: d.currency,
+        availability: serde_json::to_value(&d.availability).context("encoding availability")?,
+        updated_at: chrono::Utc::now(),
+    };
+    let mut conn = state.conn().await?;
+    db::profiles::upsert_talent(&mut conn, &changes).await
+}
+
+pub async fn upsert_producer(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    input: ProducerProfileInput,
+) -> AppResult<ProducerProfile> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Producer {
+        return Err(AppError::forbidden("only producers have producer profiles"));
+    }
+    let d = input.check()?;
+    let changes = ProducerProfileChanges {
+        user_id: viewer.user_id,
+        company: d.company,
+        title: d.title,
+        bio: d.bio,
+        website: d.website,
+        updated_at: chrono::Utc::now(),
+    };
+    let mut conn = state.conn().await?;
+    Ok(db::profiles::upsert_producer(&mut conn, &changes).await?)
+}
+
+pub async fn talent(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: Uuid,
+) -> AppResult<Option<TalentProfile>> {
+    signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    db::profiles::find_talent(&mut conn, id).await
+}
+
+pub async fn producer(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: Uuid,
+) -> AppResult<Option<ProducerProfile>> {
+    signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    Ok(db::profiles::find_producer(&mut conn, id).await?)
+}
+
+pub async fn search_talents(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    text: Option<String>,
+    page: PageRequest,
+) -> AppResult<Page<TalentProfile>> {
+    signed_in(viewer)?;
+    let text = crate::domain::values::optional_text("text", text.as_deref(), 200)?;
+    let mut conn = state.conn().await?;
+    db::profiles::search_talents(&mut conn, text.as_deref(), page).await
+}
+
+/// A producer's hiring metrics: the producer and admins only.
+pub async fn hiring_metrics(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    producer_id: Uuid,
+) -> AppResult<HiringMetrics> {
+    let viewer = signed_in(viewer)?;
+    if viewer.user_id != producer_id && !viewer.is_admin() {
+        return Err(AppError::forbidden(
+            "hiring metrics are visible to their producer only",
+        ));
+    }
+    let mut conn = state.conn().await?;
+    Ok(db::profiles::hiring_metrics(&mut conn, producer_id).await?)
+}

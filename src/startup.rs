@@ -1,0 +1,117 @@
+//! Builds the application once (migrations, pools, schema, listener) and serves it. `main` and
+//! the tests both use `Application::build`.
+
+use crate::configuration::Settings;
+use crate::graphql::{self, SchemaLimits};
+use crate::http;
+use crate::services::{gate, AppState};
+use crate::{db, telemetry};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{guard, middleware, web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use std::net::TcpListener;
+use tracing_actix_web::TracingLogger;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Migrates the database, then builds everything the server shares and binds its port.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        telemetry::init(&settings.log);
+        let applied = db::run_migrations(&settings.database).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "migrations applied");
+        }
+        let pool = db::build_pool(&settings.database)?;
+        let state = AppState::new(settings, pool)?;
+        let rebuild = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = gate::rebuild_revocation_cache(&rebuild).await {
+                tracing::warn!(error = %e, "could not rebuild the revocation cache");
+            }
+        });
+
+        let app = &state.settings.application;
+        let schema = graphql::build_schema(
+            Some(state.clone()),
+            SchemaLimits {
+                max_depth: app.max_query_depth,
+                max_complexity: app.max_query_complexity,
+                introspection: app.introspection,
+            },
+        );
+        let listener = TcpListener::bind((app.host.as_str(), app.port))
+            .with_context(|| format!("binding {}:{}", app.host, app.port))?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, state.clone(), schema)?;
+        tracing::info!(address = %format!("http://{}:{port}/graphql", app.host), "listening");
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT/SIGTERM (or the handle stops it), letting open requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    state: AppState,
+    schema: graphql::CastYouSchema,
+) -> anyhow::Result<Server> {
+    let settings = state.settings.clone();
+    let app = &settings.application;
+    let state = web::Data::new(state);
+    let schema = web::Data::new(schema);
+    let body_limit = app.body_limit_bytes;
+    let graphiql = app.graphiql;
+    let server_settings = settings.clone();
+    let mut server = HttpServer::new(move || {
+        let mut graphql_resource =
+            web::resource("/graphql").route(web::post().to(http::graphql::graphql_post));
+        if graphiql {
+            graphql_resource =
+                graphql_resource.route(web::get().guard(guard::Get()).to(http::graphql::graphiql));
+        }
+        App::new()
+            .app_data(state.clone())
+            .app_data(schema.clone())
+            .app_data(web::PayloadConfig::new(body_limit))
+            .wrap(middleware::from_fn(http::middleware::request_id_header))
+            .wrap(http::middleware::cors(&server_settings))
+            .wrap(http::middleware::security_headers(&server_settings))
+            .wrap(TracingLogger::default())
+            .service(graphql_resource)
+            .route("/healthz", web::get().to(http::health::healthz))
+            .route("/readyz", web::get().to(http::health::readyz))
+            .default_service(web::to(|| async {
+                HttpResponse::NotFound().json(serde_json::json!({ "error": "not found" }))
+            }))
+    })
+    .listen(listener)?
+    .shutdown_timeout(app.shutdown_timeout_secs);
+    if app.workers > 0 {
+        server = server.workers(app.workers);
+    }
+    Ok(server.run())
+}
