@@ -400,9 +400,9 @@ impl Settings {
     }
 }
 
-/// `APP_CONFIG_DIR`, or `config/` in the working directory, or the one in this source tree.
+/// `CASTYOU_CONFIG_DIR`, or `config/` in the working directory, or the one in this source tree.
 fn config_dir() -> std::path::PathBuf {
-    if let Ok(dir) = std::env::var("APP_CONFIG_DIR") {
+    if let Ok(dir) = std::env::var("CASTYOU_CONFIG_DIR") {
         return dir.into();
     }
     let local = std::path::PathBuf::from("config");
@@ -410,4 +410,58 @@ fn config_dir() -> std::path::PathBuf {
         return local;
     }
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_settings() -> Settings {
+        match Settings::load_for(Environment::Test) {
+            Ok(s) => s,
+            Err(e) => panic!("test settings: {e}"),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let mut s = test_settings();
+        s.environment = Environment::Production;
+        s.auth.jwt_secret = None;
+        s.database.url = SecretString::from("mysql://nope");
+        s.database.pool_size = 0;
+        let problems = match s.validate() {
+            Err(SettingsError(p)) => p,
+            Ok(()) => panic!("invalid settings were accepted"),
+        };
+        let all = problems.join("\n");
+        assert!(all.contains("JWT_SECRET"), "{all}");
+        assert!(all.contains("DATABASE_URL"), "{all}");
+        assert!(all.contains("database.pool_size"), "{all}");
+    }
+
+    #[test]
+    fn production_refuses_a_short_secret_that_development_would_take() {
+        let mut s = test_settings();
+        s.auth.jwt_secret = Some(SecretString::from("short"));
+        s.environment = Environment::Development;
+        assert!(s.validate().is_ok());
+        s.environment = Environment::Production;
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = test_settings();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("test-secret"), "{printed}");
+        assert!(!printed.contains("postgres://"), "{printed}");
+    }
+
+    #[test]
+    fn the_database_name_can_be_swapped() {
+        let s = test_settings();
+        let other = s.database.with_database("castyou_other");
+        assert_eq!(other.database_name().as_deref(), Some("castyou_other"));
+    }
 }

@@ -166,6 +166,7 @@ impl FavoriteList {
         &self.name
     }
     /// Most recently added first.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity")]
     async fn talents(
         &self,
         ctx: &Context<'_>,
@@ -188,6 +189,7 @@ impl ProfileQuery {
         Ok(profiles::talent(state(ctx), viewer(ctx), id).await?)
     }
 
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity")]
     /// Talents, most recently updated first; `text` matches words of the name, headline and
     /// bio, or a fragment of the name.
     async fn talents(

@@ -157,11 +157,11 @@ pub async fn move_many(
             }
             let mut jobs: HashMap<Uuid, Job> = HashMap::new();
             for app in &apps {
-                if !jobs.contains_key(&app.job_id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = jobs.entry(app.job_id) {
                     let job = db::jobs::lock_shared(c, app.job_id)
                         .await?
                         .ok_or(AppError::NotFound("job"))?;
-                    jobs.insert(app.job_id, job);
+                    slot.insert(job);
                 }
             }
             for app in &apps {
