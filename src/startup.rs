@@ -28,12 +28,9 @@ impl Application {
         }
         let pool = db::build_pool(&settings.database)?;
         let state = AppState::new(settings, pool)?;
-        let rebuild = state.clone();
-        tokio::spawn(async move {
-            if let Err(e) = gate::rebuild_revocation_cache(&rebuild).await {
-                tracing::warn!(error = %e, "could not rebuild the revocation cache");
-            }
-        });
+        // Redis holds nothing that cannot be rebuilt: refill the revocation cache now (and
+        // keep retrying in the background while Redis is away).
+        gate::start_repair(&state);
 
         let app = &state.settings.application;
         let schema = graphql::build_schema(

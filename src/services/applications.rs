@@ -259,7 +259,11 @@ pub async fn mine(
     page: PageRequest,
 ) -> AppResult<Page<Application>> {
     let viewer = signed_in(viewer)?;
-    viewer.require_role(&[Role::Talent], "myApplications")?;
+    if viewer.role != Role::Talent {
+        return Err(AppError::forbidden(
+            "myApplications lists a talent's own applications",
+        ));
+    }
     let mut conn = state.conn().await?;
     Ok(db::applications::list(&mut conn, Owner::Talent(viewer.user_id), stage, page).await?)
 }

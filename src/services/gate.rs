@@ -1,21 +1,35 @@
 //! The per-request gate, shared across instances through Redis: fixed-window rate limits per
-//! client, and the cache of revoked sessions that makes logout and token theft detection stop
+//! client, and the cache of revoked sessions that makes logout and token-theft detection stop
 //! access tokens at once. One Redis round trip per request.
+//!
+//! PostgreSQL is the truth about revocations; Redis only caches it. The cache is trusted only
+//! while its `ready` marker exists (written after a full rebuild) and while this instance has
+//! no revocation it failed to write: otherwise sessions are checked in PostgreSQL and the
+//! cache is rebuilt in the background, so a Redis outage or an emptied Redis never lets a
+//! revoked token back in.
 
 use super::{AppState, Viewer};
 use crate::db;
 use crate::errors::{AppError, AppResult};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
-/// INCR the client's window counter (starting its expiry on the first hit) and, when a session
-/// is given, look up whether it was revoked.
+/// Counts the request in the client's window when ARGV[2] is 1 (starting the window's expiry
+/// on its first hit), reports whether the revocation cache is ready (KEYS[2]) and whether the
+/// caller's session is revoked (KEYS[3], when given).
 const GATE_SCRIPT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('TTL', KEYS[1])
+local n, ttl = 0, 0
+if ARGV[2] == '1' then
+  n = redis.call('INCR', KEYS[1])
+  if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+  ttl = redis.call('TTL', KEYS[1])
+end
+local ready = redis.call('EXISTS', KEYS[2])
 local revoked = 0
-if KEYS[2] then revoked = redis.call('EXISTS', KEYS[2]) end
-return {n, ttl, revoked}
+if KEYS[3] then revoked = redis.call('EXISTS', KEYS[3]) end
+return {n, ttl, ready, revoked}
 ";
 
 /// A fixed-window counter only.
@@ -30,51 +44,54 @@ static GATE: std::sync::LazyLock<redis::Script> =
 static COUNT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(COUNT_SCRIPT));
 
-/// Which limit a request counts against.
-#[derive(Debug, Clone, Copy)]
-pub enum Limit {
-    General,
-    Auth,
-}
-
-impl Limit {
-    fn name(self) -> &'static str {
-        match self {
-            Limit::General => "general",
-            Limit::Auth => "auth",
-        }
-    }
+/// This instance's view of the revocation cache.
+#[derive(Debug, Default)]
+pub struct RevocationCache {
+    /// A revocation could not be written to Redis: the cache lacks it until repaired.
+    stale: AtomicBool,
+    /// A repair loop is running.
+    repairing: AtomicBool,
 }
 
 fn client_key(client: Option<&str>) -> &str {
     client.unwrap_or("unknown")
 }
 
+fn ready_key(state: &AppState) -> String {
+    state.redis.key(&["revoked", "ready"])
+}
+
 /// Admits a request: counts it against the client's general limit and rejects a token whose
-/// session was revoked. Without Redis the limit is not enforced (logged) and revocation falls
-/// back to PostgreSQL, so an outage never lets a revoked token through.
+/// session was revoked. Without Redis the limit is not enforced (logged) and revocation is
+/// checked in PostgreSQL.
 pub async fn admit(
     state: &AppState,
     client: Option<&str>,
     viewer: Option<&Viewer>,
 ) -> AppResult<()> {
     let limits = &state.settings.rate_limit;
+    if !limits.enabled && viewer.is_none() {
+        return Ok(());
+    }
     let redis = &state.redis;
-    let counter = redis.key(&["rl", Limit::General.name(), client_key(client)]);
+    let counter = redis.key(&["rl", "general", client_key(client)]);
+    let ready = ready_key(state);
     let revoked_key = viewer.map(|v| redis.key(&["revoked", &v.session_id.to_string()]));
-    let outcome: redis::RedisResult<(u64, i64, u8)> = async {
+    let outcome: redis::RedisResult<(u64, i64, u8, u8)> = async {
         let mut conn = redis.connection().await?;
         let mut invocation = GATE.prepare_invoke();
-        invocation.key(&counter);
+        invocation.key(&counter).key(&ready);
         if let Some(k) = &revoked_key {
             invocation.key(k);
         }
-        invocation.arg(limits.window_secs);
+        invocation
+            .arg(limits.window_secs)
+            .arg(u8::from(limits.enabled));
         invocation.invoke_async(&mut conn).await
     }
     .await;
-    match outcome {
-        Ok((count, ttl, revoked)) => {
+    let cache_trusted = match outcome {
+        Ok((count, ttl, ready, revoked)) => {
             if revoked == 1 {
                 return Err(AppError::Unauthenticated);
             }
@@ -83,19 +100,24 @@ pub async fn admit(
                     retry_after_secs: ttl.max(1) as u64,
                 });
             }
-            Ok(())
+            if ready == 0 {
+                tracing::warn!("revocation cache is not ready; rebuilding it");
+                start_repair(state);
+            }
+            ready == 1 && !state.revocation.stale.load(Ordering::Acquire)
         }
         Err(e) => {
             tracing::warn!(error = %e, "redis unavailable: rate limit skipped, revocation checked in PostgreSQL");
-            if let Some(viewer) = viewer {
-                let mut conn = state.conn().await?;
-                if db::sessions::is_revoked(&mut conn, viewer.session_id).await? {
-                    return Err(AppError::Unauthenticated);
-                }
-            }
-            Ok(())
+            false
+        }
+    };
+    if let (false, Some(viewer)) = (cache_trusted, viewer) {
+        let mut conn = state.conn().await?;
+        if db::sessions::is_revoked(&mut conn, viewer.session_id).await? {
+            return Err(AppError::Unauthenticated);
         }
     }
+    Ok(())
 }
 
 /// Counts an authentication attempt (register, login, refresh, provider login, 2FA codes).
@@ -104,9 +126,7 @@ pub async fn count_auth_attempt(state: &AppState, client: Option<&str>) -> AppRe
     if !limits.enabled {
         return Ok(());
     }
-    let key = state
-        .redis
-        .key(&["rl", Limit::Auth.name(), client_key(client)]);
+    let key = state.redis.key(&["rl", "auth", client_key(client)]);
     let outcome: redis::RedisResult<(u64, i64)> = async {
         let mut conn = state.redis.connection().await?;
         COUNT
@@ -128,33 +148,74 @@ pub async fn count_auth_attempt(state: &AppState, client: Option<&str>) -> AppRe
     }
 }
 
+async fn write_revoked(
+    state: &AppState,
+    sessions: &[Uuid],
+    mark_ready: bool,
+) -> redis::RedisResult<()> {
+    let ttl = state.settings.auth.access_token_ttl_secs.max(1) as u64;
+    let mut conn = state.redis.connection().await?;
+    let mut pipe = redis::pipe();
+    for sid in sessions {
+        pipe.set_ex(state.redis.key(&["revoked", &sid.to_string()]), 1u8, ttl)
+            .ignore();
+    }
+    if mark_ready {
+        pipe.set(ready_key(state), 1u8).ignore();
+    }
+    pipe.query_async(&mut conn).await
+}
+
 /// Marks sessions revoked in the shared cache for as long as their access tokens can live.
+/// PostgreSQL already holds the revocation; if Redis cannot take it, this instance stops
+/// trusting the cache and repairs it.
 pub async fn cache_revoked_sessions(state: &AppState, sessions: &[Uuid]) {
     if sessions.is_empty() {
         return;
     }
-    let ttl = state.settings.auth.access_token_ttl_secs.max(1) as u64;
-    let result: redis::RedisResult<()> = async {
-        let mut conn = state.redis.connection().await?;
-        let mut pipe = redis::pipe();
-        for sid in sessions {
-            pipe.set_ex(state.redis.key(&["revoked", &sid.to_string()]), 1u8, ttl)
-                .ignore();
-        }
-        pipe.query_async(&mut conn).await
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, count = sessions.len(), "could not cache revoked sessions; they are rebuilt from PostgreSQL at the next start");
+    if let Err(e) = write_revoked(state, sessions, false).await {
+        tracing::error!(error = %e, count = sessions.len(), "could not cache revoked sessions; checking PostgreSQL until the cache is repaired");
+        state.revocation.stale.store(true, Ordering::Release);
+        start_repair(state);
     }
 }
 
-/// Rebuilds the revocation cache from PostgreSQL (Redis holds nothing that cannot be rebuilt).
+/// Rebuilds the revocation cache from PostgreSQL and marks it ready.
 pub async fn rebuild_revocation_cache(state: &AppState) -> anyhow::Result<usize> {
+    // Cleared first: a revocation that fails to write during the rebuild sets it again.
+    state.revocation.stale.store(false, Ordering::Release);
     let mut conn = state.pool.get().await?;
     let since =
         chrono::Utc::now() - chrono::Duration::seconds(state.settings.auth.access_token_ttl_secs);
     let sessions = db::sessions::revoked_since(&mut conn, since).await?;
-    cache_revoked_sessions(state, &sessions).await;
+    drop(conn);
+    if let Err(e) = write_revoked(state, &sessions, true).await {
+        state.revocation.stale.store(true, Ordering::Release);
+        return Err(e.into());
+    }
     Ok(sessions.len())
+}
+
+/// Starts one background loop (per instance) that rebuilds the cache until it succeeds.
+pub fn start_repair(state: &AppState) {
+    if state.revocation.repairing.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let revocation: Arc<RevocationCache> = state.revocation.clone();
+        loop {
+            match rebuild_revocation_cache(&state).await {
+                Ok(n) => {
+                    tracing::info!(sessions = n, "revocation cache rebuilt");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation cache rebuild failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        revocation.repairing.store(false, Ordering::Release);
+    });
 }

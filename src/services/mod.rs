@@ -28,6 +28,7 @@ pub struct AppState {
     pub redis: RedisHandle,
     pub tokens: Arc<tokens::TokenKeys>,
     pub identity: Arc<identity::IdentityVerifier>,
+    pub revocation: Arc<gate::RevocationCache>,
 }
 
 impl AppState {
@@ -44,6 +45,7 @@ impl AppState {
             redis,
             tokens: Arc::new(tokens),
             identity: Arc::new(identity),
+            revocation: Arc::new(gate::RevocationCache::default()),
         })
     }
 

@@ -1,0 +1,22 @@
+//! The API as clients use it: GraphQL over HTTP against a real server, PostgreSQL and Redis.
+
+// A test that cannot arrange its world should stop right there, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod applications;
+mod auth;
+mod authorization;
+mod favorites;
+mod groups;
+mod hostile;
+mod jobs;
+mod migrations;
+mod operations;
+mod outages;
+mod pagination;
+mod profiles;
+mod provider_login;
+mod rate_limit;
+mod two_factor;

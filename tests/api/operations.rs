@@ -1,0 +1,283 @@
+//! Running it: health and readiness (including a Redis that is down), security headers, request
+//! ids, CORS, the introspection switch, and the committed schema.graphql staying current.
+
+use crate::helpers::{assert_no_errors, spawn_app, spawn_app_with};
+use serde_json::{json, Value};
+
+#[actix_web::test]
+async fn healthz_answers_200() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("sending");
+
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn readyz_answers_200_naming_postgres_and_redis() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("sending");
+
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("a JSON body");
+    let text = body.to_string().to_lowercase();
+    assert!(text.contains("postgres"), "{body:#}");
+    assert!(text.contains("redis"), "{body:#}");
+}
+
+#[actix_web::test]
+async fn readyz_answers_503_naming_redis_when_redis_is_down() {
+    let app = spawn_app_with(|settings| {
+        settings.redis.url = "redis://127.0.0.1:1".to_string().into();
+    })
+    .await;
+
+    let response = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("sending");
+
+    assert_eq!(response.status().as_u16(), 503);
+    let body: Value = response.json().await.expect("a JSON body");
+    let text = body.to_string().to_lowercase();
+    assert!(
+        text.contains("redis"),
+        "the body must name what is down: {body:#}"
+    );
+    // PostgreSQL is fine, and the report should not blame it.
+    let healthz = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("sending");
+    assert_eq!(
+        healthz.status().as_u16(),
+        200,
+        "liveness does not depend on Redis"
+    );
+}
+
+#[actix_web::test]
+async fn readyz_answers_503_naming_postgres_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    let admin = app.settings.database.with_database("postgres");
+    rename_database(&admin, &app.db_name).await;
+
+    let response = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("sending");
+
+    let status = response.status().as_u16();
+    let body: Option<Value> = response.json().await.ok();
+    restore_database(&admin, &app.db_name).await;
+    assert_eq!(status, 503, "{body:?}");
+    let body = body.expect("a JSON body");
+    assert!(
+        body.to_string().to_lowercase().contains("postgres"),
+        "{body:#}"
+    );
+}
+
+async fn admin_connection(
+    admin: &castyou::configuration::DatabaseSettings,
+) -> diesel_async::AsyncPgConnection {
+    use diesel_async::AsyncConnection;
+    use secrecy::ExposeSecret;
+    diesel_async::AsyncPgConnection::establish(admin.url.expose_secret())
+        .await
+        .expect("connecting to the postgres database")
+}
+
+/// Moves the test database out of the server's reach (its pool can no longer connect).
+async fn rename_database(admin: &castyou::configuration::DatabaseSettings, name: &str) {
+    use diesel_async::RunQueryDsl;
+    let mut conn = admin_connection(admin).await;
+    // The server may reconnect between the two statements; try a few times.
+    for attempt in 0.. {
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("terminating connections");
+        let renamed = diesel::sql_query(format!(
+            r#"ALTER DATABASE "{name}" RENAME TO "{name}_away""#
+        ))
+        .execute(&mut conn)
+        .await;
+        match renamed {
+            Ok(_) => return,
+            Err(e) if attempt < 20 => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("renaming the database: {e}"),
+        }
+    }
+}
+
+/// Puts it back so the usual clean-up drops it.
+async fn restore_database(admin: &castyou::configuration::DatabaseSettings, name: &str) {
+    use diesel_async::RunQueryDsl;
+    let mut conn = admin_connection(admin).await;
+    let _ = diesel::sql_query(format!(
+        r#"ALTER DATABASE "{name}_away" RENAME TO "{name}""#
+    ))
+    .execute(&mut conn)
+    .await;
+}
+
+#[actix_web::test]
+async fn responses_carry_security_headers() {
+    let app = spawn_app().await;
+    let graphql = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .expect("sending");
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("sending");
+
+    for response in [graphql, health] {
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_lowercase)
+        };
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{headers:?}"
+        );
+        assert_eq!(
+            header("x-frame-options").as_deref(),
+            Some("deny"),
+            "{headers:?}"
+        );
+        assert!(
+            header("referrer-policy").is_some_and(|v| !v.is_empty()),
+            "{headers:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn every_response_has_its_own_request_id() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+
+    for _ in 0..2 {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": "{ me { id } }" }))
+            .send()
+            .await
+            .expect("sending");
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        ids.push(id.expect("an x-request-id header"));
+    }
+
+    assert!(ids.iter().all(|id| !id.is_empty()));
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[actix_web::test]
+async fn cors_allows_configured_origins_only() {
+    let app = spawn_app_with(|settings| {
+        settings.application.cors_allowed_origins = vec!["https://app.castyou.test".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .send()
+    };
+
+    let allowed = preflight("https://app.castyou.test")
+        .await
+        .expect("sending");
+    let refused = preflight("https://evil.example").await.expect("sending");
+
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.castyou.test")
+    );
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "an unlisted origin was allowed: {:?}",
+        refused.headers()
+    );
+}
+
+#[actix_web::test]
+async fn introspection_can_be_switched_off() {
+    let on = spawn_app_with(|settings| settings.application.introspection = true).await;
+    let off = spawn_app_with(|settings| settings.application.introspection = false).await;
+    let query = "{ __schema { queryType { name } } }";
+
+    let allowed = on.gql(query, json!({}), None).await;
+    let refused = off.gql(query, json!({}), None).await;
+
+    assert_no_errors(&allowed);
+    assert_eq!(allowed["data"]["__schema"]["queryType"]["name"], "Query");
+    assert!(refused["data"]["__schema"].is_null(), "{refused:#}");
+    // Refusing may be a null or an error; an error must still carry its code.
+    if refused.get("errors").is_some() {
+        crate::helpers::assert_every_error_has_a_code(&refused);
+    }
+}
+
+#[test]
+fn the_committed_schema_graphql_matches_the_server() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+
+    let current = castyou::graphql::schema_sdl();
+
+    assert!(
+        committed.trim_end() == current.trim_end(),
+        "schema.graphql is stale (or missing); run `cargo run -- schema > schema.graphql` and commit it"
+    );
+}

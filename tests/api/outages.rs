@@ -1,0 +1,169 @@
+//! Breaking things on purpose: Redis unreachable, or restarted and empty. Users should still be
+//! served, and above all a revoked session must stay revoked whatever Redis remembers.
+
+use crate::helpers::{
+    assert_error, assert_every_error_has_a_code, assert_no_errors, spawn_app_with, TestApp,
+    TestUser,
+};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+async fn logout(app: &TestApp, user: &TestUser) {
+    let data = app
+        .gql_ok(
+            "mutation($t: String!) { logout(refreshToken: $t) }",
+            json!({ "t": user.refresh_token }),
+            Some(&user.access_token),
+        )
+        .await;
+    assert_eq!(data["logout"], true);
+}
+
+async fn me(app: &TestApp, user: &TestUser) -> serde_json::Value {
+    app.gql("query { me { id } }", json!({}), Some(&user.access_token))
+        .await
+}
+
+#[actix_web::test]
+async fn without_redis_requests_are_still_served_and_errors_keep_their_codes() {
+    let app = spawn_app_with(|settings| {
+        settings.redis.url = "redis://127.0.0.1:1".to_string().into();
+    })
+    .await;
+
+    let user = app.register("TALENT").await;
+    let wrong = app.login(&user.email, "not the password", None).await;
+    let mine = me(&app, &user).await;
+
+    assert_error(&wrong, "UNAUTHENTICATED");
+    assert_every_error_has_a_code(&wrong);
+    assert_no_errors(&mine);
+    assert_eq!(mine["data"]["me"]["id"], user.id.to_string());
+}
+
+#[actix_web::test]
+async fn without_redis_a_logged_out_access_token_is_still_rejected() {
+    let app = spawn_app_with(|settings| {
+        settings.redis.url = "redis://127.0.0.1:1".to_string().into();
+    })
+    .await;
+    let user = app.register("TALENT").await;
+
+    logout(&app, &user).await;
+
+    assert_error(&me(&app, &user).await, "UNAUTHENTICATED");
+}
+
+/// A redis-server of this test's own on a free port, killed when dropped.
+struct OwnRedis {
+    port: u16,
+    child: Child,
+}
+
+impl OwnRedis {
+    async fn start_on(port: u16) -> OwnRedis {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting redis-server (it must be on PATH)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return OwnRedis { port, child };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not come up on port {port}");
+    }
+
+    async fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        OwnRedis::start_on(port).await
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it and starts a fresh, empty one on the same port.
+    async fn restart(mut self) -> OwnRedis {
+        let port = self.port;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        OwnRedis::start_on(port).await
+    }
+
+    /// How many keys the server has written since this instance started.
+    async fn key_count(&self) -> usize {
+        let client = redis::Client::open(self.url()).expect("a redis URL");
+        let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+            return 0;
+        };
+        redis::cmd("DBSIZE")
+            .query_async::<usize>(&mut conn)
+            .await
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends requests until the server writes to the (restarted) Redis again.
+async fn until_the_server_uses(app: &TestApp, redis: &OwnRedis) {
+    for _ in 0..100 {
+        let _ = app.gql("query { me { id } }", json!({}), None).await;
+        if redis.key_count().await > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server never reconnected to Redis");
+}
+
+#[actix_web::test]
+async fn a_logged_out_access_token_stays_rejected_after_redis_restarts_empty() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|settings| settings.redis.url = url.into()).await;
+    let user = app.register("TALENT").await;
+    logout(&app, &user).await;
+    assert_error(&me(&app, &user).await, "UNAUTHENTICATED");
+
+    let redis = redis.restart().await;
+    until_the_server_uses(&app, &redis).await;
+
+    assert_error(&me(&app, &user).await, "UNAUTHENTICATED");
+}
+
+#[actix_web::test]
+async fn a_session_revoked_while_redis_was_down_stays_revoked_once_redis_is_back() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|settings| settings.redis.url = url.into()).await;
+    let user = app.register("TALENT").await;
+    assert_no_errors(&me(&app, &user).await);
+    let port = redis.port;
+    drop(redis);
+
+    logout(&app, &user).await;
+    let redis = OwnRedis::start_on(port).await;
+    until_the_server_uses(&app, &redis).await;
+
+    assert_error(&me(&app, &user).await, "UNAUTHENTICATED");
+}
