@@ -76,7 +76,7 @@ APP_ENVIRONMENT=production \
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
   REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
   APP_REDIS__KEY_PREFIX="castyou-load:" \
-  APP_RATE_LIMIT__ENABLED=false \
+  APP_RATE_LIMIT__GENERAL_MAX=1000000000 \
   APP_LOG__FILTER=warn \
   APP_APPLICATION__TRUST_FORWARDED_FOR=false \
   "$BIN" serve >"$OUT/server.log" 2>&1 &

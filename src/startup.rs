@@ -78,12 +78,15 @@ fn serve(
 ) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
     let app = &settings.application;
-    let state = web::Data::new(state);
     let schema = web::Data::new(schema);
     let body_limit = app.body_limit_bytes;
     let graphiql = app.graphiql;
     let server_settings = settings.clone();
     let mut server = HttpServer::new(move || {
+        let worker_state = state.for_worker().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "worker shares the process-wide connections");
+            state.clone()
+        });
         let mut graphql_resource =
             web::resource("/graphql").route(web::post().to(http::graphql::graphql_post));
         if graphiql {
@@ -91,7 +94,8 @@ fn serve(
                 graphql_resource.route(web::get().guard(guard::Get()).to(http::graphql::graphiql));
         }
         App::new()
-            .app_data(state.clone())
+            .app_data(web::Data::new(worker_state))
+            .app_data(web::Data::new(graphql::errors::DocumentCache::default()))
             .app_data(schema.clone())
             .app_data(web::PayloadConfig::new(body_limit))
             .wrap(middleware::from_fn(http::middleware::request_id_header))

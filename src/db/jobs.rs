@@ -1,26 +1,16 @@
 //! Jobs: writes under row locks, the public listing with its filters, per-producer lists.
 
-use super::models::{Job, JobChanges, JobRow};
+use super::models::{Job, JobChanges, JobRow, ProducerProfile};
 use super::page::{before_cursor, like_pattern, Cursor, Page, PageRequest};
-use super::schema::{applications, jobs};
+use super::schema::{applications, jobs, producer_profiles};
 use super::PgConn;
 use crate::domain::{JobStatus, ProductionType};
-use crate::errors::{AppError, AppResult};
+use crate::errors::AppResult;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
-
-fn decode(rows: Vec<JobRow>) -> AppResult<Vec<Job>> {
-    rows.into_iter()
-        .map(|r| Job::try_from(r).map_err(|e| AppError::Internal(e.context("decoding a job"))))
-        .collect()
-}
-
-fn decode_one(row: JobRow) -> AppResult<Job> {
-    Job::try_from(row).map_err(|e| AppError::Internal(e.context("decoding a job")))
-}
 
 pub async fn insert(
     conn: &mut PgConn,
@@ -33,7 +23,7 @@ pub async fn insert(
         .returning(JobRow::as_returning())
         .get_result(conn)
         .await?;
-    decode_one(row)
+    Ok(Job::from(row))
 }
 
 pub async fn find(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
@@ -43,7 +33,7 @@ pub async fn find(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
         .first(conn)
         .await
         .optional()?;
-    row.map(decode_one).transpose()
+    Ok(row.map(Job::from))
 }
 
 pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> AppResult<Vec<Job>> {
@@ -52,7 +42,7 @@ pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> AppResult<Vec<Job>> {
         .select(JobRow::as_select())
         .load(conn)
         .await?;
-    decode(rows)
+    Ok(rows.into_iter().map(Job::from).collect())
 }
 
 /// Reads a job and locks its row until the transaction ends.
@@ -64,7 +54,7 @@ pub async fn lock(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
         .first(conn)
         .await
         .optional()?;
-    row.map(decode_one).transpose()
+    Ok(row.map(Job::from))
 }
 
 /// Reads a job with a shared lock: its status cannot change until the transaction ends.
@@ -76,7 +66,7 @@ pub async fn lock_shared(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> 
         .first(conn)
         .await
         .optional()?;
-    row.map(decode_one).transpose()
+    Ok(row.map(Job::from))
 }
 
 pub async fn update_content(conn: &mut PgConn, id: Uuid, changes: &JobChanges) -> AppResult<Job> {
@@ -85,7 +75,7 @@ pub async fn update_content(conn: &mut PgConn, id: Uuid, changes: &JobChanges) -
         .returning(JobRow::as_returning())
         .get_result(conn)
         .await?;
-    decode_one(row)
+    Ok(Job::from(row))
 }
 
 pub async fn set_status(
@@ -113,7 +103,7 @@ pub async fn set_status(
             .get_result(conn)
             .await?
     };
-    decode_one(row)
+    Ok(Job::from(row))
 }
 
 /// Filters of the public job listing.
@@ -127,8 +117,17 @@ pub struct JobQuery {
     pub producer_id: Option<Uuid>,
 }
 
-fn filtered(q: &JobQuery) -> jobs::BoxedQuery<'static, diesel::pg::Pg> {
-    let mut query = jobs::table.into_boxed();
+/// The filters, on jobs joined with their producer's profile.
+fn filtered(
+    q: &JobQuery,
+) -> diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::InnerJoin<jobs::table, producer_profiles::table>,
+    diesel::pg::Pg,
+> {
+    let mut query = jobs::table
+        .inner_join(producer_profiles::table)
+        .into_boxed();
     if let Some(text) = &q.text {
         query = query.filter(
             diesel::dsl::sql::<Bool>("search @@ websearch_to_tsquery('simple', ")
@@ -155,20 +154,51 @@ fn filtered(q: &JobQuery) -> jobs::BoxedQuery<'static, diesel::pg::Pg> {
     query
 }
 
-/// Jobs matching `q`, newest first.
+/// Jobs matching `q`, newest first, with their producers. The total comes from a window over
+/// the same filter (computed before LIMIT), so a page is one round trip; only a page past the
+/// end, which has no row to carry it, counts separately.
 pub async fn list(conn: &mut PgConn, q: &JobQuery, page: PageRequest) -> AppResult<Page<Job>> {
-    let total: i64 = filtered(q).count().get_result(conn).await?;
     let mut query = filtered(q);
     if let Some(c) = page.after {
+        // The window must count the whole filter, not what lies after the cursor.
         query = query.filter(before_cursor!(jobs::created_at, jobs::id, c));
     }
-    let rows = query
-        .order((jobs::created_at.desc(), jobs::id.desc()))
-        .limit(page.first + 1)
-        .select(JobRow::as_select())
-        .load(conn)
-        .await?;
-    Ok(Page::from_rows(decode(rows)?, page, total, |j| Cursor {
+    let rows: Vec<(JobRow, ProducerProfile, i64)> = if page.after.is_none() {
+        query
+            .order((jobs::created_at.desc(), jobs::id.desc()))
+            .limit(page.first.max(1) + 1)
+            .select((
+                JobRow::as_select(),
+                ProducerProfile::as_select(),
+                diesel::dsl::count(jobs::id).over(),
+            ))
+            .load(conn)
+            .await?
+    } else {
+        let total: i64 = filtered(q).count().get_result(conn).await?;
+        query
+            .order((jobs::created_at.desc(), jobs::id.desc()))
+            .limit(page.first + 1)
+            .select((JobRow::as_select(), ProducerProfile::as_select()))
+            .load::<(JobRow, ProducerProfile)>(conn)
+            .await?
+            .into_iter()
+            .map(|(j, p)| (j, p, total))
+            .collect()
+    };
+    let total = match rows.as_slice().first() {
+        Some((_, _, total)) => *total,
+        None if page.after.is_none() => 0,
+        None => filtered(q).count().get_result(conn).await?,
+    };
+    let jobs = rows
+        .into_iter()
+        .map(|(row, producer, _)| Job {
+            row,
+            producer: Some(producer),
+        })
+        .collect();
+    Ok(Page::from_rows(jobs, page, total, |j| Cursor {
         at: j.row.created_at,
         id: j.row.id,
     }))

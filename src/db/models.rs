@@ -193,20 +193,28 @@ pub struct JobRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A job with its requirements decoded.
+/// A job, and its producer's profile when the query that read it joined it (listings do, so a
+/// page costs one round trip).
 #[derive(Debug, Clone)]
 pub struct Job {
     pub row: JobRow,
-    pub requirements: JobRequirements,
+    pub producer: Option<ProducerProfile>,
 }
 
-impl TryFrom<JobRow> for Job {
-    type Error = anyhow::Error;
-    fn try_from(row: JobRow) -> anyhow::Result<Self> {
-        Ok(Job {
-            requirements: serde_json::from_value(row.requirements.clone())?,
+impl From<JobRow> for Job {
+    fn from(row: JobRow) -> Self {
+        Job {
             row,
-        })
+            producer: None,
+        }
+    }
+}
+
+impl Job {
+    /// The requirements, decoded when asked for (listings rarely show them).
+    pub fn decoded_requirements(&self) -> anyhow::Result<JobRequirements> {
+        use serde::Deserialize;
+        Ok(JobRequirements::deserialize(&self.row.requirements)?)
     }
 }
 

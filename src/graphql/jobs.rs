@@ -13,6 +13,7 @@ use crate::errors::AppError;
 use crate::services::{applications, jobs};
 use async_graphql::{Context, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 connection!(JobConnection, JobEdge, Job);
@@ -51,12 +52,16 @@ impl Job {
     async fn id(&self) -> Uuid {
         self.row.id
     }
-    async fn producer(&self, ctx: &Context<'_>) -> Result<ProducerProfile> {
+    async fn producer<'a>(&'a self, ctx: &Context<'_>) -> Result<Cow<'a, ProducerProfile>> {
+        if let Some(producer) = &self.producer {
+            return Ok(Cow::Borrowed(producer));
+        }
         loaders(ctx)
             .producers
             .load_one(self.row.producer_id)
             .await
             .map_err(load_error)?
+            .map(Cow::Owned)
             .ok_or_else(|| {
                 AppError::Internal(anyhow::anyhow!(
                     "job {} has no producer profile",
@@ -95,8 +100,10 @@ impl Job {
     async fn currency(&self) -> &str {
         &self.row.currency
     }
-    async fn requirements(&self) -> &JobRequirements {
-        &self.requirements
+    async fn requirements(&self) -> Result<JobRequirements> {
+        Ok(self
+            .decoded_requirements()
+            .map_err(|e| AppError::Internal(e.context("decoding requirements")))?)
     }
     async fn shoot_start(&self) -> Option<DateTime<Utc>> {
         self.row.shoot_start

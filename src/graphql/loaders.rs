@@ -5,9 +5,9 @@
 use crate::db::models::{
     ApplicationEvent, Job, Membership, ProducerProfile, TalentGroup, TalentProfile, User,
 };
+use crate::db::PgPool;
 use crate::db::{self, PgConn};
 use crate::errors::AppError;
-use crate::services::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,11 +20,11 @@ pub fn load_error(e: LoadError) -> async_graphql::Error {
     async_graphql::ErrorExtensions::extend(e.as_ref())
 }
 
-pub struct Db(AppState);
+pub struct Db(PgPool);
 
 impl Db {
     async fn conn(&self) -> Result<PgConn, LoadError> {
-        self.0.conn().await.map_err(Arc::new)
+        self.0.get().await.map_err(fail)
     }
 }
 
@@ -123,9 +123,28 @@ pub struct Loaders {
     pub members: DataLoader<MembersLoader>,
 }
 
+/// The loaders of one request, built on first use (many requests never need one).
+pub struct LazyLoaders {
+    pool: PgPool,
+    loaders: std::sync::OnceLock<Loaders>,
+}
+
+impl LazyLoaders {
+    pub fn new(pool: PgPool) -> LazyLoaders {
+        LazyLoaders {
+            pool,
+            loaders: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn get(&self) -> &Loaders {
+        self.loaders.get_or_init(|| Loaders::new(&self.pool))
+    }
+}
+
 impl Loaders {
-    pub fn new(state: &AppState) -> Loaders {
-        let db = || Db(state.clone());
+    pub fn new(pool: &PgPool) -> Loaders {
+        let db = || Db(pool.clone());
         Loaders {
             users: DataLoader::new(UserLoader(db()), tokio::spawn),
             talents: DataLoader::new(TalentLoader(db()), tokio::spawn),

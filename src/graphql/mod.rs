@@ -44,7 +44,6 @@ pub struct SchemaLimits {
 /// Builds the schema once; every worker shares it.
 pub fn build_schema(state: Option<AppState>, limits: SchemaLimits) -> CastYouSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(errors::ErrorCodes)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
@@ -91,5 +90,5 @@ pub(crate) fn meta<'a>(ctx: &Context<'a>) -> std::borrow::Cow<'a, RequestMeta> {
 }
 
 pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> &'a loaders::Loaders {
-    ctx.data_unchecked::<loaders::Loaders>()
+    ctx.data_unchecked::<loaders::LazyLoaders>().get()
 }

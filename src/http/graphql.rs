@@ -2,8 +2,8 @@
 //! error with a code; authenticates the bearer token; passes the request gate; executes.
 
 use crate::errors::AppError;
-use crate::graphql::errors::ensure_codes;
-use crate::graphql::loaders::Loaders;
+use crate::graphql::errors;
+use crate::graphql::loaders::LazyLoaders;
 use crate::graphql::{CastYouSchema, RequestContext};
 use crate::services::{auth, gate, AppState, RequestMeta};
 use actix_web::http::header::{self, HeaderValue};
@@ -83,8 +83,9 @@ pub async fn graphql_post(
     body: web::Bytes,
     schema: web::Data<CastYouSchema>,
     state: web::Data<AppState>,
+    documents: web::Data<errors::DocumentCache>,
 ) -> HttpResponse {
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let mut request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return parse_failed(&format!("the request body is not a GraphQL request: {e}")),
     };
@@ -103,25 +104,18 @@ pub async fn graphql_post(
         };
         return error_response(status, &e);
     }
+    if let Err(response) = errors::parse(&mut request, &documents) {
+        return HttpResponse::BadRequest().json(response);
+    }
     let request = request
+        .data(state.get_ref().clone())
         .data(RequestContext { viewer, meta })
-        .data(Loaders::new(&state));
+        .data(LazyLoaders::new(state.pool.clone()));
     let mut response = schema.execute(request).await;
-    ensure_codes(&mut response);
+    errors::ensure_codes(&mut response);
     let mut http = HttpResponse::Ok();
-    if response.is_err() && response.data == async_graphql::Value::Null {
-        // Nothing ran: a parse or validation failure.
-        let code = response
-            .errors
-            .first()
-            .and_then(|e| e.extensions.as_ref())
-            .and_then(|x| x.get("code"))
-            .cloned();
-        if code == Some(async_graphql::Value::from("GRAPHQL_PARSE_FAILED"))
-            || code == Some(async_graphql::Value::from("GRAPHQL_VALIDATION_FAILED"))
-        {
-            http.status(StatusCode::BAD_REQUEST);
-        }
+    if errors::failed_validation(&response) {
+        http.status(StatusCode::BAD_REQUEST);
     }
     http.insert_header((header::CACHE_CONTROL, "no-store"))
         .json(response)

@@ -49,6 +49,20 @@ impl AppState {
         })
     }
 
+    /// The same state with connections of its own (PostgreSQL pool, Redis connection) for one
+    /// HTTP worker. A connection's I/O task runs on the runtime that opened it; with one pool
+    /// per worker, queries never wait on another worker's thread to be driven.
+    pub fn for_worker(&self) -> anyhow::Result<AppState> {
+        Ok(AppState {
+            pool: crate::db::build_pool(&self.settings.database)?,
+            redis: RedisHandle::new(
+                self.settings.redis.url.expose_secret(),
+                self.settings.redis.key_prefix.clone(),
+            )?,
+            ..self.clone()
+        })
+    }
+
     pub async fn conn(&self) -> AppResult<PgConn> {
         Ok(self.pool.get().await?)
     }
@@ -57,7 +71,7 @@ impl AppState {
 /// A lazily connected, self-reconnecting Redis connection shared by all requests.
 #[derive(Clone)]
 pub struct RedisHandle {
-    client: redis::Client,
+    client: Arc<redis::Client>,
     manager: Arc<tokio::sync::OnceCell<redis::aio::ConnectionManager>>,
     prefix: Arc<str>,
 }
@@ -65,7 +79,7 @@ pub struct RedisHandle {
 impl RedisHandle {
     pub fn new(url: &str, prefix: String) -> anyhow::Result<RedisHandle> {
         Ok(RedisHandle {
-            client: redis::Client::open(url)?,
+            client: Arc::new(redis::Client::open(url)?),
             manager: Arc::new(tokio::sync::OnceCell::new()),
             prefix: prefix.into(),
         })
@@ -79,7 +93,7 @@ impl RedisHandle {
             .set_number_of_retries(1);
         self.manager
             .get_or_try_init(|| {
-                redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
+                redis::aio::ConnectionManager::new_with_config((*self.client).clone(), config)
             })
             .await
             .cloned()
