@@ -32,10 +32,10 @@ fn looks_like_input_error(message: &str) -> bool {
         || message.starts_with("Variable")
 }
 
-/// Parses the request's document, or returns the response a client gets for a syntax error.
+/// Parses the request's document, or returns the coded error for a syntax error.
 /// Documents that parsed before come from `cache`: apps send the same few documents over and
 /// over, and a copy is cheaper than a parse.
-pub fn parse(request: &mut Request, cache: &DocumentCache) -> Result<(), Response> {
+pub fn parse(request: &mut Request, cache: &DocumentCache) -> Result<(), Box<ServerError>> {
     if let Some(doc) = cache.get(&request.query) {
         request.set_parsed_query(doc);
         return Ok(());
@@ -49,7 +49,7 @@ pub fn parse(request: &mut Request, cache: &DocumentCache) -> Result<(), Respons
         Err(e) => {
             let mut e = ServerError::from(e);
             set_code(&mut e, "GRAPHQL_PARSE_FAILED");
-            Err(Response::from_errors(vec![e]))
+            Err(Box::new(e))
         }
     }
 }

@@ -104,8 +104,8 @@ pub async fn graphql_post(
         };
         return error_response(status, &e);
     }
-    if let Err(response) = errors::parse(&mut request, &documents) {
-        return HttpResponse::BadRequest().json(response);
+    if let Err(error) = errors::parse(&mut request, &documents) {
+        return HttpResponse::BadRequest().json(async_graphql::Response::from_errors(vec![*error]));
     }
     let request = request
         .data(state.get_ref().clone())
