@@ -466,12 +466,12 @@ pub async fn begin_two_factor(
     })
 }
 
-pub async fn confirm_two_factor(
+/// Who presents a 2FA code to change their settings: counted as an authentication attempt.
+async fn code_check_subject(
     state: &AppState,
     meta: &RequestMeta,
     viewer: Option<Viewer>,
-    code: &str,
-) -> AppResult<bool> {
+) -> AppResult<(PgConn, Viewer, models::User, models::Credentials)> {
     let viewer = signed_in(viewer)?;
     gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
     let mut conn = state.conn().await?;
@@ -481,6 +481,16 @@ pub async fn confirm_two_factor(
     let credentials = db::users::credentials(&mut conn, viewer.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    Ok((conn, viewer, user, credentials))
+}
+
+pub async fn confirm_two_factor(
+    state: &AppState,
+    meta: &RequestMeta,
+    viewer: Option<Viewer>,
+    code: &str,
+) -> AppResult<bool> {
+    let (mut conn, viewer, user, credentials) = code_check_subject(state, meta, viewer).await?;
     if credentials.totp_enabled {
         return Err(AppError::conflict(
             "two-factor authentication is already on",
@@ -503,15 +513,7 @@ pub async fn disable_two_factor(
     viewer: Option<Viewer>,
     code: &str,
 ) -> AppResult<bool> {
-    let viewer = signed_in(viewer)?;
-    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
-    let mut conn = state.conn().await?;
-    let user = db::users::find(&mut conn, viewer.user_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    let credentials = db::users::credentials(&mut conn, viewer.user_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let (mut conn, viewer, user, credentials) = code_check_subject(state, meta, viewer).await?;
     let (true, Some(secret)) = (credentials.totp_enabled, credentials.totp_secret) else {
         return Err(AppError::conflict("two-factor authentication is not on"));
     };

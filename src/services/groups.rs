@@ -73,6 +73,21 @@ async fn locked_group_as(
     Ok((group, me))
 }
 
+/// Locks the group and reads the caller's own membership (or invitation).
+async fn locked_own_membership(
+    conn: &mut PgConn,
+    group_id: Uuid,
+    talent_id: Uuid,
+    missing: &'static str,
+) -> AppResult<Membership> {
+    db::groups::lock_group(conn, group_id)
+        .await?
+        .ok_or(AppError::NotFound("group"))?;
+    db::groups::membership(conn, group_id, talent_id)
+        .await?
+        .ok_or(AppError::NotFound(missing))
+}
+
 fn role_of(me: &Option<Membership>) -> Option<GroupRole> {
     me.as_ref()
         .filter(|m| m.status == MembershipStatus::Active)
@@ -123,12 +138,7 @@ pub async fn accept(
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
-        db::groups::lock_group(c, group_id)
-            .await?
-            .ok_or(AppError::NotFound("group"))?;
-        let me = db::groups::membership(c, group_id, viewer.user_id)
-            .await?
-            .ok_or(AppError::NotFound("invitation"))?;
+        let me = locked_own_membership(c, group_id, viewer.user_id, "invitation").await?;
         if me.status == MembershipStatus::Active {
             return Err(AppError::conflict("you are already a member of this group"));
         }
@@ -142,12 +152,7 @@ pub async fn leave(state: &AppState, viewer: Option<Viewer>, group_id: Uuid) -> 
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
-        db::groups::lock_group(c, group_id)
-            .await?
-            .ok_or(AppError::NotFound("group"))?;
-        let me = db::groups::membership(c, group_id, viewer.user_id)
-            .await?
-            .ok_or(AppError::NotFound("group"))?;
+        let me = locked_own_membership(c, group_id, viewer.user_id, "group").await?;
         if me.role == GroupRole::Owner {
             return Err(AppError::conflict(
                 "the owner cannot leave; transfer ownership or delete the group",
