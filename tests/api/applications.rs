@@ -3,7 +3,8 @@
 //! all-or-nothing, the history, concurrent moves and the producer's pipeline view.
 
 use crate::helpers::{
-    assert_bad_input, assert_error, assert_no_errors, spawn_app, TestApp, TestUser,
+    assert_bad_input, assert_error, assert_no_errors, sorted_ids, sorted_node_ids, spawn_app,
+    TestApp, TestUser,
 };
 use futures_util::future::join_all;
 use serde_json::{json, Value};
@@ -69,12 +70,6 @@ fn ev(from: Option<&str>, to: &str) -> (Option<String>, String) {
     (from.map(str::to_string), to.to_string())
 }
 
-async fn application_count(app: &TestApp) -> String {
-    app.sql_values("SELECT count(*)::text AS value FROM applications")
-        .await
-        .remove(0)
-}
-
 /// A producer with an open job and one talent who applied to it.
 struct Pipeline {
     producer: TestUser,
@@ -125,7 +120,7 @@ async fn applying_twice_to_the_same_job_is_a_conflict() {
     let body = apply_raw(&app, &p.talent, p.job, None).await;
 
     assert_error(&body, "CONFLICT");
-    assert_eq!(application_count(&app).await, "1");
+    assert_eq!(app.row_count("applications").await, 1);
 }
 
 #[actix_web::test]
@@ -154,7 +149,7 @@ async fn applying_to_a_job_that_is_not_open_fails() {
             "applying to a draft/cancelled job: {body:#}"
         );
     }
-    assert_eq!(application_count(&app).await, "0");
+    assert_eq!(app.row_count("applications").await, 0);
 }
 
 #[actix_web::test]
@@ -171,7 +166,7 @@ async fn applying_after_the_deadline_is_a_conflict_even_while_the_job_is_still_o
     let body = apply_raw(&app, &talent, job, None).await;
 
     assert_error(&body, "CONFLICT");
-    assert_eq!(application_count(&app).await, "0");
+    assert_eq!(app.row_count("applications").await, 0);
 }
 
 #[actix_web::test]
@@ -206,7 +201,7 @@ async fn a_cover_note_over_5000_characters_is_bad_input() {
     let body = apply_raw(&app, &talent, job, Some(&"n".repeat(5001))).await;
 
     assert_bad_input(&body, "coverNote");
-    assert_eq!(application_count(&app).await, "0");
+    assert_eq!(app.row_count("applications").await, 0);
 }
 
 #[actix_web::test]
@@ -665,12 +660,9 @@ async fn a_bulk_move_with_one_forbidden_move_moves_nothing() {
     assert_eq!(app.stage_of(&producer, ids[0]).await, "SHORTLISTED");
     assert_eq!(app.stage_of(&producer, ids[1]).await, "SHORTLISTED");
     assert_eq!(app.stage_of(&producer, ids[2]).await, "APPLIED");
-    let events = app
-        .sql_values("SELECT count(*)::text AS value FROM application_events")
-        .await;
     assert_eq!(
-        events,
-        vec!["5".to_string()],
+        app.row_count("application_events").await,
+        5,
         "3 applications + 2 shortlistings, nothing more"
     );
 }
@@ -862,24 +854,16 @@ async fn the_pipeline_view_lists_a_jobs_applications_by_stage() {
         )
         .await;
 
-    let ids_of = |data: &Value| -> Vec<String> {
-        let mut ids: Vec<String> = data["job"]["applications"]["edges"]
-            .as_array()
-            .expect("edges")
-            .iter()
-            .map(|e| e["node"]["id"].as_str().expect("id").to_string())
-            .collect();
-        ids.sort();
-        ids
-    };
-    let mut expected_all: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    expected_all.sort();
-    let mut expected_short = vec![ids[0].to_string(), ids[1].to_string()];
-    expected_short.sort();
     assert_eq!(all["job"]["applications"]["totalCount"], 3);
-    assert_eq!(ids_of(&all), expected_all);
+    assert_eq!(
+        sorted_node_ids(&all["job"]["applications"]),
+        sorted_ids(&ids)
+    );
     assert_eq!(shortlisted["job"]["applications"]["totalCount"], 2);
-    assert_eq!(ids_of(&shortlisted), expected_short);
+    assert_eq!(
+        sorted_node_ids(&shortlisted["job"]["applications"]),
+        sorted_ids(&ids[..2])
+    );
     assert_eq!(hired["job"]["applications"]["totalCount"], 0);
     let first = &all["job"]["applications"]["edges"][0]["node"];
     assert_eq!(first["talent"]["stageName"], "Test Talent");
@@ -908,16 +892,10 @@ async fn my_applications_lists_only_the_talents_own_applications_by_stage() {
         .await;
 
     assert_eq!(all["myApplications"]["totalCount"], 2);
-    let mut ids: Vec<&str> = all["myApplications"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| e["node"]["id"].as_str().expect("id"))
-        .collect();
-    ids.sort_unstable();
-    let mut expected = vec![first.to_string(), second.to_string()];
-    expected.sort();
-    assert_eq!(ids, expected);
+    assert_eq!(
+        sorted_node_ids(&all["myApplications"]),
+        sorted_ids(&[first, second])
+    );
     assert_eq!(applied["myApplications"]["totalCount"], 1);
     assert_eq!(
         applied["myApplications"]["edges"][0]["node"]["id"],

@@ -24,7 +24,10 @@ const OK: Option<&str> = None;
 const UNAUTHENTICATED: Option<&str> = Some("UNAUTHENTICATED");
 const FORBIDDEN: Option<&str> = Some("FORBIDDEN");
 
+/// A server of its own with one of each actor: a producer's open job and a talent's application
+/// to it, another talent, another producer and an admin.
 struct World {
+    app: TestApp,
     talent: TestUser,
     other_talent: TestUser,
     producer: TestUser,
@@ -35,7 +38,8 @@ struct World {
 }
 
 impl World {
-    async fn build(app: &TestApp) -> World {
+    async fn spawn() -> World {
+        let app = spawn_app().await;
         let producer = app.producer().await;
         let talent = app.talent().await;
         let job = app.open_job(&producer).await;
@@ -48,6 +52,7 @@ impl World {
             admin: app.admin().await,
             job,
             application,
+            app,
         }
     }
 
@@ -65,16 +70,13 @@ impl World {
 
     /// Runs `query` as each actor in turn (in the order given) and checks the outcome; reports
     /// every mismatch at once.
-    async fn check(
-        &self,
-        app: &TestApp,
-        query: &str,
-        variables: Value,
-        expectations: &[(Actor, Option<&str>)],
-    ) {
+    async fn check(&self, query: &str, variables: Value, expectations: &[(Actor, Option<&str>)]) {
         let mut mismatches = Vec::new();
         for (actor, expected) in expectations {
-            let body = app.gql(query, variables.clone(), self.token(*actor)).await;
+            let body = self
+                .app
+                .gql(query, variables.clone(), self.token(*actor))
+                .await;
             let actual = body["errors"][0]["extensions"]["code"].as_str();
             let has_errors = body.get("errors").is_some();
             let matches = match expected {
@@ -94,11 +96,9 @@ impl World {
 
 #[actix_web::test]
 async fn a_jobs_pipeline_is_visible_to_its_producer_and_admins_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "query($j: UUID!) { job(id: $j) { id applications { totalCount edges { node { id } } } } }",
         json!({ "j": w.job }),
         &[
@@ -115,11 +115,9 @@ async fn a_jobs_pipeline_is_visible_to_its_producer_and_admins_only() {
 
 #[actix_web::test]
 async fn the_job_itself_is_public_while_open() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "query($j: UUID!) { job(id: $j) { id title status applicationCount producer { company } } }",
         json!({ "j": w.job }),
         &[(Anonymous, OK), (Talent, OK), (OtherTalent, OK), (Producer, OK), (OtherProducer, OK), (Admin, OK)],
@@ -129,12 +127,10 @@ async fn the_job_itself_is_public_while_open() {
 
 #[actix_web::test]
 async fn applications_are_moved_by_the_jobs_producer_and_admins_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
     let query = "mutation($id: UUID!, $s: ApplicationStage!) { moveApplication(id: $id, stage: $s) { stage } }";
 
     w.check(
-        &app,
         query,
         json!({ "id": w.application, "s": "SHORTLISTED" }),
         &[
@@ -147,24 +143,21 @@ async fn applications_are_moved_by_the_jobs_producer_and_admins_only() {
     )
     .await;
     w.check(
-        &app,
         query,
         json!({ "id": w.application, "s": "AUDITION" }),
         &[(Producer, OK)],
     )
     .await;
 
-    assert_eq!(app.stage_of(&w.producer, w.application).await, "AUDITION");
+    assert_eq!(w.app.stage_of(&w.producer, w.application).await, "AUDITION");
 }
 
 #[actix_web::test]
 async fn bulk_moves_are_for_the_jobs_producer_and_admins_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
     let query = "mutation($ids: [UUID!]!, $s: ApplicationStage!) { moveApplications(ids: $ids, stage: $s) { stage } }";
 
     w.check(
-        &app,
         query,
         json!({ "ids": [w.application], "s": "SHORTLISTED" }),
         &[
@@ -177,7 +170,6 @@ async fn bulk_moves_are_for_the_jobs_producer_and_admins_only() {
     )
     .await;
     w.check(
-        &app,
         query,
         json!({ "ids": [w.application], "s": "AUDITION" }),
         &[(Admin, OK)],
@@ -187,12 +179,10 @@ async fn bulk_moves_are_for_the_jobs_producer_and_admins_only() {
 
 #[actix_web::test]
 async fn jobs_are_updated_by_their_producer_and_admins_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
     let deadline = (chrono::Utc::now() + chrono::Duration::days(9)).to_rfc3339();
 
     w.check(
-        &app,
         "mutation($id: UUID!, $i: JobInput!) { updateJob(id: $id, input: $i) { id } }",
         json!({ "id": w.job, "i": {
             "title": "Renamed", "description": "New text", "productionType": "TV", "applicationDeadline": deadline
@@ -211,11 +201,9 @@ async fn jobs_are_updated_by_their_producer_and_admins_only() {
 
 #[actix_web::test]
 async fn job_status_changes_are_for_their_producer_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
     for mutation in ["closeJob", "cancelJob", "markJobFilled", "publishJob"] {
         w.check(
-            &app,
             &format!("mutation($id: UUID!) {{ {mutation}(id: $id) {{ status }} }}"),
             json!({ "id": w.job }),
             &[
@@ -227,7 +215,8 @@ async fn job_status_changes_are_for_their_producer_only() {
         )
         .await;
     }
-    let status = app
+    let status = w
+        .app
         .sql_values(&format!(
             "SELECT status::text AS value FROM jobs WHERE id = '{}'",
             w.job
@@ -238,11 +227,9 @@ async fn job_status_changes_are_for_their_producer_only() {
 
 #[actix_web::test]
 async fn an_application_is_visible_to_its_talent_the_jobs_producer_and_admins() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "query($id: UUID!) { application(id: $id) { id stage } }",
         json!({ "id": w.application }),
         &[
@@ -259,11 +246,9 @@ async fn an_application_is_visible_to_its_talent_the_jobs_producer_and_admins() 
 
 #[actix_web::test]
 async fn hiring_metrics_are_for_the_producer_and_admins_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "query($id: UUID!) { producerProfile(id: $id) { company hiringMetrics { openJobs } } }",
         json!({ "id": w.producer.id }),
         &[
@@ -280,11 +265,9 @@ async fn hiring_metrics_are_for_the_producer_and_admins_only() {
 
 #[actix_web::test]
 async fn a_users_email_is_for_that_user_and_admins_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "query($id: UUID!) { user(id: $id) { id email } }",
         json!({ "id": w.talent.id }),
         &[
@@ -301,11 +284,9 @@ async fn a_users_email_is_for_that_user_and_admins_only() {
 
 #[actix_web::test]
 async fn the_email_of_a_job_producer_reached_through_the_job_is_private_too() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "query($j: UUID!) { job(id: $j) { producer { user { email } } } }",
         json!({ "j": w.job }),
         &[
@@ -320,11 +301,9 @@ async fn the_email_of_a_job_producer_reached_through_the_job_is_private_too() {
 
 #[actix_web::test]
 async fn my_jobs_is_for_producers_and_admins() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "query { myJobs { totalCount } }",
         json!({}),
         &[
@@ -341,11 +320,9 @@ async fn my_jobs_is_for_producers_and_admins() {
 
 #[actix_web::test]
 async fn my_applications_is_for_talents_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "query { myApplications { totalCount } }",
         json!({}),
         &[
@@ -362,11 +339,9 @@ async fn my_applications_is_for_talents_only() {
 
 #[actix_web::test]
 async fn talent_profiles_are_written_by_talents_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         r#"mutation { upsertTalentProfile(input: { stageName: "Impostor" }) { id } }"#,
         json!({}),
         &[
@@ -382,11 +357,9 @@ async fn talent_profiles_are_written_by_talents_only() {
 
 #[actix_web::test]
 async fn producer_profiles_are_written_by_producers_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         r#"mutation { upsertProducerProfile(input: { company: "Impostor Inc" }) { id } }"#,
         json!({}),
         &[
@@ -402,12 +375,10 @@ async fn producer_profiles_are_written_by_producers_only() {
 
 #[actix_web::test]
 async fn jobs_are_created_by_producers_only() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
     let deadline = (chrono::Utc::now() + chrono::Duration::days(9)).to_rfc3339();
 
     w.check(
-        &app,
         "mutation($d: DateTime!) { createJob(input: { title: \"T\", description: \"D\", productionType: FILM, applicationDeadline: $d }) { id } }",
         json!({ "d": deadline }),
         &[
@@ -423,11 +394,9 @@ async fn jobs_are_created_by_producers_only() {
 
 #[actix_web::test]
 async fn only_talents_apply_to_jobs() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "mutation($j: UUID!) { applyToJob(jobId: $j) { id } }",
         json!({ "j": w.job }),
         &[
@@ -443,11 +412,9 @@ async fn only_talents_apply_to_jobs() {
 
 #[actix_web::test]
 async fn only_the_applying_talent_withdraws_an_application() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "mutation($id: UUID!) { withdrawApplication(id: $id) { stage } }",
         json!({ "id": w.application }),
         &[
@@ -464,8 +431,7 @@ async fn only_the_applying_talent_withdraws_an_application() {
 
 #[actix_web::test]
 async fn people_and_profiles_are_for_signed_in_users() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
     let everyone_signed_in = [
         (Anonymous, UNAUTHENTICATED),
         (Talent, OK),
@@ -475,43 +441,30 @@ async fn people_and_profiles_are_for_signed_in_users() {
         (Admin, OK),
     ];
 
-    w.check(
-        &app,
-        "query($id: UUID!) { user(id: $id) { id displayName } }",
-        json!({ "id": w.talent.id }),
-        &everyone_signed_in,
-    )
-    .await;
-    w.check(
-        &app,
-        "query($id: UUID!) { talentProfile(id: $id) { stageName } }",
-        json!({ "id": w.talent.id }),
-        &everyone_signed_in,
-    )
-    .await;
-    w.check(
-        &app,
-        "query($id: UUID!) { producerProfile(id: $id) { company } }",
-        json!({ "id": w.producer.id }),
-        &everyone_signed_in,
-    )
-    .await;
-    w.check(
-        &app,
-        "query { talents { totalCount } }",
-        json!({}),
-        &everyone_signed_in,
-    )
-    .await;
+    for (query, variables) in [
+        (
+            "query($id: UUID!) { user(id: $id) { id displayName } }",
+            json!({ "id": w.talent.id }),
+        ),
+        (
+            "query($id: UUID!) { talentProfile(id: $id) { stageName } }",
+            json!({ "id": w.talent.id }),
+        ),
+        (
+            "query($id: UUID!) { producerProfile(id: $id) { company } }",
+            json!({ "id": w.producer.id }),
+        ),
+        ("query { talents { totalCount } }", json!({})),
+    ] {
+        w.check(query, variables, &everyone_signed_in).await;
+    }
 }
 
 #[actix_web::test]
 async fn groups_and_favorites_are_for_their_roles() {
-    let app = spawn_app().await;
-    let w = World::build(&app).await;
+    let w = World::spawn().await;
 
     w.check(
-        &app,
         "mutation { createTalentGroup(name: \"Crew\") { id } }",
         json!({}),
         &[
@@ -522,7 +475,6 @@ async fn groups_and_favorites_are_for_their_roles() {
     )
     .await;
     w.check(
-        &app,
         "mutation { createFavoriteList(name: \"Faves\") { id } }",
         json!({}),
         &[
@@ -533,7 +485,6 @@ async fn groups_and_favorites_are_for_their_roles() {
     )
     .await;
     w.check(
-        &app,
         "query { myGroups { id } }",
         json!({}),
         &[(Anonymous, UNAUTHENTICATED), (Talent, OK)],

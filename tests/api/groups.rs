@@ -131,14 +131,40 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
+/// `owner` invites `talent` to `group`, and `talent` accepts.
+async fn add_active_member(app: &TestApp, owner: &TestUser, group: Uuid, talent: &TestUser) {
+    assert_no_errors(&invite(app, owner, group, talent.id).await);
+    assert_no_errors(&accept(app, talent, group).await);
+}
+
 /// A group with an owner and one ACTIVE member.
 async fn group_with_member(app: &TestApp) -> (Uuid, TestUser, TestUser) {
     let owner = app.talent().await;
     let member = app.talent().await;
     let id = group_id(app, &owner).await;
-    assert_no_errors(&invite(app, &owner, id, member.id).await);
-    assert_no_errors(&accept(app, &member, id).await);
+    add_active_member(app, &owner, id, &member).await;
     (id, owner, member)
+}
+
+/// A group with an owner and one talent INVITED to it, who has not accepted.
+async fn group_with_invitee(app: &TestApp) -> (Uuid, TestUser, TestUser) {
+    let owner = app.talent().await;
+    let invitee = app.talent().await;
+    let id = group_id(app, &owner).await;
+    assert_no_errors(&invite(app, &owner, id, invitee.id).await);
+    (id, owner, invitee)
+}
+
+/// The `myGroups` list of `user`.
+async fn my_groups(app: &TestApp, user: &TestUser) -> Value {
+    let data = app
+        .gql_ok(
+            "query { myGroups { id } }",
+            json!({}),
+            Some(&user.access_token),
+        )
+        .await;
+    data["myGroups"].clone()
 }
 
 #[actix_web::test]
@@ -158,14 +184,10 @@ async fn creating_a_group_makes_the_creator_its_active_owner() {
     assert_eq!(group["members"][0]["role"], "OWNER");
     assert_eq!(group["members"][0]["status"], "ACTIVE");
     assert!(group["members"][0]["joinedAt"].is_string());
-    let mine = app
-        .gql_ok(
-            "query { myGroups { id } }",
-            json!({}),
-            Some(&owner.access_token),
-        )
-        .await;
-    assert_eq!(mine["myGroups"], json!([{ "id": group["id"] }]));
+    assert_eq!(
+        my_groups(&app, &owner).await,
+        json!([{ "id": group["id"] }])
+    );
 }
 
 #[actix_web::test]
@@ -179,10 +201,7 @@ async fn only_talents_with_a_profile_create_groups_with_a_valid_name() {
     assert_error(&create_group(&app, &bare, "No profile").await, "CONFLICT");
     assert_bad_input(&create_group(&app, &talent, "").await, "name");
     assert_bad_input(&create_group(&app, &talent, &"g".repeat(101)).await, "name");
-    let count = app
-        .sql_values("SELECT count(*)::text AS value FROM talent_groups")
-        .await;
-    assert_eq!(count, vec!["0".to_string()]);
+    assert_eq!(app.row_count("talent_groups").await, 0);
 }
 
 #[actix_web::test]
@@ -221,14 +240,10 @@ async fn an_invitation_is_pending_until_accepted() {
             row(&invitee, "MEMBER", "ACTIVE")
         ])
     );
-    let mine = app
-        .gql_ok(
-            "query { myGroups { id } }",
-            json!({}),
-            Some(&invitee.access_token),
-        )
-        .await;
-    assert_eq!(mine["myGroups"], json!([{ "id": id.to_string() }]));
+    assert_eq!(
+        my_groups(&app, &invitee).await,
+        json!([{ "id": id.to_string() }])
+    );
 }
 
 #[actix_web::test]
@@ -284,11 +299,8 @@ async fn a_plain_member_cannot_invite_but_a_group_admin_can() {
 #[actix_web::test]
 async fn an_invitee_cannot_invite_others() {
     let app = spawn_app().await;
-    let owner = app.talent().await;
-    let invitee = app.talent().await;
+    let (id, _, invitee) = group_with_invitee(&app).await;
     let candidate = app.talent().await;
-    let id = group_id(&app, &owner).await;
-    assert_no_errors(&invite(&app, &owner, id, invitee.id).await);
 
     assert_error(&invite(&app, &invitee, id, candidate.id).await, "FORBIDDEN");
 }
@@ -304,14 +316,7 @@ async fn a_group_is_invisible_to_outsiders_but_visible_to_admin_users() {
     assert!(group(&app, &outsider, id).await.is_null());
     assert!(group(&app, &producer, id).await.is_null());
     assert_eq!(group(&app, &admin, id).await["id"], id.to_string());
-    let mine = app
-        .gql_ok(
-            "query { myGroups { id } }",
-            json!({}),
-            Some(&outsider.access_token),
-        )
-        .await;
-    assert_eq!(mine["myGroups"], json!([]));
+    assert_eq!(my_groups(&app, &outsider).await, json!([]));
 }
 
 #[actix_web::test]
@@ -335,10 +340,7 @@ fn member_of(owner: &TestUser) -> (String, String, String) {
 #[actix_web::test]
 async fn an_invitee_can_decline_by_leaving() {
     let app = spawn_app().await;
-    let owner = app.talent().await;
-    let invitee = app.talent().await;
-    let id = group_id(&app, &owner).await;
-    assert_no_errors(&invite(&app, &owner, id, invitee.id).await);
+    let (id, owner, invitee) = group_with_invitee(&app).await;
 
     let body = leave(&app, &invitee, id).await;
 
@@ -362,8 +364,7 @@ async fn the_owner_removes_members_and_plain_members_cannot_remove_anyone() {
     let app = spawn_app().await;
     let (id, owner, member) = group_with_member(&app).await;
     let other = app.talent().await;
-    assert_no_errors(&invite(&app, &owner, id, other.id).await);
-    assert_no_errors(&accept(&app, &other, id).await);
+    add_active_member(&app, &owner, id, &other).await;
 
     assert_error(&remove(&app, &member, id, other.id).await, "FORBIDDEN");
     assert_error(&remove(&app, &member, id, owner.id).await, "FORBIDDEN");
@@ -385,8 +386,7 @@ async fn a_group_admin_removes_members_and_invites_but_not_the_owner_or_other_ad
     let (plain, other_admin, invitee) =
         (app.talent().await, app.talent().await, app.talent().await);
     for talent in [&plain, &other_admin] {
-        assert_no_errors(&invite(&app, &owner, id, talent.id).await);
-        assert_no_errors(&accept(&app, talent, id).await);
+        add_active_member(&app, &owner, id, talent).await;
     }
     assert_no_errors(&invite(&app, &owner, id, invitee.id).await);
     assert_no_errors(&set_role(&app, &owner, id, admin_member.id, "ADMIN").await);
@@ -427,8 +427,7 @@ async fn only_the_owner_sets_member_roles() {
     let app = spawn_app().await;
     let (id, owner, member) = group_with_member(&app).await;
     let other = app.talent().await;
-    assert_no_errors(&invite(&app, &owner, id, other.id).await);
-    assert_no_errors(&accept(&app, &other, id).await);
+    add_active_member(&app, &owner, id, &other).await;
     assert_no_errors(&set_role(&app, &owner, id, member.id, "ADMIN").await);
 
     // Even a group admin may not hand out roles.
@@ -503,10 +502,7 @@ async fn only_the_owner_deletes_a_group() {
     assert_no_errors(&body);
     assert!(group(&app, &owner, id).await.is_null());
     assert!(group(&app, &member, id).await.is_null());
-    let count = app
-        .sql_values("SELECT count(*)::text AS value FROM talent_groups")
-        .await;
-    assert_eq!(count, vec!["0".to_string()]);
+    assert_eq!(app.row_count("talent_groups").await, 0);
 }
 
 #[actix_web::test]

@@ -44,6 +44,14 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_with_settings(settings, db_name).await
 }
 
+/// Like `spawn_app`, with Redis pointed at a port where nothing listens.
+pub async fn spawn_app_without_redis() -> TestApp {
+    spawn_app_with(|settings| {
+        settings.redis.url = "redis://127.0.0.1:1".to_string().into();
+    })
+    .await
+}
+
 /// Starts another server on an existing test database (a second instance, a restart).
 pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp {
     let app = Application::build(settings.clone())
@@ -62,7 +70,8 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
     }
 }
 
-async fn admin_connection(settings: &Settings) -> AsyncPgConnection {
+/// A connection to the server's `postgres` database, for creating, dropping and renaming others.
+pub async fn admin_connection(settings: &Settings) -> AsyncPgConnection {
     let url = settings.database.with_database("postgres");
     AsyncPgConnection::establish(url.url.expose_secret())
         .await
@@ -85,27 +94,38 @@ impl Drop for TestApp {
         drop(self.server.stop(false));
         let settings = self.settings.clone();
         let db_name = self.db_name.clone();
-        // Drop runs outside async code; a short-lived runtime on its own thread cleans up.
-        // `WITH (FORCE)` ends the server's pooled connections.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                let mut conn = admin_connection(&settings).await;
-                let _ = diesel::sql_query(format!(
-                    r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#
-                ))
-                .execute(&mut conn)
-                .await;
-                forget_redis_keys(&settings).await;
-            });
-        })
-        .join();
+        run_on_a_thread_of_its_own(|| async move {
+            drop_database(&settings, &db_name).await;
+            forget_redis_keys(&settings).await;
+        });
     }
+}
+
+/// Runs the future `make` returns to completion on a short-lived runtime of its own thread, and
+/// waits for it: `Drop` runs outside async code, and the test's own runtime may be blocked there.
+fn run_on_a_thread_of_its_own<F, Fut>(make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(make());
+    })
+    .join();
+}
+
+/// Drops database `name`; `WITH (FORCE)` ends any connections still open to it (a server's pool).
+async fn drop_database(settings: &Settings, name: &str) {
+    let mut conn = admin_connection(settings).await;
+    let _ = diesel::sql_query(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+        .execute(&mut conn)
+        .await;
 }
 
 /// Deletes this test's keys (rate-limit counters, revoked sessions) from the shared Redis.
@@ -348,6 +368,14 @@ impl TestApp {
         sql_values_in(&self.settings.database, statement).await
     }
 
+    /// How many rows `table` of this test's database holds.
+    pub async fn row_count(&self, table: &str) -> i64 {
+        let values = self
+            .sql_values(&format!("SELECT count(*)::text AS value FROM {table}"))
+            .await;
+        values[0].parse().expect("a count")
+    }
+
     /// The raw `login` response body.
     pub async fn login(&self, email: &str, password: &str, totp_code: Option<&str>) -> Value {
         self.gql(
@@ -429,6 +457,20 @@ pub fn assert_bad_input(body: &Value, field: &str) {
     );
 }
 
+/// Panics (showing the body) unless the first error is BAD_USER_INPUT naming one of `fields`.
+#[track_caller]
+pub fn assert_bad_input_on_one_of(body: &Value, fields: &[&str]) {
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body:#}"
+    );
+    let field = error_field(body).unwrap_or_default();
+    assert!(
+        fields.contains(&field),
+        "expected one of {fields:?}, got {body:#}"
+    );
+}
+
 /// Panics unless the body has no errors.
 #[track_caller]
 pub fn assert_no_errors(body: &Value) {
@@ -452,6 +494,25 @@ pub fn assert_every_error_has_a_code(body: &Value) {
     }
 }
 
+/// The `node.id` of every edge of a GraphQL connection, sorted (for comparing as sets).
+pub fn sorted_node_ids(connection: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = connection["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a connection with edges, got: {connection:#}"))
+        .iter()
+        .map(|e| e["node"]["id"].as_str().expect("id").to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `ids` as strings, sorted: what `sorted_node_ids` returns for a connection of exactly these.
+pub fn sorted_ids(ids: &[Uuid]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    ids.sort();
+    ids
+}
+
 /// A fresh, empty database of our own (no migrations), dropped when this goes out of scope.
 pub struct TestDatabase {
     pub settings: Settings,
@@ -473,21 +534,6 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let settings = self.settings.clone();
         let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                let mut conn = admin_connection(&settings).await;
-                let _ =
-                    diesel::sql_query(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
-                        .execute(&mut conn)
-                        .await;
-            });
-        })
-        .join();
+        run_on_a_thread_of_its_own(|| async move { drop_database(&settings, &name).await });
     }
 }

@@ -2,7 +2,8 @@
 //! cancel / markFilled / update, validation, filtering and visibility of drafts.
 
 use crate::helpers::{
-    assert_bad_input, assert_error, assert_no_errors, spawn_app, TestApp, TestUser,
+    assert_bad_input, assert_bad_input_on_one_of, assert_error, assert_no_errors, sorted_ids,
+    sorted_node_ids, spawn_app, TestApp, TestUser,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -403,10 +404,7 @@ async fn invalid_job_input_is_bad_input_naming_the_field_path() {
         let body = create_job(&app, &producer, input).await;
         assert_bad_input(&body, field);
     }
-    let count = app
-        .sql_values("SELECT count(*)::text AS value FROM jobs")
-        .await;
-    assert_eq!(count, vec!["0".to_string()]);
+    assert_eq!(app.row_count("jobs").await, 0);
 }
 
 #[actix_web::test]
@@ -423,22 +421,8 @@ async fn inverted_pay_and_shoot_ranges_are_bad_input() {
     let pay_body = create_job(&app, &producer, pay).await;
     let shoot_body = create_job(&app, &producer, shoot).await;
 
-    for (body, fields) in [
-        (pay_body, ["input.payMin", "input.payMax"]),
-        (shoot_body, ["input.shootStart", "input.shootEnd"]),
-    ] {
-        assert_eq!(
-            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-            "{body:#}"
-        );
-        let field = body["errors"][0]["extensions"]["field"]
-            .as_str()
-            .unwrap_or_default();
-        assert!(
-            fields.contains(&field),
-            "expected one of {fields:?}: {body:#}"
-        );
-    }
+    assert_bad_input_on_one_of(&pay_body, &["input.payMin", "input.payMax"]);
+    assert_bad_input_on_one_of(&shoot_body, &["input.shootStart", "input.shootEnd"]);
 }
 
 async fn job_ids(app: &TestApp, filter: Value, token: Option<&str>) -> Vec<String> {
@@ -449,24 +433,12 @@ async fn job_ids(app: &TestApp, filter: Value, token: Option<&str>) -> Vec<Strin
             token,
         )
         .await;
-    let mut ids: Vec<String> = data["jobs"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| e["node"]["id"].as_str().expect("id").to_string())
-        .collect();
+    let ids = sorted_node_ids(&data["jobs"]);
     assert_eq!(
         data["jobs"]["totalCount"],
         ids.len(),
         "totalCount vs edges for {filter}"
     );
-    ids.sort();
-    ids
-}
-
-fn sorted(ids: &[Uuid]) -> Vec<String> {
-    let mut ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    ids.sort();
     ids
 }
 
@@ -493,35 +465,35 @@ async fn jobs_can_be_filtered_by_text_type_country_remote_and_status() {
 
     assert_eq!(
         job_ids(&app, json!(null), None).await,
-        sorted(&[werewolf, advert, narrator])
+        sorted_ids(&[werewolf, advert, narrator])
     );
     assert_eq!(
         job_ids(&app, json!({ "text": "werewolf" }), None).await,
-        sorted(&[werewolf])
+        sorted_ids(&[werewolf])
     );
     assert_eq!(
         job_ids(&app, json!({ "text": "Carpathians" }), None).await,
-        sorted(&[werewolf])
+        sorted_ids(&[werewolf])
     );
     assert_eq!(
         job_ids(&app, json!({ "productionType": "COMMERCIAL" }), None).await,
-        sorted(&[advert])
+        sorted_ids(&[advert])
     );
     assert_eq!(
         job_ids(&app, json!({ "country": "FR" }), None).await,
-        sorted(&[advert, narrator])
+        sorted_ids(&[advert, narrator])
     );
     assert_eq!(
         job_ids(&app, json!({ "remote": true }), None).await,
-        sorted(&[narrator])
+        sorted_ids(&[narrator])
     );
     assert_eq!(
         job_ids(&app, json!({ "remote": false }), None).await,
-        sorted(&[werewolf, advert])
+        sorted_ids(&[werewolf, advert])
     );
     assert_eq!(
         job_ids(&app, json!({ "status": "CLOSED" }), None).await,
-        sorted(&[closed])
+        sorted_ids(&[closed])
     );
     assert_eq!(
         job_ids(
@@ -530,7 +502,7 @@ async fn jobs_can_be_filtered_by_text_type_country_remote_and_status() {
             None
         )
         .await,
-        sorted(&[narrator])
+        sorted_ids(&[narrator])
     );
     assert_eq!(
         job_ids(&app, json!({ "text": "nothing matches this" }), None).await,
@@ -575,7 +547,7 @@ async fn drafts_are_invisible_to_everyone_but_their_producer_and_admins() {
             .await;
         assert_eq!(body["job"]["status"], "DRAFT", "{who}");
         let listed = job_ids(&app, json!({ "status": "DRAFT" }), Some(&user.access_token)).await;
-        assert_eq!(listed, sorted(&[draft]), "{who}");
+        assert_eq!(listed, sorted_ids(&[draft]), "{who}");
     }
 }
 
@@ -650,14 +622,7 @@ async fn my_jobs_lists_only_the_callers_jobs_optionally_by_status() {
         .await;
 
     assert_eq!(all["myJobs"]["totalCount"], 2);
-    let mut ids: Vec<&str> = all["myJobs"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| e["node"]["id"].as_str().expect("id"))
-        .collect();
-    ids.sort_unstable();
-    assert_eq!(ids, sorted(&[draft, open]));
+    assert_eq!(sorted_node_ids(&all["myJobs"]), sorted_ids(&[draft, open]));
     assert_eq!(drafts["myJobs"]["totalCount"], 1);
     assert_eq!(
         drafts["myJobs"]["edges"][0]["node"]["id"],

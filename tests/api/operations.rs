@@ -1,19 +1,32 @@
 //! Running it: health and readiness (including a Redis that is down), security headers, request
 //! ids, CORS, the introspection switch, and the committed schema.graphql staying current.
 
-use crate::helpers::{assert_no_errors, spawn_app, spawn_app_with};
+use crate::helpers::{
+    admin_connection, assert_no_errors, spawn_app, spawn_app_with, spawn_app_without_redis, TestApp,
+};
+use castyou::configuration::Settings;
 use serde_json::{json, Value};
+
+/// GETs `path` of `app`.
+async fn get(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client.get(app.url(path)).send().await.expect("sending")
+}
+
+/// POSTs `{ me { id } }` to `app`'s /graphql, anonymously.
+async fn post_a_me_query(app: &TestApp) -> reqwest::Response {
+    app.client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .expect("sending")
+}
 
 #[actix_web::test]
 async fn healthz_answers_200() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("sending");
+    let response = get(&app, "/healthz").await;
 
     assert_eq!(response.status().as_u16(), 200);
 }
@@ -22,12 +35,7 @@ async fn healthz_answers_200() {
 async fn readyz_answers_200_naming_postgres_and_redis() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("sending");
+    let response = get(&app, "/readyz").await;
 
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.expect("a JSON body");
@@ -38,17 +46,9 @@ async fn readyz_answers_200_naming_postgres_and_redis() {
 
 #[actix_web::test]
 async fn readyz_answers_503_naming_redis_when_redis_is_down() {
-    let app = spawn_app_with(|settings| {
-        settings.redis.url = "redis://127.0.0.1:1".to_string().into();
-    })
-    .await;
+    let app = spawn_app_without_redis().await;
 
-    let response = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("sending");
+    let response = get(&app, "/readyz").await;
 
     assert_eq!(response.status().as_u16(), 503);
     let body: Value = response.json().await.expect("a JSON body");
@@ -58,12 +58,7 @@ async fn readyz_answers_503_naming_redis_when_redis_is_down() {
         "the body must name what is down: {body:#}"
     );
     // PostgreSQL is fine, and the report should not blame it.
-    let healthz = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("sending");
+    let healthz = get(&app, "/healthz").await;
     assert_eq!(
         healthz.status().as_u16(),
         200,
@@ -74,19 +69,13 @@ async fn readyz_answers_503_naming_redis_when_redis_is_down() {
 #[actix_web::test]
 async fn readyz_answers_503_naming_postgres_when_the_database_is_gone() {
     let app = spawn_app().await;
-    let admin = app.settings.database.with_database("postgres");
-    rename_database(&admin, &app.db_name).await;
+    rename_database(&app.settings, &app.db_name).await;
 
-    let response = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("sending");
+    let response = get(&app, "/readyz").await;
 
     let status = response.status().as_u16();
     let body: Option<Value> = response.json().await.ok();
-    restore_database(&admin, &app.db_name).await;
+    restore_database(&app.settings, &app.db_name).await;
     assert_eq!(status, 503, "{body:?}");
     let body = body.expect("a JSON body");
     assert!(
@@ -95,20 +84,10 @@ async fn readyz_answers_503_naming_postgres_when_the_database_is_gone() {
     );
 }
 
-async fn admin_connection(
-    admin: &castyou::configuration::DatabaseSettings,
-) -> diesel_async::AsyncPgConnection {
-    use diesel_async::AsyncConnection;
-    use secrecy::ExposeSecret;
-    diesel_async::AsyncPgConnection::establish(admin.url.expose_secret())
-        .await
-        .expect("connecting to the postgres database")
-}
-
 /// Moves the test database out of the server's reach (its pool can no longer connect).
-async fn rename_database(admin: &castyou::configuration::DatabaseSettings, name: &str) {
+async fn rename_database(settings: &Settings, name: &str) {
     use diesel_async::RunQueryDsl;
-    let mut conn = admin_connection(admin).await;
+    let mut conn = admin_connection(settings).await;
     // The server may reconnect between the two statements; try a few times.
     for attempt in 0.. {
         diesel::sql_query(format!(
@@ -134,9 +113,9 @@ async fn rename_database(admin: &castyou::configuration::DatabaseSettings, name:
 }
 
 /// Puts it back so the usual clean-up drops it.
-async fn restore_database(admin: &castyou::configuration::DatabaseSettings, name: &str) {
+async fn restore_database(settings: &Settings, name: &str) {
     use diesel_async::RunQueryDsl;
-    let mut conn = admin_connection(admin).await;
+    let mut conn = admin_connection(settings).await;
     let _ = diesel::sql_query(format!(
         r#"ALTER DATABASE "{name}_away" RENAME TO "{name}""#
     ))
@@ -147,19 +126,8 @@ async fn restore_database(admin: &castyou::configuration::DatabaseSettings, name
 #[actix_web::test]
 async fn responses_carry_security_headers() {
     let app = spawn_app().await;
-    let graphql = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ me { id } }" }))
-        .send()
-        .await
-        .expect("sending");
-    let health = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("sending");
+    let graphql = post_a_me_query(&app).await;
+    let health = get(&app, "/healthz").await;
 
     for response in [graphql, health] {
         let headers = response.headers();
@@ -192,13 +160,7 @@ async fn every_response_has_its_own_request_id() {
     let mut ids = Vec::new();
 
     for _ in 0..2 {
-        let response = app
-            .client
-            .post(app.url("/graphql"))
-            .json(&json!({ "query": "{ me { id } }" }))
-            .send()
-            .await
-            .expect("sending");
+        let response = post_a_me_query(&app).await;
         let id = response
             .headers()
             .get("x-request-id")

@@ -2,8 +2,8 @@
 //! served, and above all a revoked session must stay revoked whatever Redis remembers.
 
 use crate::helpers::{
-    assert_error, assert_every_error_has_a_code, assert_no_errors, spawn_app_with, TestApp,
-    TestUser,
+    assert_error, assert_every_error_has_a_code, assert_no_errors, spawn_app_with,
+    spawn_app_without_redis, TestApp, TestUser,
 };
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
@@ -27,10 +27,7 @@ async fn me(app: &TestApp, user: &TestUser) -> serde_json::Value {
 
 #[actix_web::test]
 async fn without_redis_requests_are_still_served_and_errors_keep_their_codes() {
-    let app = spawn_app_with(|settings| {
-        settings.redis.url = "redis://127.0.0.1:1".to_string().into();
-    })
-    .await;
+    let app = spawn_app_without_redis().await;
 
     let user = app.register("TALENT").await;
     let wrong = app.login(&user.email, "not the password", None).await;
@@ -44,10 +41,7 @@ async fn without_redis_requests_are_still_served_and_errors_keep_their_codes() {
 
 #[actix_web::test]
 async fn without_redis_a_logged_out_access_token_is_still_rejected() {
-    let app = spawn_app_with(|settings| {
-        settings.redis.url = "redis://127.0.0.1:1".to_string().into();
-    })
-    .await;
+    let app = spawn_app_without_redis().await;
     let user = app.register("TALENT").await;
 
     logout(&app, &user).await;

@@ -127,8 +127,23 @@ async fn login(app: &TestApp, provider: &str, token: &str, role: Option<&str>) -
         .await
 }
 
+/// Logs in with an ID token of `claims`, signed with the fixture key the JWKS holds.
+async fn login_with_claims(
+    app: &TestApp,
+    provider: &str,
+    claims: &Value,
+    role: Option<&str>,
+) -> Value {
+    login(app, provider, &sign(claims), role).await
+}
+
 fn uid() -> String {
     format!("uid-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Firebase claims of a Google account this server has not seen.
+fn claims_of_a_new_firebase_user() -> Value {
+    firebase_claims(&uid(), &unique_email())
 }
 
 #[actix_web::test]
@@ -136,10 +151,10 @@ async fn a_first_google_login_creates_a_user_with_the_requested_role() {
     let app = spawn_app_with_providers().await;
     let email = unique_email();
 
-    let body = login(
+    let body = login_with_claims(
         &app,
         "GOOGLE",
-        &sign(&firebase_claims(&uid(), &email)),
+        &firebase_claims(&uid(), &email),
         Some("PRODUCER"),
     )
     .await;
@@ -160,11 +175,11 @@ async fn a_first_google_login_creates_a_user_with_the_requested_role() {
 #[actix_web::test]
 async fn a_second_login_of_the_same_account_returns_the_same_user_without_a_role() {
     let app = spawn_app_with_providers().await;
-    let claims = firebase_claims(&uid(), &unique_email());
-    let first = login(&app, "GOOGLE", &sign(&claims), Some("TALENT")).await;
+    let claims = claims_of_a_new_firebase_user();
+    let first = login_with_claims(&app, "GOOGLE", &claims, Some("TALENT")).await;
     assert_no_errors(&first);
 
-    let second = login(&app, "GOOGLE", &sign(&claims), None).await;
+    let second = login_with_claims(&app, "GOOGLE", &claims, None).await;
 
     assert_no_errors(&second);
     assert_eq!(
@@ -175,10 +190,7 @@ async fn a_second_login_of_the_same_account_returns_the_same_user_without_a_role
         second["data"]["loginWithProvider"]["user"]["role"],
         "TALENT"
     );
-    let users = app
-        .sql_values("SELECT count(*)::text AS value FROM users")
-        .await;
-    assert_eq!(users, vec!["1".to_string()]);
+    assert_eq!(app.row_count("users").await, 1);
 }
 
 #[actix_web::test]
@@ -186,13 +198,7 @@ async fn a_provider_login_with_the_verified_email_of_a_password_user_links_to_th
     let app = spawn_app_with_providers().await;
     let user = app.register("TALENT").await;
 
-    let body = login(
-        &app,
-        "GOOGLE",
-        &sign(&firebase_claims(&uid(), &user.email)),
-        None,
-    )
-    .await;
+    let body = login_with_claims(&app, "GOOGLE", &firebase_claims(&uid(), &user.email), None).await;
 
     assert_no_errors(&body);
     assert_eq!(
@@ -208,7 +214,7 @@ async fn an_unverified_provider_email_never_signs_into_an_existing_account() {
     let mut claims = firebase_claims(&uid(), &user.email);
     claims["email_verified"] = json!(false);
 
-    let body = login(&app, "GOOGLE", &sign(&claims), Some("TALENT")).await;
+    let body = login_with_claims(&app, "GOOGLE", &claims, Some("TALENT")).await;
 
     // Refusing is fine; what must not happen is a session for the password user.
     assert_ne!(
@@ -222,29 +228,20 @@ async fn an_unverified_provider_email_never_signs_into_an_existing_account() {
 async fn a_new_provider_user_without_a_role_is_bad_input_on_role() {
     let app = spawn_app_with_providers().await;
 
-    let body = login(
-        &app,
-        "GOOGLE",
-        &sign(&firebase_claims(&uid(), &unique_email())),
-        None,
-    )
-    .await;
+    let body = login_with_claims(&app, "GOOGLE", &claims_of_a_new_firebase_user(), None).await;
 
     assert_bad_input(&body, "role");
-    let users = app
-        .sql_values("SELECT count(*)::text AS value FROM users")
-        .await;
-    assert_eq!(users, vec!["0".to_string()]);
+    assert_eq!(app.row_count("users").await, 0);
 }
 
 #[actix_web::test]
 async fn a_new_provider_user_asking_for_admin_is_forbidden() {
     let app = spawn_app_with_providers().await;
 
-    let body = login(
+    let body = login_with_claims(
         &app,
         "GOOGLE",
-        &sign(&firebase_claims(&uid(), &unique_email())),
+        &claims_of_a_new_firebase_user(),
         Some("ADMIN"),
     )
     .await;
@@ -255,10 +252,10 @@ async fn a_new_provider_user_asking_for_admin_is_forbidden() {
 #[actix_web::test]
 async fn a_token_for_another_audience_is_unauthenticated() {
     let app = spawn_app_with_providers().await;
-    let mut claims = firebase_claims(&uid(), &unique_email());
+    let mut claims = claims_of_a_new_firebase_user();
     claims["aud"] = json!("someone-elses-project");
 
-    let body = login(&app, "GOOGLE", &sign(&claims), Some("TALENT")).await;
+    let body = login_with_claims(&app, "GOOGLE", &claims, Some("TALENT")).await;
 
     assert_error(&body, "UNAUTHENTICATED");
 }
@@ -266,10 +263,10 @@ async fn a_token_for_another_audience_is_unauthenticated() {
 #[actix_web::test]
 async fn a_token_from_another_issuer_is_unauthenticated() {
     let app = spawn_app_with_providers().await;
-    let mut claims = firebase_claims(&uid(), &unique_email());
+    let mut claims = claims_of_a_new_firebase_user();
     claims["iss"] = json!("https://securetoken.google.com/someone-elses-project");
 
-    let body = login(&app, "GOOGLE", &sign(&claims), Some("TALENT")).await;
+    let body = login_with_claims(&app, "GOOGLE", &claims, Some("TALENT")).await;
 
     assert_error(&body, "UNAUTHENTICATED");
 }
@@ -277,12 +274,12 @@ async fn a_token_from_another_issuer_is_unauthenticated() {
 #[actix_web::test]
 async fn an_expired_token_is_unauthenticated() {
     let app = spawn_app_with_providers().await;
-    let mut claims = firebase_claims(&uid(), &unique_email());
+    let mut claims = claims_of_a_new_firebase_user();
     claims["iat"] = json!(now() - 7200);
     claims["auth_time"] = json!(now() - 7200);
     claims["exp"] = json!(now() - 3600);
 
-    let body = login(&app, "GOOGLE", &sign(&claims), Some("TALENT")).await;
+    let body = login_with_claims(&app, "GOOGLE", &claims, Some("TALENT")).await;
 
     assert_error(&body, "UNAUTHENTICATED");
 }
@@ -290,7 +287,7 @@ async fn an_expired_token_is_unauthenticated() {
 #[actix_web::test]
 async fn a_token_signed_by_a_key_outside_the_jwks_is_unauthenticated() {
     let app = spawn_app_with_providers().await;
-    let claims = firebase_claims(&uid(), &unique_email());
+    let claims = claims_of_a_new_firebase_user();
 
     let same_kid = login(
         &app,
@@ -316,7 +313,7 @@ async fn a_token_with_a_tampered_payload_is_unauthenticated() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let app = spawn_app_with_providers().await;
-    let claims = firebase_claims(&uid(), &unique_email());
+    let claims = claims_of_a_new_firebase_user();
     let token = sign(&claims);
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
     let mut forged = claims.clone();
@@ -331,7 +328,7 @@ async fn a_token_with_a_tampered_payload_is_unauthenticated() {
 #[actix_web::test]
 async fn an_hs256_token_is_unauthenticated() {
     let app = spawn_app_with_providers().await;
-    let claims = firebase_claims(&uid(), &unique_email());
+    let claims = claims_of_a_new_firebase_user();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(KID.into());
     // The classic algorithm confusion: the public JWKS used as an HMAC secret.
@@ -360,10 +357,10 @@ async fn a_garbage_id_token_is_unauthenticated() {
 async fn a_google_token_presented_as_facebook_is_unauthenticated() {
     let app = spawn_app_with_providers().await;
 
-    let body = login(
+    let body = login_with_claims(
         &app,
         "FACEBOOK",
-        &sign(&firebase_claims(&uid(), &unique_email())),
+        &claims_of_a_new_firebase_user(),
         Some("TALENT"),
     )
     .await;
@@ -374,11 +371,11 @@ async fn a_google_token_presented_as_facebook_is_unauthenticated() {
 #[actix_web::test]
 async fn a_firebase_facebook_sign_in_logs_in_as_facebook() {
     let app = spawn_app_with_providers().await;
-    let mut claims = firebase_claims(&uid(), &unique_email());
+    let mut claims = claims_of_a_new_firebase_user();
     claims["firebase"]["sign_in_provider"] = json!("facebook.com");
 
-    let as_facebook = login(&app, "FACEBOOK", &sign(&claims), Some("TALENT")).await;
-    let as_google = login(&app, "GOOGLE", &sign(&claims), Some("TALENT")).await;
+    let as_facebook = login_with_claims(&app, "FACEBOOK", &claims, Some("TALENT")).await;
+    let as_google = login_with_claims(&app, "GOOGLE", &claims, Some("TALENT")).await;
 
     assert_no_errors(&as_facebook);
     assert_error(&as_google, "UNAUTHENTICATED");
@@ -388,10 +385,10 @@ async fn a_firebase_facebook_sign_in_logs_in_as_facebook() {
 async fn no_provider_login_works_when_no_identity_provider_is_configured() {
     let app = spawn_app_with(|settings| settings.auth.identity_providers = vec![]).await;
 
-    let body = login(
+    let body = login_with_claims(
         &app,
         "GOOGLE",
-        &sign(&firebase_claims(&uid(), &unique_email())),
+        &claims_of_a_new_firebase_user(),
         Some("TALENT"),
     )
     .await;
@@ -405,10 +402,7 @@ async fn no_provider_login_works_when_no_identity_provider_is_configured() {
         ),
         "{body:#}"
     );
-    let users = app
-        .sql_values("SELECT count(*)::text AS value FROM users")
-        .await;
-    assert_eq!(users, vec!["0".to_string()]);
+    assert_eq!(app.row_count("users").await, 0);
 }
 
 #[actix_web::test]
@@ -421,8 +415,8 @@ async fn an_auth0_google_token_creates_and_then_finds_the_user() {
     );
     let claims = auth0_claims(&sub, &email);
 
-    let first = login(&app, "GOOGLE", &sign(&claims), Some("TALENT")).await;
-    let second = login(&app, "GOOGLE", &sign(&claims), None).await;
+    let first = login_with_claims(&app, "GOOGLE", &claims, Some("TALENT")).await;
+    let second = login_with_claims(&app, "GOOGLE", &claims, None).await;
 
     assert_no_errors(&first);
     assert_no_errors(&second);
@@ -440,9 +434,9 @@ async fn an_auth0_token_presented_as_another_provider_is_unauthenticated() {
     let google = auth0_claims("google-oauth2|123", &unique_email());
     let linkedin = auth0_claims("linkedin|abc", &unique_email());
 
-    let google_as_facebook = login(&app, "FACEBOOK", &sign(&google), Some("TALENT")).await;
-    let linkedin_as_google = login(&app, "GOOGLE", &sign(&linkedin), Some("TALENT")).await;
-    let linkedin_as_linkedin = login(&app, "LINKEDIN", &sign(&linkedin), Some("TALENT")).await;
+    let google_as_facebook = login_with_claims(&app, "FACEBOOK", &google, Some("TALENT")).await;
+    let linkedin_as_google = login_with_claims(&app, "GOOGLE", &linkedin, Some("TALENT")).await;
+    let linkedin_as_linkedin = login_with_claims(&app, "LINKEDIN", &linkedin, Some("TALENT")).await;
 
     assert_error(&google_as_facebook, "UNAUTHENTICATED");
     assert_error(&linkedin_as_google, "UNAUTHENTICATED");
@@ -455,7 +449,7 @@ async fn an_auth0_token_for_another_audience_is_unauthenticated() {
     let mut claims = auth0_claims("facebook|456", &unique_email());
     claims["aud"] = json!(FIREBASE_AUDIENCE);
 
-    let body = login(&app, "FACEBOOK", &sign(&claims), Some("TALENT")).await;
+    let body = login_with_claims(&app, "FACEBOOK", &claims, Some("TALENT")).await;
 
     assert_error(&body, "UNAUTHENTICATED");
 }
@@ -464,10 +458,10 @@ async fn an_auth0_token_for_another_audience_is_unauthenticated() {
 async fn a_provider_created_user_cannot_log_in_with_a_password() {
     let app = spawn_app_with_providers().await;
     let email = unique_email();
-    let created = login(
+    let created = login_with_claims(
         &app,
         "GOOGLE",
-        &sign(&firebase_claims(&uid(), &email)),
+        &firebase_claims(&uid(), &email),
         Some("TALENT"),
     )
     .await;
