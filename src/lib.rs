@@ -1,6 +1,7 @@
 //! CastYou: the casting platform's GraphQL server. `startup` wires the parts; requests flow
 //! `http` → `graphql` → `services` → `db`, with `domain` holding the rules they share.
 
+pub mod adapters;
 pub mod configuration;
 pub mod db;
 pub mod domain;

@@ -1,22 +1,32 @@
 //! Builds the application once (migrations, pools, schema, listener) and serves it. `main` and
 //! the tests both use `Application::build`.
 
+use crate::adapters::outbox::PgOutbox;
 use crate::configuration::Settings;
 use crate::graphql::{self, SchemaLimits};
 use crate::http;
 use crate::services::{gate, AppState};
 use crate::{db, telemetry};
+use actix::Addr;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{guard, middleware, web, App, HttpResponse, HttpServer};
 use anyhow::Context;
+use castyou_actors::{NotificationHub, OutboxPort, OutboxRelay};
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    hub: Addr<NotificationHub>,
+    _relay: Addr<OutboxRelay>,
 }
+
+/// How often the relay looks for events when no notification woke it.
+const OUTBOX_POLL: Duration = Duration::from_secs(1);
 
 impl Application {
     /// Migrates the database, then builds everything the server shares and binds its port.
@@ -32,9 +42,22 @@ impl Application {
         // keep retrying in the background while Redis is away).
         gate::start_repair(&state);
 
+        // The realtime core: this instance's live subscribers, and the relay that feeds them
+        // the outbox's committed events. Both restart (state rebuilt) if they fail.
+        let hub = actix::Supervisor::start(|_| NotificationHub::default());
+        let outbox: Arc<dyn OutboxPort> = Arc::new(PgOutbox::new(
+            state.pool.clone(),
+            state.settings.database.url.clone(),
+        ));
+        let relay_hub = hub.clone();
+        let relay = actix::Supervisor::start(move |_| {
+            OutboxRelay::new(outbox.clone(), relay_hub.clone().recipient(), OUTBOX_POLL)
+        });
+
         let app = &state.settings.application;
         let schema = graphql::build_schema(
             Some(state.clone()),
+            Some(hub.clone()),
             SchemaLimits {
                 max_depth: app.max_query_depth,
                 max_complexity: app.max_query_complexity,
@@ -50,6 +73,8 @@ impl Application {
             port,
             server,
             state,
+            hub,
+            _relay: relay,
         })
     }
 
@@ -63,6 +88,10 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    pub fn hub(&self) -> &Addr<NotificationHub> {
+        &self.hub
     }
 
     /// Serves until SIGINT/SIGTERM (or the handle stops it), letting open requests finish.
@@ -87,8 +116,13 @@ fn serve(
             tracing::warn!(error = %e, "worker shares the process-wide connections");
             state.clone()
         });
-        let mut graphql_resource =
-            web::resource("/graphql").route(web::post().to(http::graphql::graphql_post));
+        let mut graphql_resource = web::resource("/graphql")
+            .route(web::post().to(http::graphql::graphql_post))
+            .route(
+                web::get()
+                    .guard(guard::Header("upgrade", "websocket"))
+                    .to(http::graphql::graphql_ws),
+            );
         if graphiql {
             graphql_resource =
                 graphql_resource.route(web::get().guard(guard::Get()).to(http::graphql::graphiql));

@@ -1,4 +1,15 @@
-//! CastYou's actors: the supervised, long-lived, stateful parts of the server (live
-//! subscriptions, application pipelines, deadlines). They reach storage only through port
-//! traits defined here, which the server implements; this crate knows nothing of HTTP, GraphQL
-//! or SQL. The realtime core fills it; until then the server needs no long-lived actor.
+//! CastYou's actors: the supervised, long-lived, stateful parts of the server. They reach
+//! storage only through the port traits defined here, which the server implements; this crate
+//! knows nothing of HTTP, GraphQL or SQL.
+//!
+//! - `events`: the vocabulary: an `Event` committed to the outbox, and the `Topic`s it concerns.
+//! - `hub`: `NotificationHub`, this instance's live subscribers by topic, with bounded queues.
+//! - `relay`: `OutboxRelay`, which delivers committed events, in order, at least once.
+
+pub mod events;
+pub mod hub;
+pub mod relay;
+
+pub use events::{Event, Topic};
+pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
+pub use relay::{OutboxPort, OutboxRelay};

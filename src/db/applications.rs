@@ -157,3 +157,17 @@ pub async fn events_of(
         .load(conn)
         .await
 }
+
+/// Talents whose application to the job is still in play (not withdrawn, rejected or hired).
+pub async fn applicants_in_play(conn: &mut PgConn, job_id: Uuid) -> QueryResult<Vec<Uuid>> {
+    applications::table
+        .filter(applications::job_id.eq(job_id))
+        .filter(applications::stage.ne_all(vec![
+            ApplicationStage::Withdrawn,
+            ApplicationStage::Rejected,
+            ApplicationStage::Hired,
+        ]))
+        .select(applications::talent_id)
+        .load(conn)
+        .await
+}

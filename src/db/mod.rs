@@ -6,6 +6,7 @@ pub mod favorites;
 pub mod groups;
 pub mod jobs;
 pub mod models;
+pub mod outbox;
 pub mod page;
 pub mod profiles;
 pub mod schema;

@@ -238,7 +238,7 @@ pub struct JobChanges {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = applications, check_for_backend(diesel::pg::Pg))]
 pub struct Application {
     pub id: Uuid,

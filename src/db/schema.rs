@@ -233,3 +233,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     favorite_lists,
     favorite_list_items,
 );
+
+diesel::table! {
+    outbox_events (seq) {
+        seq -> Int8,
+        id -> Uuid,
+        kind -> Text,
+        job_id -> Nullable<Uuid>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}

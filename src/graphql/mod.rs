@@ -8,10 +8,11 @@ pub mod groups;
 pub mod jobs;
 pub mod loaders;
 pub mod profiles;
+pub mod subscriptions;
 pub mod users;
 
 use crate::services::{AppState, RequestMeta, Viewer};
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -31,7 +32,7 @@ pub struct Mutation(
     groups::GroupMutation,
 );
 
-pub type CastYouSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type CastYouSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;
 
 /// Limits that apply to every document, whatever the transport.
 #[derive(Debug, Clone, Copy)]
@@ -42,17 +43,28 @@ pub struct SchemaLimits {
 }
 
 /// Builds the schema once; every worker shares it.
-pub fn build_schema(state: Option<AppState>, limits: SchemaLimits) -> CastYouSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(64)
-        .limit_directives(16);
+pub fn build_schema(
+    state: Option<AppState>,
+    hub: Option<actix::Addr<castyou_actors::NotificationHub>>,
+    limits: SchemaLimits,
+) -> CastYouSchema {
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscriptions::SubscriptionRoot,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(64)
+    .limit_directives(16);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
     if let Some(state) = state {
         builder = builder.data(state);
+    }
+    if let Some(hub) = hub {
+        builder = builder.data(hub);
     }
     builder.finish()
 }
@@ -64,7 +76,7 @@ pub fn schema_sdl() -> String {
         max_complexity: usize::MAX,
         introspection: true,
     };
-    build_schema(None, limits).sdl()
+    build_schema(None, None, limits).sdl()
 }
 
 /// Who asks and from where, set once per request (or websocket connection).

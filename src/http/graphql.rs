@@ -132,6 +132,50 @@ pub async fn graphiql() -> HttpResponse {
         )
 }
 
+/// The bearer token of a websocket's `connection_init` payload:
+/// `{"Authorization": "Bearer <token>"}` or `{"token": "<token>"}`.
+fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
+    let header = payload
+        .get("Authorization")
+        .or_else(|| payload.get("authorization"))
+        .and_then(|v| v.as_str());
+    if let Some(header) = header {
+        let value = HeaderValue::from_str(header).map_err(|_| AppError::Unauthenticated)?;
+        return Ok(bearer(Some(&value))?.map(str::to_string));
+    }
+    Ok(payload
+        .get("token")
+        .and_then(|v| v.as_str())
+        .map(str::to_string))
+}
+
+/// `GET /graphql` with `Upgrade: websocket`: subscriptions over `graphql-transport-ws` or the
+/// legacy `graphql-ws`. The access token comes in `connection_init`; a bad, expired or revoked
+/// one gets no acknowledgement.
+pub async fn graphql_ws(
+    req: HttpRequest,
+    payload: web::Payload,
+    schema: web::Data<CastYouSchema>,
+    state: web::Data<AppState>,
+) -> actix_web::Result<HttpResponse> {
+    let state = state.get_ref().clone();
+    let meta = request_meta(&req, &state);
+    let mut data = async_graphql::Data::default();
+    data.insert(state.clone());
+    data.insert(LazyLoaders::new(state.pool.clone()));
+    async_graphql_actix_web::GraphQLSubscription::new(CastYouSchema::clone(&schema))
+        .with_data(data)
+        .on_connection_init(move |init| async move {
+            let token = init_token(&init)?;
+            let viewer = auth::authenticate(&state, token.as_deref())?;
+            gate::admit(&state, meta.client_ip.as_deref(), viewer.as_ref()).await?;
+            let mut data = async_graphql::Data::default();
+            data.insert(RequestContext { viewer, meta });
+            Ok(data)
+        })
+        .start(&req, payload)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! event in the same transaction, under row locks, so concurrent moves never apply to a stale
 //! stage and never lose an event.
 
+use super::events::{self, PipelineEventKind};
 use super::jobs::{can_see, manages};
 use super::{signed_in, AppState, Viewer};
 use crate::db::applications::Owner;
@@ -69,6 +70,14 @@ pub async fn apply(
             .await?
             .ok_or_else(|| AppError::conflict("you have already applied to this job"))?;
             record(c, &app, None, Some(viewer.user_id), None).await?;
+            events::application_changed(
+                c,
+                PipelineEventKind::Applied,
+                &app,
+                job.row.producer_id,
+                None,
+            )
+            .await?;
             Ok(app)
         })
         .await?;
@@ -124,6 +133,17 @@ pub async fn withdraw(
             db::applications::set_stage(c, id, ApplicationStage::Withdrawn, None, Utc::now())
                 .await?;
         record(c, &moved, Some(app.stage), Some(viewer.user_id), None).await?;
+        let job = db::jobs::find(c, app.job_id)
+            .await?
+            .ok_or(AppError::NotFound("job"))?;
+        events::application_changed(
+            c,
+            PipelineEventKind::Withdrawn,
+            &moved,
+            job.row.producer_id,
+            Some(app.stage),
+        )
+        .await?;
         Ok(moved)
     })
     .await
@@ -197,6 +217,14 @@ pub async fn move_many(
                     Some(app.stage),
                     Some(viewer.user_id),
                     reason.as_deref(),
+                )
+                .await?;
+                events::application_changed(
+                    c,
+                    PipelineEventKind::Moved,
+                    &next,
+                    jobs[&next.job_id].row.producer_id,
+                    Some(app.stage),
                 )
                 .await?;
                 moved.insert(next.id, next);

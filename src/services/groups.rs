@@ -2,7 +2,7 @@
 //! members leave. The owner hands over ownership (or deletes the group) instead of leaving.
 //! Changes to one group serialize on its row lock.
 
-use super::{signed_in, AppState, Viewer};
+use super::{events, signed_in, AppState, Viewer};
 use crate::db::models::{Membership, TalentGroup};
 use crate::db::{self, PgConn};
 use crate::domain::{values, GroupRole, MembershipStatus, Role};
@@ -79,13 +79,14 @@ async fn locked_own_membership(
     group_id: Uuid,
     talent_id: Uuid,
     missing: &'static str,
-) -> AppResult<Membership> {
-    db::groups::lock_group(conn, group_id)
+) -> AppResult<(TalentGroup, Membership)> {
+    let group = db::groups::lock_group(conn, group_id)
         .await?
         .ok_or(AppError::NotFound("group"))?;
-    db::groups::membership(conn, group_id, talent_id)
+    let me = db::groups::membership(conn, group_id, talent_id)
         .await?
-        .ok_or(AppError::NotFound(missing))
+        .ok_or(AppError::NotFound(missing))?;
+    Ok((group, me))
 }
 
 fn role_of(me: &Option<Membership>) -> Option<GroupRole> {
@@ -103,7 +104,7 @@ pub async fn invite(
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
-        let (_, me) = locked_group_as(c, &viewer, group_id).await?;
+        let (group, me) = locked_group_as(c, &viewer, group_id).await?;
         if !matches!(role_of(&me), Some(GroupRole::Owner | GroupRole::Admin)) {
             return Err(AppError::forbidden(
                 "only the group's owner and admins invite",
@@ -112,7 +113,7 @@ pub async fn invite(
         if !db::profiles::talent_exists(c, talent_id).await? {
             return Err(AppError::NotFound("talent"));
         }
-        db::groups::insert_membership(
+        let invitation = db::groups::insert_membership(
             c,
             &Membership {
                 group_id,
@@ -125,7 +126,10 @@ pub async fn invite(
             },
         )
         .await?
-        .ok_or_else(|| AppError::conflict("this talent is already a member or invited"))
+        .ok_or_else(|| AppError::conflict("this talent is already a member or invited"))?;
+        events::group_membership_changed(c, "GROUP_INVITED", group_id, talent_id, group.owner_id)
+            .await?;
+        Ok(invitation)
     })
     .await
 }
@@ -138,10 +142,18 @@ pub async fn accept(
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
-        let me = locked_own_membership(c, group_id, viewer.user_id, "invitation").await?;
+        let (group, me) = locked_own_membership(c, group_id, viewer.user_id, "invitation").await?;
         if me.status == MembershipStatus::Active {
             return Err(AppError::conflict("you are already a member of this group"));
         }
+        events::group_membership_changed(
+            c,
+            "GROUP_JOINED",
+            group_id,
+            viewer.user_id,
+            group.owner_id,
+        )
+        .await?;
         Ok(db::groups::activate(c, group_id, viewer.user_id, Utc::now()).await?)
     })
     .await
@@ -152,7 +164,7 @@ pub async fn leave(state: &AppState, viewer: Option<Viewer>, group_id: Uuid) -> 
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
-        let me = locked_own_membership(c, group_id, viewer.user_id, "group").await?;
+        let (_, me) = locked_own_membership(c, group_id, viewer.user_id, "group").await?;
         if me.role == GroupRole::Owner {
             return Err(AppError::conflict(
                 "the owner cannot leave; transfer ownership or delete the group",

@@ -125,7 +125,9 @@ pub async fn transition(
                     "the application deadline has passed; set a future deadline before publishing",
                 ));
             }
-            db::jobs::set_status(c, id, next, now).await
+            let job = db::jobs::set_status(c, id, next, now).await?;
+            super::events::job_status_changed(c, &job).await?;
+            Ok(job)
         })
         .await?;
     tracing::info!(job_id = %id, status = %job.row.status, "job status changed");

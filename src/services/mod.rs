@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod auth;
+pub mod events;
 pub mod favorites;
 pub mod gate;
 pub mod groups;

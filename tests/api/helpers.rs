@@ -15,6 +15,7 @@ pub struct TestApp {
     pub db_name: String,
     pub client: reqwest::Client,
     server: actix_web::dev::ServerHandle,
+    hub: actix::Addr<castyou_actors::NotificationHub>,
 }
 
 /// A registered user and the tokens it got.
@@ -59,6 +60,7 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
         .expect("building the application");
     let port = app.port();
     let server = app.handle();
+    let hub = app.hub().clone();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -67,6 +69,7 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
         db_name,
         client: reqwest::Client::new(),
         server,
+        hub,
     }
 }
 
@@ -359,6 +362,14 @@ pub async fn sql_values_in(
 
 impl TestApp {
     /// An absolute URL on this server.
+    /// How many live subscriptions this instance's hub holds.
+    pub async fn live_subscriptions(&self) -> usize {
+        self.hub
+            .send(castyou_actors::hub::CountSubscriptions)
+            .await
+            .expect("the hub answers")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }

@@ -1,4 +1,5 @@
-//! The API as clients use it: GraphQL over HTTP against a real server, PostgreSQL and Redis.
+//! The API as clients use it: GraphQL over HTTP and websockets against a real server,
+//! PostgreSQL and Redis.
 
 // A test that cannot arrange its world should stop right there, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,4 +20,5 @@ mod pagination;
 mod profiles;
 mod provider_login;
 mod rate_limit;
+mod subscriptions;
 mod two_factor;

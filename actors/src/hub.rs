@@ -1,0 +1,236 @@
+//! `NotificationHub`: this instance's live subscribers, by topic. Each subscriber has a bounded
+//! queue; one that falls behind is cut off (its stream ends with an error) instead of growing
+//! memory. An event is shared (`Arc`) by every queue it lands in, so it is built once.
+
+use crate::events::{Event, Topic};
+use actix::{Actor, Context, Handler, Message, MessageResult, Supervised};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// How many recent event ids the hub remembers to drop redeliveries.
+const SEEN_CAPACITY: usize = 8192;
+
+struct Subscriber {
+    tx: mpsc::Sender<Arc<Event>>,
+    cut_off: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+pub struct NotificationHub {
+    topics: HashMap<Topic, HashMap<u64, Subscriber>>,
+    next_id: u64,
+    seen: HashSet<uuid::Uuid>,
+    seen_order: VecDeque<uuid::Uuid>,
+}
+
+impl Actor for NotificationHub {
+    type Context = Context<Self>;
+}
+
+impl Supervised for NotificationHub {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        // Subscribers' queues close with the old state; clients resubscribe.
+        *self = NotificationHub::default();
+    }
+}
+
+/// A live subscription: events arrive on `events`; when `cut_off` is set after the queue
+/// closes, the subscriber fell behind and was disconnected.
+pub struct Subscription {
+    pub id: u64,
+    pub topic: Topic,
+    pub events: mpsc::Receiver<Arc<Event>>,
+    pub cut_off: Arc<AtomicBool>,
+}
+
+/// Asks the hub for the events of `topic`, queued up to `capacity`.
+#[derive(Message)]
+#[rtype(result = "Subscription")]
+pub struct Subscribe {
+    pub topic: Topic,
+    pub capacity: usize,
+}
+
+/// Tells the hub a subscriber has gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub topic: Topic,
+    pub id: u64,
+}
+
+/// Hands the hub an event to deliver to its subscribers.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Deliver(pub Arc<Event>);
+
+/// Asks how many live subscriptions the hub holds.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CountSubscriptions;
+
+impl Handler<Subscribe> for NotificationHub {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, events) = mpsc::channel(msg.capacity.max(1));
+        let cut_off = Arc::new(AtomicBool::new(false));
+        self.next_id += 1;
+        let id = self.next_id;
+        self.topics.entry(msg.topic).or_default().insert(
+            id,
+            Subscriber {
+                tx,
+                cut_off: cut_off.clone(),
+            },
+        );
+        MessageResult(Subscription {
+            id,
+            topic: msg.topic,
+            events,
+            cut_off,
+        })
+    }
+}
+
+impl Handler<Unsubscribe> for NotificationHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) {
+        if let Some(subs) = self.topics.get_mut(&msg.topic) {
+            subs.remove(&msg.id);
+            if subs.is_empty() {
+                self.topics.remove(&msg.topic);
+            }
+        }
+    }
+}
+
+impl Handler<CountSubscriptions> for NotificationHub {
+    type Result = usize;
+
+    fn handle(&mut self, _msg: CountSubscriptions, _ctx: &mut Context<Self>) -> usize {
+        self.topics.values().map(HashMap::len).sum()
+    }
+}
+
+impl NotificationHub {
+    /// Remembers an id; false when it was seen already.
+    fn first_sighting(&mut self, id: uuid::Uuid) -> bool {
+        if !self.seen.insert(id) {
+            return false;
+        }
+        self.seen_order.push_back(id);
+        if self.seen_order.len() > SEEN_CAPACITY {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+impl Handler<Deliver> for NotificationHub {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(event): Deliver, _ctx: &mut Context<Self>) {
+        if !self.first_sighting(event.id) {
+            return;
+        }
+        for topic in &event.topics {
+            let Some(subs) = self.topics.get_mut(topic) else {
+                continue;
+            };
+            subs.retain(|_, sub| match sub.tx.try_send(event.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    sub.cut_off.store(true, Ordering::Release);
+                    tracing::warn!(?topic, "subscriber fell behind and was cut off");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+            if subs.is_empty() {
+                self.topics.remove(topic);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix::Actor;
+    use chrono::Utc;
+
+    fn event(topic: Topic) -> Arc<Event> {
+        Arc::new(Event {
+            id: uuid::Uuid::new_v4(),
+            seq: 1,
+            kind: "TEST".into(),
+            topics: vec![topic],
+            payload: serde_json::json!({}),
+            at: Utc::now(),
+        })
+    }
+
+    #[actix::test]
+    async fn subscribers_get_their_topics_events_once() -> anyhow::Result<()> {
+        let hub = NotificationHub::default().start();
+        let job = Topic::Job(uuid::Uuid::new_v4());
+        let mut mine = hub
+            .send(Subscribe {
+                topic: job,
+                capacity: 8,
+            })
+            .await?;
+        let mut other = hub
+            .send(Subscribe {
+                topic: Topic::User(uuid::Uuid::new_v4()),
+                capacity: 8,
+            })
+            .await?;
+        let e = event(job);
+        hub.send(Deliver(e.clone())).await?;
+        hub.send(Deliver(e.clone())).await?;
+        assert_eq!(mine.events.recv().await.map(|x| x.id), Some(e.id));
+        assert!(
+            mine.events.try_recv().is_err(),
+            "a redelivered event arrives once"
+        );
+        assert!(other.events.try_recv().is_err());
+        Ok(())
+    }
+
+    #[actix::test]
+    async fn a_subscriber_that_falls_behind_is_cut_off_and_others_carry_on() -> anyhow::Result<()> {
+        let hub = NotificationHub::default().start();
+        let job = Topic::Job(uuid::Uuid::new_v4());
+        let mut slow = hub
+            .send(Subscribe {
+                topic: job,
+                capacity: 2,
+            })
+            .await?;
+        let mut fast = hub
+            .send(Subscribe {
+                topic: job,
+                capacity: 64,
+            })
+            .await?;
+        for _ in 0..5 {
+            hub.send(Deliver(event(job))).await?;
+            assert!(fast.events.recv().await.is_some());
+        }
+        let mut got = 0;
+        while slow.events.recv().await.is_some() {
+            got += 1;
+        }
+        assert_eq!(got, 2, "the slow queue held its capacity, then closed");
+        assert!(slow.cut_off.load(Ordering::Acquire));
+        assert_eq!(hub.send(CountSubscriptions).await?, 1);
+        Ok(())
+    }
+}

@@ -1,0 +1,279 @@
+//! `OutboxRelay`: delivers committed outbox events, oldest first and at least once, to the
+//! hub; marks them delivered after handing them over, so a crash in between redelivers (the
+//! hub drops ids it has seen). Woken by the port's notifications (LISTEN/NOTIFY), and by a
+//! periodic poll in case a notification was missed. Runs under a `Supervisor`: a panic in the
+//! loop stops the actor, which restarts and resumes from what is not yet delivered.
+
+use crate::events::Event;
+use crate::hub::Deliver;
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Recipient, Supervised, WrapFuture,
+};
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub type PortFuture<T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send>>;
+
+/// How the relay reaches the outbox.
+pub trait OutboxPort: Send + Sync + 'static {
+    /// Up to `limit` undelivered events, oldest first.
+    fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>>;
+    /// Marks events delivered.
+    fn mark_delivered(&self, seqs: Vec<i64>) -> PortFuture<()>;
+    /// A stream that yields when new events may be waiting. When it ends (a lost connection)
+    /// the relay asks for a new one.
+    fn wakeups(&self) -> PortFuture<BoxStream<'static, ()>>;
+}
+
+pub struct OutboxRelay {
+    port: Arc<dyn OutboxPort>,
+    sink: Recipient<Deliver>,
+    poll_every: Duration,
+    batch: usize,
+}
+
+impl OutboxRelay {
+    pub fn new(port: Arc<dyn OutboxPort>, sink: Recipient<Deliver>, poll_every: Duration) -> Self {
+        OutboxRelay {
+            port,
+            sink,
+            poll_every,
+            batch: 256,
+        }
+    }
+}
+
+impl Actor for OutboxRelay {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let run = relay_loop(
+            self.port.clone(),
+            self.sink.clone(),
+            self.poll_every,
+            self.batch,
+        );
+        ctx.spawn(AssertUnwindSafe(run).catch_unwind().into_actor(self).map(
+            |outcome, _act, ctx| {
+                if outcome.is_err() {
+                    tracing::error!("outbox relay panicked; restarting");
+                }
+                ctx.stop();
+            },
+        ));
+    }
+}
+
+impl Supervised for OutboxRelay {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        tracing::warn!("outbox relay restarting; resuming from undelivered events");
+    }
+}
+
+async fn relay_loop(
+    port: Arc<dyn OutboxPort>,
+    sink: Recipient<Deliver>,
+    poll_every: Duration,
+    batch: usize,
+) {
+    let mut wakeups: Option<BoxStream<'static, ()>> = None;
+    loop {
+        if wakeups.is_none() {
+            match port.wakeups().await {
+                Ok(stream) => wakeups = Some(stream),
+                Err(e) => tracing::warn!(error = %e, "outbox notifications unavailable; polling"),
+            }
+        }
+        if let Err(e) = drain(port.as_ref(), &sink, batch).await {
+            tracing::warn!(error = %e, "outbox delivery failed; retrying");
+        }
+        let woke = async {
+            match wakeups.as_mut() {
+                Some(stream) => stream.next().await.is_some(),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            alive = woke => {
+                if !alive {
+                    wakeups = None;
+                }
+            }
+            _ = tokio::time::sleep(poll_every) => {}
+        }
+    }
+}
+
+/// Delivers everything undelivered, batch after batch.
+async fn drain(
+    port: &dyn OutboxPort,
+    sink: &Recipient<Deliver>,
+    batch: usize,
+) -> anyhow::Result<()> {
+    loop {
+        let events = port.undelivered(batch).await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        for event in events {
+            sink.send(Deliver(Arc::new(event))).await?;
+        }
+        port.mark_delivered(seqs).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::{NotificationHub, Subscribe};
+    use crate::Topic;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct MemoryOutbox {
+        events: Mutex<Vec<(Event, bool)>>,
+    }
+
+    impl OutboxPort for MemoryOutbox {
+        fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
+            let events: anyhow::Result<Vec<Event>> = match self.events.lock() {
+                Ok(e) => Ok(e
+                    .iter()
+                    .filter(|(_, d)| !d)
+                    .take(limit)
+                    .map(|(e, _)| e.clone())
+                    .collect()),
+                Err(_) => Err(anyhow::anyhow!("poisoned")),
+            };
+            Box::pin(async move { events })
+        }
+        fn mark_delivered(&self, seqs: Vec<i64>) -> PortFuture<()> {
+            if let Ok(mut events) = self.events.lock() {
+                for (e, d) in events.iter_mut() {
+                    if seqs.contains(&e.seq) {
+                        *d = true;
+                    }
+                }
+            }
+            Box::pin(async { Ok(()) })
+        }
+        fn wakeups(&self) -> PortFuture<BoxStream<'static, ()>> {
+            Box::pin(async { Ok(futures_util::stream::pending().boxed()) })
+        }
+    }
+
+    /// Panics on its first read, then behaves.
+    struct FlakyOutbox {
+        inner: MemoryOutbox,
+        panicked: std::sync::atomic::AtomicBool,
+    }
+
+    impl OutboxPort for FlakyOutbox {
+        fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
+            if !self
+                .panicked
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Box::pin(async { panic!("storage adapter bug") });
+            }
+            self.inner.undelivered(limit)
+        }
+        fn mark_delivered(&self, seqs: Vec<i64>) -> PortFuture<()> {
+            self.inner.mark_delivered(seqs)
+        }
+        fn wakeups(&self) -> PortFuture<BoxStream<'static, ()>> {
+            self.inner.wakeups()
+        }
+    }
+
+    fn event(seq: i64, topic: Topic) -> Event {
+        Event {
+            id: uuid::Uuid::new_v4(),
+            seq,
+            kind: "TEST".into(),
+            topics: vec![topic],
+            payload: serde_json::json!({ "n": seq }),
+            at: chrono::Utc::now(),
+        }
+    }
+
+    #[actix::test]
+    async fn a_panicking_relay_is_restarted_and_delivers_what_waited() -> anyhow::Result<()> {
+        let topic = Topic::Job(uuid::Uuid::new_v4());
+        let outbox = Arc::new(FlakyOutbox {
+            inner: MemoryOutbox::default(),
+            panicked: std::sync::atomic::AtomicBool::new(false),
+        });
+        if let Ok(mut events) = outbox.inner.events.lock() {
+            events.push((event(1, topic), false));
+        }
+        let hub = NotificationHub::default().start();
+        let mut sub = hub.send(Subscribe { topic, capacity: 8 }).await?;
+        let port: Arc<dyn OutboxPort> = outbox.clone();
+        let _relay = actix::Supervisor::start(move |_| {
+            OutboxRelay::new(
+                port.clone(),
+                hub.clone().recipient(),
+                Duration::from_millis(20),
+            )
+        });
+        let got = tokio::time::timeout(Duration::from_secs(2), sub.events.recv()).await?;
+        assert_eq!(got.map(|e| e.seq), Some(1));
+        assert!(outbox.panicked.load(std::sync::atomic::Ordering::SeqCst));
+        Ok(())
+    }
+
+    #[actix::test]
+    async fn committed_events_reach_subscribers_in_order_and_are_marked() -> anyhow::Result<()> {
+        let job = uuid::Uuid::new_v4();
+        let outbox = Arc::new(MemoryOutbox::default());
+        if let Ok(mut events) = outbox.events.lock() {
+            for seq in 1..=3 {
+                events.push((
+                    Event {
+                        id: uuid::Uuid::new_v4(),
+                        seq,
+                        kind: "TEST".into(),
+                        topics: vec![Topic::Job(job)],
+                        payload: serde_json::json!({ "n": seq }),
+                        at: chrono::Utc::now(),
+                    },
+                    false,
+                ));
+            }
+        }
+        let hub = NotificationHub::default().start();
+        let mut sub = hub
+            .send(Subscribe {
+                topic: Topic::Job(job),
+                capacity: 8,
+            })
+            .await?;
+        let port: Arc<dyn OutboxPort> = outbox.clone();
+        let _relay = actix::Supervisor::start(move |_| {
+            OutboxRelay::new(
+                port.clone(),
+                hub.clone().recipient(),
+                Duration::from_millis(20),
+            )
+        });
+        for expected in 1..=3 {
+            let got = tokio::time::timeout(Duration::from_secs(2), sub.events.recv()).await?;
+            assert_eq!(got.map(|e| e.seq), Some(expected));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let all_marked = outbox
+            .events
+            .lock()
+            .map(|e| e.iter().all(|(_, d)| *d))
+            .unwrap_or(false);
+        assert!(all_marked);
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! The server's implementations of the actors' ports.
+
+pub mod outbox;

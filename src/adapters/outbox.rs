@@ -1,0 +1,91 @@
+//! `OutboxPort` over PostgreSQL: reads and marks `outbox_events` through the pool, and turns
+//! `LISTEN castyou_outbox` on a dedicated connection into wake-ups.
+
+use crate::db::{self, PgPool};
+use crate::services::events;
+use castyou_actors::relay::PortFuture;
+use castyou_actors::{Event, OutboxPort};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+
+pub const CHANNEL: &str = "castyou_outbox";
+
+pub struct PgOutbox {
+    pool: PgPool,
+    url: SecretString,
+}
+
+impl PgOutbox {
+    pub fn new(pool: PgPool, url: SecretString) -> PgOutbox {
+        PgOutbox { pool, url }
+    }
+}
+
+impl OutboxPort for PgOutbox {
+    fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let mut conn = pool.get().await?;
+            let rows = db::outbox::undelivered(&mut conn, limit as i64).await?;
+            Ok(rows.into_iter().map(events::to_event).collect())
+        })
+    }
+
+    fn mark_delivered(&self, seqs: Vec<i64>) -> PortFuture<()> {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let mut conn = pool.get().await?;
+            db::outbox::mark_delivered(&mut conn, &seqs).await?;
+            Ok(())
+        })
+    }
+
+    fn wakeups(&self) -> PortFuture<BoxStream<'static, ()>> {
+        let url = self.url.clone();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(url.expose_secret()).await?;
+            diesel::sql_query(format!("LISTEN {CHANNEL}"))
+                .execute(&mut conn)
+                .await?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<()>(1);
+            // The connection lives in its own task; the stream ends when the connection fails
+            // (checked every few seconds), and the relay then listens again.
+            tokio::spawn(async move {
+                let mut health = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    let notification = {
+                        let mut stream = std::pin::pin!(conn.notifications_stream());
+                        tokio::select! {
+                            n = stream.next() => Some(n),
+                            _ = health.tick() => None,
+                        }
+                    };
+                    match notification {
+                        Some(Some(Ok(_))) => {
+                            // A full queue already holds a wake-up; one is enough.
+                            let _ = tx.try_send(());
+                        }
+                        Some(Some(Err(_)) | None) => break,
+                        None => {
+                            if tx.is_closed()
+                                || diesel::sql_query("SELECT 1")
+                                    .execute(&mut conn)
+                                    .await
+                                    .is_err()
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|()| ((), rx))
+            });
+            Ok(stream.boxed())
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! Live pipelines over websockets: `applicationPipeline(jobId)` for the job's producer (and
+//! admins), `myApplicationUpdates` for a talent. Streams come from this instance's
+//! `NotificationHub`; the resolvers never run inside an actor.
+
+use super::{state, viewer};
+use crate::db::models::Application;
+use crate::domain::{ApplicationStage, Role};
+use crate::errors::AppError;
+use crate::services::events::{PipelineEventKind, PipelinePayload};
+use crate::services::{jobs, signed_in};
+use actix::Addr;
+use async_graphql::{Context, Object, Result, Subscription};
+use castyou_actors::hub::Unsubscribe;
+use castyou_actors::{Event, NotificationHub, Subscribe, Subscription as HubSubscription, Topic};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use serde::Deserialize;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// How many events may wait for one subscriber before it is cut off as too slow.
+pub const SUBSCRIBER_QUEUE: usize = 256;
+
+/// One change in a job's pipeline.
+pub struct PipelineEvent(PipelinePayload);
+
+#[Object]
+impl PipelineEvent {
+    async fn kind(&self) -> PipelineEventKind {
+        self.0.kind
+    }
+    async fn job_id(&self) -> Uuid {
+        self.0.job_id
+    }
+    /// The application as it is after the change; null for JOB_CLOSED.
+    async fn application(&self) -> Option<&Application> {
+        self.0.application.as_ref()
+    }
+    async fn from_stage(&self) -> Option<ApplicationStage> {
+        self.0.from_stage
+    }
+    async fn to_stage(&self) -> Option<ApplicationStage> {
+        self.0.to_stage
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// A hub subscription as a stream; leaving (the client's `complete`, or a closed socket)
+/// drops it and tells the hub.
+struct Live {
+    subscription: HubSubscription,
+    hub: Addr<NotificationHub>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.hub.do_send(Unsubscribe {
+            topic: self.subscription.topic,
+            id: self.subscription.id,
+        });
+    }
+}
+
+async fn subscribe(ctx: &Context<'_>, topic: Topic) -> Result<Live> {
+    let hub = ctx.data_unchecked::<Addr<NotificationHub>>().clone();
+    let subscription = hub
+        .send(Subscribe {
+            topic,
+            capacity: SUBSCRIBER_QUEUE,
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("subscribing")))?;
+    Ok(Live { subscription, hub })
+}
+
+/// The pipeline events of `live` (other events on the topic are skipped); ends with an error
+/// if the hub cut the subscriber off.
+fn pipeline_events(live: Live) -> impl Stream<Item = Result<PipelineEvent>> {
+    futures_util::stream::unfold(Some(live), move |live| async move {
+        let mut live = live?;
+        loop {
+            let Some(event): Option<Arc<Event>> = live.subscription.events.recv().await else {
+                if live.subscription.cut_off.load(Ordering::Acquire) {
+                    let e = AppError::conflict(
+                        "the subscription fell too far behind and was closed; subscribe again",
+                    );
+                    return Some((Err(e.into()), None));
+                }
+                return None;
+            };
+            if let Ok(payload) = PipelinePayload::deserialize(&event.payload) {
+                return Some((Ok(PipelineEvent(payload)), Some(live)));
+            }
+        }
+    })
+}
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Every application created, moved or withdrawn in the job, and JOB_CLOSED when it closes:
+    /// the job's producer and admins only.
+    async fn application_pipeline(
+        &self,
+        ctx: &Context<'_>,
+        job_id: Uuid,
+    ) -> Result<impl Stream<Item = Result<PipelineEvent>>> {
+        let viewer = signed_in(viewer(ctx))?;
+        let job = jobs::find(state(ctx), Some(viewer), job_id)
+            .await?
+            .ok_or(AppError::NotFound("job"))?;
+        if !jobs::manages(&viewer, &job) {
+            return Err(
+                AppError::forbidden("the pipeline is visible to the job's producer only").into(),
+            );
+        }
+        let live = subscribe(ctx, Topic::Job(job_id)).await?;
+        Ok(pipeline_events(live))
+    }
+
+    /// The signed-in talent's applications as they move, and their jobs closing.
+    async fn my_application_updates(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<PipelineEvent>>> {
+        let viewer = signed_in(viewer(ctx))?;
+        if viewer.role != Role::Talent {
+            return Err(AppError::forbidden(
+                "myApplicationUpdates follows a talent's own applications",
+            )
+            .into());
+        }
+        let live = subscribe(ctx, Topic::User(viewer.user_id)).await?;
+        Ok(pipeline_events(live))
+    }
+}

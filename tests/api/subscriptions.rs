@@ -1,0 +1,340 @@
+//! Live pipelines over real websocket clients, in both protocols.
+
+use crate::helpers::{spawn_app, TestApp, TestUser};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+const LEGACY_WS: &str = "graphql-ws";
+
+const PIPELINE: &str = "subscription($job: UUID!) { applicationPipeline(jobId: $job) {
+    kind jobId fromStage toStage at application { id stage talent { stageName } } } }";
+const MY_UPDATES: &str =
+    "subscription { myApplicationUpdates { kind jobId fromStage toStage application { id stage } } }";
+
+/// Opens a websocket in `protocol` and sends `connection_init` with `payload`.
+async fn open(app: &TestApp, protocol: &str, payload: Value) -> Socket {
+    let url = format!("ws://127.0.0.1:{}/graphql", app.port);
+    let mut request = url.into_client_request().expect("a request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_str(protocol).expect("a header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connecting");
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    socket
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .expect("sending");
+}
+
+/// The next JSON message other than keep-alives, or None if the socket closed or stayed quiet.
+async fn next_message(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??;
+        match frame.ok()? {
+            Message::Text(text) => {
+                let value: Value = serde_json::from_str(&text).ok()?;
+                if matches!(value["type"].as_str(), Some("ka" | "ping" | "pong")) {
+                    continue;
+                }
+                return Some(value);
+            }
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+async fn connect(app: &TestApp, protocol: &str, user: &TestUser) -> Socket {
+    let mut socket = open(
+        app,
+        protocol,
+        json!({ "Authorization": format!("Bearer {}", user.access_token) }),
+    )
+    .await;
+    let ack = next_message(&mut socket, Duration::from_secs(5)).await;
+    assert_eq!(
+        ack.as_ref().and_then(|m| m["type"].as_str()),
+        Some("connection_ack"),
+        "{ack:?}"
+    );
+    socket
+}
+
+async fn subscribe(socket: &mut Socket, protocol: &str, id: &str, query: &str, variables: Value) {
+    let kind = if protocol == TRANSPORT_WS {
+        "subscribe"
+    } else {
+        "start"
+    };
+    send(
+        socket,
+        json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } }),
+    )
+    .await;
+}
+
+/// The payload of the next event for subscription `id`.
+async fn next_event(socket: &mut Socket, id: &str) -> Value {
+    let message = next_message(socket, Duration::from_secs(10))
+        .await
+        .expect("an event before the timeout");
+    assert_eq!(message["id"], id, "{message}");
+    assert!(
+        matches!(message["type"].as_str(), Some("next" | "data")),
+        "{message}"
+    );
+    message["payload"].clone()
+}
+
+/// The code of the error a subscription was refused with: an `error` message carries the
+/// errors as its payload, a `next` message carries them beside `data`.
+fn refusal_code(message: &Value) -> Option<&str> {
+    let errors = match message["type"].as_str() {
+        Some("error") => &message["payload"],
+        Some("next" | "data") => &message["payload"]["errors"],
+        _ => return None,
+    };
+    errors[0]["extensions"]["code"].as_str()
+}
+
+/// Waits until the hub holds `n` subscriptions, so a change made now is seen.
+async fn until_subscribed(app: &TestApp, n: usize) {
+    for _ in 0..100 {
+        if app.live_subscriptions().await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the subscription never registered");
+}
+
+#[actix_web::test]
+async fn a_producer_watching_the_pipeline_sees_an_application_arrive_and_move() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let talent = app.talent().await;
+    let job = app.open_job(&producer).await;
+    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "1",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    until_subscribed(&app, 1).await;
+
+    let application = app.apply(&talent, job).await;
+    let applied = next_event(&mut socket, "1").await;
+    app.move_ok(&producer, application, "SHORTLISTED").await;
+    let moved = next_event(&mut socket, "1").await;
+
+    let event = &applied["data"]["applicationPipeline"];
+    assert_eq!(event["kind"], "APPLIED");
+    assert_eq!(event["jobId"], job.to_string());
+    assert_eq!(event["application"]["id"], application.to_string());
+    assert_eq!(event["application"]["talent"]["stageName"], "Test Talent");
+    let event = &moved["data"]["applicationPipeline"];
+    assert_eq!(event["kind"], "MOVED");
+    assert_eq!(event["fromStage"], "APPLIED");
+    assert_eq!(event["toStage"], "SHORTLISTED");
+    assert_eq!(event["application"]["stage"], "SHORTLISTED");
+}
+
+#[actix_web::test]
+async fn a_talent_on_the_legacy_protocol_sees_their_application_move_and_the_job_close() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let talent = app.talent().await;
+    let job = app.open_job(&producer).await;
+    let application = app.apply(&talent, job).await;
+    let mut socket = connect(&app, LEGACY_WS, &talent).await;
+    subscribe(&mut socket, LEGACY_WS, "7", MY_UPDATES, json!({})).await;
+    until_subscribed(&app, 1).await;
+
+    app.move_ok(&producer, application, "SHORTLISTED").await;
+    let moved = next_event(&mut socket, "7").await;
+    app.job_mutation(&producer, "closeJob", job).await;
+    let closed = next_event(&mut socket, "7").await;
+
+    let event = &moved["data"]["myApplicationUpdates"];
+    assert_eq!(event["kind"], "MOVED");
+    assert_eq!(event["application"]["id"], application.to_string());
+    assert_eq!(event["toStage"], "SHORTLISTED");
+    let event = &closed["data"]["myApplicationUpdates"];
+    assert_eq!(event["kind"], "JOB_CLOSED");
+    assert_eq!(event["jobId"], job.to_string());
+    assert_eq!(event["application"], Value::Null);
+}
+
+#[actix_web::test]
+async fn another_producers_pipeline_is_forbidden() {
+    let app = spawn_app().await;
+    let owner = app.producer().await;
+    let other = app.producer().await;
+    let job = app.open_job(&owner).await;
+    let mut socket = connect(&app, TRANSPORT_WS, &other).await;
+
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "1",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    let message = next_message(&mut socket, Duration::from_secs(5))
+        .await
+        .expect("an answer");
+
+    assert_eq!(refusal_code(&message), Some("FORBIDDEN"), "{message}");
+}
+
+#[actix_web::test]
+async fn a_pipeline_subscription_without_a_token_is_unauthenticated() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let job = app.open_job(&producer).await;
+    let mut socket = open(&app, TRANSPORT_WS, json!({})).await;
+    let ack = next_message(&mut socket, Duration::from_secs(5)).await;
+    assert_eq!(
+        ack.as_ref().and_then(|m| m["type"].as_str()),
+        Some("connection_ack")
+    );
+
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "1",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    let message = next_message(&mut socket, Duration::from_secs(5))
+        .await
+        .expect("an answer");
+
+    assert_eq!(refusal_code(&message), Some("UNAUTHENTICATED"), "{message}");
+}
+
+#[actix_web::test]
+async fn a_bad_token_never_gets_an_acknowledgement() {
+    let app = spawn_app().await;
+    for payload in [
+        json!({ "Authorization": "Bearer not-a-token" }),
+        json!({ "token": "still.not.valid" }),
+    ] {
+        for protocol in [TRANSPORT_WS, LEGACY_WS] {
+            let mut socket = open(&app, protocol, payload.clone()).await;
+            let answer = next_message(&mut socket, Duration::from_secs(3)).await;
+            assert_ne!(
+                answer.as_ref().and_then(|m| m["type"].as_str()),
+                Some("connection_ack"),
+                "{protocol}: {answer:?}"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_logged_out_token_is_refused_at_connection_init() {
+    let app = spawn_app().await;
+    let talent = app.talent().await;
+    app.gql_ok(
+        "mutation($t: String!) { logout(refreshToken: $t) }",
+        json!({ "t": talent.refresh_token }),
+        None,
+    )
+    .await;
+
+    let mut socket = open(&app, TRANSPORT_WS, json!({ "token": talent.access_token })).await;
+    let answer = next_message(&mut socket, Duration::from_secs(3)).await;
+
+    assert_ne!(
+        answer.as_ref().and_then(|m| m["type"].as_str()),
+        Some("connection_ack")
+    );
+}
+
+#[actix_web::test]
+async fn completing_a_subscription_stops_its_events() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let job = app.open_job(&producer).await;
+    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "1",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    until_subscribed(&app, 1).await;
+    let first = app.talent().await;
+    app.apply(&first, job).await;
+    next_event(&mut socket, "1").await;
+
+    send(&mut socket, json!({ "id": "1", "type": "complete" })).await;
+    for _ in 0..100 {
+        if app.live_subscriptions().await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = app.talent().await;
+    app.apply(&second, job).await;
+
+    assert_eq!(app.live_subscriptions().await, 0);
+    // The server may confirm with `complete`; no further event may arrive.
+    while let Some(message) = next_message(&mut socket, Duration::from_secs(2)).await {
+        assert_eq!(
+            message["type"], "complete",
+            "an event after complete: {message}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn every_change_writes_one_outbox_event_in_its_transaction() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let talent = app.talent().await;
+    let job = app.open_job(&producer).await;
+    let application = app.apply(&talent, job).await;
+    app.move_ok(&producer, application, "SHORTLISTED").await;
+    // A refused move writes nothing.
+    app.move_application(&producer, application, "HIRED").await;
+
+    let kinds = app
+        .sql_values("SELECT kind AS value FROM outbox_events ORDER BY seq")
+        .await;
+
+    assert_eq!(
+        kinds,
+        vec!["JOB_PUBLISHED", "APPLICATION_CREATED", "APPLICATION_MOVED"]
+    );
+}
