@@ -44,7 +44,24 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
+    pub realtime: RealtimeSettings,
     pub log: LogSettings,
+}
+
+/// How relayed events reach every instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    /// Redis pub/sub: any number of instances.
+    Redis,
+    /// In-process: a single instance.
+    Local,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeSettings {
+    pub bus: BusKind,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,6 +2,8 @@
 //! the tests both use `Application::build`.
 
 use crate::adapters::outbox::PgOutbox;
+use crate::adapters::redis_bus::RedisBus;
+use crate::configuration::BusKind;
 use crate::configuration::Settings;
 use crate::graphql::{self, SchemaLimits};
 use crate::http;
@@ -11,7 +13,7 @@ use actix::Addr;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{guard, middleware, web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use castyou_actors::{NotificationHub, OutboxPort, OutboxRelay};
+use castyou_actors::{BusPort, EventBus, NotificationHub, OutboxPort, OutboxRelay};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,7 @@ pub struct Application {
     state: AppState,
     hub: Addr<NotificationHub>,
     _relay: Addr<OutboxRelay>,
+    _bus: Addr<EventBus>,
 }
 
 /// How often the relay looks for events when no notification woke it.
@@ -49,9 +52,17 @@ impl Application {
             state.pool.clone(),
             state.settings.database.url.clone(),
         ));
-        let relay_hub = hub.clone();
+        let bus_port: Option<Arc<dyn BusPort>> = match state.settings.realtime.bus {
+            BusKind::Redis => Some(Arc::new(RedisBus::new(state.redis.clone()))),
+            BusKind::Local => None,
+        };
+        let bus_hub = hub.clone();
+        let bus = actix::Supervisor::start(move |_| {
+            EventBus::new(bus_port.clone(), bus_hub.clone().recipient())
+        });
+        let relay_bus = bus.clone();
         let relay = actix::Supervisor::start(move |_| {
-            OutboxRelay::new(outbox.clone(), relay_hub.clone().recipient(), OUTBOX_POLL)
+            OutboxRelay::new(outbox.clone(), relay_bus.clone().recipient(), OUTBOX_POLL)
         });
 
         let app = &state.settings.application;
@@ -75,6 +86,7 @@ impl Application {
             state,
             hub,
             _relay: relay,
+            _bus: bus,
         })
     }
 

@@ -5,11 +5,14 @@
 //! - `events`: the vocabulary: an `Event` committed to the outbox, and the `Topic`s it concerns.
 //! - `hub`: `NotificationHub`, this instance's live subscribers by topic, with bounded queues.
 //! - `relay`: `OutboxRelay`, which delivers committed events, in order, at least once.
+//! - `bus`: `EventBus`, which carries relayed events to every instance's hub.
 
+pub mod bus;
 pub mod events;
 pub mod hub;
 pub mod relay;
 
+pub use bus::{BusPort, EventBus, Publish};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
 pub use relay::{OutboxPort, OutboxRelay};

@@ -4,8 +4,8 @@
 //! periodic poll in case a notification was missed. Runs under a `Supervisor`: a panic in the
 //! loop stops the actor, which restarts and resumes from what is not yet delivered.
 
+use crate::bus::Publish;
 use crate::events::Event;
-use crate::hub::Deliver;
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Recipient, Supervised, WrapFuture,
 };
@@ -21,6 +21,9 @@ pub type PortFuture<T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send>>
 
 /// How the relay reaches the outbox.
 pub trait OutboxPort: Send + Sync + 'static {
+    /// Whether this instance relays now. Exactly one instance at a time should (the others
+    /// stand by and take over when it goes), so events are published once and in order.
+    fn lead(&self) -> PortFuture<bool>;
     /// Up to `limit` undelivered events, oldest first.
     fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>>;
     /// Marks events delivered.
@@ -32,13 +35,13 @@ pub trait OutboxPort: Send + Sync + 'static {
 
 pub struct OutboxRelay {
     port: Arc<dyn OutboxPort>,
-    sink: Recipient<Deliver>,
+    sink: Recipient<Publish>,
     poll_every: Duration,
     batch: usize,
 }
 
 impl OutboxRelay {
-    pub fn new(port: Arc<dyn OutboxPort>, sink: Recipient<Deliver>, poll_every: Duration) -> Self {
+    pub fn new(port: Arc<dyn OutboxPort>, sink: Recipient<Publish>, poll_every: Duration) -> Self {
         OutboxRelay {
             port,
             sink,
@@ -77,7 +80,7 @@ impl Supervised for OutboxRelay {
 
 async fn relay_loop(
     port: Arc<dyn OutboxPort>,
-    sink: Recipient<Deliver>,
+    sink: Recipient<Publish>,
     poll_every: Duration,
     batch: usize,
 ) {
@@ -89,8 +92,14 @@ async fn relay_loop(
                 Err(e) => tracing::warn!(error = %e, "outbox notifications unavailable; polling"),
             }
         }
-        if let Err(e) = drain(port.as_ref(), &sink, batch).await {
-            tracing::warn!(error = %e, "outbox delivery failed; retrying");
+        match port.lead().await {
+            Ok(true) => {
+                if let Err(e) = drain(port.as_ref(), &sink, batch).await {
+                    tracing::warn!(error = %e, "outbox delivery failed; retrying");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox leadership unknown; retrying"),
         }
         let woke = async {
             match wakeups.as_mut() {
@@ -112,7 +121,7 @@ async fn relay_loop(
 /// Delivers everything undelivered, batch after batch.
 async fn drain(
     port: &dyn OutboxPort,
-    sink: &Recipient<Deliver>,
+    sink: &Recipient<Publish>,
     batch: usize,
 ) -> anyhow::Result<()> {
     loop {
@@ -122,7 +131,11 @@ async fn drain(
         }
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
         for event in events {
-            sink.send(Deliver(Arc::new(event))).await?;
+            // Not marked unless every event of the batch was handed over: a failure leaves
+            // them in the outbox for the next attempt.
+            sink.send(Publish(Arc::new(event)))
+                .await?
+                .map_err(|e| anyhow::anyhow!("publishing an event: {e}"))?;
         }
         port.mark_delivered(seqs).await?;
     }
@@ -131,6 +144,7 @@ async fn drain(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::EventBus;
     use crate::hub::{NotificationHub, Subscribe};
     use crate::Topic;
     use std::sync::Mutex;
@@ -141,6 +155,9 @@ mod tests {
     }
 
     impl OutboxPort for MemoryOutbox {
+        fn lead(&self) -> PortFuture<bool> {
+            Box::pin(async { Ok(true) })
+        }
         fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
             let events: anyhow::Result<Vec<Event>> = match self.events.lock() {
                 Ok(e) => Ok(e
@@ -175,6 +192,9 @@ mod tests {
     }
 
     impl OutboxPort for FlakyOutbox {
+        fn lead(&self) -> PortFuture<bool> {
+            self.inner.lead()
+        }
         fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
             if !self
                 .panicked
@@ -219,7 +239,9 @@ mod tests {
         let _relay = actix::Supervisor::start(move |_| {
             OutboxRelay::new(
                 port.clone(),
-                hub.clone().recipient(),
+                EventBus::new(None, hub.clone().recipient())
+                    .start()
+                    .recipient(),
                 Duration::from_millis(20),
             )
         });
@@ -259,7 +281,9 @@ mod tests {
         let _relay = actix::Supervisor::start(move |_| {
             OutboxRelay::new(
                 port.clone(),
-                hub.clone().recipient(),
+                EventBus::new(None, hub.clone().recipient())
+                    .start()
+                    .recipient(),
                 Duration::from_millis(20),
             )
         });

@@ -1,3 +1,4 @@
 //! The server's implementations of the actors' ports.
 
 pub mod outbox;
+pub mod redis_bus;

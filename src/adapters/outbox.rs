@@ -9,22 +9,82 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const CHANNEL: &str = "castyou_outbox";
 
+/// The advisory lock whose holder relays (an arbitrary constant: "castyou outbox").
+const RELAY_LOCK: i64 = 0x6361_7374_796f_7501;
+
 pub struct PgOutbox {
     pool: PgPool,
     url: SecretString,
+    /// The session that holds (or tries for) the relay lock, and whether it holds it.
+    leader: Arc<tokio::sync::Mutex<Option<(AsyncPgConnection, bool)>>>,
 }
 
 impl PgOutbox {
     pub fn new(pool: PgPool, url: SecretString) -> PgOutbox {
-        PgOutbox { pool, url }
+        PgOutbox {
+            pool,
+            url,
+            leader: Arc::new(tokio::sync::Mutex::new(None)),
+        }
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
 impl OutboxPort for PgOutbox {
+    /// Leads while holding a session-level advisory lock: when this instance dies, its session
+    /// ends, the lock is released, and another instance takes over.
+    fn lead(&self) -> PortFuture<bool> {
+        let leader = self.leader.clone();
+        let url = self.url.clone();
+        Box::pin(async move {
+            let mut slot = leader.lock().await;
+            if let Some((conn, leading)) = slot.as_mut() {
+                if *leading {
+                    if diesel::sql_query("SELECT 1").execute(conn).await.is_ok() {
+                        return Ok(true);
+                    }
+                    *slot = None;
+                }
+            }
+            if slot.is_none() {
+                *slot = Some((
+                    AsyncPgConnection::establish(url.expose_secret()).await?,
+                    false,
+                ));
+            }
+            let Some((conn, leading)) = slot.as_mut() else {
+                return Ok(false);
+            };
+            match diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+                .bind::<diesel::sql_types::BigInt, _>(RELAY_LOCK)
+                .get_result::<Locked>(conn)
+                .await
+            {
+                Ok(got) => {
+                    if got.locked {
+                        tracing::info!("this instance now relays the outbox");
+                    }
+                    *leading = got.locked;
+                    Ok(got.locked)
+                }
+                Err(e) => {
+                    *slot = None;
+                    Err(e.into())
+                }
+            }
+        })
+    }
+
     fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
         let pool = self.pool.clone();
         Box::pin(async move {

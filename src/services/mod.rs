@@ -100,6 +100,10 @@ impl RedisHandle {
             .cloned()
     }
 
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
     /// A key in this deployment's namespace.
     pub fn key(&self, parts: &[&str]) -> String {
         let mut key = String::with_capacity(self.prefix.len() + 48);

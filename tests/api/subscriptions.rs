@@ -119,6 +119,18 @@ fn refusal_code(message: &Value) -> Option<&str> {
     errors[0]["extensions"]["code"].as_str()
 }
 
+/// The next event for `id` of `field` that is not the APPLIED of an application made just
+/// before subscribing (committed before, it may still be on its way when the subscription
+/// starts).
+async fn next_change(socket: &mut Socket, id: &str, field: &str) -> Value {
+    loop {
+        let event = next_event(socket, id).await["data"][field].clone();
+        if event["kind"] != "APPLIED" {
+            return event;
+        }
+    }
+}
+
 /// Waits until the hub holds `n` subscriptions, so a change made now is seen.
 async fn until_subscribed(app: &TestApp, n: usize) {
     for _ in 0..100 {
@@ -176,15 +188,15 @@ async fn a_talent_on_the_legacy_protocol_sees_their_application_move_and_the_job
     until_subscribed(&app, 1).await;
 
     app.move_ok(&producer, application, "SHORTLISTED").await;
-    let moved = next_event(&mut socket, "7").await;
+    let moved = next_change(&mut socket, "7", "myApplicationUpdates").await;
     app.job_mutation(&producer, "closeJob", job).await;
-    let closed = next_event(&mut socket, "7").await;
+    let closed = next_change(&mut socket, "7", "myApplicationUpdates").await;
 
-    let event = &moved["data"]["myApplicationUpdates"];
+    let event = &moved;
     assert_eq!(event["kind"], "MOVED");
     assert_eq!(event["application"]["id"], application.to_string());
     assert_eq!(event["toStage"], "SHORTLISTED");
-    let event = &closed["data"]["myApplicationUpdates"];
+    let event = &closed;
     assert_eq!(event["kind"], "JOB_CLOSED");
     assert_eq!(event["jobId"], job.to_string());
     assert_eq!(event["application"], Value::Null);
@@ -336,5 +348,55 @@ async fn every_change_writes_one_outbox_event_in_its_transaction() {
     assert_eq!(
         kinds,
         vec!["JOB_PUBLISHED", "APPLICATION_CREATED", "APPLICATION_MOVED"]
+    );
+}
+
+#[actix_web::test]
+async fn events_cross_instances_sharing_postgres_and_redis() {
+    let a = spawn_app().await;
+    let b = crate::helpers::spawn_with_settings(a.settings.clone(), a.db_name.clone()).await;
+    let producer = a.producer().await;
+    let talent = b.talent().await;
+    let job = a.open_job(&producer).await;
+    let mut producer_socket = connect(&a, TRANSPORT_WS, &producer).await;
+    subscribe(
+        &mut producer_socket,
+        TRANSPORT_WS,
+        "p",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    let mut talent_socket = connect(&b, LEGACY_WS, &talent).await;
+    subscribe(&mut talent_socket, LEGACY_WS, "t", MY_UPDATES, json!({})).await;
+    until_subscribed(&a, 1).await;
+    until_subscribed(&b, 1).await;
+
+    let application = b.apply(&talent, job).await;
+    let applied = next_event(&mut producer_socket, "p").await;
+    let seen_by_talent = next_event(&mut talent_socket, "t").await;
+    a.move_ok(&producer, application, "SHORTLISTED").await;
+    let seen_by_producer = next_event(&mut producer_socket, "p").await;
+
+    assert_eq!(applied["data"]["applicationPipeline"]["kind"], "APPLIED");
+    assert_eq!(
+        applied["data"]["applicationPipeline"]["application"]["id"],
+        application.to_string()
+    );
+    assert_eq!(
+        seen_by_talent["data"]["myApplicationUpdates"]["kind"],
+        "APPLIED"
+    );
+    let moved = next_change(&mut talent_socket, "t", "myApplicationUpdates").await;
+    assert_eq!(moved["kind"], "MOVED");
+    assert_eq!(moved["toStage"], "SHORTLISTED");
+    assert_eq!(
+        seen_by_producer["data"]["applicationPipeline"]["kind"],
+        "MOVED"
+    );
+    // Each event arrives once on each instance.
+    assert_eq!(
+        next_message(&mut producer_socket, Duration::from_secs(1)).await,
+        None
     );
 }

@@ -1,0 +1,107 @@
+//! `EventBus`: carries relayed events to every instance. With a `BusPort` (Redis pub/sub in
+//! production) an event is published once and each instance's single bus subscription hands
+//! it to its own hub; the subscription reconnects by itself. Without one, events go straight
+//! to this instance's hub (a single instance).
+
+use crate::events::Event;
+use crate::hub::Deliver;
+use crate::relay::PortFuture;
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient,
+    ResponseFuture, Supervised, WrapFuture,
+};
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the bus reaches other instances.
+pub trait BusPort: Send + Sync + 'static {
+    /// Publishes an event to every instance (this one included).
+    fn publish(&self, event: Arc<Event>) -> PortFuture<()>;
+    /// This instance's subscription; it ends when the connection is lost.
+    fn subscribe(&self) -> PortFuture<BoxStream<'static, Event>>;
+}
+
+pub struct EventBus {
+    port: Option<Arc<dyn BusPort>>,
+    hub: Recipient<Deliver>,
+    retry_every: Duration,
+}
+
+impl EventBus {
+    /// A bus across instances through `port`, or within this one when `port` is `None`.
+    pub fn new(port: Option<Arc<dyn BusPort>>, hub: Recipient<Deliver>) -> Self {
+        EventBus {
+            port,
+            hub,
+            retry_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Asks the bus to carry an event; answers once it is published (or delivered locally).
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Publish(pub Arc<Event>);
+
+impl Actor for EventBus {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let Some(port) = self.port.clone() else {
+            return;
+        };
+        let hub = self.hub.clone();
+        let retry_every = self.retry_every;
+        let listen = async move {
+            loop {
+                match port.subscribe().await {
+                    Ok(mut events) => {
+                        tracing::info!("event bus subscribed");
+                        while let Some(event) = events.next().await {
+                            hub.do_send(Deliver(Arc::new(event)));
+                        }
+                        tracing::warn!("event bus subscription lost; resubscribing");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "event bus unavailable; retrying"),
+                }
+                tokio::time::sleep(retry_every).await;
+            }
+        };
+        ctx.spawn(
+            AssertUnwindSafe(listen)
+                .catch_unwind()
+                .into_actor(self)
+                .map(|outcome, _act, ctx| {
+                    if outcome.is_err() {
+                        tracing::error!("event bus listener panicked; restarting");
+                    }
+                    ctx.stop();
+                }),
+        );
+    }
+}
+
+impl Supervised for EventBus {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        tracing::warn!("event bus restarting");
+    }
+}
+
+impl Handler<Publish> for EventBus {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, Publish(event): Publish, _ctx: &mut Context<Self>) -> Self::Result {
+        match self.port.clone() {
+            Some(port) => {
+                Box::pin(async move { port.publish(event).await.map_err(|e| e.to_string()) })
+            }
+            None => {
+                let hub = self.hub.clone();
+                Box::pin(async move { hub.send(Deliver(event)).await.map_err(|e| e.to_string()) })
+            }
+        }
+    }
+}
