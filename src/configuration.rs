@@ -62,6 +62,10 @@ pub enum BusKind {
 #[serde(deny_unknown_fields)]
 pub struct RealtimeSettings {
     pub bus: BusKind,
+    /// How often each instance looks for deadlines that are due.
+    pub deadline_sweep_secs: u64,
+    /// How long before a deadline its producer is reminded.
+    pub deadline_reminder_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -401,6 +405,12 @@ impl Settings {
                     "auth.identity_providers[{i}]: issuer and audience must not be empty"
                 ));
             }
+        }
+        if self.realtime.deadline_sweep_secs == 0 {
+            problems.push("realtime.deadline_sweep_secs: must be at least 1".to_string());
+        }
+        if self.realtime.deadline_reminder_secs < 0 {
+            problems.push("realtime.deadline_reminder_secs: must not be negative".to_string());
         }
         if self.rate_limit.window_secs == 0 {
             problems.push("rate_limit.window_secs: must be at least 1".to_string());

@@ -1,6 +1,7 @@
 //! Builds the application once (migrations, pools, schema, listener) and serves it. `main` and
 //! the tests both use `Application::build`.
 
+use crate::adapters::deadlines::PgDeadlines;
 use crate::adapters::outbox::PgOutbox;
 use crate::adapters::redis_bus::RedisBus;
 use crate::configuration::BusKind;
@@ -13,6 +14,7 @@ use actix::Addr;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{guard, middleware, web, App, HttpResponse, HttpServer};
 use anyhow::Context;
+use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
 use castyou_actors::{BusPort, EventBus, NotificationHub, OutboxPort, OutboxRelay};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ pub struct Application {
     hub: Addr<NotificationHub>,
     _relay: Addr<OutboxRelay>,
     _bus: Addr<EventBus>,
+    _scheduler: Addr<DeadlineScheduler>,
 }
 
 /// How often the relay looks for events when no notification woke it.
@@ -65,6 +68,16 @@ impl Application {
             OutboxRelay::new(outbox.clone(), relay_bus.clone().recipient(), OUTBOX_POLL)
         });
 
+        let realtime = &state.settings.realtime;
+        let deadlines: Arc<dyn DeadlinePort> = Arc::new(PgDeadlines::new(
+            state.clone(),
+            chrono::Duration::seconds(realtime.deadline_reminder_secs),
+        ));
+        let sweep_every = Duration::from_secs(realtime.deadline_sweep_secs);
+        let scheduler = actix::Supervisor::start(move |_| {
+            DeadlineScheduler::new(deadlines.clone(), sweep_every)
+        });
+
         let app = &state.settings.application;
         let schema = graphql::build_schema(
             Some(state.clone()),
@@ -87,6 +100,7 @@ impl Application {
             hub,
             _relay: relay,
             _bus: bus,
+            _scheduler: scheduler,
         })
     }
 

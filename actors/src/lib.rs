@@ -6,8 +6,10 @@
 //! - `hub`: `NotificationHub`, this instance's live subscribers by topic, with bounded queues.
 //! - `relay`: `OutboxRelay`, which delivers committed events, in order, at least once.
 //! - `bus`: `EventBus`, which carries relayed events to every instance's hub.
+//! - `deadlines`: `DeadlineScheduler`, which closes jobs at their deadline and reminds before.
 
 pub mod bus;
+pub mod deadlines;
 pub mod events;
 pub mod hub;
 pub mod relay;

@@ -1,5 +1,7 @@
 -- The transactional outbox: every change others must hear about writes one row here in the
 -- same transaction as the change. The relay delivers rows in `seq` order and marks them.
+-- `job_id` names the job whose pipeline watchers hear of the event (null outside a pipeline);
+-- the users who hear of it are listed in the payload's `userIds`.
 
 CREATE TABLE outbox_events (
     seq           BIGSERIAL PRIMARY KEY,

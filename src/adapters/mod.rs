@@ -1,4 +1,5 @@
 //! The server's implementations of the actors' ports.
 
+pub mod deadlines;
 pub mod outbox;
 pub mod redis_bus;

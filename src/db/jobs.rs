@@ -216,3 +216,53 @@ pub async fn application_counts(
         .load(conn)
         .await
 }
+
+/// Closes every OPEN job whose deadline has passed (by the database's clock). The condition
+/// makes each close happen once, whichever instance runs it.
+pub async fn close_past_deadline(conn: &mut PgConn) -> AppResult<Vec<Job>> {
+    let rows = diesel::update(
+        jobs::table
+            .filter(jobs::status.eq(JobStatus::Open))
+            .filter(jobs::application_deadline.le(diesel::dsl::now)),
+    )
+    .set((
+        jobs::status.eq(JobStatus::Closed),
+        jobs::closed_at.eq(diesel::dsl::now),
+        jobs::updated_at.eq(diesel::dsl::now),
+        jobs::version.eq(jobs::version + 1),
+    ))
+    .returning(JobRow::as_returning())
+    .get_results(conn)
+    .await?;
+    Ok(rows.into_iter().map(Job::from).collect())
+}
+
+/// Marks every OPEN job whose deadline is within `before` as reminded, once per deadline, and
+/// returns them.
+pub async fn remind_before_deadline(
+    conn: &mut PgConn,
+    before: chrono::Duration,
+) -> AppResult<Vec<Job>> {
+    let horizon = Utc::now() + before;
+    let rows = diesel::update(
+        jobs::table
+            .filter(jobs::status.eq(JobStatus::Open))
+            .filter(jobs::deadline_reminded_at.is_null())
+            .filter(jobs::application_deadline.le(horizon))
+            .filter(jobs::application_deadline.gt(diesel::dsl::now)),
+    )
+    .set(jobs::deadline_reminded_at.eq(diesel::dsl::now))
+    .returning(JobRow::as_returning())
+    .get_results(conn)
+    .await?;
+    Ok(rows.into_iter().map(Job::from).collect())
+}
+
+/// Forgets the reminder of a job whose deadline moved, so the new deadline gets one.
+pub async fn clear_reminder(conn: &mut PgConn, id: Uuid) -> AppResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set(jobs::deadline_reminded_at.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

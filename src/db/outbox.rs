@@ -19,7 +19,8 @@ pub struct OutboxRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Records an event; call inside the transaction that makes the change.
+/// Records an event; call inside the transaction that makes the change. `job_id` is the job
+/// whose pipeline watchers hear of it.
 pub async fn record(
     conn: &mut PgConn,
     kind: &str,

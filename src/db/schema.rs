@@ -122,6 +122,7 @@ diesel::table! {
         flier -> Nullable<Jsonb>,
         published_at -> Nullable<Timestamptz>,
         closed_at -> Nullable<Timestamptz>,
+        deadline_reminded_at -> Nullable<Timestamptz>,
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

@@ -78,7 +78,8 @@ pub async fn application_changed(
     record(conn, outbox_kind(kind), Some(application.job_id), &payload).await
 }
 
-/// A job's status changed. Closing tells the pipeline and every applicant still in it.
+/// A job's status changed. Closing is a pipeline event, for the pipeline's watchers and every
+/// applicant still in it; the other changes are recorded for consumers of the outbox only.
 pub async fn job_status_changed(conn: &mut PgConn, job: &Job) -> AppResult<()> {
     use crate::domain::JobStatus;
     let kind = match job.row.status {
@@ -88,11 +89,16 @@ pub async fn job_status_changed(conn: &mut PgConn, job: &Job) -> AppResult<()> {
         JobStatus::Cancelled => "JOB_CANCELLED",
         JobStatus::Draft => return Ok(()),
     };
-    let user_ids = if job.row.status == JobStatus::Closed {
-        db::applications::applicants_in_play(conn, job.row.id).await?
-    } else {
-        Vec::new()
-    };
+    if job.row.status != JobStatus::Closed {
+        let payload = serde_json::json!({
+            "jobId": job.row.id,
+            "producerId": job.row.producer_id,
+            "status": job.row.status,
+            "at": job.row.updated_at,
+        });
+        // No job topic: pipeline watchers only hear of pipeline events.
+        return record(conn, kind, None, &payload).await;
+    }
     let payload = PipelinePayload {
         kind: PipelineEventKind::JobClosed,
         job_id: job.row.id,
@@ -101,9 +107,22 @@ pub async fn job_status_changed(conn: &mut PgConn, job: &Job) -> AppResult<()> {
         from_stage: None,
         to_stage: None,
         at: job.row.updated_at,
-        user_ids,
+        user_ids: db::applications::applicants_in_play(conn, job.row.id).await?,
     };
     record(conn, kind, Some(job.row.id), &payload).await
+}
+
+/// A job's application deadline is near: its producer hears of it.
+pub async fn deadline_approaching(conn: &mut PgConn, job: &Job) -> AppResult<()> {
+    let payload = serde_json::json!({
+        "jobId": job.row.id,
+        "producerId": job.row.producer_id,
+        "title": job.row.title,
+        "applicationDeadline": job.row.application_deadline,
+        "userIds": [job.row.producer_id],
+    });
+    // No job topic: the reminder is for the producer, not for pipeline watchers.
+    record(conn, "DEADLINE_REMINDER", None, &payload).await
 }
 
 /// A talent was invited to a group, or accepted.

@@ -101,6 +101,9 @@ pub async fn update(
                 "an open job's deadline must be in the future",
             ));
         }
+        if changes.application_deadline != job.row.application_deadline {
+            db::jobs::clear_reminder(c, id).await?;
+        }
         db::jobs::update_content(c, id, &changes).await
     })
     .await
@@ -181,4 +184,36 @@ pub async fn mine(
     };
     let mut conn = state.conn().await?;
     db::jobs::list(&mut conn, &query, page).await
+}
+
+/// What one deadline sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sweep {
+    pub closed: usize,
+    pub reminded: usize,
+}
+
+/// Closes the jobs whose deadline passed and reminds the producers of deadlines within
+/// `remind_before`, each with its outbox event in the same transaction. Conditional updates
+/// make every close and reminder happen once, across instances and restarts.
+pub async fn sweep_deadlines(
+    state: &AppState,
+    remind_before: chrono::Duration,
+) -> AppResult<Sweep> {
+    let mut conn = state.conn().await?;
+    conn.transaction::<_, AppError, _>(async |c| {
+        let closed = db::jobs::close_past_deadline(c).await?;
+        for job in &closed {
+            super::events::job_status_changed(c, job).await?;
+        }
+        let reminded = db::jobs::remind_before_deadline(c, remind_before).await?;
+        for job in &reminded {
+            super::events::deadline_approaching(c, job).await?;
+        }
+        Ok(Sweep {
+            closed: closed.len(),
+            reminded: reminded.len(),
+        })
+    })
+    .await
 }

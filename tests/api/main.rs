@@ -9,6 +9,7 @@ mod helpers;
 mod applications;
 mod auth;
 mod authorization;
+mod deadlines;
 mod favorites;
 mod groups;
 mod hostile;

@@ -1,0 +1,76 @@
+//! `DeadlineScheduler`: closes jobs at their application deadline and sends the reminder
+//! before it. The schedule lives in storage, not in memory: every sweep asks the port to act on
+//! whatever is due by the database's clock, so deadlines set or edited later, restarts and
+//! clock jumps need nothing special, and the port's conditional updates make each close and
+//! reminder happen once across instances.
+
+use crate::relay::PortFuture;
+use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Supervised, WrapFuture};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub closed: usize,
+    pub reminded: usize,
+}
+
+/// How the scheduler reaches the jobs.
+pub trait DeadlinePort: Send + Sync + 'static {
+    /// Closes every job past its deadline and reminds every deadline within the reminder
+    /// window, each once.
+    fn sweep(&self) -> PortFuture<Swept>;
+}
+
+pub struct DeadlineScheduler {
+    port: Arc<dyn DeadlinePort>,
+    every: Duration,
+}
+
+impl DeadlineScheduler {
+    pub fn new(port: Arc<dyn DeadlinePort>, every: Duration) -> Self {
+        DeadlineScheduler { port, every }
+    }
+}
+
+impl Actor for DeadlineScheduler {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let port = self.port.clone();
+        let every = self.every;
+        let run = async move {
+            loop {
+                match port.sweep().await {
+                    Ok(swept) if swept != Swept::default() => {
+                        tracing::info!(
+                            closed = swept.closed,
+                            reminded = swept.reminded,
+                            "deadlines swept"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "deadline sweep failed; retrying"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        };
+        ctx.spawn(AssertUnwindSafe(run).catch_unwind().into_actor(self).map(
+            |outcome, _act, ctx| {
+                if outcome.is_err() {
+                    tracing::error!("deadline scheduler panicked; restarting");
+                }
+                ctx.stop();
+            },
+        ));
+    }
+}
+
+impl Supervised for DeadlineScheduler {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        tracing::warn!("deadline scheduler restarting");
+    }
+}
