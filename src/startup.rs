@@ -8,6 +8,7 @@ use crate::configuration::BusKind;
 use crate::configuration::Settings;
 use crate::graphql::{self, SchemaLimits};
 use crate::http;
+use crate::http::metrics::Metrics;
 use crate::services::{gate, AppState};
 use crate::{db, telemetry};
 use actix::Addr;
@@ -15,7 +16,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{guard, middleware, web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
-use castyou_actors::{BusPort, EventBus, NotificationHub, OutboxPort, OutboxRelay};
+use castyou_actors::{BusPort, EventBus, NotificationHub, OutboxPort, OutboxRelay, RestartCounter};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +51,21 @@ impl Application {
 
         // The realtime core: this instance's live subscribers, and the relay that feeds them
         // the outbox's committed events. Both restart (state rebuilt) if they fail.
-        let hub = actix::Supervisor::start(|_| NotificationHub::default());
+        let restarts: Vec<(&'static str, RestartCounter)> = ["hub", "bus", "relay", "deadlines"]
+            .into_iter()
+            .map(|name| (name, RestartCounter::default()))
+            .collect();
+        let counter = |name: &str| {
+            restarts
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default()
+        };
+        let hub_restarts = counter("hub");
+        let hub = actix::Supervisor::start(move |_| {
+            NotificationHub::with_restart_counter(hub_restarts.clone())
+        });
         let outbox: Arc<dyn OutboxPort> = Arc::new(PgOutbox::new(
             state.pool.clone(),
             state.settings.database.url.clone(),
@@ -60,12 +75,16 @@ impl Application {
             BusKind::Local => None,
         };
         let bus_hub = hub.clone();
+        let bus_restarts = counter("bus");
         let bus = actix::Supervisor::start(move |_| {
             EventBus::new(bus_port.clone(), bus_hub.clone().recipient())
+                .counting_restarts_in(bus_restarts.clone())
         });
         let relay_bus = bus.clone();
+        let relay_restarts = counter("relay");
         let relay = actix::Supervisor::start(move |_| {
             OutboxRelay::new(outbox.clone(), relay_bus.clone().recipient(), OUTBOX_POLL)
+                .counting_restarts_in(relay_restarts.clone())
         });
 
         let realtime = &state.settings.realtime;
@@ -74,9 +93,12 @@ impl Application {
             chrono::Duration::seconds(realtime.deadline_reminder_secs),
         ));
         let sweep_every = Duration::from_secs(realtime.deadline_sweep_secs);
+        let deadline_restarts = counter("deadlines");
         let scheduler = actix::Supervisor::start(move |_| {
             DeadlineScheduler::new(deadlines.clone(), sweep_every)
+                .counting_restarts_in(deadline_restarts.clone())
         });
+        let metrics = Metrics::new(hub.clone(), restarts.clone());
 
         let app = &state.settings.application;
         let schema = graphql::build_schema(
@@ -91,7 +113,7 @@ impl Application {
         let listener = TcpListener::bind((app.host.as_str(), app.port))
             .with_context(|| format!("binding {}:{}", app.host, app.port))?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, state.clone(), schema)?;
+        let server = serve(listener, state.clone(), schema, metrics)?;
         tracing::info!(address = %format!("http://{}:{port}/graphql", app.host), "listening");
         Ok(Application {
             port,
@@ -130,7 +152,9 @@ fn serve(
     listener: TcpListener,
     state: AppState,
     schema: graphql::CastYouSchema,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<Server> {
+    let metrics = web::Data::new(metrics);
     let settings = state.settings.clone();
     let app = &settings.application;
     let schema = web::Data::new(schema);
@@ -157,7 +181,9 @@ fn serve(
             .app_data(web::Data::new(worker_state))
             .app_data(web::Data::new(graphql::errors::DocumentCache::default()))
             .app_data(schema.clone())
+            .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(body_limit))
+            .wrap(middleware::from_fn(http::metrics::record))
             .wrap(middleware::from_fn(http::middleware::request_id_header))
             .wrap(http::middleware::cors(&server_settings))
             .wrap(http::middleware::security_headers(&server_settings))
@@ -165,6 +191,7 @@ fn serve(
             .service(graphql_resource)
             .route("/healthz", web::get().to(http::health::healthz))
             .route("/readyz", web::get().to(http::health::readyz))
+            .route("/metrics", web::get().to(http::metrics::metrics))
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().json(serde_json::json!({ "error": "not found" }))
             }))

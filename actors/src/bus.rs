@@ -25,6 +25,7 @@ pub trait BusPort: Send + Sync + 'static {
 }
 
 pub struct EventBus {
+    restarts: crate::RestartCounter,
     port: Option<Arc<dyn BusPort>>,
     hub: Recipient<Deliver>,
     retry_every: Duration,
@@ -34,6 +35,7 @@ impl EventBus {
     /// A bus across instances through `port`, or within this one when `port` is `None`.
     pub fn new(port: Option<Arc<dyn BusPort>>, hub: Recipient<Deliver>) -> Self {
         EventBus {
+            restarts: crate::RestartCounter::default(),
             port,
             hub,
             retry_every: Duration::from_secs(1),
@@ -45,6 +47,14 @@ impl EventBus {
 #[derive(Message)]
 #[rtype(result = "Result<(), String>")]
 pub struct Publish(pub Arc<Event>);
+
+impl EventBus {
+    /// Counts this actor's restarts in `restarts`.
+    pub fn counting_restarts_in(mut self, restarts: crate::RestartCounter) -> Self {
+        self.restarts = restarts;
+        self
+    }
+}
 
 impl Actor for EventBus {
     type Context = Context<Self>;
@@ -86,6 +96,7 @@ impl Actor for EventBus {
 
 impl Supervised for EventBus {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record();
         tracing::warn!("event bus restarting");
     }
 }

@@ -26,13 +26,26 @@ pub trait DeadlinePort: Send + Sync + 'static {
 }
 
 pub struct DeadlineScheduler {
+    restarts: crate::RestartCounter,
     port: Arc<dyn DeadlinePort>,
     every: Duration,
 }
 
 impl DeadlineScheduler {
     pub fn new(port: Arc<dyn DeadlinePort>, every: Duration) -> Self {
-        DeadlineScheduler { port, every }
+        DeadlineScheduler {
+            restarts: crate::RestartCounter::default(),
+            port,
+            every,
+        }
+    }
+}
+
+impl DeadlineScheduler {
+    /// Counts this actor's restarts in `restarts`.
+    pub fn counting_restarts_in(mut self, restarts: crate::RestartCounter) -> Self {
+        self.restarts = restarts;
+        self
     }
 }
 
@@ -71,6 +84,7 @@ impl Actor for DeadlineScheduler {
 
 impl Supervised for DeadlineScheduler {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record();
         tracing::warn!("deadline scheduler restarting");
     }
 }

@@ -19,6 +19,7 @@ struct Subscriber {
 
 #[derive(Default)]
 pub struct NotificationHub {
+    restarts: crate::RestartCounter,
     topics: HashMap<Topic, HashMap<u64, Subscriber>>,
     next_id: u64,
     seen: HashSet<uuid::Uuid>,
@@ -31,8 +32,9 @@ impl Actor for NotificationHub {
 
 impl Supervised for NotificationHub {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record();
         // Subscribers' queues close with the old state; clients resubscribe.
-        *self = NotificationHub::default();
+        *self = NotificationHub::with_restart_counter(self.restarts.clone());
     }
 }
 
@@ -117,6 +119,14 @@ impl Handler<CountSubscriptions> for NotificationHub {
 }
 
 impl NotificationHub {
+    /// A hub that counts its restarts in `restarts`.
+    pub fn with_restart_counter(restarts: crate::RestartCounter) -> Self {
+        NotificationHub {
+            restarts,
+            ..NotificationHub::default()
+        }
+    }
+
     /// Remembers an id; false when it was seen already.
     fn first_sighting(&mut self, id: uuid::Uuid) -> bool {
         if !self.seen.insert(id) {

@@ -13,8 +13,10 @@ pub mod deadlines;
 pub mod events;
 pub mod hub;
 pub mod relay;
+pub mod restarts;
 
 pub use bus::{BusPort, EventBus, Publish};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
 pub use relay::{OutboxPort, OutboxRelay};
+pub use restarts::RestartCounter;

@@ -34,6 +34,7 @@ pub trait OutboxPort: Send + Sync + 'static {
 }
 
 pub struct OutboxRelay {
+    restarts: crate::RestartCounter,
     port: Arc<dyn OutboxPort>,
     sink: Recipient<Publish>,
     poll_every: Duration,
@@ -43,11 +44,20 @@ pub struct OutboxRelay {
 impl OutboxRelay {
     pub fn new(port: Arc<dyn OutboxPort>, sink: Recipient<Publish>, poll_every: Duration) -> Self {
         OutboxRelay {
+            restarts: crate::RestartCounter::default(),
             port,
             sink,
             poll_every,
             batch: 256,
         }
+    }
+}
+
+impl OutboxRelay {
+    /// Counts this actor's restarts in `restarts`.
+    pub fn counting_restarts_in(mut self, restarts: crate::RestartCounter) -> Self {
+        self.restarts = restarts;
+        self
     }
 }
 
@@ -74,6 +84,7 @@ impl Actor for OutboxRelay {
 
 impl Supervised for OutboxRelay {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record();
         tracing::warn!("outbox relay restarting; resuming from undelivered events");
     }
 }
@@ -236,6 +247,8 @@ mod tests {
         let hub = NotificationHub::default().start();
         let mut sub = hub.send(Subscribe { topic, capacity: 8 }).await?;
         let port: Arc<dyn OutboxPort> = outbox.clone();
+        let restarts = crate::RestartCounter::default();
+        let counter = restarts.clone();
         let _relay = actix::Supervisor::start(move |_| {
             OutboxRelay::new(
                 port.clone(),
@@ -244,10 +257,12 @@ mod tests {
                     .recipient(),
                 Duration::from_millis(20),
             )
+            .counting_restarts_in(counter.clone())
         });
         let got = tokio::time::timeout(Duration::from_secs(2), sub.events.recv()).await?;
         assert_eq!(got.map(|e| e.seq), Some(1));
         assert!(outbox.panicked.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(restarts.get(), 1);
         Ok(())
     }
 

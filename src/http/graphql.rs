@@ -157,10 +157,13 @@ pub async fn graphql_ws(
     payload: web::Payload,
     schema: web::Data<CastYouSchema>,
     state: web::Data<AppState>,
+    metrics: web::Data<std::sync::Arc<crate::http::metrics::Metrics>>,
 ) -> actix_web::Result<HttpResponse> {
     let state = state.get_ref().clone();
     let meta = request_meta(&req, &state);
     let mut data = async_graphql::Data::default();
+    // Lives as long as the connection's data: counts the socket while it is open.
+    data.insert(metrics.websocket_opened());
     data.insert(state.clone());
     data.insert(LazyLoaders::new(state.pool.clone()));
     async_graphql_actix_web::GraphQLSubscription::new(CastYouSchema::clone(&schema))

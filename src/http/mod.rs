@@ -2,4 +2,5 @@
 
 pub mod graphql;
 pub mod health;
+pub mod metrics;
 pub mod middleware;

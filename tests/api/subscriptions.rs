@@ -400,3 +400,41 @@ async fn events_cross_instances_sharing_postgres_and_redis() {
         None
     );
 }
+
+#[actix_web::test]
+async fn metrics_show_open_websockets_live_subscriptions_and_the_outbox() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let job = app.open_job(&producer).await;
+    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "1",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    until_subscribed(&app, 1).await;
+
+    let response = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+
+    assert_eq!(status, 200);
+    for line in [
+        "castyou_websockets_open 1",
+        "castyou_subscriptions_live 1",
+        "castyou_outbox_backlog ",
+        "castyou_actor_restarts_total{actor=\"relay\"} 0",
+        "castyou_http_requests_total{status=\"200\"}",
+        "castyou_http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+}

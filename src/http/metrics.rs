@@ -1,0 +1,158 @@
+//! `/metrics` in Prometheus text: HTTP requests and latency, open websockets, live
+//! subscriptions, the outbox backlog and actor restarts.
+
+use crate::db;
+use crate::services::AppState;
+use actix::Addr;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use castyou_actors::hub::CountSubscriptions;
+use castyou_actors::{NotificationHub, RestartCounter};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActorLabel {
+    actor: &'static str,
+}
+
+/// The process's metrics; built once and shared by every worker.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<StatusLabel, Counter>,
+    latency: Histogram,
+    websockets: Gauge,
+    subscriptions: Gauge,
+    outbox_backlog: Gauge,
+    restarts: Family<ActorLabel, Counter>,
+    restart_sources: Vec<(&'static str, RestartCounter)>,
+    hub: Addr<NotificationHub>,
+}
+
+impl Metrics {
+    pub fn new(
+        hub: Addr<NotificationHub>,
+        restart_sources: Vec<(&'static str, RestartCounter)>,
+    ) -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("castyou");
+        let requests = Family::<StatusLabel, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by status",
+            requests.clone(),
+        );
+        let latency = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer HTTP requests",
+            latency.clone(),
+        );
+        let websockets = Gauge::default();
+        registry.register(
+            "websockets_open",
+            "Open websocket connections",
+            websockets.clone(),
+        );
+        let subscriptions = Gauge::default();
+        registry.register(
+            "subscriptions_live",
+            "Live subscriptions on this instance",
+            subscriptions.clone(),
+        );
+        let outbox_backlog = Gauge::default();
+        registry.register(
+            "outbox_backlog",
+            "Outbox events not yet delivered",
+            outbox_backlog.clone(),
+        );
+        let restarts = Family::<ActorLabel, Counter>::default();
+        registry.register(
+            "actor_restarts",
+            "Restarts of supervised actors",
+            restarts.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            requests,
+            latency,
+            websockets,
+            subscriptions,
+            outbox_backlog,
+            restarts,
+            restart_sources,
+            hub,
+        })
+    }
+
+    /// Counts an open websocket until the returned guard is dropped.
+    pub fn websocket_opened(self: &Arc<Self>) -> WebsocketGuard {
+        self.websockets.inc();
+        WebsocketGuard(self.clone())
+    }
+}
+
+/// Held for as long as a websocket connection lives.
+pub struct WebsocketGuard(Arc<Metrics>);
+
+impl Drop for WebsocketGuard {
+    fn drop(&mut self) {
+        self.0.websockets.dec();
+    }
+}
+
+/// Counts and times every request.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let metrics = req.app_data::<web::Data<Arc<Metrics>>>().cloned();
+    let started = Instant::now();
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        metrics.latency.observe(started.elapsed().as_secs_f64());
+        metrics
+            .requests
+            .get_or_create(&StatusLabel {
+                status: response.status().as_u16(),
+            })
+            .inc();
+    }
+    Ok(response)
+}
+
+/// `GET /metrics`.
+pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState>) -> HttpResponse {
+    if let Ok(n) = metrics.hub.send(CountSubscriptions).await {
+        metrics.subscriptions.set(n as i64);
+    }
+    if let Ok(mut conn) = state.pool.get().await {
+        if let Ok(n) = db::outbox::backlog(&mut conn).await {
+            metrics.outbox_backlog.set(n);
+        }
+    }
+    for (actor, source) in &metrics.restart_sources {
+        let counter = metrics.restarts.get_or_create(&ActorLabel { actor });
+        let seen = counter.get();
+        counter.inc_by(source.get().saturating_sub(seen));
+    }
+    let mut body = String::new();
+    if prometheus_client::encoding::text::encode(&mut body, &metrics.registry).is_err() {
+        return HttpResponse::InternalServerError().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(body)
+}
