@@ -66,6 +66,8 @@ pub struct RealtimeSettings {
     pub deadline_sweep_secs: u64,
     /// How long before a deadline its producer is reminded.
     pub deadline_reminder_secs: i64,
+    /// Subscriptions one websocket connection may hold at once.
+    pub max_subscriptions_per_connection: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -408,6 +410,9 @@ impl Settings {
         }
         if self.realtime.deadline_sweep_secs == 0 {
             problems.push("realtime.deadline_sweep_secs: must be at least 1".to_string());
+        }
+        if self.realtime.max_subscriptions_per_connection == 0 {
+            problems.push("realtime.max_subscriptions_per_connection: must be at least 1".into());
         }
         if self.realtime.deadline_reminder_secs < 0 {
             problems.push("realtime.deadline_reminder_secs: must not be negative".to_string());

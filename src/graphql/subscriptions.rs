@@ -15,7 +15,7 @@ use castyou_actors::{Event, NotificationHub, Subscribe, Subscription as HubSubsc
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde::Deserialize;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -48,11 +48,36 @@ impl PipelineEvent {
     }
 }
 
+/// The subscriptions open on one websocket connection (set in the connection's data).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionSubscriptions(Arc<AtomicUsize>);
+
+impl ConnectionSubscriptions {
+    /// Takes a slot, or refuses when `max` are open.
+    fn take(&self, max: usize) -> Result<ConnectionSubscriptions, AppError> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map(|_| self.clone())
+            .map_err(|_| {
+                AppError::conflict(format!(
+                    "this connection already has {max} subscriptions; complete one first"
+                ))
+            })
+    }
+
+    fn free(&self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A hub subscription as a stream; leaving (the client's `complete`, or a closed socket)
-/// drops it and tells the hub.
+/// drops it, tells the hub and frees the connection's slot.
 struct Live {
     subscription: HubSubscription,
     hub: Addr<NotificationHub>,
+    slot: Option<ConnectionSubscriptions>,
 }
 
 impl Drop for Live {
@@ -61,19 +86,41 @@ impl Drop for Live {
             topic: self.subscription.topic,
             id: self.subscription.id,
         });
+        if let Some(slot) = &self.slot {
+            slot.free();
+        }
     }
 }
 
 async fn subscribe(ctx: &Context<'_>, topic: Topic) -> Result<Live> {
+    let max = state(ctx)
+        .settings
+        .realtime
+        .max_subscriptions_per_connection;
+    let slot = ctx
+        .data_opt::<ConnectionSubscriptions>()
+        .map(|open| open.take(max))
+        .transpose()?;
     let hub = ctx.data_unchecked::<Addr<NotificationHub>>().clone();
-    let subscription = hub
+    let subscribed = hub
         .send(Subscribe {
             topic,
             capacity: SUBSCRIBER_QUEUE,
         })
-        .await
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("subscribing")))?;
-    Ok(Live { subscription, hub })
+        .await;
+    match subscribed {
+        Ok(subscription) => Ok(Live {
+            subscription,
+            hub,
+            slot,
+        }),
+        Err(e) => {
+            if let Some(slot) = slot {
+                slot.free();
+            }
+            Err(AppError::Internal(anyhow::Error::new(e).context("subscribing")).into())
+        }
+    }
 }
 
 /// The pipeline events of `live` (other events on the topic are skipped); ends with an error

@@ -164,6 +164,7 @@ pub async fn graphql_ws(
     let mut data = async_graphql::Data::default();
     // Lives as long as the connection's data: counts the socket while it is open.
     data.insert(metrics.websocket_opened());
+    data.insert(crate::graphql::subscriptions::ConnectionSubscriptions::default());
     data.insert(state.clone());
     data.insert(LazyLoaders::new(state.pool.clone()));
     async_graphql_actix_web::GraphQLSubscription::new(CastYouSchema::clone(&schema))

@@ -438,3 +438,59 @@ async fn metrics_show_open_websockets_live_subscriptions_and_the_outbox() {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
 }
+
+#[actix_web::test]
+async fn a_connection_holds_a_limited_number_of_subscriptions() {
+    let app =
+        crate::helpers::spawn_app_with(|s| s.realtime.max_subscriptions_per_connection = 2).await;
+    let producer = app.producer().await;
+    let job = app.open_job(&producer).await;
+    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
+    for id in ["1", "2"] {
+        subscribe(
+            &mut socket,
+            TRANSPORT_WS,
+            id,
+            PIPELINE,
+            json!({ "job": job }),
+        )
+        .await;
+    }
+    until_subscribed(&app, 2).await;
+
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "3",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    let refused = next_message(&mut socket, Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    send(&mut socket, json!({ "id": "1", "type": "complete" })).await;
+    let _ = next_message(&mut socket, Duration::from_secs(5)).await;
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "4",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    until_subscribed(&app, 2).await;
+    let talent = app.talent().await;
+    app.apply(&talent, job).await;
+    let mut ids = Vec::new();
+    while let Some(message) = next_message(&mut socket, Duration::from_secs(2)).await {
+        if message["type"] == "next" {
+            ids.push(message["id"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    ids.sort();
+
+    assert_eq!(refused["id"], "3", "{refused}");
+    assert_eq!(refusal_code(&refused), Some("CONFLICT"), "{refused}");
+    assert_eq!(ids, vec!["2", "4"]);
+}
