@@ -6,13 +6,9 @@
 use crate::events::Event;
 use crate::hub::Deliver;
 use crate::relay::PortFuture;
-use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient,
-    ResponseFuture, Supervised, WrapFuture,
-};
+use actix::{Actor, Context, Handler, Message, Recipient, ResponseFuture, Supervised};
 use futures_util::stream::BoxStream;
-use futures_util::{FutureExt, StreamExt};
-use std::panic::AssertUnwindSafe;
+use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,17 +76,7 @@ impl Actor for EventBus {
                 tokio::time::sleep(retry_every).await;
             }
         };
-        ctx.spawn(
-            AssertUnwindSafe(listen)
-                .catch_unwind()
-                .into_actor(self)
-                .map(|outcome, _act, ctx| {
-                    if outcome.is_err() {
-                        tracing::error!("event bus listener panicked; restarting");
-                    }
-                    ctx.stop();
-                }),
-        );
+        crate::restarts::spawn_supervised_loop(self, ctx, "event bus listener", listen);
     }
 }
 

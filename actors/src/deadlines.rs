@@ -5,9 +5,7 @@
 //! reminder happen once across instances.
 
 use crate::relay::PortFuture;
-use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Supervised, WrapFuture};
-use futures_util::FutureExt;
-use std::panic::AssertUnwindSafe;
+use actix::{Actor, Context, Supervised};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,14 +69,7 @@ impl Actor for DeadlineScheduler {
                 tokio::time::sleep(every).await;
             }
         };
-        ctx.spawn(AssertUnwindSafe(run).catch_unwind().into_actor(self).map(
-            |outcome, _act, ctx| {
-                if outcome.is_err() {
-                    tracing::error!("deadline scheduler panicked; restarting");
-                }
-                ctx.stop();
-            },
-        ));
+        crate::restarts::spawn_supervised_loop(self, ctx, "deadline scheduler", run);
     }
 }
 

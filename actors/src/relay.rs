@@ -6,13 +6,10 @@
 
 use crate::bus::Publish;
 use crate::events::Event;
-use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Recipient, Supervised, WrapFuture,
-};
+use actix::{Actor, Context, Recipient, Supervised};
 use futures_util::stream::BoxStream;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,14 +68,7 @@ impl Actor for OutboxRelay {
             self.poll_every,
             self.batch,
         );
-        ctx.spawn(AssertUnwindSafe(run).catch_unwind().into_actor(self).map(
-            |outcome, _act, ctx| {
-                if outcome.is_err() {
-                    tracing::error!("outbox relay panicked; restarting");
-                }
-                ctx.stop();
-            },
-        ));
+        crate::restarts::spawn_supervised_loop(self, ctx, "outbox relay", run);
     }
 }
 
