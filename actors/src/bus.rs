@@ -9,6 +9,7 @@ use crate::relay::PortFuture;
 use actix::{Actor, Context, Handler, Message, Recipient, ResponseFuture, Supervised};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ pub trait BusPort: Send + Sync + 'static {
 
 pub struct EventBus {
     restarts: crate::RestartCounter,
+    /// Whether this instance's bus subscription is up. Publishing waits for it: an event
+    /// published while it is down would miss this instance's subscribers, and the relay leaves
+    /// refused events in the outbox for the next attempt.
+    subscribed: Arc<AtomicBool>,
     port: Option<Arc<dyn BusPort>>,
     hub: Recipient<Deliver>,
     retry_every: Duration,
@@ -32,6 +37,7 @@ impl EventBus {
     pub fn new(port: Option<Arc<dyn BusPort>>, hub: Recipient<Deliver>) -> Self {
         EventBus {
             restarts: crate::RestartCounter::default(),
+            subscribed: Arc::new(AtomicBool::new(false)),
             port,
             hub,
             retry_every: Duration::from_secs(1),
@@ -61,14 +67,17 @@ impl Actor for EventBus {
         };
         let hub = self.hub.clone();
         let retry_every = self.retry_every;
+        let subscribed = self.subscribed.clone();
         let listen = async move {
             loop {
                 match port.subscribe().await {
                     Ok(mut events) => {
                         tracing::info!("event bus subscribed");
+                        subscribed.store(true, Ordering::Release);
                         while let Some(event) = events.next().await {
                             hub.do_send(Deliver(Arc::new(event)));
                         }
+                        subscribed.store(false, Ordering::Release);
                         tracing::warn!("event bus subscription lost; resubscribing");
                     }
                     Err(e) => tracing::warn!(error = %e, "event bus unavailable; retrying"),
@@ -83,6 +92,7 @@ impl Actor for EventBus {
 impl Supervised for EventBus {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record();
+        self.subscribed.store(false, Ordering::Release);
         tracing::warn!("event bus restarting");
     }
 }
@@ -92,6 +102,9 @@ impl Handler<Publish> for EventBus {
 
     fn handle(&mut self, Publish(event): Publish, _ctx: &mut Context<Self>) -> Self::Result {
         match self.port.clone() {
+            Some(_) if !self.subscribed.load(Ordering::Acquire) => {
+                Box::pin(async { Err("the event bus subscription is down".to_string()) })
+            }
             Some(port) => {
                 Box::pin(async move { port.publish(event).await.map_err(|e| e.to_string()) })
             }

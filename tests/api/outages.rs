@@ -161,3 +161,56 @@ async fn a_session_revoked_while_redis_was_down_stays_revoked_once_redis_is_back
 
     assert_error(&me(&app, &user).await, "UNAUTHENTICATED");
 }
+
+#[actix_web::test]
+async fn pipeline_events_made_while_redis_is_down_arrive_once_it_returns() {
+    use crate::subscriptions::{connect, next_event, next_message, subscribe, until_subscribed};
+    use crate::subscriptions::{PIPELINE, TRANSPORT_WS};
+    let redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|s| s.redis.url = url.into()).await;
+    let producer = app.producer().await;
+    let talent = app.talent().await;
+    let job = app.open_job(&producer).await;
+    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "1",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    until_subscribed(&app, 1).await;
+    // Whatever was already on its way (the job's publication) is through before Redis goes.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let port = redis.port;
+    drop(redis);
+
+    let application = app.apply(&talent, job).await;
+    let during_outage = next_message(&mut socket, Duration::from_secs(2)).await;
+    let waiting = app
+        .row_count("outbox_events WHERE delivered_at IS NULL")
+        .await;
+    let _redis = OwnRedis::start_on(port).await;
+    let event = next_event(&mut socket, "1").await;
+
+    assert_eq!(
+        during_outage, None,
+        "nothing can be delivered while Redis is down"
+    );
+    assert_eq!(waiting, 1, "the event waits in the outbox");
+    let event = &event["data"]["applicationPipeline"];
+    assert_eq!(event["kind"], "APPLIED");
+    assert_eq!(event["application"]["id"], application.to_string());
+    assert_eq!(
+        next_message(&mut socket, Duration::from_secs(2)).await,
+        None,
+        "delivered once"
+    );
+    assert_eq!(
+        app.row_count("outbox_events WHERE delivered_at IS NULL")
+            .await,
+        0
+    );
+}

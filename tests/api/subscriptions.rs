@@ -8,19 +8,19 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-const TRANSPORT_WS: &str = "graphql-transport-ws";
-const LEGACY_WS: &str = "graphql-ws";
+pub(crate) const TRANSPORT_WS: &str = "graphql-transport-ws";
+pub(crate) const LEGACY_WS: &str = "graphql-ws";
 
-const PIPELINE: &str = "subscription($job: UUID!) { applicationPipeline(jobId: $job) {
+pub(crate) const PIPELINE: &str = "subscription($job: UUID!) { applicationPipeline(jobId: $job) {
     kind jobId fromStage toStage at application { id stage talent { stageName } } } }";
-const MY_UPDATES: &str =
+pub(crate) const MY_UPDATES: &str =
     "subscription { myApplicationUpdates { kind jobId fromStage toStage application { id stage } } }";
 
 /// Opens a websocket in `protocol` and sends `connection_init` with `payload`.
-async fn open(app: &TestApp, protocol: &str, payload: Value) -> Socket {
+pub(crate) async fn open(app: &TestApp, protocol: &str, payload: Value) -> Socket {
     let url = format!("ws://127.0.0.1:{}/graphql", app.port);
     let mut request = url.into_client_request().expect("a request");
     request.headers_mut().insert(
@@ -38,7 +38,7 @@ async fn open(app: &TestApp, protocol: &str, payload: Value) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -46,7 +46,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next JSON message other than keep-alives, or None if the socket closed or stayed quiet.
-async fn next_message(socket: &mut Socket, wait: Duration) -> Option<Value> {
+pub(crate) async fn next_message(socket: &mut Socket, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let frame = tokio::time::timeout_at(deadline, socket.next())
@@ -66,7 +66,7 @@ async fn next_message(socket: &mut Socket, wait: Duration) -> Option<Value> {
     }
 }
 
-async fn connect(app: &TestApp, protocol: &str, user: &TestUser) -> Socket {
+pub(crate) async fn connect(app: &TestApp, protocol: &str, user: &TestUser) -> Socket {
     let mut socket = open(
         app,
         protocol,
@@ -82,7 +82,13 @@ async fn connect(app: &TestApp, protocol: &str, user: &TestUser) -> Socket {
     socket
 }
 
-async fn subscribe(socket: &mut Socket, protocol: &str, id: &str, query: &str, variables: Value) {
+pub(crate) async fn subscribe(
+    socket: &mut Socket,
+    protocol: &str,
+    id: &str,
+    query: &str,
+    variables: Value,
+) {
     let kind = if protocol == TRANSPORT_WS {
         "subscribe"
     } else {
@@ -96,7 +102,7 @@ async fn subscribe(socket: &mut Socket, protocol: &str, id: &str, query: &str, v
 }
 
 /// The payload of the next event for subscription `id`.
-async fn next_event(socket: &mut Socket, id: &str) -> Value {
+pub(crate) async fn next_event(socket: &mut Socket, id: &str) -> Value {
     let message = next_message(socket, Duration::from_secs(10))
         .await
         .expect("an event before the timeout");
@@ -110,7 +116,7 @@ async fn next_event(socket: &mut Socket, id: &str) -> Value {
 
 /// The code of the error a subscription was refused with: an `error` message carries the
 /// errors as its payload, a `next` message carries them beside `data`.
-fn refusal_code(message: &Value) -> Option<&str> {
+pub(crate) fn refusal_code(message: &Value) -> Option<&str> {
     let errors = match message["type"].as_str() {
         Some("error") => &message["payload"],
         Some("next" | "data") => &message["payload"]["errors"],
@@ -122,7 +128,7 @@ fn refusal_code(message: &Value) -> Option<&str> {
 /// The next event for `id` of `field` that is not the APPLIED of an application made just
 /// before subscribing (committed before, it may still be on its way when the subscription
 /// starts).
-async fn next_change(socket: &mut Socket, id: &str, field: &str) -> Value {
+pub(crate) async fn next_change(socket: &mut Socket, id: &str, field: &str) -> Value {
     loop {
         let event = next_event(socket, id).await["data"][field].clone();
         if event["kind"] != "APPLIED" {
@@ -132,7 +138,7 @@ async fn next_change(socket: &mut Socket, id: &str, field: &str) -> Value {
 }
 
 /// Waits until the hub holds `n` subscriptions, so a change made now is seen.
-async fn until_subscribed(app: &TestApp, n: usize) {
+pub(crate) async fn until_subscribed(app: &TestApp, n: usize) {
     for _ in 0..100 {
         if app.live_subscriptions().await >= n {
             return;
