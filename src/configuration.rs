@@ -68,6 +68,8 @@ pub struct RealtimeSettings {
     pub deadline_reminder_secs: i64,
     /// Subscriptions one websocket connection may hold at once.
     pub max_subscriptions_per_connection: usize,
+    /// How long delivered outbox events are kept before they are deleted.
+    pub outbox_retention_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -410,6 +412,9 @@ impl Settings {
         }
         if self.realtime.deadline_sweep_secs == 0 {
             problems.push("realtime.deadline_sweep_secs: must be at least 1".to_string());
+        }
+        if self.realtime.outbox_retention_days < 1 {
+            problems.push("realtime.outbox_retention_days: must be at least 1".into());
         }
         if self.realtime.max_subscriptions_per_connection == 0 {
             problems.push("realtime.max_subscriptions_per_connection: must be at least 1".into());

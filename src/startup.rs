@@ -69,6 +69,7 @@ impl Application {
         let outbox: Arc<dyn OutboxPort> = Arc::new(PgOutbox::new(
             state.pool.clone(),
             state.settings.database.url.clone(),
+            chrono::Duration::days(state.settings.realtime.outbox_retention_days),
         ));
         let bus_port: Option<Arc<dyn BusPort>> = match state.settings.realtime.bus {
             BusKind::Redis => Some(Arc::new(RedisBus::new(state.redis.clone()))),

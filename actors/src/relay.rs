@@ -14,6 +14,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How often the relaying instance deletes old delivered events.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
 pub type PortFuture<T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send>>;
 
 /// How the relay reaches the outbox.
@@ -25,6 +28,8 @@ pub trait OutboxPort: Send + Sync + 'static {
     fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>>;
     /// Marks events delivered.
     fn mark_delivered(&self, seqs: Vec<i64>) -> PortFuture<()>;
+    /// Deletes delivered events older than the retention period; returns how many.
+    fn prune(&self) -> PortFuture<u64>;
     /// A stream that yields when new events may be waiting. When it ends (a lost connection)
     /// the relay asks for a new one.
     fn wakeups(&self) -> PortFuture<BoxStream<'static, ()>>;
@@ -86,6 +91,8 @@ async fn relay_loop(
     batch: usize,
 ) {
     let mut wakeups: Option<BoxStream<'static, ()>> = None;
+    // The first leading pass prunes at once; later ones every PRUNE_EVERY.
+    let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
         if wakeups.is_none() {
             match port.wakeups().await {
@@ -97,6 +104,14 @@ async fn relay_loop(
             Ok(true) => {
                 if let Err(e) = drain(port.as_ref(), &sink, batch).await {
                     tracing::warn!(error = %e, "outbox delivery failed; retrying");
+                }
+                if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                    last_prune = Some(tokio::time::Instant::now());
+                    match port.prune().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "pruned delivered outbox events"),
+                        Err(e) => tracing::warn!(error = %e, "outbox pruning failed"),
+                    }
                 }
             }
             Ok(false) => {}
@@ -153,11 +168,17 @@ mod tests {
     #[derive(Default)]
     struct MemoryOutbox {
         events: Mutex<Vec<(Event, bool)>>,
+        prunes: std::sync::atomic::AtomicUsize,
     }
 
     impl OutboxPort for MemoryOutbox {
         fn lead(&self) -> PortFuture<bool> {
             Box::pin(async { Ok(true) })
+        }
+        fn prune(&self) -> PortFuture<u64> {
+            self.prunes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async { Ok(0) })
         }
         fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
             let events: anyhow::Result<Vec<Event>> = match self.events.lock() {
@@ -195,6 +216,9 @@ mod tests {
     impl OutboxPort for FlakyOutbox {
         fn lead(&self) -> PortFuture<bool> {
             self.inner.lead()
+        }
+        fn prune(&self) -> PortFuture<u64> {
+            self.inner.prune()
         }
         fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
             if !self
@@ -297,6 +321,11 @@ mod tests {
             assert_eq!(got.map(|e| e.seq), Some(expected));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            outbox.prunes.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "the relaying instance prunes once when it starts leading"
+        );
         let all_marked = outbox
             .events
             .lock()

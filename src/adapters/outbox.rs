@@ -20,15 +20,18 @@ const RELAY_LOCK: i64 = 0x6361_7374_796f_7501;
 pub struct PgOutbox {
     pool: PgPool,
     url: SecretString,
+    /// How long delivered events are kept.
+    retention: chrono::Duration,
     /// The session that holds (or tries for) the relay lock, and whether it holds it.
     leader: Arc<tokio::sync::Mutex<Option<(AsyncPgConnection, bool)>>>,
 }
 
 impl PgOutbox {
-    pub fn new(pool: PgPool, url: SecretString) -> PgOutbox {
+    pub fn new(pool: PgPool, url: SecretString, retention: chrono::Duration) -> PgOutbox {
         PgOutbox {
             pool,
             url,
+            retention,
             leader: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
@@ -91,6 +94,23 @@ impl OutboxPort for PgOutbox {
             let mut conn = pool.get().await?;
             let rows = db::outbox::undelivered(&mut conn, limit as i64).await?;
             Ok(rows.into_iter().map(events::to_event).collect())
+        })
+    }
+
+    fn prune(&self) -> PortFuture<u64> {
+        let pool = self.pool.clone();
+        let before = chrono::Utc::now() - self.retention;
+        Box::pin(async move {
+            let mut conn = pool.get().await?;
+            let mut total = 0u64;
+            // In batches, so one sweep never holds many row locks at once.
+            loop {
+                let n = db::outbox::prune_delivered(&mut conn, before, 1000).await?;
+                total += n as u64;
+                if n < 1000 {
+                    return Ok(total);
+                }
+            }
         })
     }
 

@@ -65,3 +65,23 @@ pub async fn backlog(conn: &mut PgConn) -> QueryResult<i64> {
         .get_result(conn)
         .await
 }
+
+/// Deletes up to `limit` events delivered before `before`.
+pub async fn prune_delivered(
+    conn: &mut PgConn,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<usize> {
+    let old: Vec<i64> = outbox_events::table
+        .filter(outbox_events::delivered_at.lt(before))
+        .select(outbox_events::seq)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(outbox_events::table.filter(outbox_events::seq.eq_any(old)))
+        .execute(conn)
+        .await
+}

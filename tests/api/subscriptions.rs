@@ -500,3 +500,34 @@ async fn a_connection_holds_a_limited_number_of_subscriptions() {
     assert_eq!(refusal_code(&refused), Some("CONFLICT"), "{refused}");
     assert_eq!(ids, vec!["2", "4"]);
 }
+
+#[actix_web::test]
+async fn pruning_deletes_only_old_delivered_outbox_events() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    app.open_job(&producer).await;
+    app.sql(
+        "INSERT INTO outbox_events (id, kind, payload, created_at, delivered_at) VALUES
+         (gen_random_uuid(), 'OLD_DELIVERED', '{}', now() - interval '40 days', now() - interval '30 days'),
+         (gen_random_uuid(), 'OLD_WAITING', '{}', now() - interval '40 days', NULL)",
+    )
+    .await;
+    let pool = castyou::db::build_pool(&app.settings.database).expect("a pool");
+    let mut conn = pool.get().await.expect("a connection");
+
+    let deleted = castyou::db::outbox::prune_delivered(
+        &mut conn,
+        chrono::Utc::now() - chrono::Duration::days(7),
+        1000,
+    )
+    .await
+    .expect("pruning");
+
+    assert_eq!(deleted, 1);
+    let kinds = app
+        .sql_values("SELECT kind AS value FROM outbox_events ORDER BY seq")
+        .await;
+    assert!(!kinds.contains(&"OLD_DELIVERED".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"OLD_WAITING".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"JOB_PUBLISHED".to_string()), "{kinds:?}");
+}
