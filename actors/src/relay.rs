@@ -237,6 +237,19 @@ mod tests {
         }
     }
 
+    /// A supervised relay over `port`, publishing through an in-process bus to `hub`.
+    fn start_relay(
+        port: Arc<dyn OutboxPort>,
+        hub: actix::Addr<NotificationHub>,
+        restarts: crate::RestartCounter,
+    ) -> actix::Addr<OutboxRelay> {
+        actix::Supervisor::start(move |_| {
+            let bus = EventBus::new(None, hub.clone().recipient()).start();
+            OutboxRelay::new(port.clone(), bus.recipient(), Duration::from_millis(20))
+                .counting_restarts_in(restarts.clone())
+        })
+    }
+
     fn event(seq: i64, topic: Topic) -> Event {
         Event {
             id: uuid::Uuid::new_v4(),
@@ -263,16 +276,7 @@ mod tests {
         let port: Arc<dyn OutboxPort> = outbox.clone();
         let restarts = crate::RestartCounter::default();
         let counter = restarts.clone();
-        let _relay = actix::Supervisor::start(move |_| {
-            OutboxRelay::new(
-                port.clone(),
-                EventBus::new(None, hub.clone().recipient())
-                    .start()
-                    .recipient(),
-                Duration::from_millis(20),
-            )
-            .counting_restarts_in(counter.clone())
-        });
+        let _relay = start_relay(port, hub, counter);
         let got = tokio::time::timeout(Duration::from_secs(2), sub.events.recv()).await?;
         assert_eq!(got.map(|e| e.seq), Some(1));
         assert!(outbox.panicked.load(std::sync::atomic::Ordering::SeqCst));
@@ -286,17 +290,7 @@ mod tests {
         let outbox = Arc::new(MemoryOutbox::default());
         if let Ok(mut events) = outbox.events.lock() {
             for seq in 1..=3 {
-                events.push((
-                    Event {
-                        id: uuid::Uuid::new_v4(),
-                        seq,
-                        kind: "TEST".into(),
-                        topics: vec![Topic::Job(job)],
-                        payload: serde_json::json!({ "n": seq }),
-                        at: chrono::Utc::now(),
-                    },
-                    false,
-                ));
+                events.push((event(seq, Topic::Job(job)), false));
             }
         }
         let hub = NotificationHub::default().start();
@@ -307,15 +301,7 @@ mod tests {
             })
             .await?;
         let port: Arc<dyn OutboxPort> = outbox.clone();
-        let _relay = actix::Supervisor::start(move |_| {
-            OutboxRelay::new(
-                port.clone(),
-                EventBus::new(None, hub.clone().recipient())
-                    .start()
-                    .recipient(),
-                Duration::from_millis(20),
-            )
-        });
+        let _relay = start_relay(port, hub, crate::RestartCounter::default());
         for expected in 1..=3 {
             let got = tokio::time::timeout(Duration::from_secs(2), sub.events.recv()).await?;
             assert_eq!(got.map(|e| e.seq), Some(expected));

@@ -164,24 +164,14 @@ async fn a_session_revoked_while_redis_was_down_stays_revoked_once_redis_is_back
 
 #[actix_web::test]
 async fn pipeline_events_made_while_redis_is_down_arrive_once_it_returns() {
-    use crate::subscriptions::{connect, next_event, next_message, subscribe, until_subscribed};
-    use crate::subscriptions::{PIPELINE, TRANSPORT_WS};
+    use crate::subscriptions::{next_event, next_message, watching_pipeline};
     let redis = OwnRedis::start().await;
     let url = redis.url();
     let app = spawn_app_with(|s| s.redis.url = url.into()).await;
     let producer = app.producer().await;
     let talent = app.talent().await;
     let job = app.open_job(&producer).await;
-    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
-    subscribe(
-        &mut socket,
-        TRANSPORT_WS,
-        "1",
-        PIPELINE,
-        json!({ "job": job }),
-    )
-    .await;
-    until_subscribed(&app, 1).await;
+    let mut socket = watching_pipeline(&app, &producer, job).await;
     // Whatever was already on its way (the job's publication) is through before Redis goes.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let port = redis.port;

@@ -137,6 +137,25 @@ pub(crate) async fn next_change(socket: &mut Socket, id: &str, field: &str) -> V
     }
 }
 
+/// A producer's socket subscribed (as "1") to the job's pipeline, registered with the hub.
+pub(crate) async fn watching_pipeline(
+    app: &TestApp,
+    producer: &TestUser,
+    job: uuid::Uuid,
+) -> Socket {
+    let mut socket = connect(app, TRANSPORT_WS, producer).await;
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "1",
+        PIPELINE,
+        json!({ "job": job }),
+    )
+    .await;
+    until_subscribed(app, 1).await;
+    socket
+}
+
 /// Waits until the hub holds `n` subscriptions, so a change made now is seen.
 pub(crate) async fn until_subscribed(app: &TestApp, n: usize) {
     for _ in 0..100 {
@@ -154,16 +173,7 @@ async fn a_producer_watching_the_pipeline_sees_an_application_arrive_and_move() 
     let producer = app.producer().await;
     let talent = app.talent().await;
     let job = app.open_job(&producer).await;
-    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
-    subscribe(
-        &mut socket,
-        TRANSPORT_WS,
-        "1",
-        PIPELINE,
-        json!({ "job": job }),
-    )
-    .await;
-    until_subscribed(&app, 1).await;
+    let mut socket = watching_pipeline(&app, &producer, job).await;
 
     let application = app.apply(&talent, job).await;
     let applied = next_event(&mut socket, "1").await;
@@ -302,16 +312,7 @@ async fn completing_a_subscription_stops_its_events() {
     let app = spawn_app().await;
     let producer = app.producer().await;
     let job = app.open_job(&producer).await;
-    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
-    subscribe(
-        &mut socket,
-        TRANSPORT_WS,
-        "1",
-        PIPELINE,
-        json!({ "job": job }),
-    )
-    .await;
-    until_subscribed(&app, 1).await;
+    let mut socket = watching_pipeline(&app, &producer, job).await;
     let first = app.talent().await;
     app.apply(&first, job).await;
     next_event(&mut socket, "1").await;
@@ -412,16 +413,7 @@ async fn metrics_show_open_websockets_live_subscriptions_and_the_outbox() {
     let app = spawn_app().await;
     let producer = app.producer().await;
     let job = app.open_job(&producer).await;
-    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
-    subscribe(
-        &mut socket,
-        TRANSPORT_WS,
-        "1",
-        PIPELINE,
-        json!({ "job": job }),
-    )
-    .await;
-    until_subscribed(&app, 1).await;
+    let _socket = watching_pipeline(&app, &producer, job).await;
 
     let response = app
         .client
