@@ -61,7 +61,7 @@ async fn main() -> ExitCode {
     match run(cli.command, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = ?e, "fatal");
+            tracing::error!(error = %format!("{e:#}"), "fatal");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
