@@ -163,9 +163,11 @@ pub async fn list(conn: &mut PgConn, q: &JobQuery, page: PageRequest) -> AppResu
         // The window must count the whole filter, not what lies after the cursor.
         query = query.filter(before_cursor!(jobs::created_at, jobs::id, c));
     }
-    let rows: Vec<(JobRow, ProducerProfile, i64)> = if page.after.is_none() {
-        query
-            .order((jobs::created_at.desc(), jobs::id.desc()))
+    let order = (jobs::created_at.desc(), jobs::id.desc());
+    let (rows, total): (Vec<(JobRow, ProducerProfile)>, i64) = if page.after.is_none() {
+        // At least one row, so the window can report the total even for `first: 0`.
+        let rows: Vec<(JobRow, ProducerProfile, i64)> = query
+            .order(order)
             .limit(page.first.max(1) + 1)
             .select((
                 JobRow::as_select(),
@@ -173,27 +175,22 @@ pub async fn list(conn: &mut PgConn, q: &JobQuery, page: PageRequest) -> AppResu
                 diesel::dsl::count(jobs::id).over(),
             ))
             .load(conn)
-            .await?
+            .await?;
+        let total = rows.as_slice().first().map_or(0, |(_, _, total)| *total);
+        (rows.into_iter().map(|(j, p, _)| (j, p)).collect(), total)
     } else {
         let total: i64 = filtered(q).count().get_result(conn).await?;
-        query
-            .order((jobs::created_at.desc(), jobs::id.desc()))
+        let rows = query
+            .order(order)
             .limit(page.first + 1)
             .select((JobRow::as_select(), ProducerProfile::as_select()))
-            .load::<(JobRow, ProducerProfile)>(conn)
-            .await?
-            .into_iter()
-            .map(|(j, p)| (j, p, total))
-            .collect()
-    };
-    let total = match rows.as_slice().first() {
-        Some((_, _, total)) => *total,
-        None if page.after.is_none() => 0,
-        None => filtered(q).count().get_result(conn).await?,
+            .load(conn)
+            .await?;
+        (rows, total)
     };
     let jobs = rows
         .into_iter()
-        .map(|(row, producer, _)| Job {
+        .map(|(row, producer)| Job {
             row,
             producer: Some(producer),
         })
