@@ -6,9 +6,10 @@ use crate::adapters::outbox::PgOutbox;
 use crate::adapters::redis_bus::RedisBus;
 use crate::configuration::BusKind;
 use crate::configuration::Settings;
-use crate::graphql::{self, SchemaLimits};
+use crate::graphql::{self, Realtime, SchemaLimits};
 use crate::http;
 use crate::http::metrics::Metrics;
+use crate::services::pipelines::Pipelines;
 use crate::services::{gate, AppState};
 use crate::{db, telemetry};
 use actix::Addr;
@@ -27,6 +28,7 @@ pub struct Application {
     server: Server,
     state: AppState,
     hub: Addr<NotificationHub>,
+    pipelines: Pipelines,
     _relay: Addr<OutboxRelay>,
     _bus: Addr<EventBus>,
     _scheduler: Addr<DeadlineScheduler>,
@@ -34,6 +36,9 @@ pub struct Application {
 
 /// How often the relay looks for events when no notification woke it.
 const OUTBOX_POLL: Duration = Duration::from_secs(1);
+
+/// How long a job's pipeline actor lives without a move.
+const PIPELINE_IDLE: Duration = Duration::from_secs(300);
 
 impl Application {
     /// Migrates the database, then builds everything the server shares and binds its port.
@@ -51,10 +56,11 @@ impl Application {
 
         // The realtime core: this instance's live subscribers, and the relay that feeds them
         // the outbox's committed events. Both restart (state rebuilt) if they fail.
-        let restarts: Vec<(&'static str, RestartCounter)> = ["hub", "bus", "relay", "deadlines"]
-            .into_iter()
-            .map(|name| (name, RestartCounter::default()))
-            .collect();
+        let restarts: Vec<(&'static str, RestartCounter)> =
+            ["hub", "bus", "relay", "deadlines", "pipelines", "pipeline"]
+                .into_iter()
+                .map(|name| (name, RestartCounter::default()))
+                .collect();
         let counter = |name: &str| {
             restarts
                 .iter()
@@ -99,12 +105,21 @@ impl Application {
             DeadlineScheduler::new(deadlines.clone(), sweep_every)
                 .counting_restarts_in(deadline_restarts.clone())
         });
-        let metrics = Metrics::new(hub.clone(), restarts.clone());
+        let pipelines = Pipelines::start(
+            state.clone(),
+            PIPELINE_IDLE,
+            counter("pipelines"),
+            counter("pipeline"),
+        );
+        let metrics = Metrics::new(hub.clone(), pipelines.clone(), restarts.clone());
 
         let app = &state.settings.application;
         let schema = graphql::build_schema(
             Some(state.clone()),
-            Some(hub.clone()),
+            Some(Realtime {
+                hub: hub.clone(),
+                pipelines: pipelines.clone(),
+            }),
             SchemaLimits {
                 max_depth: app.max_query_depth,
                 max_complexity: app.max_query_complexity,
@@ -121,6 +136,7 @@ impl Application {
             server,
             state,
             hub,
+            pipelines,
             _relay: relay,
             _bus: bus,
             _scheduler: scheduler,
@@ -141,6 +157,10 @@ impl Application {
 
     pub fn hub(&self) -> &Addr<NotificationHub> {
         &self.hub
+    }
+
+    pub fn pipelines(&self) -> &Pipelines {
+        &self.pipelines
     }
 
     /// Serves until SIGINT/SIGTERM (or the handle stops it), letting open requests finish.

@@ -7,16 +7,19 @@
 //! - `relay`: `OutboxRelay`, which delivers committed events, in order, at least once.
 //! - `bus`: `EventBus`, which carries relayed events to every instance's hub.
 //! - `deadlines`: `DeadlineScheduler`, which closes jobs at their deadline and reminds before.
+//! - `pipeline`: `PipelineRegistry`, one `PipelineActor` per busy job, serializing its moves.
 
 pub mod bus;
 pub mod deadlines;
 pub mod events;
 pub mod hub;
+pub mod pipeline;
 pub mod relay;
 pub mod restarts;
 
 pub use bus::{BusPort, EventBus, Publish};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
+pub use pipeline::{PipelinePort, PipelineRegistry};
 pub use relay::{OutboxPort, OutboxRelay};
 pub use restarts::RestartCounter;

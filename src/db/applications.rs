@@ -76,6 +76,16 @@ pub async fn lock_many(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Appli
         .await
 }
 
+/// The jobs of the applications `ids`, once each.
+pub async fn job_ids(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+    applications::table
+        .filter(applications::id.eq_any(ids))
+        .select(applications::job_id)
+        .distinct()
+        .load(conn)
+        .await
+}
+
 pub async fn set_stage(
     conn: &mut PgConn,
     id: Uuid,

@@ -7,6 +7,7 @@ use super::{loaders, state, viewer};
 use crate::db::models::{Application, ApplicationEvent, Job, TalentProfile};
 use crate::domain::ApplicationStage;
 use crate::errors::AppError;
+use crate::services::pipelines::Pipelines;
 use crate::services::{applications, jobs};
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
@@ -139,6 +140,10 @@ impl ApplicationQuery {
 #[derive(Default)]
 pub struct ApplicationMutation;
 
+fn pipelines<'a>(ctx: &Context<'a>) -> Result<&'a Pipelines> {
+    ctx.data::<Pipelines>()
+}
+
 #[Object]
 impl ApplicationMutation {
     /// Applies once to an OPEN job before its deadline.
@@ -153,7 +158,9 @@ impl ApplicationMutation {
 
     /// The talent withdraws from any stage but HIRED, REJECTED and WITHDRAWN.
     async fn withdraw_application(&self, ctx: &Context<'_>, id: Uuid) -> Result<Application> {
-        Ok(applications::withdraw(state(ctx), viewer(ctx), id).await?)
+        Ok(pipelines(ctx)?
+            .withdraw(state(ctx), viewer(ctx), id)
+            .await?)
     }
 
     /// Moves one application along the pipeline (see ApplicationStage for the allowed moves).
@@ -164,8 +171,9 @@ impl ApplicationMutation {
         stage: ApplicationStage,
         reason: Option<String>,
     ) -> Result<Application> {
-        let mut moved =
-            applications::move_many(state(ctx), viewer(ctx), vec![id], stage, reason).await?;
+        let mut moved = pipelines(ctx)?
+            .move_many(state(ctx), viewer(ctx), vec![id], stage, reason)
+            .await?;
         moved.pop().ok_or_else(|| missing("application", id))
     }
 
@@ -177,6 +185,8 @@ impl ApplicationMutation {
         stage: ApplicationStage,
         reason: Option<String>,
     ) -> Result<Vec<Application>> {
-        Ok(applications::move_many(state(ctx), viewer(ctx), ids, stage, reason).await?)
+        Ok(pipelines(ctx)?
+            .move_many(state(ctx), viewer(ctx), ids, stage, reason)
+            .await?)
     }
 }

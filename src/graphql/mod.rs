@@ -42,10 +42,16 @@ pub struct SchemaLimits {
     pub introspection: bool,
 }
 
+/// This instance's actors that resolvers talk to.
+pub struct Realtime {
+    pub hub: actix::Addr<castyou_actors::NotificationHub>,
+    pub pipelines: crate::services::pipelines::Pipelines,
+}
+
 /// Builds the schema once; every worker shares it.
 pub fn build_schema(
     state: Option<AppState>,
-    hub: Option<actix::Addr<castyou_actors::NotificationHub>>,
+    realtime: Option<Realtime>,
     limits: SchemaLimits,
 ) -> CastYouSchema {
     let mut builder = Schema::build(
@@ -63,8 +69,8 @@ pub fn build_schema(
     if let Some(state) = state {
         builder = builder.data(state);
     }
-    if let Some(hub) = hub {
-        builder = builder.data(hub);
+    if let Some(Realtime { hub, pipelines }) = realtime {
+        builder = builder.data(hub).data(pipelines);
     }
     builder.finish()
 }

@@ -1,7 +1,8 @@
 //! `/metrics` in Prometheus text: HTTP requests and latency, open websockets, live
-//! subscriptions, the outbox backlog and actor restarts.
+//! subscriptions, the outbox backlog, running pipeline actors and actor restarts.
 
 use crate::db;
+use crate::services::pipelines::Pipelines;
 use crate::services::AppState;
 use actix::Addr;
 use actix_web::body::MessageBody;
@@ -37,14 +38,17 @@ pub struct Metrics {
     websockets: Gauge,
     subscriptions: Gauge,
     outbox_backlog: Gauge,
+    pipeline_actors: Gauge,
     restarts: Family<ActorLabel, Counter>,
     restart_sources: Vec<(&'static str, RestartCounter)>,
     hub: Addr<NotificationHub>,
+    pipelines: Pipelines,
 }
 
 impl Metrics {
     pub fn new(
         hub: Addr<NotificationHub>,
+        pipelines: Pipelines,
         restart_sources: Vec<(&'static str, RestartCounter)>,
     ) -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("castyou");
@@ -78,6 +82,12 @@ impl Metrics {
             "Outbox events not yet delivered",
             outbox_backlog.clone(),
         );
+        let pipeline_actors = Gauge::default();
+        registry.register(
+            "pipeline_actors",
+            "Job pipeline actors running on this instance",
+            pipeline_actors.clone(),
+        );
         let restarts = Family::<ActorLabel, Counter>::default();
         registry.register(
             "actor_restarts",
@@ -91,9 +101,11 @@ impl Metrics {
             websockets,
             subscriptions,
             outbox_backlog,
+            pipeline_actors,
             restarts,
             restart_sources,
             hub,
+            pipelines,
         })
     }
 
@@ -138,6 +150,9 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState
     if let Ok(n) = metrics.hub.send(CountSubscriptions).await {
         metrics.subscriptions.set(n as i64);
     }
+    metrics
+        .pipeline_actors
+        .set(metrics.pipelines.running().await as i64);
     if let Ok(mut conn) = state.pool.get().await {
         if let Ok(n) = db::outbox::backlog(&mut conn).await {
             metrics.outbox_backlog.set(n);

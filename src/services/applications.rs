@@ -105,12 +105,9 @@ async fn record(
     Ok(())
 }
 
-pub async fn withdraw(
-    state: &AppState,
-    viewer: Option<Viewer>,
-    id: Uuid,
-) -> AppResult<Application> {
-    let viewer = signed_in(viewer)?;
+/// The talent withdraws `id`, here and now (`services::pipelines` routes it through the job's
+/// actor first).
+pub async fn withdraw_now(state: &AppState, viewer: Viewer, id: Uuid) -> AppResult<Application> {
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
         let app = db::applications::lock_many(c, &[id])
@@ -149,25 +146,61 @@ pub async fn withdraw(
     .await
 }
 
-/// Moves applications to `stage`, all or none. Returned in the order asked.
-pub async fn move_many(
-    state: &AppState,
-    viewer: Option<Viewer>,
+/// A checked bulk move: 1 to `BULK_MOVE_MAX` applications to `stage`.
+#[derive(Debug, Clone)]
+pub struct MoveRequest {
+    /// The ids as asked, for the order of the answer.
     ids: Vec<Uuid>,
+    /// The same ids sorted, once each: the order rows are locked in.
+    pub unique: Vec<Uuid>,
     stage: ApplicationStage,
     reason: Option<String>,
-) -> AppResult<Vec<Application>> {
-    let viewer = signed_in(viewer)?;
-    if ids.is_empty() || ids.len() > BULK_MOVE_MAX {
-        return Err(AppError::bad_input(
-            "ids",
-            format!("give 1 to {BULK_MOVE_MAX} application ids"),
-        ));
+}
+
+impl MoveRequest {
+    pub fn new(
+        ids: Vec<Uuid>,
+        stage: ApplicationStage,
+        reason: Option<String>,
+    ) -> AppResult<MoveRequest> {
+        if ids.is_empty() || ids.len() > BULK_MOVE_MAX {
+            return Err(AppError::bad_input(
+                "ids",
+                format!("give 1 to {BULK_MOVE_MAX} application ids"),
+            ));
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        let reason = values::optional_text("reason", reason.as_deref(), 1000)?;
+        Ok(MoveRequest {
+            ids,
+            unique,
+            stage,
+            reason,
+        })
     }
-    let mut unique = ids.clone();
-    unique.sort();
-    unique.dedup();
-    let reason = values::optional_text("reason", reason.as_deref(), 1000)?;
+}
+
+/// The jobs the applications `ids` belong to, once each (unknown ids are skipped).
+pub async fn jobs_of(state: &AppState, ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
+    let mut conn = state.conn().await?;
+    Ok(db::applications::job_ids(&mut conn, ids).await?)
+}
+
+/// Moves applications, all or none, here and now (`services::pipelines` routes a job's moves
+/// through its actor first). Returned in the order asked.
+pub async fn move_now(
+    state: &AppState,
+    viewer: Viewer,
+    request: MoveRequest,
+) -> AppResult<Vec<Application>> {
+    let MoveRequest {
+        ids,
+        unique,
+        stage,
+        reason,
+    } = request;
     let mut conn = state.conn().await?;
     let moved = conn
         .transaction::<_, AppError, _>(async |c| {

@@ -9,6 +9,7 @@ pub mod gate;
 pub mod groups;
 pub mod identity;
 pub mod jobs;
+pub mod pipelines;
 pub mod profiles;
 pub mod tokens;
 pub mod users;

@@ -16,6 +16,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     server: actix_web::dev::ServerHandle,
     hub: actix::Addr<castyou_actors::NotificationHub>,
+    pub pipelines: castyou::services::pipelines::Pipelines,
 }
 
 /// A registered user and the tokens it got.
@@ -61,6 +62,7 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
     let port = app.port();
     let server = app.handle();
     let hub = app.hub().clone();
+    let pipelines = app.pipelines().clone();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -70,6 +72,7 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
         client: reqwest::Client::new(),
         server,
         hub,
+        pipelines,
     }
 }
 
@@ -368,6 +371,18 @@ impl TestApp {
             .send(castyou_actors::hub::CountSubscriptions)
             .await
             .expect("the hub answers")
+    }
+
+    /// The server's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("a body")
     }
 
     pub fn url(&self, path: &str) -> String {
