@@ -70,6 +70,13 @@ pub struct RealtimeSettings {
     pub max_subscriptions_per_connection: usize,
     /// How long delivered outbox events are kept before they are deleted.
     pub outbox_retention_days: i64,
+    /// How long a new websocket may take to send an accepted `connection_init`.
+    pub ws_init_timeout_secs: u64,
+    /// How often the server pings an idle websocket; one that stays silent for three times
+    /// this long, or cannot take a message for that long, is closed.
+    pub ws_keepalive_secs: u64,
+    /// Events that may wait for one subscriber before it is cut off as too slow.
+    pub subscriber_queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -418,6 +425,15 @@ impl Settings {
         }
         if self.realtime.max_subscriptions_per_connection == 0 {
             problems.push("realtime.max_subscriptions_per_connection: must be at least 1".into());
+        }
+        if self.realtime.ws_init_timeout_secs == 0 {
+            problems.push("realtime.ws_init_timeout_secs: must be at least 1".into());
+        }
+        if self.realtime.ws_keepalive_secs == 0 {
+            problems.push("realtime.ws_keepalive_secs: must be at least 1".into());
+        }
+        if !(1..=65_536).contains(&self.realtime.subscriber_queue) {
+            problems.push("realtime.subscriber_queue: must be 1 to 65536".into());
         }
         if self.realtime.deadline_reminder_secs < 0 {
             problems.push("realtime.deadline_reminder_secs: must not be negative".to_string());

@@ -19,9 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// How many events may wait for one subscriber before it is cut off as too slow.
-pub const SUBSCRIBER_QUEUE: usize = 256;
-
 /// One change in a job's pipeline.
 pub struct PipelineEvent(PipelinePayload);
 
@@ -93,10 +90,8 @@ impl Drop for Live {
 }
 
 async fn subscribe(ctx: &Context<'_>, topic: Topic) -> Result<Live> {
-    let max = state(ctx)
-        .settings
-        .realtime
-        .max_subscriptions_per_connection;
+    let realtime = &state(ctx).settings.realtime;
+    let max = realtime.max_subscriptions_per_connection;
     let slot = ctx
         .data_opt::<ConnectionSubscriptions>()
         .map(|open| open.take(max))
@@ -105,7 +100,7 @@ async fn subscribe(ctx: &Context<'_>, topic: Topic) -> Result<Live> {
     let subscribed = hub
         .send(Subscribe {
             topic,
-            capacity: SUBSCRIBER_QUEUE,
+            capacity: realtime.subscriber_queue,
         })
         .await;
     match subscribed {

@@ -5,12 +5,14 @@ use crate::errors::AppError;
 use crate::graphql::errors;
 use crate::graphql::loaders::LazyLoaders;
 use crate::graphql::{CastYouSchema, RequestContext};
+use crate::http::websocket::{self, WsLimits};
 use crate::services::{auth, gate, AppState, RequestMeta};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::ErrorExtensions;
 use serde_json::json;
+use std::time::Duration;
 use tracing_actix_web::RequestId;
 
 /// A response carrying one error with its code.
@@ -167,17 +169,28 @@ pub async fn graphql_ws(
     data.insert(crate::graphql::subscriptions::ConnectionSubscriptions::default());
     data.insert(state.clone());
     data.insert(LazyLoaders::new(state.pool.clone()));
-    async_graphql_actix_web::GraphQLSubscription::new(CastYouSchema::clone(&schema))
-        .with_data(data)
-        .on_connection_init(move |init| async move {
-            let token = init_token(&init)?;
-            let viewer = auth::authenticate(&state, token.as_deref())?;
-            gate::admit(&state, meta.client_ip.as_deref(), viewer.as_ref()).await?;
-            let mut data = async_graphql::Data::default();
-            data.insert(RequestContext { viewer, meta });
-            Ok(data)
-        })
-        .start(&req, payload)
+    let realtime = &state.settings.realtime;
+    let limits = WsLimits {
+        init_timeout: Duration::from_secs(realtime.ws_init_timeout_secs),
+        keepalive: Duration::from_secs(realtime.ws_keepalive_secs),
+        max_message: state.settings.application.body_limit_bytes,
+    };
+    let on_init = move |init: serde_json::Value| async move {
+        let token = init_token(&init)?;
+        let viewer = auth::authenticate(&state, token.as_deref())?;
+        gate::admit(&state, meta.client_ip.as_deref(), viewer.as_ref()).await?;
+        let mut data = async_graphql::Data::default();
+        data.insert(RequestContext { viewer, meta });
+        Ok(data)
+    };
+    websocket::serve(
+        &req,
+        payload,
+        CastYouSchema::clone(&schema),
+        data,
+        on_init,
+        limits,
+    )
 }
 
 #[cfg(test)]

@@ -4,3 +4,4 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod websocket;

@@ -1,0 +1,248 @@
+//! The websocket transport itself: protocol negotiation, the init timeout, and backpressure:
+//! a subscriber that stops reading is cut off while the others carry on.
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::subscriptions::{
+    connect, next_message, send, subscribe, until_subscribed, Socket, LEGACY_WS, TRANSPORT_WS,
+};
+use futures_util::StreamExt;
+use serde_json::json;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+fn request(
+    app: &TestApp,
+    protocol: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = format!("ws://127.0.0.1:{}/graphql", app.port)
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_str(protocol).expect("a header"),
+    );
+    request
+}
+
+#[actix_web::test]
+async fn the_server_answers_with_the_protocol_it_speaks() {
+    let app = spawn_app().await;
+    for (offered, chosen) in [
+        (TRANSPORT_WS, TRANSPORT_WS),
+        (LEGACY_WS, LEGACY_WS),
+        ("chat, graphql-transport-ws", TRANSPORT_WS),
+    ] {
+        let (_socket, response) = tokio_tungstenite::connect_async(request(&app, offered))
+            .await
+            .expect("connecting");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .map(|v| v.as_bytes()),
+            Some(chosen.as_bytes()),
+            "offered {offered}"
+        );
+    }
+    let refused = tokio_tungstenite::connect_async(request(&app, "chat")).await;
+    assert!(refused.is_err(), "no GraphQL protocol offered: {refused:?}");
+}
+
+/// The close frame the server ends `socket` with, if it does within `wait`.
+async fn close_frame(socket: &mut Socket, wait: Duration) -> Option<(CloseCode, String)> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??
+        {
+            Ok(Message::Close(frame)) => {
+                return frame.map(|f| (f.code, f.reason.to_string()));
+            }
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_connection_that_never_initialises_is_closed_after_the_init_timeout() {
+    let app = spawn_app_with(|s| s.realtime.ws_init_timeout_secs = 1).await;
+    let (mut silent, _) = tokio_tungstenite::connect_async(request(&app, TRANSPORT_WS))
+        .await
+        .expect("connecting");
+    let started = std::time::Instant::now();
+    let frame = close_frame(&mut silent, Duration::from_secs(5)).await;
+    assert_eq!(
+        frame,
+        Some((
+            CloseCode::from(4408),
+            "Connection initialisation timeout".to_string()
+        ))
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // An acknowledged connection outlives the timeout.
+    let producer = app.producer().await;
+    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send(&mut socket, json!({ "type": "ping" })).await;
+    let pong = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("an answer")
+        .expect("a frame")
+        .expect("a message");
+    assert_eq!(
+        pong,
+        Message::Text(json!({ "type": "pong" }).to_string().into())
+    );
+}
+
+/// Events of about 5 KiB each (the application's cover note is 5,000 characters), so a few
+/// thousand of them are more than the kernel's socket buffers hold.
+const EVENTS: &str = "subscription($job: UUID!) {
+    applicationPipeline(jobId: $job) { kind at application { coverNote } } }";
+
+/// A producer's socket that reads at most a few KiB at a time from the kernel, so the server
+/// cannot park much in socket buffers once it stops reading.
+async fn narrow_socket(app: &TestApp) -> Socket {
+    let tcp = tokio::net::TcpSocket::new_v4().expect("a socket");
+    tcp.set_recv_buffer_size(4096).expect("a receive buffer");
+    let stream = tcp
+        .connect(
+            format!("127.0.0.1:{}", app.port)
+                .parse()
+                .expect("an address"),
+        )
+        .await
+        .expect("connecting");
+    let (socket, _) = tokio_tungstenite::client_async(
+        request(app, TRANSPORT_WS),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .expect("a websocket");
+    socket
+}
+
+#[actix_web::test]
+async fn a_subscriber_that_stops_reading_is_cut_off_and_the_others_get_every_event() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let talent = app.talent().await;
+    let job = app.open_job(&producer).await;
+    let applied = app
+        .gql_ok(
+            "mutation($j: UUID!, $note: String) { applyToJob(jobId: $j, coverNote: $note) { id } }",
+            json!({ "j": job, "note": "n".repeat(5000) }),
+            Some(&talent.access_token),
+        )
+        .await;
+    let application = applied["applyToJob"]["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a uuid");
+
+    let mut fast = connect(&app, TRANSPORT_WS, &producer).await;
+    subscribe(
+        &mut fast,
+        TRANSPORT_WS,
+        "fast",
+        EVENTS,
+        json!({ "job": job }),
+    )
+    .await;
+    let mut slow = narrow_socket(&app).await;
+    send(
+        &mut slow,
+        json!({ "type": "connection_init",
+                "payload": { "Authorization": format!("Bearer {}", producer.access_token) } }),
+    )
+    .await;
+    let ack = next_message(&mut slow, Duration::from_secs(5)).await;
+    assert_eq!(
+        ack.as_ref().map(|m| m["type"].clone()),
+        Some(json!("connection_ack"))
+    );
+    subscribe(
+        &mut slow,
+        TRANSPORT_WS,
+        "slow",
+        EVENTS,
+        json!({ "job": job }),
+    )
+    .await;
+    until_subscribed(&app, 2).await;
+
+    // One real move gives an event to copy; then bursts of copies, each with a later `at`, go
+    // through the outbox as any committed event does. The fast client reads each burst before
+    // the next is written; the slow one reads nothing.
+    app.move_ok(&producer, application, "SHORTLISTED").await;
+    let first = next_message(&mut fast, Duration::from_secs(10))
+        .await
+        .expect("the move");
+    assert_eq!(
+        first["payload"]["data"]["applicationPipeline"]["kind"], "MOVED",
+        "{first}"
+    );
+    let (bursts, burst) = (40, 100);
+    let mut last_at = String::new();
+    for b in 0..bursts {
+        app.sql(&format!(
+            "INSERT INTO outbox_events (id, kind, job_id, payload)
+             SELECT gen_random_uuid(), kind, job_id,
+                    jsonb_set(payload, '{{at}}',
+                              to_jsonb(to_char(TIMESTAMPTZ '2030-01-01 00:00:00Z'
+                                                 + make_interval(secs => {b} * {burst} + n),
+                                               'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))
+             FROM outbox_events, generate_series(1, {burst}) AS n
+             WHERE seq = (SELECT min(seq) FROM outbox_events
+                          WHERE job_id = '{job}' AND kind = 'APPLICATION_MOVED')
+             ORDER BY n"
+        ))
+        .await;
+        for _ in 0..burst {
+            let message = next_message(&mut fast, Duration::from_secs(10))
+                .await
+                .expect("every event reaches the fast subscriber");
+            let event = &message["payload"]["data"]["applicationPipeline"];
+            let at = event["at"].as_str().expect("a time").to_string();
+            assert!(at > last_at, "in order: {at} after {last_at}");
+            last_at = at;
+        }
+    }
+
+    // The slow client now reads what was queued for it: fewer events than were sent, then the
+    // error that cut it off, then `complete`; its connection is still usable.
+    let mut received = 0;
+    let cut_off = loop {
+        let message = next_message(&mut slow, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("the slow socket ended after {received} events"));
+        if message["payload"].get("errors").is_some() {
+            break message;
+        }
+        assert_eq!(message["type"], "next", "{message}");
+        received += 1;
+    };
+    assert!(
+        received < bursts * burst,
+        "the slow subscriber was cut off, got {received}"
+    );
+    assert_eq!(cut_off["id"], "slow");
+    assert_eq!(
+        cut_off["payload"]["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{cut_off}"
+    );
+    let complete = next_message(&mut slow, Duration::from_secs(5)).await;
+    assert_eq!(complete, Some(json!({ "id": "slow", "type": "complete" })));
+    assert_eq!(
+        app.live_subscriptions().await,
+        1,
+        "only the fast subscription is live"
+    );
+}
