@@ -183,6 +183,7 @@ mod tests {
             topics: vec![topic],
             payload: serde_json::json!({}),
             at: Utc::now(),
+            decoded: Default::default(),
         })
     }
 

@@ -258,6 +258,7 @@ mod tests {
             topics: vec![topic],
             payload: serde_json::json!({ "n": seq }),
             at: chrono::Utc::now(),
+            decoded: Default::default(),
         }
     }
 

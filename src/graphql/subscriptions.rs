@@ -14,13 +14,12 @@ use castyou_actors::hub::Unsubscribe;
 use castyou_actors::{Event, NotificationHub, Subscribe, Subscription as HubSubscription, Topic};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
-use serde::Deserialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// One change in a job's pipeline.
-pub struct PipelineEvent(PipelinePayload);
+/// One change in a job's pipeline, decoded once per event and shared by every subscriber.
+pub struct PipelineEvent(Arc<PipelinePayload>);
 
 #[Object]
 impl PipelineEvent {
@@ -133,7 +132,7 @@ fn pipeline_events(live: Live) -> impl Stream<Item = Result<PipelineEvent>> {
                 }
                 return None;
             };
-            if let Ok(payload) = PipelinePayload::deserialize(&event.payload) {
+            if let Some(payload) = event.decoded::<PipelinePayload>() {
                 return Some((Ok(PipelineEvent(payload)), Some(live)));
             }
         }

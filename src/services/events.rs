@@ -164,5 +164,6 @@ pub fn to_event(row: db::outbox::OutboxRow) -> Event {
         topics,
         payload: row.payload,
         at: row.created_at,
+        decoded: Default::default(),
     }
 }
