@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Websocket load test of a release build on this machine (tools/wsload): memory per idle
+# subscribed connection, and fan-out of pipeline events to many subscribers of one job.
+# Starts its own server on a fresh database; only 127.0.0.1 is contacted.
+#
+#   scripts/wsload.sh                    # idle with 10,000 connections, then fan-out to 10,000
+#   SCENARIOS=fanout SUBSCRIBERS=2000 EVENTS=20 INTERVAL_MS=1000 scripts/wsload.sh
+#   SCENARIOS=fanout INTERVAL_MS=0 scripts/wsload.sh     # events back to back (throughput)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/castyou-target}"
+SCENARIOS="${SCENARIOS:-idle fanout}"
+CONNECTIONS="${CONNECTIONS:-10000}"
+SUBSCRIBERS="${SUBSCRIBERS:-10000}"
+EVENTS="${EVENTS:-30}"
+INTERVAL_MS="${INTERVAL_MS:-1000}"
+PORT_="${LOAD_PORT:-18090}"
+DB="castyou_wsload"
+OUT="$ROOT/.data/wsload"
+BIN="$CARGO_TARGET_DIR/release/castyou"
+TOOL="$CARGO_TARGET_DIR/release/castyou-wsload"
+
+log() { printf 'wsload: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for n in "$CONNECTIONS" "$SUBSCRIBERS" "$EVENTS" "$INTERVAL_MS"; do
+  [[ $n =~ ^[0-9]+$ ]] || die "CONNECTIONS, SUBSCRIBERS, EVENTS and INTERVAL_MS are whole numbers"
+done
+# Each connection is one descriptor in the server and one in the tool.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+need=$(( (CONNECTIONS > SUBSCRIBERS ? CONNECTIONS : SUBSCRIBERS) + 200 ))
+(( $(ulimit -n) >= need )) || die "open-file limit $(ulimit -n) is below the $need needed"
+command -v curl >/dev/null 2>&1 || die "curl is needed"
+
+log "cargo build --release (server and load tool)"
+cargo build --release -p castyou -p castyou-wsload
+
+scripts/services.sh
+
+mkdir -p "$OUT"
+SERVER_PID=""
+stop_server() {
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+# A fresh server (and database) per scenario, so one's memory does not colour the other's.
+start_server() {
+  stop_server
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB" >/dev/null
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT_") 2>/dev/null; then
+    die "127.0.0.1:$PORT_ is already taken; set LOAD_PORT"
+  fi
+  APP_ENVIRONMENT=production \
+    HOST=127.0.0.1 \
+    PORT="$PORT_" \
+    JWT_SECRET="load-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz" \
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
+    REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
+    APP_REDIS__KEY_PREFIX="castyou-wsload:" \
+    APP_RATE_LIMIT__GENERAL_MAX=1000000000 \
+    APP_LOG__FILTER=warn \
+    APP_APPLICATION__TRUST_FORWARDED_FOR=false \
+    "$BIN" serve >"$OUT/server-$1.log" 2>&1 &
+  SERVER_PID=$!
+  for i in $(seq 1 120); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT_/readyz" 2>/dev/null; then return; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$OUT/server-$1.log" >&2; die "the server exited"; }
+    [[ $i -lt 120 ]] || die "/readyz did not answer within 60s"
+    sleep 0.5
+  done
+}
+
+for scenario in $SCENARIOS; do
+  start_server "$scenario"
+  case $scenario in
+    idle)
+      log "idle: $CONNECTIONS subscribed connections"
+      "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" idle \
+        --connections "$CONNECTIONS" | tee "$OUT/idle.txt"
+      ;;
+    fanout)
+      log "fanout: $SUBSCRIBERS subscribers, $EVENTS events, one every $INTERVAL_MS ms"
+      "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" fanout \
+        --subscribers "$SUBSCRIBERS" --events "$EVENTS" --interval-ms "$INTERVAL_MS" \
+        | tee "$OUT/fanout.txt"
+      ;;
+    *) die "unknown scenario $scenario (idle, fanout)" ;;
+  esac
+done

@@ -1,0 +1,506 @@
+//! Websocket load tool for CastYou's subscriptions (`scripts/wsload.sh` runs it against a
+//! release build).
+//!
+//! - `idle`: opens N authenticated `applicationPipeline` subscriptions and reports the server's
+//!   resident memory growth per subscribed connection.
+//! - `fanout`: opens N subscriptions to one job's pipeline, moves an application every
+//!   `interval`, and reports, per event, the time from sending the mutation to the last
+//!   subscriber's delivery (p50/p99 over events), every delivery's latency, and deliveries per
+//!   second of server CPU time.
+//!
+//! Only the server at `--url` is contacted; every wait is bounded.
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser)]
+#[command(about = "Load tool for CastYou's websocket subscriptions")]
+struct Cli {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:18090")]
+    url: String,
+    /// The server's process id, to read its memory and CPU time from /proc.
+    #[arg(long)]
+    server_pid: u32,
+    /// Connections opened at once while setting up.
+    #[arg(long, default_value_t = 256)]
+    open_concurrency: usize,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Server memory per idle subscribed connection.
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// How long to let the server settle before measuring.
+        #[arg(long, default_value_t = 5)]
+        settle_secs: u64,
+    },
+    /// One pipeline event fanned out to every subscriber of one job.
+    Fanout {
+        #[arg(long, default_value_t = 10_000)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 30)]
+        events: usize,
+        /// Time between mutations; 0 sends each as soon as the previous one answered.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+    },
+}
+
+const PIPELINE: &str = "subscription($job: UUID!) { applicationPipeline(jobId: $job) {
+    kind fromStage toStage at application { id stage stageChangedAt } } }";
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let http = reqwest::Client::new();
+    let api = Arc::new(Api {
+        http,
+        graphql: format!("{}/graphql", cli.url.trim_end_matches('/')),
+        metrics: format!("{}/metrics", cli.url.trim_end_matches('/')),
+        websocket: format!(
+            "{}/graphql",
+            cli.url
+                .trim_end_matches('/')
+                .replacen("http://", "ws://", 1)
+                .replacen("https://", "wss://", 1)
+        ),
+    });
+    let world = Arc::new(World::create(&api).await?);
+    println!("job {} with application {}", world.job, world.application);
+    match cli.scenario {
+        Scenario::Idle {
+            connections,
+            settle_secs,
+        } => idle(&api, &world, &cli, connections, settle_secs).await,
+        Scenario::Fanout {
+            subscribers,
+            events,
+            interval_ms,
+        } => fanout(&api, &world, &cli, subscribers, events, interval_ms).await,
+    }
+}
+
+struct Api {
+    http: reqwest::Client,
+    graphql: String,
+    metrics: String,
+    websocket: String,
+}
+
+impl Api {
+    async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Result<Value> {
+        let mut request = self
+            .http
+            .post(&self.graphql)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let body: Value = request.send().await?.json().await?;
+        if let Some(errors) = body.get("errors") {
+            bail!("{query}: {errors}");
+        }
+        Ok(body["data"].clone())
+    }
+
+    /// The value of a metric line that starts with `name `.
+    async fn metric(&self, name: &str) -> Result<f64> {
+        let text = self.http.get(&self.metrics).send().await?.text().await?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .ok_or_else(|| anyhow!("no metric {name}"))?
+            .trim()
+            .parse()
+            .context(name.to_string())
+    }
+}
+
+/// A producer with an open job and one application in it, at CALLBACK (which may move to
+/// CALLBACK again, so it can be moved any number of times).
+struct World {
+    producer_token: String,
+    job: String,
+    application: String,
+}
+
+impl World {
+    async fn create(api: &Api) -> Result<World> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_nanos();
+        let register = |role: &'static str| {
+            let email = format!("wsload-{role}-{stamp}@example.com").to_lowercase();
+            async move {
+                let data = api
+                    .gql(
+                        "mutation($e: String!, $r: Role!) { register(email: $e,
+                           password: \"load test password\", role: $r, displayName: \"Load\") {
+                           accessToken } }",
+                        json!({ "e": email, "r": role }),
+                        None,
+                    )
+                    .await?;
+                Ok::<String, anyhow::Error>(
+                    data["register"]["accessToken"]
+                        .as_str()
+                        .ok_or_else(|| anyhow!("no token"))?
+                        .to_string(),
+                )
+            }
+        };
+        let producer = register("PRODUCER").await?;
+        api.gql(
+            "mutation { upsertProducerProfile(input: { company: \"Load Pictures\" }) { id } }",
+            json!({}),
+            Some(&producer),
+        )
+        .await?;
+        let talent = register("TALENT").await?;
+        api.gql(
+            "mutation { upsertTalentProfile(input: { stageName: \"Load Talent\" }) { id } }",
+            json!({}),
+            Some(&talent),
+        )
+        .await?;
+        let deadline = (std::time::SystemTime::now() + Duration::from_secs(30 * 86_400))
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let job = api
+            .gql(
+                "mutation($d: DateTime!) { createJob(input: { title: \"Load test\",
+                   description: \"A job for the load tool.\", productionType: FILM,
+                   applicationDeadline: $d }) { id } }",
+                json!({ "d": rfc3339(deadline) }),
+                Some(&producer),
+            )
+            .await?["createJob"]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no job id"))?
+            .to_string();
+        api.gql(
+            "mutation($id: UUID!) { publishJob(id: $id) { id } }",
+            json!({ "id": job }),
+            Some(&producer),
+        )
+        .await?;
+        let application = api
+            .gql(
+                "mutation($j: UUID!) { applyToJob(jobId: $j) { id } }",
+                json!({ "j": job }),
+                Some(&talent),
+            )
+            .await?["applyToJob"]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no application id"))?
+            .to_string();
+        let world = World {
+            producer_token: producer,
+            job,
+            application,
+        };
+        world.move_to(api, "SHORTLISTED").await?;
+        world.move_to(api, "CALLBACK").await?;
+        Ok(world)
+    }
+
+    async fn move_to(&self, api: &Api, stage: &str) -> Result<()> {
+        api.gql(
+            "mutation($id: UUID!, $s: ApplicationStage!) { moveApplication(id: $id, stage: $s) { id } }",
+            json!({ "id": self.application, "s": stage }),
+            Some(&self.producer_token),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC time.
+fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a websocket, is acknowledged, and subscribes to the job's pipeline.
+async fn subscribed(api: &Api, world: &World) -> Result<Socket> {
+    let mut request = api.websocket.as_str().into_client_request()?;
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let init = json!({ "type": "connection_init",
+        "payload": { "Authorization": format!("Bearer {}", world.producer_token) } });
+    socket.send(Message::Text(init.to_string().into())).await?;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .context("waiting for connection_ack")?
+            .ok_or_else(|| anyhow!("closed before connection_ack"))??;
+        match frame {
+            Message::Text(text) if text.contains("connection_ack") => break,
+            Message::Text(text) => bail!("refused: {text}"),
+            Message::Close(frame) => bail!("closed: {frame:?}"),
+            _ => continue,
+        }
+    }
+    let subscribe = json!({ "id": "1", "type": "subscribe",
+        "payload": { "query": PIPELINE, "variables": { "job": world.job } } });
+    socket
+        .send(Message::Text(subscribe.to_string().into()))
+        .await?;
+    Ok(socket)
+}
+
+/// Opens `n` subscribed sockets, `concurrency` at a time, and hands each to `reader`; returns
+/// once the server holds `live_after` subscriptions.
+async fn open_all<F, Fut>(
+    api: &Arc<Api>,
+    world: &Arc<World>,
+    n: usize,
+    live_after: usize,
+    concurrency: usize,
+    reader: F,
+) -> Result<()>
+where
+    F: Fn(usize, Socket) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut opening = Vec::with_capacity(n);
+    for i in 0..n {
+        let (api, world, gate, reader) = (api.clone(), world.clone(), gate.clone(), reader.clone());
+        opening.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await?;
+            let socket = subscribed(&api, &world).await?;
+            tokio::spawn(reader(i, socket));
+            Ok::<(), anyhow::Error>(())
+        }));
+    }
+    for task in opening {
+        task.await??;
+    }
+    // Every subscription registered with the server's hub.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let live = api.metric("castyou_subscriptions_live").await? as usize;
+        if live >= live_after {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("only {live} of {live_after} subscriptions became live");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "opened {n} subscribed connections in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Resident memory of `pid`, in KiB.
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .ok_or_else(|| anyhow!("no VmRSS for {pid}"))?
+        .parse()
+        .context("VmRSS")
+}
+
+/// CPU time (user + system) `pid` has used, in seconds.
+fn cpu_secs(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which ends with the last ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow!("unreadable stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).unwrap_or(&"0").parse::<u64>()?
+        + fields.get(12).unwrap_or(&"0").parse::<u64>()?;
+    // Linux reports in USER_HZ, 100 per second.
+    Ok(ticks as f64 / 100.0)
+}
+
+async fn idle(
+    api: &Arc<Api>,
+    world: &Arc<World>,
+    cli: &Cli,
+    n: usize,
+    settle_secs: u64,
+) -> Result<()> {
+    // One connection first, so one-off allocations are in the baseline.
+    open_all(api, world, 1, 1, 1, |_, socket| hold(socket)).await?;
+    tokio::time::sleep(Duration::from_secs(settle_secs)).await;
+    let before = rss_kib(cli.server_pid)?;
+    open_all(api, world, n, n + 1, cli.open_concurrency, |_, socket| {
+        hold(socket)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(settle_secs)).await;
+    let after = rss_kib(cli.server_pid)?;
+    let per = (after.saturating_sub(before)) as f64 / n as f64;
+    println!(
+        "server RSS before: {before} KiB, with {n} more idle subscribed connections: {after} KiB"
+    );
+    println!("memory per idle subscribed connection: {per:.2} KiB");
+    println!("load tool RSS: {} KiB", rss_kib(std::process::id())?);
+    Ok(())
+}
+
+/// Keeps a socket open and answers the server's pings, until it closes.
+async fn hold(mut socket: Socket) {
+    while let Some(Ok(_)) = socket.next().await {}
+}
+
+async fn fanout(
+    api: &Arc<Api>,
+    world: &Arc<World>,
+    cli: &Cli,
+    n: usize,
+    events: usize,
+    interval_ms: u64,
+) -> Result<()> {
+    let epoch = Instant::now();
+    // When event k's mutation was sent, in µs since `epoch`.
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..events).map(|_| AtomicU64::new(0)).collect());
+    let (deliveries, mut delivered) = mpsc::unbounded_channel::<(usize, u64)>();
+    let unexpected = Arc::new(AtomicUsize::new(0));
+    let reader = {
+        let (sent, unexpected) = (sent.clone(), unexpected.clone());
+        move |_i: usize, mut socket: Socket| {
+            let (sent, deliveries, unexpected) =
+                (sent.clone(), deliveries.clone(), unexpected.clone());
+            async move {
+                let mut k = 0;
+                while let Some(Ok(frame)) = socket.next().await {
+                    let Message::Text(text) = frame else { continue };
+                    // The moves this tool makes (CALLBACK to CALLBACK), in the order sent.
+                    if !text.contains("\"fromStage\":\"CALLBACK\"") {
+                        if text.contains("\"errors\"") {
+                            unexpected.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
+                    let now = epoch.elapsed().as_micros() as u64;
+                    if let Some(at) = sent.get(k) {
+                        let _ =
+                            deliveries.send((k, now.saturating_sub(at.load(Ordering::Acquire))));
+                    }
+                    k += 1;
+                }
+            }
+        }
+    };
+    open_all(api, world, n, n, cli.open_concurrency, reader).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let cpu_before = cpu_secs(cli.server_pid)?;
+    let wall = Instant::now();
+    let interval = Duration::from_millis(interval_ms);
+    let sender = {
+        let (api, world, sent) = (api.clone(), world.clone(), sent.clone());
+        tokio::spawn(async move {
+            let mut next = Instant::now();
+            for slot in sent.iter() {
+                tokio::time::sleep_until(next.into()).await;
+                next += interval;
+                slot.store(epoch.elapsed().as_micros() as u64, Ordering::Release);
+                world.move_to(&api, "CALLBACK").await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        })
+    };
+
+    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut per_event = vec![(0usize, 0u64); events];
+    let mut total = 0usize;
+    let expected = n * events;
+    let deadline = tokio::time::Instant::now() + interval * events as u32 + Duration::from_secs(30);
+    while total < expected {
+        match tokio::time::timeout_at(deadline, delivered.recv()).await {
+            Ok(Some((k, latency))) => {
+                all.saturating_record(latency.max(1));
+                let (count, last) = &mut per_event[k];
+                *count += 1;
+                *last = (*last).max(latency);
+                total += 1;
+            }
+            _ => break,
+        }
+    }
+    let elapsed = wall.elapsed().as_secs_f64();
+    let cpu = cpu_secs(cli.server_pid)? - cpu_before;
+    sender.await??;
+
+    let mut last = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for (count, latency) in &per_event {
+        if *count == n {
+            last.saturating_record((*latency).max(1));
+        }
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "{events} events x {n} subscribers, one event every {interval_ms} ms: {total} of {expected} deliveries, {} complete events, {} error messages",
+        last.len(),
+        unexpected.load(Ordering::Relaxed)
+    );
+    println!(
+        "mutation sent -> last subscriber: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(last.value_at_quantile(0.5)),
+        ms(last.value_at_quantile(0.99)),
+        ms(last.max())
+    );
+    println!(
+        "mutation sent -> each delivery: p50 {:.1} ms, p99 {:.1} ms",
+        ms(all.value_at_quantile(0.5)),
+        ms(all.value_at_quantile(0.99))
+    );
+    println!(
+        "server CPU {cpu:.2} s over {elapsed:.1} s: {:.0} deliveries per CPU second; {:.0} deliveries/s wall",
+        total as f64 / cpu.max(0.01),
+        total as f64 / elapsed
+    );
+    if total < expected {
+        bail!("{} deliveries missing", expected - total);
+    }
+    Ok(())
+}
