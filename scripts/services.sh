@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Brings up the local services CastYou needs: PostgreSQL on 127.0.0.1:5432 and Redis on
-# 127.0.0.1:6379, then makes sure the development database exists.
+# Brings up the local services CastYou needs: PostgreSQL on 127.0.0.1:5432, Redis on
+# 127.0.0.1:6379 and a MongoDB-wire server on 127.0.0.1:27017, then makes sure the development
+# database exists.
 #
 #   scripts/services.sh          start (or reuse) both services and create the database
 #   scripts/services.sh stop     stop only what this script started (pid files in .data/)
@@ -11,7 +12,11 @@
 # folder: a throw-away PostgreSQL cluster with trust auth for local TCP, and a Redis that keeps
 # nothing on disk. Safe to run any number of times; works as root and as a sudo-capable user.
 #
-# Overrides (mostly for testing this script): CASTYOU_PG_PORT, CASTYOU_REDIS_PORT,
+# MongoDB has no Debian package; locally the wire-compatible `nx-27017` server (PyPI) stands in
+# for it, installed into a project venv (.data/venv) and run with isolated in-memory databases.
+# Production runs real MongoDB (MONGODB_URI).
+#
+# Overrides (mostly for testing this script): CASTYOU_PG_PORT, CASTYOU_REDIS_PORT, CASTYOU_MONGO_PORT,
 # CASTYOU_DB_NAME (default castyou), CASTYOU_DATA_DIR (default <repo>/.data).
 set -euo pipefail
 
@@ -24,6 +29,11 @@ PG_DATA_DEFAULT="$DATA/postgres"
 PG_MARKER="$DATA/postgres.started"   # holds the data directory of the cluster we started
 REDIS_DIR="$DATA/redis"
 REDIS_PID="$REDIS_DIR/redis.pid"
+MONGO_PORT="${CASTYOU_MONGO_PORT:-27017}"
+MONGO_DIR="$DATA/mongo"
+MONGO_PID="$MONGO_DIR/nx-27017.pid"
+VENV="$DATA/venv"
+NX_VERSION="0.8.1"
 WAIT_SECS="${CASTYOU_SERVICES_WAIT_SECS:-60}"
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -159,6 +169,54 @@ start_redis() {
     || die "redis-server did not start (see $REDIS_DIR/redis.log)"
 }
 
+# The MongoDB-wire server answers the handshake with a well-formed OP_MSG reply.
+mongo_ready() {
+  port_open "$MONGO_PORT" || return 1
+  [[ -x $VENV/bin/python ]] || return 0
+  "$VENV/bin/python" - "$MONGO_PORT" <<'PY' 2>/dev/null
+import socket, struct, sys
+# OP_MSG { hello: 1, $db: "admin" }
+def bson(doc):
+    body = b""
+    for k, v in doc.items():
+        if isinstance(v, int):
+            body += b"\x10" + k.encode() + b"\x00" + struct.pack("<i", v)
+        else:
+            s = v.encode() + b"\x00"
+            body += b"\x02" + k.encode() + b"\x00" + struct.pack("<i", len(s)) + s
+    return struct.pack("<i", len(body) + 5) + body + b"\x00"
+payload = struct.pack("<I", 0) + b"\x00" + bson({"hello": 1, "$db": "admin"})
+msg = struct.pack("<iiii", 16 + len(payload), 1, 0, 2013) + payload
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+    s.sendall(msg)
+    header = s.recv(16)
+    sys.exit(0 if len(header) == 16 and struct.unpack("<iiii", header)[3] == 2013 else 1)
+PY
+}
+
+install_nx() {
+  if [[ -x $VENV/bin/nx-27017 ]] && "$VENV/bin/pip" show -q nx-27017 >/dev/null 2>&1; then return; fi
+  have python3 || apt_install python3
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt_install python3-venv
+  fi
+  log "installing nx-27017 $NX_VERSION into $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" || die "could not create $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "nx-27017==$NX_VERSION" \
+    || die "pip could not install nx-27017"
+}
+
+start_mongo() {
+  install_nx
+  mkdir -p "$MONGO_DIR"
+  log "starting nx-27017 (MongoDB wire protocol) on 127.0.0.1:$MONGO_PORT"
+  # --data-dir memory: one isolated in-memory database per database name (tests use their own).
+  "$VENV/bin/nx-27017" --host 127.0.0.1 -p "$MONGO_PORT" --data-dir memory \
+    --log-file "$MONGO_DIR/nx-27017.log" --pid-file "$MONGO_PID" -d 9>&- >/dev/null 2>&1 \
+    || die "nx-27017 did not start (see $MONGO_DIR/nx-27017.log)"
+}
+
 create_database() {
   local exists
   exists="$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
@@ -190,15 +248,23 @@ cmd_start() {
     have redis-server || packages+=(redis-server)
   fi
   [[ ${#packages[@]} -eq 0 ]] || apt_install "${packages[@]}"
+  local start_mg=0
+  if port_open "$MONGO_PORT"; then
+    log "MongoDB: something listens on 127.0.0.1:$MONGO_PORT, reusing it$([[ -f $MONGO_PID ]] && echo " (ours, from .data)")"
+  else
+    start_mg=1
+  fi
 
   # The packages' own services are kept from starting, but check again before starting ours.
   if [[ $start_pg -eq 1 ]] && ! port_open "$PG_PORT"; then start_postgres; fi
   if [[ $start_rd -eq 1 ]] && ! port_open "$REDIS_PORT"; then start_redis; fi
+  if [[ $start_mg -eq 1 ]]; then start_mongo; fi
 
   wait_for PostgreSQL pg_ready
   wait_for Redis redis_ready
+  wait_for MongoDB mongo_ready
   create_database
-  log "ready: postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME and redis://127.0.0.1:$REDIS_PORT"
+  log "ready: postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME, redis://127.0.0.1:$REDIS_PORT, mongodb://127.0.0.1:$MONGO_PORT"
 }
 
 cmd_stop() {
@@ -226,6 +292,18 @@ cmd_stop() {
   else
     log "Redis: not started by this script, left alone"
   fi
+  if [[ -f $MONGO_PID ]]; then
+    local mpid
+    mpid="$(cat "$MONGO_PID")"
+    if [[ -r /proc/$mpid/cmdline ]] && tr '\0' ' ' <"/proc/$mpid/cmdline" | grep -q 'nx.27017'; then
+      log "stopping nx-27017 (pid $mpid)"
+      kill -TERM "$mpid"
+      for _ in $(seq 1 40); do [[ -d /proc/$mpid ]] || break; sleep 0.25; done
+    fi
+    rm -f "$MONGO_PID"
+  else
+    log "MongoDB: not started by this script, left alone"
+  fi
 }
 
 cmd_status() {
@@ -234,6 +312,8 @@ cmd_status() {
   if pg_ready; then log "PostgreSQL 127.0.0.1:$PG_PORT up ($owner)"; else log "PostgreSQL 127.0.0.1:$PG_PORT down"; fi
   owner="$([[ -f $REDIS_PID ]] && echo "started by this script: pid $(cat "$REDIS_PID")" || echo "not ours")"
   if redis_ready; then log "Redis 127.0.0.1:$REDIS_PORT up ($owner)"; else log "Redis 127.0.0.1:$REDIS_PORT down"; fi
+  owner="$([[ -f $MONGO_PID ]] && echo "started by this script: pid $(cat "$MONGO_PID")" || echo "not ours")"
+  if mongo_ready; then log "MongoDB 127.0.0.1:$MONGO_PORT up ($owner)"; else log "MongoDB 127.0.0.1:$MONGO_PORT down"; fi
 }
 
 mkdir -p "$DATA"
