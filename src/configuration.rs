@@ -1,5 +1,5 @@
 //! Settings: `config/base.toml`, then `config/{APP_ENVIRONMENT}.toml`, then environment variables
-//! (`APP_SECTION__KEY`, plus the conventional `DATABASE_URL`, `REDIS_URL`, `JWT_SECRET`, `PORT`,
+//! (`APP_SECTION__KEY`, plus the conventional `DATABASE_URL`, `REDIS_URL`, `MONGODB_URI`, `JWT_SECRET`, `PORT`,
 //! `HOST`). Everything is validated once, at start, and every problem is named in one error.
 
 use secrecy::{ExposeSecret, SecretString};
@@ -42,6 +42,7 @@ pub struct Settings {
     pub application: ApplicationSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
+    pub mongodb: MongoSettings,
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub realtime: RealtimeSettings,
@@ -146,6 +147,26 @@ impl DatabaseSettings {
         let after_scheme = base.split_once("://").map(|(_, r)| r)?;
         let (_, path) = after_scheme.split_once('/')?;
         (!path.is_empty()).then(|| path.to_string())
+    }
+}
+
+/// The document store: notifications, the activity feed and the audit log.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MongoSettings {
+    pub uri: SecretString,
+    pub database: String,
+    /// Notifications are deleted this long after they were made (a TTL index).
+    pub notification_ttl_days: i64,
+}
+
+impl fmt::Debug for MongoSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoSettings")
+            .field("uri", &"[redacted]")
+            .field("database", &self.database)
+            .field("notification_ttl_days", &self.notification_ttl_days)
+            .finish()
     }
 }
 
@@ -264,6 +285,7 @@ const DEVELOPMENT_JWT_SECRET: &str = "castyou-development-secret-do-not-use-in-p
 const CONVENTIONAL_VARIABLES: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
     ("REDIS_URL", "redis.url"),
+    ("MONGODB_URI", "mongodb.uri"),
     ("JWT_SECRET", "auth.jwt_secret"),
     ("PORT", "application.port"),
     ("HOST", "application.host"),
@@ -357,6 +379,28 @@ impl Settings {
             || redis_url.starts_with("redis+unix://"))
         {
             problems.push("redis.url (REDIS_URL): must be a redis:// or rediss:// URL".to_string());
+        }
+        let mongo_uri = self.mongodb.uri.expose_secret();
+        if !mongo_uri.starts_with("mongodb://") {
+            // mongodb+srv:// would need the driver's DNS resolver, which is not built in.
+            problems.push(
+                "mongodb.uri (MONGODB_URI): must be a mongodb:// URI listing the hosts \
+                 (mongodb+srv:// is not supported)"
+                    .to_string(),
+            );
+        }
+        let name_ok = !self.mongodb.database.is_empty()
+            && self.mongodb.database.len() <= 63
+            && self
+                .mongodb
+                .database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            problems.push("mongodb.database: 1 to 63 letters, digits, `_` or `-`".to_string());
+        }
+        if !(1..=3650).contains(&self.mongodb.notification_ttl_days) {
+            problems.push("mongodb.notification_ttl_days: must be 1 to 3650".to_string());
         }
         match &self.auth.jwt_secret {
             None => problems.push(format!(

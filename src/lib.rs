@@ -4,6 +4,7 @@
 pub mod adapters;
 pub mod configuration;
 pub mod db;
+pub mod documents;
 pub mod domain;
 pub mod errors;
 pub mod graphql;

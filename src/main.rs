@@ -87,7 +87,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             telemetry::init(&settings.log);
             db::run_migrations(&settings.database).await?;
             let pool = db::build_pool(&settings.database)?;
-            let state = services::AppState::new(settings, pool)?;
+            let docs = castyou::documents::Documents::connect(&settings.mongodb).await?;
+            let state = services::AppState::new(settings, pool, docs)?;
             let (email, grant) = match action {
                 AdminAction::Grant { email } => (email, true),
                 AdminAction::Revoke { email } => (email, false),

@@ -2,10 +2,13 @@
 //! the tests both use `Application::build`.
 
 use crate::adapters::deadlines::PgDeadlines;
+use crate::adapters::documents::MongoDocuments;
 use crate::adapters::outbox::PgOutbox;
 use crate::adapters::redis_bus::RedisBus;
 use crate::configuration::BusKind;
 use crate::configuration::Settings;
+use crate::db::outbox::Consumer;
+use crate::documents::Documents;
 use crate::graphql::{self, Realtime, SchemaLimits};
 use crate::http;
 use crate::http::metrics::Metrics;
@@ -17,7 +20,10 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{guard, middleware, web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
-use castyou_actors::{BusPort, EventBus, NotificationHub, OutboxPort, OutboxRelay, RestartCounter};
+use castyou_actors::{
+    BusPort, DocumentPort, DocumentWriter, EventBus, NotificationHub, OutboxPort, OutboxRelay,
+    RestartCounter,
+};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +38,7 @@ pub struct Application {
     _relay: Addr<OutboxRelay>,
     _bus: Addr<EventBus>,
     _scheduler: Addr<DeadlineScheduler>,
+    _documents: (Addr<DocumentWriter>, Addr<OutboxRelay>),
 }
 
 /// How often the relay looks for events when no notification woke it.
@@ -49,7 +56,11 @@ impl Application {
             tracing::info!(?applied, "migrations applied");
         }
         let pool = db::build_pool(&settings.database)?;
-        let state = AppState::new(settings, pool)?;
+        let docs = Documents::connect(&settings.mongodb).await?;
+        let state = AppState::new(settings, pool, docs)?;
+        // Indexes are made once MongoDB answers; until then the document consumer waits and
+        // events stay in the outbox.
+        start_preparing(state.docs.clone());
         // Redis holds nothing that cannot be rebuilt: refill the revocation cache now (and
         // keep retrying in the background while Redis is away).
         gate::start_repair(&state);
@@ -73,6 +84,7 @@ impl Application {
             NotificationHub::with_restart_counter(hub_restarts.clone())
         });
         let outbox: Arc<dyn OutboxPort> = Arc::new(PgOutbox::new(
+            Consumer::Bus,
             state.pool.clone(),
             state.settings.database.url.clone(),
             chrono::Duration::days(state.settings.realtime.outbox_retention_days),
@@ -92,6 +104,33 @@ impl Application {
         let relay = actix::Supervisor::start(move |_| {
             OutboxRelay::new(outbox.clone(), relay_bus.clone().recipient(), OUTBOX_POLL)
                 .counting_restarts_in(relay_restarts.clone())
+        });
+
+        // The document consumer: a second relay over the same outbox, with its own progress and
+        // leader, feeding the writer that stores notifications, activity and audit entries and
+        // then pushes the notifications on the bus.
+        let documents: Arc<dyn DocumentPort> = Arc::new(MongoDocuments::new(state.clone()));
+        let writer_bus = bus.clone();
+        let writer_restarts = counter("documents");
+        let writer = actix::Supervisor::start(move |_| {
+            DocumentWriter::new(documents.clone(), writer_bus.clone().recipient())
+                .counting_restarts_in(writer_restarts.clone())
+        });
+        let documents_outbox: Arc<dyn OutboxPort> = Arc::new(PgOutbox::new(
+            Consumer::Documents,
+            state.pool.clone(),
+            state.settings.database.url.clone(),
+            chrono::Duration::days(state.settings.realtime.outbox_retention_days),
+        ));
+        let document_relay_writer = writer.clone();
+        let document_relay_restarts = counter("document_relay");
+        let document_relay = actix::Supervisor::start(move |_| {
+            OutboxRelay::new(
+                documents_outbox.clone(),
+                document_relay_writer.clone().recipient(),
+                OUTBOX_POLL,
+            )
+            .counting_restarts_in(document_relay_restarts.clone())
         });
 
         let realtime = &state.settings.realtime;
@@ -119,6 +158,7 @@ impl Application {
             Some(Realtime {
                 hub: hub.clone(),
                 pipelines: pipelines.clone(),
+                bus: bus.clone().recipient(),
             }),
             SchemaLimits {
                 max_depth: app.max_query_depth,
@@ -140,6 +180,7 @@ impl Application {
             _relay: relay,
             _bus: bus,
             _scheduler: scheduler,
+            _documents: (writer, document_relay),
         })
     }
 
@@ -167,6 +208,23 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Creates the document store's indexes, retrying in the background until MongoDB answers.
+fn start_preparing(docs: Documents) {
+    actix_web::rt::spawn(async move {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match docs.prepare().await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "MongoDB indexes not created yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    });
 }
 
 fn serve(

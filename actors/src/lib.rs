@@ -7,10 +7,12 @@
 //! - `relay`: `OutboxRelay`, which delivers committed events, in order, at least once.
 //! - `bus`: `EventBus`, which carries relayed events to every instance's hub.
 //! - `deadlines`: `DeadlineScheduler`, which closes jobs at their deadline and reminds before.
+//! - `documents`: `DocumentWriter`, which stores each event's documents, then pushes them live.
 //! - `pipeline`: `PipelineRegistry`, one `PipelineActor` per busy job, serializing its moves.
 
 pub mod bus;
 pub mod deadlines;
+pub mod documents;
 pub mod events;
 pub mod hub;
 pub mod pipeline;
@@ -18,6 +20,7 @@ pub mod relay;
 pub mod restarts;
 
 pub use bus::{BusPort, EventBus, Publish};
+pub use documents::{DocumentPort, DocumentWriter};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
 pub use pipeline::{PipelinePort, PipelineRegistry};

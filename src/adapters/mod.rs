@@ -1,5 +1,6 @@
 //! The server's implementations of the actors' ports.
 
 pub mod deadlines;
+pub mod documents;
 pub mod outbox;
 pub mod redis_bus;

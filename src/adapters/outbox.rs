@@ -1,6 +1,8 @@
 //! `OutboxPort` over PostgreSQL: reads and marks `outbox_events` through the pool, and turns
-//! `LISTEN castyou_outbox` on a dedicated connection into wake-ups.
+//! `LISTEN castyou_outbox` on a dedicated connection into wake-ups. One per consumer: the bus
+//! relay and the document consumer each keep their own progress and their own leader.
 
+use crate::db::outbox::Consumer;
 use crate::db::{self, PgPool};
 use crate::services::events;
 use castyou_actors::relay::PortFuture;
@@ -14,10 +16,12 @@ use std::time::Duration;
 
 pub const CHANNEL: &str = "castyou_outbox";
 
-/// The advisory lock whose holder relays (an arbitrary constant: "castyou outbox").
+/// The advisory locks whose holders consume (arbitrary constants: "castyou outbox", "... docs").
 const RELAY_LOCK: i64 = 0x6361_7374_796f_7501;
+const DOCUMENTS_LOCK: i64 = 0x6361_7374_796f_7502;
 
 pub struct PgOutbox {
+    consumer: Consumer,
     pool: PgPool,
     url: SecretString,
     /// How long delivered events are kept.
@@ -27,8 +31,15 @@ pub struct PgOutbox {
 }
 
 impl PgOutbox {
-    pub fn new(pool: PgPool, url: SecretString, retention: chrono::Duration) -> PgOutbox {
+    /// The outbox as `consumer` reads it. Only the bus consumer prunes.
+    pub fn new(
+        consumer: Consumer,
+        pool: PgPool,
+        url: SecretString,
+        retention: chrono::Duration,
+    ) -> PgOutbox {
         PgOutbox {
+            consumer,
             pool,
             url,
             retention,
@@ -49,6 +60,10 @@ impl OutboxPort for PgOutbox {
     fn lead(&self) -> PortFuture<bool> {
         let leader = self.leader.clone();
         let url = self.url.clone();
+        let (lock, consumer) = match self.consumer {
+            Consumer::Bus => (RELAY_LOCK, "relays the outbox"),
+            Consumer::Documents => (DOCUMENTS_LOCK, "stores the outbox's documents"),
+        };
         Box::pin(async move {
             let mut slot = leader.lock().await;
             if let Some((conn, leading)) = slot.as_mut() {
@@ -69,13 +84,13 @@ impl OutboxPort for PgOutbox {
                 return Ok(false);
             };
             match diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
-                .bind::<diesel::sql_types::BigInt, _>(RELAY_LOCK)
+                .bind::<diesel::sql_types::BigInt, _>(lock)
                 .get_result::<Locked>(conn)
                 .await
             {
                 Ok(got) => {
                     if got.locked {
-                        tracing::info!("this instance now relays the outbox");
+                        tracing::info!("this instance now {consumer}");
                     }
                     *leading = got.locked;
                     Ok(got.locked)
@@ -90,14 +105,18 @@ impl OutboxPort for PgOutbox {
 
     fn undelivered(&self, limit: usize) -> PortFuture<Vec<Event>> {
         let pool = self.pool.clone();
+        let consumer = self.consumer;
         Box::pin(async move {
             let mut conn = pool.get().await?;
-            let rows = db::outbox::undelivered(&mut conn, limit as i64).await?;
+            let rows = db::outbox::pending(&mut conn, consumer, limit as i64).await?;
             Ok(rows.into_iter().map(events::to_event).collect())
         })
     }
 
     fn prune(&self) -> PortFuture<u64> {
+        if self.consumer != Consumer::Bus {
+            return Box::pin(async { Ok(0) });
+        }
         let pool = self.pool.clone();
         let before = chrono::Utc::now() - self.retention;
         Box::pin(async move {
@@ -116,9 +135,10 @@ impl OutboxPort for PgOutbox {
 
     fn mark_delivered(&self, seqs: Vec<i64>) -> PortFuture<()> {
         let pool = self.pool.clone();
+        let consumer = self.consumer;
         Box::pin(async move {
             let mut conn = pool.get().await?;
-            db::outbox::mark_delivered(&mut conn, &seqs).await?;
+            db::outbox::mark_done(&mut conn, consumer, &seqs).await?;
             Ok(())
         })
     }

@@ -39,34 +39,95 @@ pub async fn record(
     Ok(())
 }
 
-/// Undelivered events, oldest first.
-pub async fn undelivered(conn: &mut PgConn, limit: i64) -> QueryResult<Vec<OutboxRow>> {
-    outbox_events::table
-        .filter(outbox_events::delivered_at.is_null())
+/// Who reads the outbox, each at its own pace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumer {
+    /// The relay, publishing on the event bus (`delivered_at`).
+    Bus,
+    /// The document consumer, storing notifications, activity and audit (`documented_at`).
+    Documents,
+}
+
+/// Stages an audit entry for the document store (never published on the bus).
+pub async fn record_audit(
+    conn: &mut PgConn,
+    id: Uuid,
+    payload: &serde_json::Value,
+) -> QueryResult<()> {
+    diesel::insert_into(outbox_events::table)
+        .values((
+            outbox_events::id.eq(id),
+            outbox_events::kind.eq("AUDIT"),
+            outbox_events::payload.eq(payload),
+            outbox_events::delivered_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Events `consumer` has not handled, oldest first.
+pub async fn pending(
+    conn: &mut PgConn,
+    consumer: Consumer,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let query = outbox_events::table
         .order(outbox_events::seq)
         .limit(limit)
-        .select(OutboxRow::as_select())
-        .load(conn)
-        .await
+        .select(OutboxRow::as_select());
+    match consumer {
+        Consumer::Bus => {
+            query
+                .filter(outbox_events::delivered_at.is_null())
+                .load(conn)
+                .await
+        }
+        Consumer::Documents => {
+            query
+                .filter(outbox_events::documented_at.is_null())
+                .load(conn)
+                .await
+        }
+    }
 }
 
-pub async fn mark_delivered(conn: &mut PgConn, seqs: &[i64]) -> QueryResult<usize> {
-    diesel::update(outbox_events::table.filter(outbox_events::seq.eq_any(seqs)))
-        .set(outbox_events::delivered_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await
+pub async fn mark_done(conn: &mut PgConn, consumer: Consumer, seqs: &[i64]) -> QueryResult<usize> {
+    let rows = outbox_events::table.filter(outbox_events::seq.eq_any(seqs));
+    match consumer {
+        Consumer::Bus => {
+            diesel::update(rows)
+                .set(outbox_events::delivered_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await
+        }
+        Consumer::Documents => {
+            diesel::update(rows)
+                .set(outbox_events::documented_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await
+        }
+    }
 }
 
-/// How many events wait for delivery (for `/metrics`).
-pub async fn backlog(conn: &mut PgConn) -> QueryResult<i64> {
-    outbox_events::table
-        .filter(outbox_events::delivered_at.is_null())
-        .count()
-        .get_result(conn)
-        .await
+/// How many events wait for `consumer` (for `/metrics`).
+pub async fn backlog(conn: &mut PgConn, consumer: Consumer) -> QueryResult<i64> {
+    let all = outbox_events::table.count();
+    match consumer {
+        Consumer::Bus => {
+            all.filter(outbox_events::delivered_at.is_null())
+                .get_result(conn)
+                .await
+        }
+        Consumer::Documents => {
+            all.filter(outbox_events::documented_at.is_null())
+                .get_result(conn)
+                .await
+        }
+    }
 }
 
-/// Deletes up to `limit` events delivered before `before`.
+/// Deletes up to `limit` events that were delivered before `before` and are documented.
 pub async fn prune_delivered(
     conn: &mut PgConn,
     before: DateTime<Utc>,
@@ -74,6 +135,7 @@ pub async fn prune_delivered(
 ) -> QueryResult<usize> {
     let old: Vec<i64> = outbox_events::table
         .filter(outbox_events::delivered_at.lt(before))
+        .filter(outbox_events::documented_at.is_not_null())
         .select(outbox_events::seq)
         .limit(limit)
         .load(conn)

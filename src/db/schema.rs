@@ -244,5 +244,6 @@ diesel::table! {
         payload -> Jsonb,
         created_at -> Timestamptz,
         delivered_at -> Nullable<Timestamptz>,
+        documented_at -> Nullable<Timestamptz>,
     }
 }

@@ -10,13 +10,19 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// 200 when PostgreSQL and Redis answer within two seconds; otherwise 503 naming which did not.
+/// 200 when PostgreSQL, Redis and MongoDB answer within two seconds; otherwise 503 naming
+/// which did not.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let limit = Duration::from_secs(2);
-    let (postgres, redis) = futures_util::join!(
+    let (postgres, redis, mongodb) = futures_util::join!(
         tokio::time::timeout(limit, db::ping(&state.pool)),
         tokio::time::timeout(limit, state.redis.ping()),
+        tokio::time::timeout(limit, state.docs.ping()),
     );
+    let mongodb_ok = matches!(mongodb, Ok(Ok(())));
+    if !mongodb_ok {
+        tracing::warn!(error = ?mongodb.map(|r| r.map_err(|e| e.to_string())), "readiness: mongodb");
+    }
     let postgres_ok = matches!(postgres, Ok(Ok(())));
     let redis_ok = matches!(redis, Ok(Ok(())));
     if !postgres_ok {
@@ -27,10 +33,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = json!({
-        "status": if postgres_ok && redis_ok { "ready" } else { "unavailable" },
-        "checks": { "postgres": word(postgres_ok), "redis": word(redis_ok) },
+        "status": if postgres_ok && redis_ok && mongodb_ok { "ready" } else { "unavailable" },
+        "checks": {
+            "postgres": word(postgres_ok),
+            "redis": word(redis_ok),
+            "mongodb": word(mongodb_ok),
+        },
     });
-    if postgres_ok && redis_ok {
+    if postgres_ok && redis_ok && mongodb_ok {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

@@ -38,6 +38,7 @@ pub struct Metrics {
     websockets: Gauge,
     subscriptions: Gauge,
     outbox_backlog: Gauge,
+    documents_backlog: Gauge,
     pipeline_actors: Gauge,
     restarts: Family<ActorLabel, Counter>,
     restart_sources: Vec<(&'static str, RestartCounter)>,
@@ -82,6 +83,12 @@ impl Metrics {
             "Outbox events not yet delivered",
             outbox_backlog.clone(),
         );
+        let documents_backlog = Gauge::default();
+        registry.register(
+            "documents_backlog",
+            "Outbox events whose documents (notifications, activity, audit) are not yet stored",
+            documents_backlog.clone(),
+        );
         let pipeline_actors = Gauge::default();
         registry.register(
             "pipeline_actors",
@@ -101,6 +108,7 @@ impl Metrics {
             websockets,
             subscriptions,
             outbox_backlog,
+            documents_backlog,
             pipeline_actors,
             restarts,
             restart_sources,
@@ -154,8 +162,11 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState
         .pipeline_actors
         .set(metrics.pipelines.running().await as i64);
     if let Ok(mut conn) = state.pool.get().await {
-        if let Ok(n) = db::outbox::backlog(&mut conn).await {
+        if let Ok(n) = db::outbox::backlog(&mut conn, db::outbox::Consumer::Bus).await {
             metrics.outbox_backlog.set(n);
+        }
+        if let Ok(n) = db::outbox::backlog(&mut conn, db::outbox::Consumer::Documents).await {
+            metrics.documents_backlog.set(n);
         }
     }
     for (actor, source) in &metrics.restart_sources {

@@ -2,6 +2,7 @@
 //! and reaches storage through `db`. GraphQL resolvers call these and nothing below them.
 
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod favorites;
@@ -9,6 +10,7 @@ pub mod gate;
 pub mod groups;
 pub mod identity;
 pub mod jobs;
+pub mod notifications;
 pub mod pipelines;
 pub mod profiles;
 pub mod tokens;
@@ -31,10 +33,15 @@ pub struct AppState {
     pub tokens: Arc<tokens::TokenKeys>,
     pub identity: Arc<identity::IdentityVerifier>,
     pub revocation: Arc<gate::RevocationCache>,
+    pub docs: crate::documents::Documents,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, pool: PgPool) -> anyhow::Result<AppState> {
+    pub fn new(
+        settings: Settings,
+        pool: PgPool,
+        docs: crate::documents::Documents,
+    ) -> anyhow::Result<AppState> {
         let redis = RedisHandle::new(
             settings.redis.url.expose_secret(),
             settings.redis.key_prefix.clone(),
@@ -48,6 +55,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             identity: Arc::new(identity),
             revocation: Arc::new(gate::RevocationCache::default()),
+            docs,
         })
     }
 

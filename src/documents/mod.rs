@@ -1,0 +1,187 @@
+//! The document store (MongoDB): the notification inbox, the activity feed and the audit log.
+//! Every query here has an index, created at start (idempotently) by `Documents::prepare`.
+//! Documents are written only by the outbox's document consumer, from committed events, with
+//! ids derived from the event, so a redelivered event never makes a second document.
+
+pub mod activity;
+pub mod audit;
+pub mod notifications;
+
+use crate::configuration::MongoSettings;
+use mongodb::bson::{doc, Document};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Collection, Database, IndexModel};
+use secrecy::ExposeSecret;
+use std::time::Duration;
+
+pub use mongodb::bson;
+
+/// A handle on the document database; cheap to clone.
+#[derive(Clone)]
+pub struct Documents {
+    db: Database,
+    notification_ttl: Duration,
+}
+
+impl std::fmt::Debug for Documents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Documents")
+            .field("database", &self.db.name())
+            .finish()
+    }
+}
+
+/// The driver's error; its message never includes the URI's credentials.
+pub type DocResult<T> = Result<T, mongodb::error::Error>;
+
+impl Documents {
+    /// A client for `settings` (it connects lazily, so the server may start before MongoDB).
+    pub async fn connect(settings: &MongoSettings) -> anyhow::Result<Documents> {
+        let mut options = ClientOptions::parse(settings.uri.expose_secret())
+            .await
+            .map_err(|e| anyhow::anyhow!("mongodb.uri: {}", e.kind))?;
+        options.app_name = Some("castyou".into());
+        options.server_selection_timeout = Some(Duration::from_secs(5));
+        options.connect_timeout = Some(Duration::from_secs(5));
+        let client = Client::with_options(options)?;
+        Ok(Documents {
+            db: client.database(&settings.database),
+            notification_ttl: Duration::from_secs(
+                u64::try_from(settings.notification_ttl_days).unwrap_or(180) * 86_400,
+            ),
+        })
+    }
+
+    pub(crate) fn collection<T: Send + Sync>(&self, name: &str) -> Collection<T> {
+        self.db.collection(name)
+    }
+
+    /// Whether MongoDB answers.
+    pub async fn ping(&self) -> DocResult<()> {
+        self.db.run_command(doc! { "ping": 1 }).await.map(drop)
+    }
+
+    /// Creates every index (a no-op for those that exist). A changed notification TTL is
+    /// applied to the existing index.
+    pub async fn prepare(&self) -> DocResult<()> {
+        let ttl = self.notification_ttl;
+        let plain = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_string()).build())
+                .build()
+        };
+        self.collection::<Document>(notifications::COLLECTION)
+            .create_indexes([
+                plain(doc! { "userId": 1, "key": -1 }, "inbox_newest_first"),
+                plain(doc! { "userId": 1, "readAt": 1 }, "inbox_unread"),
+            ])
+            .await?;
+        let ttl_index = IndexModel::builder()
+            .keys(doc! { "createdAt": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("notifications_expire".to_string())
+                    .expire_after(ttl)
+                    .build(),
+            )
+            .build();
+        let notifications = self.collection::<Document>(notifications::COLLECTION);
+        if let Err(e) = notifications.create_index(ttl_index).await {
+            // IndexOptionsConflict: the TTL setting changed since the index was made.
+            if matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 85) {
+                self.db
+                    .run_command(doc! {
+                        "collMod": notifications::COLLECTION,
+                        "index": { "name": "notifications_expire",
+                                   "expireAfterSeconds": ttl.as_secs() as i64 },
+                    })
+                    .await?;
+            } else {
+                return Err(e);
+            }
+        }
+        self.collection::<Document>(activity::COLLECTION)
+            .create_indexes([plain(
+                doc! { "audience": 1, "key": -1 },
+                "feed_newest_first",
+            )])
+            .await?;
+        self.collection::<Document>(audit::COLLECTION)
+            .create_indexes([
+                plain(doc! { "key": -1 }, "newest_first"),
+                plain(doc! { "actorId": 1, "key": -1 }, "by_actor"),
+                plain(doc! { "objectId": 1, "key": -1 }, "by_object"),
+            ])
+            .await?;
+        Ok(())
+    }
+}
+
+/// Milliseconds since the epoch as a BSON date.
+pub fn bson_time(at: chrono::DateTime<chrono::Utc>) -> bson::DateTime {
+    bson::DateTime::from_millis(at.timestamp_millis())
+}
+
+pub fn chrono_time(at: bson::DateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or_default()
+}
+
+/// Every list is ordered by one string field, `key`: the document's time (milliseconds, zero
+/// padded) then its id, so "newest first" is one index-backed sort with no ties.
+pub fn sort_key(at: bson::DateTime, id: &str) -> String {
+    format!("{:015}:{id}", at.timestamp_millis().max(0))
+}
+
+/// A page position, newest first: the time and id of the last document seen, as an opaque
+/// cursor (`<millis>:<id>` in URL-safe base64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub at: i64,
+    pub id: String,
+}
+
+impl Position {
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", self.at, self.id))
+    }
+
+    pub fn decode(cursor: &str) -> Option<Position> {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let (at, id) = raw.split_once(':')?;
+        if id.is_empty() || id.len() > 100 {
+            return None;
+        }
+        Some(Position {
+            at: at.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+
+    /// The filter for documents after this position, newest first.
+    pub fn after(&self) -> Document {
+        let key = sort_key(bson::DateTime::from_millis(self.at), &self.id);
+        doc! { "key": { "$lt": key } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip_and_garbage_is_refused() {
+        let p = Position {
+            at: 1_700_000_000_123,
+            id: "abc-def".into(),
+        };
+        assert_eq!(Position::decode(&p.encode()), Some(p));
+        assert_eq!(Position::decode("not base64!"), None);
+        assert_eq!(Position::decode(""), None);
+    }
+}
