@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod connection;
+pub mod documents;
 pub mod errors;
 pub mod groups;
 pub mod jobs;
@@ -21,6 +22,7 @@ pub struct Query(
     jobs::JobQuery,
     applications::ApplicationQuery,
     groups::GroupQuery,
+    documents::DocumentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -30,6 +32,7 @@ pub struct Mutation(
     jobs::JobMutation,
     applications::ApplicationMutation,
     groups::GroupMutation,
+    documents::DocumentMutation,
 );
 
 pub type CastYouSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;
@@ -46,6 +49,8 @@ pub struct SchemaLimits {
 pub struct Realtime {
     pub hub: actix::Addr<castyou_actors::NotificationHub>,
     pub pipelines: crate::services::pipelines::Pipelines,
+    /// Publishes events to every instance (announcing notifications marked read).
+    pub bus: actix::Recipient<castyou_actors::bus::Publish>,
 }
 
 /// Builds the schema once; every worker shares it.
@@ -69,8 +74,13 @@ pub fn build_schema(
     if let Some(state) = state {
         builder = builder.data(state);
     }
-    if let Some(Realtime { hub, pipelines }) = realtime {
-        builder = builder.data(hub).data(pipelines);
+    if let Some(Realtime {
+        hub,
+        pipelines,
+        bus,
+    }) = realtime
+    {
+        builder = builder.data(hub).data(pipelines).data(bus);
     }
     builder.finish()
 }

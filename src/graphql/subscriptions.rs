@@ -7,13 +7,14 @@ use crate::db::models::Application;
 use crate::domain::{ApplicationStage, Role};
 use crate::errors::AppError;
 use crate::services::events::{PipelineEventKind, PipelinePayload};
-use crate::services::{jobs, signed_in};
+use crate::services::notifications::{self, Notification};
+use crate::services::{jobs, signed_in, AppState, Viewer};
 use actix::Addr;
 use async_graphql::{Context, Object, Result, Subscription};
 use castyou_actors::hub::Unsubscribe;
 use castyou_actors::{Event, NotificationHub, Subscribe, Subscription as HubSubscription, Topic};
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -117,6 +118,76 @@ async fn subscribe(ctx: &Context<'_>, topic: Topic) -> Result<Live> {
     }
 }
 
+fn cut_off_error() -> async_graphql::Error {
+    AppError::conflict("the subscription fell too far behind and was closed; subscribe again")
+        .into()
+}
+
+/// The notifications pushed to `live`'s user; ends with an error if the hub cut it off.
+fn notification_events(live: Live) -> impl Stream<Item = Result<Notification>> {
+    futures_util::stream::unfold(Some(live), move |live| async move {
+        let mut live = live?;
+        loop {
+            let Some(event) = live.subscription.events.recv().await else {
+                if live.subscription.cut_off.load(Ordering::Acquire) {
+                    return Some((Err(cut_off_error()), None));
+                }
+                return None;
+            };
+            if event.kind != notifications::NOTIFICATION_EVENT {
+                continue;
+            }
+            if let Some(n) = event.decoded::<Notification>() {
+                return Some((Ok(Notification::clone(&n)), Some(live)));
+            }
+        }
+    })
+}
+
+/// The user's unread count: now, then again whenever a notification arrives or some are
+/// marked read (repeats of the same number are not sent).
+fn unread_counts(live: Live, state: AppState, viewer: Viewer) -> impl Stream<Item = Result<i32>> {
+    let first = true;
+    futures_util::stream::unfold(
+        (Some(live), first, None::<i32>),
+        move |(live, first, last)| {
+            let state = state.clone();
+            async move {
+                let mut live = live?;
+                if !first {
+                    loop {
+                        let Some(event) = live.subscription.events.recv().await else {
+                            if live.subscription.cut_off.load(Ordering::Acquire) {
+                                return Some((Err(cut_off_error()), (None, false, last)));
+                            }
+                            return None;
+                        };
+                        if event.kind == notifications::NOTIFICATION_EVENT
+                            || event.kind == notifications::READ_EVENT
+                        {
+                            // Several at once make one count.
+                            while let Ok(_more) = live.subscription.events.try_recv() {}
+                            break;
+                        }
+                    }
+                }
+                match notifications::unread_count(&state, Some(viewer)).await {
+                    Ok(n) => {
+                        let n = i32::try_from(n).unwrap_or(i32::MAX);
+                        if last == Some(n) {
+                            // Unchanged: wait for the next change without answering.
+                            return Some((Ok(None), (Some(live), false, last)));
+                        }
+                        Some((Ok(Some(n)), (Some(live), false, Some(n))))
+                    }
+                    Err(e) => Some((Err(e.into()), (None, false, last))),
+                }
+            }
+        },
+    )
+    .filter_map(|item: Result<Option<i32>>| async move { item.transpose() })
+}
+
 /// The pipeline events of `live` (other events on the topic are skipped); ends with an error
 /// if the hub cut the subscriber off.
 fn pipeline_events(live: Live) -> impl Stream<Item = Result<PipelineEvent>> {
@@ -125,13 +196,15 @@ fn pipeline_events(live: Live) -> impl Stream<Item = Result<PipelineEvent>> {
         loop {
             let Some(event): Option<Arc<Event>> = live.subscription.events.recv().await else {
                 if live.subscription.cut_off.load(Ordering::Acquire) {
-                    let e = AppError::conflict(
-                        "the subscription fell too far behind and was closed; subscribe again",
-                    );
-                    return Some((Err(e.into()), None));
+                    return Some((Err(cut_off_error()), None));
                 }
                 return None;
             };
+            if event.kind == notifications::NOTIFICATION_EVENT
+                || event.kind == notifications::READ_EVENT
+            {
+                continue;
+            }
             if let Some(payload) = event.decoded::<PipelinePayload>() {
                 return Some((Ok(PipelineEvent(payload)), Some(live)));
             }
@@ -178,5 +251,26 @@ impl SubscriptionRoot {
         }
         let live = subscribe(ctx, Topic::User(viewer.user_id)).await?;
         Ok(pipeline_events(live))
+    }
+
+    /// The signed-in user's new notifications, pushed once they are stored.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<Notification>>> {
+        let viewer = signed_in(viewer(ctx))?;
+        let live = subscribe(ctx, Topic::User(viewer.user_id)).await?;
+        Ok(notification_events(live))
+    }
+
+    /// The signed-in user's unread notification count: first the current count, then each
+    /// change.
+    async fn unread_notification_count(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<i32>>> {
+        let viewer = signed_in(viewer(ctx))?;
+        let live = subscribe(ctx, Topic::User(viewer.user_id)).await?;
+        Ok(unread_counts(live, state(ctx).clone(), viewer))
     }
 }

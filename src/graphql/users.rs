@@ -4,7 +4,8 @@ use super::loaders::load_error;
 use super::{loaders, meta, state, viewer};
 use crate::db::models::{ProducerProfile, TalentProfile, User};
 use crate::domain::{AuthProvider, Role};
-use crate::services::{self, auth};
+use crate::errors::AppResult;
+use crate::services::{self, audit, auth};
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -164,7 +165,7 @@ impl AuthMutation {
         role: Role,
         display_name: String,
     ) -> Result<auth::AuthPayload> {
-        Ok(auth::register(
+        let result = auth::register(
             state(ctx),
             &meta(ctx),
             &email,
@@ -172,7 +173,17 @@ impl AuthMutation {
             role,
             &display_name,
         )
-        .await?)
+        .await;
+        let summary = format!("email={email} role={role}");
+        signed(
+            ctx,
+            result,
+            "REGISTERED",
+            "REGISTER_FAILED",
+            &email,
+            summary,
+        )
+        .await
     }
 
     /// Signs in; with two-factor authentication on, `totpCode` is required.
@@ -183,14 +194,24 @@ impl AuthMutation {
         password: String,
         totp_code: Option<String>,
     ) -> Result<auth::AuthPayload> {
-        Ok(auth::login(
+        let result = auth::login(
             state(ctx),
             &meta(ctx),
             &email,
             &password,
             totp_code.as_deref(),
         )
-        .await?)
+        .await;
+        let summary = format!("email={email}");
+        signed(
+            ctx,
+            result,
+            "LOGIN_SUCCEEDED",
+            "LOGIN_FAILED",
+            &email,
+            summary,
+        )
+        .await
     }
 
     /// Rotates: returns a new pair, and the presented refresh token stops working. Presenting
@@ -200,12 +221,29 @@ impl AuthMutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> Result<auth::AuthPayload> {
-        Ok(auth::refresh(state(ctx), &meta(ctx), &refresh_token).await?)
+        let result = auth::refresh(state(ctx), &meta(ctx), &refresh_token).await;
+        let summary = "refresh token rotated".to_string();
+        signed(
+            ctx,
+            result,
+            "TOKEN_REFRESHED",
+            "TOKEN_REFRESH_FAILED",
+            "",
+            summary,
+        )
+        .await
     }
 
     /// Ends the session of this refresh token (its access tokens stop working too).
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
-        Ok(auth::logout(state(ctx), &refresh_token).await?)
+        let result = auth::logout(state(ctx), &refresh_token).await;
+        let (action, summary) = match &result {
+            Ok(true) => ("LOGGED_OUT", "session ended".to_string()),
+            Ok(false) => ("LOGOUT_FAILED", "unknown refresh token".to_string()),
+            Err(e) => ("LOGOUT_FAILED", e.code().to_string()),
+        };
+        record(ctx, viewer(ctx), action, "Session", String::new(), summary).await;
+        Ok(result?)
     }
 
     /// Signs in with a Google, Facebook or LinkedIn ID token (through Firebase or Auth0). A new
@@ -217,12 +255,35 @@ impl AuthMutation {
         id_token: String,
         role: Option<Role>,
     ) -> Result<auth::AuthPayload> {
-        Ok(auth::login_with_provider(state(ctx), &meta(ctx), provider, &id_token, role).await?)
+        let result =
+            auth::login_with_provider(state(ctx), &meta(ctx), provider, &id_token, role).await;
+        let summary = format!("provider={provider}");
+        signed(
+            ctx,
+            result,
+            "PROVIDER_LOGIN_SUCCEEDED",
+            "PROVIDER_LOGIN_FAILED",
+            "",
+            summary,
+        )
+        .await
     }
 
     /// Starts two-factor set-up; confirm with a code from the authenticator.
     async fn begin_two_factor_setup(&self, ctx: &Context<'_>) -> Result<TwoFactorSetup> {
-        let setup = auth::begin_two_factor(state(ctx), viewer(ctx)).await?;
+        let result = auth::begin_two_factor(state(ctx), viewer(ctx)).await;
+        let action = match &result {
+            Ok(_) => "TWO_FACTOR_SETUP_STARTED",
+            Err(_) => "TWO_FACTOR_SETUP_FAILED",
+        };
+        let summary = result
+            .as_ref()
+            .err()
+            .map(|e| e.code())
+            .unwrap_or("")
+            .to_string();
+        record(ctx, viewer(ctx), action, "User", own_id(ctx), summary).await;
+        let setup = result?;
         Ok(TwoFactorSetup {
             secret: setup.secret,
             otpauth_url: setup.otpauth_url,
@@ -230,10 +291,98 @@ impl AuthMutation {
     }
 
     async fn confirm_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
-        Ok(auth::confirm_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await?)
+        let result = auth::confirm_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await;
+        two_factor(
+            ctx,
+            result,
+            "TWO_FACTOR_ENABLED",
+            "TWO_FACTOR_CONFIRM_FAILED",
+        )
+        .await
     }
 
     async fn disable_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
-        Ok(auth::disable_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await?)
+        let result = auth::disable_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await;
+        two_factor(
+            ctx,
+            result,
+            "TWO_FACTOR_DISABLED",
+            "TWO_FACTOR_DISABLE_FAILED",
+        )
+        .await
     }
+}
+
+/// Records an audit entry for a sign-in or account mutation.
+async fn record(
+    ctx: &Context<'_>,
+    actor: Option<services::Viewer>,
+    action: &str,
+    object_type: &str,
+    object_id: String,
+    summary: String,
+) {
+    let entry = audit::Entry {
+        actor: audit::Entry::by(actor.as_ref()),
+        action: action.to_string(),
+        object_type: object_type.to_string(),
+        object_id,
+        summary,
+    };
+    audit::record(state(ctx), &meta(ctx), entry).await;
+}
+
+fn own_id(ctx: &Context<'_>) -> String {
+    viewer(ctx)
+        .map(|v| v.user_id.to_string())
+        .unwrap_or_default()
+}
+
+/// Audits a mutation that signs someone in: the user on success; on failure, no actor, what
+/// was tried (an email, never a secret) and the error's code.
+async fn signed(
+    ctx: &Context<'_>,
+    result: AppResult<auth::AuthPayload>,
+    succeeded: &str,
+    failed: &str,
+    tried: &str,
+    summary: String,
+) -> Result<auth::AuthPayload> {
+    let tried: String = tried.chars().take(200).collect();
+    let entry = match &result {
+        Ok(payload) => audit::Entry {
+            actor: Some((payload.user.id, payload.user.role)),
+            action: succeeded.to_string(),
+            object_type: "User".into(),
+            object_id: payload.user.id.to_string(),
+            summary,
+        },
+        Err(e) => audit::Entry {
+            actor: None,
+            action: failed.to_string(),
+            object_type: "User".into(),
+            object_id: tried,
+            summary: format!(
+                "{} -> {}",
+                summary.chars().take(300).collect::<String>(),
+                e.code()
+            ),
+        },
+    };
+    audit::record(state(ctx), &meta(ctx), entry).await;
+    Ok(result?)
+}
+
+async fn two_factor(
+    ctx: &Context<'_>,
+    result: AppResult<bool>,
+    succeeded: &str,
+    failed: &str,
+) -> Result<bool> {
+    let (action, summary) = match &result {
+        Ok(_) => (succeeded, String::new()),
+        Err(e) => (failed, e.code().to_string()),
+    };
+    record(ctx, viewer(ctx), action, "User", own_id(ctx), summary).await;
+    Ok(result?)
 }

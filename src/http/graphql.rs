@@ -109,12 +109,19 @@ pub async fn graphql_post(
     if let Err(error) = errors::parse(&mut request, &documents) {
         return HttpResponse::BadRequest().json(async_graphql::Response::from_errors(vec![*error]));
     }
+    let audited = crate::http::audit::plan(&mut request);
     let request = request
         .data(state.get_ref().clone())
-        .data(RequestContext { viewer, meta })
+        .data(RequestContext {
+            viewer,
+            meta: meta.clone(),
+        })
         .data(LazyLoaders::new(state.pool.clone()));
     let mut response = schema.execute(request).await;
     errors::ensure_codes(&mut response);
+    if !audited.is_empty() && !errors::failed_validation(&response) {
+        crate::http::audit::record(&state, &meta, viewer, audited, &response).await;
+    }
     let mut http = HttpResponse::Ok();
     if errors::failed_validation(&response) {
         http.status(StatusCode::BAD_REQUEST);

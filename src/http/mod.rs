@@ -1,5 +1,6 @@
 //! HTTP: the GraphQL endpoint, GraphiQL, health and readiness, and the middleware around them.
 
+pub mod audit;
 pub mod graphql;
 pub mod health;
 pub mod metrics;

@@ -271,6 +271,15 @@ pub async fn refresh(
         Outcome::Reused(session_id) => {
             tracing::warn!(%session_id, client = ?meta.client_ip, "refresh token reuse detected; session revoked");
             gate::cache_revoked_sessions(state, &[session_id]).await;
+            let entry = super::audit::Entry {
+                actor: None,
+                action: "REFRESH_REUSE_DETECTED".into(),
+                object_type: "Session".into(),
+                object_id: session_id.to_string(),
+                summary: "a rotated refresh token was presented again; the session is revoked"
+                    .into(),
+            };
+            super::audit::record(state, meta, entry).await;
             Err(invalid())
         }
         Outcome::Invalid => Err(invalid()),

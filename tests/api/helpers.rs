@@ -41,6 +41,7 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = base.clone();
     settings.database = base.database.with_database(&db_name);
     settings.redis.key_prefix = format!("castyou-test:{}:", Uuid::new_v4().simple());
+    settings.mongodb.database = db_name.clone();
     settings.application.port = 0;
     customise(&mut settings);
     spawn_with_settings(settings, db_name).await

@@ -15,6 +15,7 @@ mod groups;
 mod hostile;
 mod jobs;
 mod migrations;
+mod notifications;
 mod operations;
 mod outages;
 mod pagination;

@@ -1,0 +1,274 @@
+//! The notification inbox, the activity feed and the audit log.
+
+use super::connection::PageInfo;
+use super::loaders::load_error;
+use super::users::UserNode;
+use super::{loaders, state, viewer};
+use crate::services::notifications::{self as inbox, Activity, AuditEntry, DocPage, Notification};
+use actix::Recipient;
+use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use castyou_actors::bus::Publish;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[Object(name = "Notification")]
+impl Notification {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// APPLICATION_RECEIVED, STAGE_CHANGED, APPLICATION_WITHDRAWN, DEADLINE_REMINDER,
+    /// JOB_CLOSED, GROUP_INVITE, GROUP_INVITE_ACCEPTED.
+    async fn kind(&self) -> &str {
+        &self.kind
+    }
+    async fn title(&self) -> &str {
+        &self.title
+    }
+    async fn body(&self) -> &str {
+        &self.body
+    }
+    /// The ids an app needs to navigate: jobId, applicationId, groupId...
+    async fn data(&self) -> async_graphql::Json<&serde_json::Value> {
+        async_graphql::Json(&self.data)
+    }
+    async fn read_at(&self) -> Option<DateTime<Utc>> {
+        self.read_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationEdge {
+    node: Notification,
+    cursor: String,
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationConnection {
+    edges: Vec<NotificationEdge>,
+    page_info: PageInfo,
+    total_count: i32,
+}
+
+fn page_info<T>(page: &DocPage<T>) -> PageInfo {
+    PageInfo {
+        has_next_page: page.has_next_page,
+        end_cursor: page.items.last().map(|(c, _)| c.clone()),
+    }
+}
+
+#[Object(name = "ActivityEntry")]
+impl Activity {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// APPLIED, MOVED, WITHDREW, PUBLISHED, CLOSED, CANCELLED, FILLED, INVITED, JOINED_GROUP.
+    async fn verb(&self) -> &str {
+        &self.verb
+    }
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        user(ctx, self.actor_id).await
+    }
+    async fn object_type(&self) -> &str {
+        &self.object_type
+    }
+    async fn object_id(&self) -> &str {
+        &self.object_id
+    }
+    async fn summary(&self) -> &str {
+        &self.summary
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+}
+
+async fn user(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<UserNode>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(loaders(ctx)
+        .users
+        .load_one(id)
+        .await
+        .map_err(load_error)?
+        .map(UserNode::from))
+}
+
+#[derive(SimpleObject)]
+pub struct ActivityEdge {
+    node: Activity,
+    cursor: String,
+}
+
+#[derive(SimpleObject)]
+pub struct ActivityConnection {
+    edges: Vec<ActivityEdge>,
+    page_info: PageInfo,
+}
+
+#[Object(name = "AuditEntry")]
+impl AuditEntry {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// Null for anonymous attempts (e.g. a failed login).
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        user(ctx, self.actor_id).await
+    }
+    /// e.g. LOGIN_SUCCEEDED, LOGIN_FAILED, REFRESH_REUSE_DETECTED, MOVE_APPLICATION.
+    async fn action(&self) -> &str {
+        &self.action
+    }
+    async fn object_type(&self) -> &str {
+        &self.object_type
+    }
+    async fn object_id(&self) -> &str {
+        &self.object_id
+    }
+    /// What changed; never a secret, password or token.
+    async fn summary(&self) -> &str {
+        &self.summary
+    }
+    async fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+    async fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref()
+    }
+    async fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AuditEdge {
+    node: AuditEntry,
+    cursor: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AuditConnection {
+    edges: Vec<AuditEdge>,
+    page_info: PageInfo,
+}
+
+#[derive(Default)]
+pub struct DocumentQuery;
+
+#[Object]
+impl DocumentQuery {
+    /// The signed-in user's notifications, newest first.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<NotificationConnection> {
+        let (page, total) = inbox::inbox(
+            state(ctx),
+            viewer(ctx),
+            unread_only.unwrap_or(false),
+            first,
+            after.as_deref(),
+        )
+        .await?;
+        let page_info = page_info(&page);
+        Ok(NotificationConnection {
+            edges: page
+                .items
+                .into_iter()
+                .map(|(cursor, node)| NotificationEdge { node, cursor })
+                .collect(),
+            page_info,
+            total_count: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let n = inbox::unread_count(state(ctx), viewer(ctx)).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    /// What happened around the signed-in user, newest first.
+    async fn activity_feed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ActivityConnection> {
+        let page = inbox::feed(state(ctx), viewer(ctx), first, after.as_deref()).await?;
+        let page_info = page_info(&page);
+        Ok(ActivityConnection {
+            edges: page
+                .items
+                .into_iter()
+                .map(|(cursor, node)| ActivityEdge { node, cursor })
+                .collect(),
+            page_info,
+        })
+    }
+
+    /// The audit trail, newest first: admins only.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        actor_id: Option<Uuid>,
+        object_id: Option<String>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditConnection> {
+        let page = inbox::audit_log(
+            state(ctx),
+            viewer(ctx),
+            actor_id,
+            object_id.as_deref(),
+            first,
+            after.as_deref(),
+        )
+        .await?;
+        let page_info = page_info(&page);
+        Ok(AuditConnection {
+            edges: page
+                .items
+                .into_iter()
+                .map(|(cursor, node)| AuditEdge { node, cursor })
+                .collect(),
+            page_info,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct DocumentMutation;
+
+#[Object]
+impl DocumentMutation {
+    /// Marks the signed-in user's notifications read: those in `ids`, or all with `all: true`.
+    /// Returns how many changed (others' ids change nothing).
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<ID>>,
+        #[graphql(default_with = "Some(false)")] all: Option<bool>,
+    ) -> Result<i32> {
+        let ids = ids.map(|ids| ids.into_iter().map(|id| id.0).collect());
+        let (changed, event) =
+            inbox::mark_read(state(ctx), viewer(ctx), ids, all.unwrap_or(false)).await?;
+        if let (Some(event), Some(bus)) = (event, ctx.data_opt::<Recipient<Publish>>()) {
+            // The live count follows on every instance; if the bus is down it catches up with
+            // the next notification.
+            match bus.send(Publish(Arc::new(event))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "read notifications not announced"),
+                Err(e) => tracing::warn!(error = %e, "read notifications not announced"),
+            }
+        }
+        Ok(i32::try_from(changed).unwrap_or(i32::MAX))
+    }
+}

@@ -1,0 +1,310 @@
+//! The notification inbox, the activity feed and the audit log as the API serves them: each
+//! user sees and marks only their own notifications and feed; the audit log is for admins.
+
+use super::{signed_in, AppState, Viewer};
+use crate::documents::notifications::{self, NotificationDoc};
+use crate::documents::{activity, audit, bson, chrono_time, Position};
+use crate::domain::{ApplicationStage, Role};
+use crate::errors::{AppError, AppResult};
+use castyou_actors::{Event, Topic};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The kind of the bus events that carry a stored notification to its recipient.
+pub const NOTIFICATION_EVENT: &str = "NOTIFICATION";
+/// The kind of the bus events that say a user's notifications were marked read.
+pub const READ_EVENT: &str = "NOTIFICATIONS_READ";
+
+/// A notification as clients see it (and as the bus carries it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub data: serde_json::Value,
+    pub read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<NotificationDoc> for Notification {
+    fn from(doc: NotificationDoc) -> Self {
+        Notification {
+            id: doc.id,
+            kind: doc.kind,
+            title: doc.title,
+            body: doc.body,
+            data: bson::Bson::Document(doc.data).into_relaxed_extjson(),
+            read_at: doc.read_at.map(chrono_time),
+            created_at: chrono_time(doc.created_at),
+        }
+    }
+}
+
+/// The bus event that pushes a stored notification to its recipient's live subscriptions.
+pub fn live_event(doc: &NotificationDoc, seq: i64) -> Event {
+    let user: Uuid = doc.user_id.parse().unwrap_or_default();
+    let id: Uuid = doc.id.parse().unwrap_or_else(|_| Uuid::new_v4());
+    let notification = Notification::from(doc.clone());
+    Event {
+        id,
+        seq,
+        kind: NOTIFICATION_EVENT.into(),
+        topics: vec![Topic::User(user)],
+        payload: serde_json::to_value(&notification).unwrap_or_default(),
+        at: notification.created_at,
+        decoded: Default::default(),
+    }
+}
+
+/// What a talent reads when their application reaches `stage`.
+pub fn stage_sentence(stage: ApplicationStage, job: &str) -> String {
+    use ApplicationStage as S;
+    match stage {
+        S::Applied => format!("Your application to {job} was received."),
+        S::Shortlisted => format!("You have been shortlisted for {job}."),
+        S::Audition => format!("You are invited to audition for {job}."),
+        S::Callback => format!("You have a callback for {job}."),
+        S::Offered => format!("You have an offer for {job}."),
+        S::Hired => format!("Congratulations: you have been cast in {job}."),
+        S::Rejected => format!("Your application to {job} was not taken further this time."),
+        S::Withdrawn => format!("You withdrew your application to {job}."),
+    }
+}
+
+/// The most a page may hold.
+const MAX_PAGE: i32 = 100;
+
+fn page_size(first: Option<i32>) -> AppResult<usize> {
+    let first = first.unwrap_or(20);
+    if !(0..=MAX_PAGE).contains(&first) {
+        return Err(AppError::bad_input(
+            "first",
+            format!("first must be between 0 and {MAX_PAGE}"),
+        ));
+    }
+    Ok(first as usize)
+}
+
+fn position(after: Option<&str>) -> AppResult<Option<Position>> {
+    after
+        .map(|cursor| {
+            Position::decode(cursor).ok_or_else(|| AppError::bad_input("after", "not a cursor"))
+        })
+        .transpose()
+}
+
+fn unavailable(e: mongodb::error::Error) -> AppError {
+    AppError::Internal(anyhow::Error::new(e).context("the document store"))
+}
+
+/// A page of results with its cursors.
+pub struct DocPage<T> {
+    pub items: Vec<(String, T)>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+pub async fn inbox(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    unread_only: bool,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<(DocPage<Notification>, u64)> {
+    let viewer = signed_in(viewer)?;
+    let first = page_size(first)?;
+    let after = position(after)?;
+    let user = viewer.user_id.to_string();
+    let (docs, more) = notifications::page(&state.docs, &user, unread_only, after.as_ref(), first)
+        .await
+        .map_err(unavailable)?;
+    let total = notifications::count(&state.docs, &user, unread_only)
+        .await
+        .map_err(unavailable)?;
+    let items = docs
+        .into_iter()
+        .map(|d| {
+            let cursor = Position {
+                at: d.created_at.timestamp_millis(),
+                id: d.id.clone(),
+            }
+            .encode();
+            (cursor, Notification::from(d))
+        })
+        .collect();
+    Ok((
+        DocPage {
+            items,
+            has_next_page: more,
+            has_previous_page: after.is_some(),
+        },
+        total,
+    ))
+}
+
+pub async fn unread_count(state: &AppState, viewer: Option<Viewer>) -> AppResult<u64> {
+    let viewer = signed_in(viewer)?;
+    notifications::count(&state.docs, &viewer.user_id.to_string(), true)
+        .await
+        .map_err(unavailable)
+}
+
+/// Marks the viewer's own notifications read (others' ids are ignored); returns how many
+/// changed, and the bus event that tells the viewer's live subscriptions.
+pub async fn mark_read(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    ids: Option<Vec<String>>,
+    all: bool,
+) -> AppResult<(u64, Option<Event>)> {
+    let viewer = signed_in(viewer)?;
+    let ids = match (ids, all) {
+        (_, true) => None,
+        (Some(ids), false) if !ids.is_empty() => {
+            if ids.len() > 500 {
+                return Err(AppError::bad_input("ids", "give at most 500 ids"));
+            }
+            Some(ids)
+        }
+        _ => return Err(AppError::bad_input("ids", "give ids, or all: true")),
+    };
+    let changed =
+        notifications::mark_read(&state.docs, &viewer.user_id.to_string(), ids.as_deref())
+            .await
+            .map_err(unavailable)?;
+    let event = (changed > 0).then(|| Event {
+        id: Uuid::new_v4(),
+        seq: 0,
+        kind: READ_EVENT.into(),
+        topics: vec![Topic::User(viewer.user_id)],
+        payload: serde_json::json!({ "userId": viewer.user_id, "changed": changed }),
+        at: Utc::now(),
+        decoded: Default::default(),
+    });
+    Ok((changed, event))
+}
+
+/// An activity entry as clients see it.
+pub struct Activity {
+    pub id: String,
+    pub verb: String,
+    pub actor_id: Option<Uuid>,
+    pub object_type: String,
+    pub object_id: String,
+    pub summary: String,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn feed(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<DocPage<Activity>> {
+    let viewer = signed_in(viewer)?;
+    let first = page_size(first)?;
+    let after = position(after)?;
+    let (docs, more) = activity::page(
+        &state.docs,
+        &viewer.user_id.to_string(),
+        after.as_ref(),
+        first,
+    )
+    .await
+    .map_err(unavailable)?;
+    Ok(DocPage {
+        items: docs
+            .into_iter()
+            .map(|d| {
+                let cursor = Position {
+                    at: d.at.timestamp_millis(),
+                    id: d.id.clone(),
+                }
+                .encode();
+                (
+                    cursor,
+                    Activity {
+                        id: d.id,
+                        verb: d.verb,
+                        actor_id: d.actor_id.and_then(|a| a.parse().ok()),
+                        object_type: d.object_type,
+                        object_id: d.object_id,
+                        summary: d.summary,
+                        at: chrono_time(d.at),
+                    },
+                )
+            })
+            .collect(),
+        has_next_page: more,
+        has_previous_page: after.is_some(),
+    })
+}
+
+/// An audit entry as admins see it.
+pub struct AuditEntry {
+    pub id: String,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub summary: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn audit_log(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    actor: Option<Uuid>,
+    object: Option<&str>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<DocPage<AuditEntry>> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Admin {
+        return Err(AppError::forbidden("the audit log is for admins only"));
+    }
+    if object.is_some_and(|o| o.len() > 200) {
+        return Err(AppError::bad_input("objectId", "at most 200 characters"));
+    }
+    let first = page_size(first)?;
+    let after = position(after)?;
+    let actor = actor.map(|a| a.to_string());
+    let (docs, more) = audit::page(&state.docs, actor.as_deref(), object, after.as_ref(), first)
+        .await
+        .map_err(unavailable)?;
+    Ok(DocPage {
+        items: docs
+            .into_iter()
+            .map(|d| {
+                let cursor = Position {
+                    at: d.at.timestamp_millis(),
+                    id: d.id.clone(),
+                }
+                .encode();
+                (
+                    cursor,
+                    AuditEntry {
+                        id: d.id,
+                        actor_id: d.actor_id.and_then(|a| a.parse().ok()),
+                        action: d.action,
+                        object_type: d.object_type,
+                        object_id: d.object_id,
+                        summary: d.summary,
+                        ip: d.ip,
+                        user_agent: d.user_agent,
+                        request_id: d.request_id,
+                        at: chrono_time(d.at),
+                    },
+                )
+            })
+            .collect(),
+        has_next_page: more,
+        has_previous_page: after.is_some(),
+    })
+}
