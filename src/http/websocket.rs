@@ -10,6 +10,9 @@
 //! - **Keep-alive.** The server pings every `keepalive`; a client heard from for none of three
 //!   intervals, or that cannot take a message for as long, is closed.
 //! - **Size.** Frames and reassembled messages larger than `max_message` close the connection.
+//! - **Subscriptions only.** Queries and mutations go over HTTP, where every request passes the
+//!   rate limit and mutations are audited; one sent here is refused with
+//!   GRAPHQL_VALIDATION_FAILED.
 
 use actix_web::http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -81,7 +84,14 @@ where
     let graphql = WebSocket::new(executor, from_client, protocol)
         .connection_data(data)
         .on_connection_init(on_init);
-    actix_web::rt::spawn(run(graphql, session, messages, to_protocol, limits));
+    actix_web::rt::spawn(run(
+        graphql,
+        session,
+        messages,
+        to_protocol,
+        limits,
+        protocol,
+    ));
     Ok(response)
 }
 
@@ -91,6 +101,7 @@ async fn run(
     mut messages: actix_ws::AggregatedMessageStream,
     to_protocol: mpsc::Sender<Vec<u8>>,
     limits: WsLimits,
+    protocol: WebSocketProtocols,
 ) {
     let mut graphql = std::pin::pin!(graphql);
     let init_deadline = tokio::time::sleep(limits.init_timeout);
@@ -127,6 +138,12 @@ async fn run(
                     Some(Ok(AggregatedMessage::Close(_))) | None => break None,
                     Some(Err(e)) => break Some(reason(CloseCode::Protocol, e.to_string())),
                 };
+                if let Some(refusal) = refuse_unless_subscription(&message, protocol) {
+                    if session.text(refusal).await.is_err() {
+                        break None;
+                    }
+                    continue;
+                }
                 match to_protocol.try_send(message) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(message)) => waiting = Some(message),
@@ -166,6 +183,44 @@ async fn run(
     };
     // Closing an already closed session only reports that it was.
     let _ = session.close(close).await;
+}
+
+/// The error answer to a `subscribe` (or legacy `start`) whose operation is not a subscription;
+/// None for every other message (including documents that do not parse: the protocol handler
+/// reports those).
+fn refuse_unless_subscription(message: &[u8], protocol: WebSocketProtocols) -> Option<String> {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let value: serde_json::Value = serde_json::from_slice(message).ok()?;
+    if !matches!(value.get("type")?.as_str()?, "subscribe" | "start") {
+        return None;
+    }
+    let id = value.get("id")?.clone();
+    let payload = value.get("payload")?;
+    let document = async_graphql::parser::parse_query(payload.get("query")?.as_str()?).ok()?;
+    let name = payload.get("operationName").and_then(|n| n.as_str());
+    let operation = match &document.operations {
+        DocumentOperations::Single(op) => op,
+        DocumentOperations::Multiple(ops) => match name {
+            Some(name) => ops.get(name)?,
+            None => ops.values().next()?,
+        },
+    };
+    if operation.node.ty == OperationType::Subscription {
+        return None;
+    }
+    let error = serde_json::json!({
+        "message": "only subscriptions run over websockets; send queries and mutations over HTTP",
+        "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" },
+    });
+    let answer = match protocol {
+        WebSocketProtocols::GraphQLWS => {
+            serde_json::json!({ "id": id, "type": "error", "payload": [error] })
+        }
+        WebSocketProtocols::SubscriptionsTransportWS => {
+            serde_json::json!({ "id": id, "type": "error", "payload": error })
+        }
+    };
+    Some(answer.to_string())
 }
 
 fn reason(code: CloseCode, description: String) -> CloseReason {

@@ -246,3 +246,41 @@ async fn a_subscriber_that_stops_reading_is_cut_off_and_the_others_get_every_eve
         "only the fast subscription is live"
     );
 }
+
+#[actix_web::test]
+async fn queries_and_mutations_are_refused_over_websockets_in_both_protocols() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let job = app.draft_job(&producer, chrono::Duration::days(7)).await;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut socket = connect(&app, protocol, &producer).await;
+        subscribe(
+            &mut socket,
+            protocol,
+            "m",
+            "mutation($id: UUID!) { publishJob(id: $id) { status } }",
+            json!({ "id": job }),
+        )
+        .await;
+        let refusal = next_message(&mut socket, Duration::from_secs(5))
+            .await
+            .expect("an answer");
+        assert_eq!(refusal["type"], "error", "{refusal}");
+        assert_eq!(refusal["id"], "m");
+        let code = if protocol == TRANSPORT_WS {
+            &refusal["payload"][0]["extensions"]["code"]
+        } else {
+            &refusal["payload"]["extensions"]["code"]
+        };
+        assert_eq!(code, "GRAPHQL_VALIDATION_FAILED", "{refusal}");
+        // The connection stays usable for subscriptions.
+        subscribe(&mut socket, protocol, "s", EVENTS, json!({ "job": job })).await;
+        until_subscribed(&app, 1).await;
+    }
+    let status = app
+        .sql_values(&format!(
+            "SELECT status::text AS value FROM jobs WHERE id = '{job}'"
+        ))
+        .await;
+    assert_eq!(status, ["DRAFT"], "the mutation never ran");
+}
