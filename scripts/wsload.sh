@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Websocket load test of a release build on this machine (tools/wsload): memory per idle
-# subscribed connection, and fan-out of pipeline events to many subscribers of one job.
-# Starts its own server on a fresh database; only 127.0.0.1 is contacted.
+# subscribed connection, fan-out of pipeline events to many subscribers of one job, live
+# notifications to many connected users, and the inbox with many stored notifications.
+# Starts its own server on a fresh database per scenario; only 127.0.0.1 is contacted.
 #
-#   scripts/wsload.sh                    # idle with 10,000 connections, then fan-out to 10,000
+#   scripts/wsload.sh                    # idle, fanout, notify (10,000 each), inbox (100,000)
 #   SCENARIOS=fanout SUBSCRIBERS=2000 EVENTS=20 INTERVAL_MS=1000 scripts/wsload.sh
 #   SCENARIOS=fanout INTERVAL_MS=0 scripts/wsload.sh     # events back to back (throughput)
 set -euo pipefail
@@ -12,11 +13,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/castyou-target}"
-SCENARIOS="${SCENARIOS:-idle fanout}"
+SCENARIOS="${SCENARIOS:-idle fanout notify inbox}"
 CONNECTIONS="${CONNECTIONS:-10000}"
 SUBSCRIBERS="${SUBSCRIBERS:-10000}"
 EVENTS="${EVENTS:-30}"
 INTERVAL_MS="${INTERVAL_MS:-1000}"
+USERS="${USERS:-10000}"
+NOTIFICATIONS="${NOTIFICATIONS:-100000}"
+REQUESTS="${REQUESTS:-2000}"
+JWT="load-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 PORT_="${LOAD_PORT:-18090}"
 DB="castyou_wsload"
 OUT="$ROOT/.data/wsload"
@@ -26,12 +31,13 @@ TOOL="$CARGO_TARGET_DIR/release/castyou-wsload"
 log() { printf 'wsload: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for n in "$CONNECTIONS" "$SUBSCRIBERS" "$EVENTS" "$INTERVAL_MS"; do
-  [[ $n =~ ^[0-9]+$ ]] || die "CONNECTIONS, SUBSCRIBERS, EVENTS and INTERVAL_MS are whole numbers"
+for n in "$CONNECTIONS" "$SUBSCRIBERS" "$EVENTS" "$INTERVAL_MS" "$USERS" "$NOTIFICATIONS" "$REQUESTS"; do
+  [[ $n =~ ^[0-9]+$ ]] || die "CONNECTIONS, SUBSCRIBERS, EVENTS, INTERVAL_MS, USERS, NOTIFICATIONS and REQUESTS are whole numbers"
 done
 # Each connection is one descriptor in the server and one in the tool.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-need=$(( (CONNECTIONS > SUBSCRIBERS ? CONNECTIONS : SUBSCRIBERS) + 200 ))
+need=$(( CONNECTIONS > SUBSCRIBERS ? CONNECTIONS : SUBSCRIBERS ))
+need=$(( (need > USERS ? need : USERS) + 200 ))
 (( $(ulimit -n) >= need )) || die "open-file limit $(ulimit -n) is below the $need needed"
 command -v curl >/dev/null 2>&1 || die "curl is needed"
 
@@ -65,10 +71,12 @@ start_server() {
   APP_ENVIRONMENT=production \
     HOST=127.0.0.1 \
     PORT="$PORT_" \
-    JWT_SECRET="load-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz" \
+    JWT_SECRET="$JWT" \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
     REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
     APP_REDIS__KEY_PREFIX="castyou-wsload:" \
+    MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:27017}" \
+    APP_MONGODB__DATABASE="castyou_wsload_$1_$$" \
     APP_RATE_LIMIT__GENERAL_MAX=1000000000 \
     APP_LOG__FILTER=warn \
     APP_APPLICATION__TRUST_FORWARDED_FOR=false \
@@ -96,6 +104,18 @@ for scenario in $SCENARIOS; do
         --subscribers "$SUBSCRIBERS" --events "$EVENTS" --interval-ms "$INTERVAL_MS" \
         | tee "$OUT/fanout.txt"
       ;;
-    *) die "unknown scenario $scenario (idle, fanout)" ;;
+    notify)
+      log "notify: $USERS connected applicants notified by one job closing"
+      WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" \
+        --database-url "postgres://postgres@127.0.0.1:5432/$DB" notify --users "$USERS" \
+        | tee "$OUT/notify.txt"
+      ;;
+    inbox)
+      log "inbox: $NOTIFICATIONS stored notifications, $REQUESTS requests per query"
+      "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" \
+        --database-url "postgres://postgres@127.0.0.1:5432/$DB" inbox \
+        --notifications "$NOTIFICATIONS" --requests "$REQUESTS" | tee "$OUT/inbox.txt"
+      ;;
+    *) die "unknown scenario $scenario (idle, fanout, notify, inbox)" ;;
   esac
 done

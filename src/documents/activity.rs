@@ -1,9 +1,7 @@
 //! The activity feed: one entry per committed event, shown to everyone in its `audience` (the
 //! actor and the people whose jobs, applications or groups it touched). `_id` is the event id.
 
-use super::notifications::only_duplicates;
 use super::{DocResult, Documents, Position};
-use futures_util::TryStreamExt;
 use mongodb::bson::{self, doc};
 use serde::{Deserialize, Serialize};
 
@@ -27,15 +25,7 @@ pub struct ActivityDoc {
 
 /// Stores an entry; one already stored is left as it is.
 pub async fn store(docs: &Documents, entry: &ActivityDoc) -> DocResult<()> {
-    match docs
-        .collection::<ActivityDoc>(COLLECTION)
-        .insert_one(entry)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if only_duplicates(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
+    super::insert_once(docs, COLLECTION, entry).await
 }
 
 /// A page of `user`'s feed, newest first, and whether more follow.
@@ -45,19 +35,5 @@ pub async fn page(
     after: Option<&Position>,
     first: usize,
 ) -> DocResult<(Vec<ActivityDoc>, bool)> {
-    let mut filter = doc! { "audience": user };
-    if let Some(after) = after {
-        filter.extend(after.after());
-    }
-    let mut found: Vec<ActivityDoc> = docs
-        .collection::<ActivityDoc>(COLLECTION)
-        .find(filter)
-        .sort(doc! { "key": -1 })
-        .limit(first as i64 + 1)
-        .await?
-        .try_collect()
-        .await?;
-    let more = found.len() > first;
-    found.truncate(first);
-    Ok((found, more))
+    super::newest_first(docs, COLLECTION, doc! { "audience": user }, after, first).await
 }

@@ -2,9 +2,7 @@
 //! PostgreSQL's outbox at the time of the action and shipped here by the document consumer;
 //! `_id` is the staged row's id, so shipping twice stores one entry.
 
-use super::notifications::only_duplicates;
 use super::{DocResult, Documents, Position};
-use futures_util::TryStreamExt;
 use mongodb::bson::{self, doc};
 use serde::{Deserialize, Serialize};
 
@@ -30,15 +28,7 @@ pub struct AuditDoc {
 }
 
 pub async fn store(docs: &Documents, entry: &AuditDoc) -> DocResult<()> {
-    match docs
-        .collection::<AuditDoc>(COLLECTION)
-        .insert_one(entry)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if only_duplicates(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
+    super::insert_once(docs, COLLECTION, entry).await
 }
 
 /// A page of the log, newest first, optionally for one actor or one object.
@@ -56,18 +46,5 @@ pub async fn page(
     if let Some(object) = object {
         filter.insert("objectId", object);
     }
-    if let Some(after) = after {
-        filter.extend(after.after());
-    }
-    let mut found: Vec<AuditDoc> = docs
-        .collection::<AuditDoc>(COLLECTION)
-        .find(filter)
-        .sort(doc! { "key": -1 })
-        .limit(first as i64 + 1)
-        .await?
-        .try_collect()
-        .await?;
-    let more = found.len() > first;
-    found.truncate(first);
-    Ok((found, more))
+    super::newest_first(docs, COLLECTION, filter, after, first).await
 }

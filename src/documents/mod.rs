@@ -118,6 +118,47 @@ impl Documents {
     }
 }
 
+/// Inserts `doc` unless a document with its id is stored already (a redelivered event).
+pub(crate) async fn insert_once<T>(docs: &Documents, collection: &str, doc: &T) -> DocResult<()>
+where
+    T: serde::Serialize + Send + Sync,
+{
+    match docs.collection::<T>(collection).insert_one(doc).await {
+        Ok(_) => Ok(()),
+        Err(e) if notifications::only_duplicates(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Up to `first` documents matching `filter` after `after`, newest first (by `key`), and
+/// whether more follow.
+pub(crate) async fn newest_first<T>(
+    docs: &Documents,
+    collection: &str,
+    mut filter: Document,
+    after: Option<&Position>,
+    first: usize,
+) -> DocResult<(Vec<T>, bool)>
+where
+    T: serde::de::DeserializeOwned + Send + Sync,
+{
+    use futures_util::TryStreamExt;
+    if let Some(after) = after {
+        filter.extend(after.after());
+    }
+    let mut found: Vec<T> = docs
+        .collection::<T>(collection)
+        .find(filter)
+        .sort(doc! { "key": -1 })
+        .limit(first as i64 + 1)
+        .await?
+        .try_collect()
+        .await?;
+    let more = found.len() > first;
+    found.truncate(first);
+    Ok((found, more))
+}
+
 /// Milliseconds since the epoch as a BSON date.
 pub fn bson_time(at: chrono::DateTime<chrono::Utc>) -> bson::DateTime {
     bson::DateTime::from_millis(at.timestamp_millis())

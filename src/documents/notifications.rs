@@ -2,7 +2,6 @@
 //! both, so storing the same notification twice keeps one.
 
 use super::{DocResult, Documents, Position};
-use futures_util::TryStreamExt;
 use mongodb::bson::{self, doc, Document};
 use serde::{Deserialize, Serialize};
 
@@ -73,21 +72,14 @@ pub async fn page(
     after: Option<&Position>,
     first: usize,
 ) -> DocResult<(Vec<NotificationDoc>, bool)> {
-    let mut filter = owner_filter(user, unread_only);
-    if let Some(after) = after {
-        filter.extend(after.after());
-    }
-    let mut found: Vec<NotificationDoc> = docs
-        .collection::<NotificationDoc>(COLLECTION)
-        .find(filter)
-        .sort(doc! { "key": -1 })
-        .limit(first as i64 + 1)
-        .await?
-        .try_collect()
-        .await?;
-    let more = found.len() > first;
-    found.truncate(first);
-    Ok((found, more))
+    super::newest_first(
+        docs,
+        COLLECTION,
+        owner_filter(user, unread_only),
+        after,
+        first,
+    )
+    .await
 }
 
 pub async fn count(docs: &Documents, user: &str, unread_only: bool) -> DocResult<u64> {

@@ -107,6 +107,34 @@ pub struct DocPage<T> {
     pub has_previous_page: bool,
 }
 
+impl<T> DocPage<T> {
+    /// The page of `docs` (found after `after`), each with its cursor from its time and id.
+    fn of<D>(
+        docs: Vec<D>,
+        more: bool,
+        after: Option<&Position>,
+        place: impl Fn(&D) -> (bson::DateTime, String),
+        convert: impl Fn(D) -> T,
+    ) -> DocPage<T> {
+        DocPage {
+            items: docs
+                .into_iter()
+                .map(|d| {
+                    let (at, id) = place(&d);
+                    let cursor = Position {
+                        at: at.timestamp_millis(),
+                        id,
+                    }
+                    .encode();
+                    (cursor, convert(d))
+                })
+                .collect(),
+            has_next_page: more,
+            has_previous_page: after.is_some(),
+        }
+    }
+}
+
 pub async fn inbox(
     state: &AppState,
     viewer: Option<Viewer>,
@@ -124,25 +152,14 @@ pub async fn inbox(
     let total = notifications::count(&state.docs, &user, unread_only)
         .await
         .map_err(unavailable)?;
-    let items = docs
-        .into_iter()
-        .map(|d| {
-            let cursor = Position {
-                at: d.created_at.timestamp_millis(),
-                id: d.id.clone(),
-            }
-            .encode();
-            (cursor, Notification::from(d))
-        })
-        .collect();
-    Ok((
-        DocPage {
-            items,
-            has_next_page: more,
-            has_previous_page: after.is_some(),
-        },
-        total,
-    ))
+    let page = DocPage::of(
+        docs,
+        more,
+        after.as_ref(),
+        |d| (d.created_at, d.id.clone()),
+        Notification::from,
+    );
+    Ok((page, total))
 }
 
 pub async fn unread_count(state: &AppState, viewer: Option<Viewer>) -> AppResult<u64> {
@@ -215,32 +232,21 @@ pub async fn feed(
     )
     .await
     .map_err(unavailable)?;
-    Ok(DocPage {
-        items: docs
-            .into_iter()
-            .map(|d| {
-                let cursor = Position {
-                    at: d.at.timestamp_millis(),
-                    id: d.id.clone(),
-                }
-                .encode();
-                (
-                    cursor,
-                    Activity {
-                        id: d.id,
-                        verb: d.verb,
-                        actor_id: d.actor_id.and_then(|a| a.parse().ok()),
-                        object_type: d.object_type,
-                        object_id: d.object_id,
-                        summary: d.summary,
-                        at: chrono_time(d.at),
-                    },
-                )
-            })
-            .collect(),
-        has_next_page: more,
-        has_previous_page: after.is_some(),
-    })
+    Ok(DocPage::of(
+        docs,
+        more,
+        after.as_ref(),
+        |d| (d.at, d.id.clone()),
+        |d| Activity {
+            id: d.id,
+            verb: d.verb,
+            actor_id: d.actor_id.and_then(|a| a.parse().ok()),
+            object_type: d.object_type,
+            object_id: d.object_id,
+            summary: d.summary,
+            at: chrono_time(d.at),
+        },
+    ))
 }
 
 /// An audit entry as admins see it.
@@ -278,33 +284,22 @@ pub async fn audit_log(
     let (docs, more) = audit::page(&state.docs, actor.as_deref(), object, after.as_ref(), first)
         .await
         .map_err(unavailable)?;
-    Ok(DocPage {
-        items: docs
-            .into_iter()
-            .map(|d| {
-                let cursor = Position {
-                    at: d.at.timestamp_millis(),
-                    id: d.id.clone(),
-                }
-                .encode();
-                (
-                    cursor,
-                    AuditEntry {
-                        id: d.id,
-                        actor_id: d.actor_id.and_then(|a| a.parse().ok()),
-                        action: d.action,
-                        object_type: d.object_type,
-                        object_id: d.object_id,
-                        summary: d.summary,
-                        ip: d.ip,
-                        user_agent: d.user_agent,
-                        request_id: d.request_id,
-                        at: chrono_time(d.at),
-                    },
-                )
-            })
-            .collect(),
-        has_next_page: more,
-        has_previous_page: after.is_some(),
-    })
+    Ok(DocPage::of(
+        docs,
+        more,
+        after.as_ref(),
+        |d| (d.at, d.id.clone()),
+        |d| AuditEntry {
+            id: d.id,
+            actor_id: d.actor_id.and_then(|a| a.parse().ok()),
+            action: d.action,
+            object_type: d.object_type,
+            object_id: d.object_id,
+            summary: d.summary,
+            ip: d.ip,
+            user_agent: d.user_agent,
+            request_id: d.request_id,
+            at: chrono_time(d.at),
+        },
+    ))
 }

@@ -7,6 +7,12 @@
 //!   `interval`, and reports, per event, the time from sending the mutation to the last
 //!   subscriber's delivery (p50/p99 over events), every delivery's latency, and deliveries per
 //!   second of server CPU time.
+//! - `notify`: N talents (seeded in PostgreSQL, with access tokens signed here with the server's
+//!   secret), each with one websocket subscribed to `notifications`, all applicants of one job;
+//!   the producer closes the job, which notifies every one of them: the time from sending the
+//!   mutation to each live notification.
+//! - `inbox`: N notifications stored for one producer (through the outbox and the document
+//!   consumer, as in production), then the latency of the inbox's first page.
 //!
 //! Only the server at `--url` is contacted; every wait is bounded.
 
@@ -32,6 +38,15 @@ struct Cli {
     /// The server's process id, to read its memory and CPU time from /proc.
     #[arg(long)]
     server_pid: u32,
+    /// PostgreSQL, for seeding (`notify`, `inbox`; through `psql`).
+    #[arg(
+        long,
+        default_value = "postgres://postgres@127.0.0.1:5432/castyou_wsload"
+    )]
+    database_url: String,
+    /// The server's JWT secret, to sign the seeded talents' access tokens (`notify`).
+    #[arg(long, env = "WSLOAD_JWT_SECRET", default_value = "")]
+    jwt_secret: String,
     /// Connections opened at once while setting up.
     #[arg(long, default_value_t = 256)]
     open_concurrency: usize,
@@ -58,6 +73,18 @@ enum Scenario {
         /// Time between mutations; 0 sends each as soon as the previous one answered.
         #[arg(long, default_value_t = 1000)]
         interval_ms: u64,
+    },
+    /// One job closing notifies its N applicants, each connected once.
+    Notify {
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+    },
+    /// The inbox's first page with N notifications stored for its user.
+    Inbox {
+        #[arg(long, default_value_t = 100_000)]
+        notifications: usize,
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
     },
 }
 
@@ -92,6 +119,11 @@ async fn main() -> Result<()> {
             events,
             interval_ms,
         } => fanout(&api, &world, &cli, subscribers, events, interval_ms).await,
+        Scenario::Notify { users } => notify(&api, &world, &cli, users).await,
+        Scenario::Inbox {
+            notifications,
+            requests,
+        } => inbox(&api, &world, &cli, notifications, requests).await,
     }
 }
 
@@ -254,8 +286,26 @@ fn rfc3339(secs: u64) -> String {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Opens a websocket, is acknowledged, and subscribes to the job's pipeline.
-async fn subscribed(api: &Api, world: &World) -> Result<Socket> {
+/// What one connection subscribes to: whose token, which document, which variables.
+#[derive(Clone)]
+struct Sub {
+    token: String,
+    query: &'static str,
+    variables: Value,
+}
+
+impl Sub {
+    fn pipeline(world: &World) -> Sub {
+        Sub {
+            token: world.producer_token.clone(),
+            query: PIPELINE,
+            variables: json!({ "job": world.job }),
+        }
+    }
+}
+
+/// Opens a websocket, is acknowledged, and subscribes.
+async fn subscribed(api: &Api, sub: &Sub) -> Result<Socket> {
     let mut request = api.websocket.as_str().into_client_request()?;
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -263,7 +313,7 @@ async fn subscribed(api: &Api, world: &World) -> Result<Socket> {
     );
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
     let init = json!({ "type": "connection_init",
-        "payload": { "Authorization": format!("Bearer {}", world.producer_token) } });
+        "payload": { "Authorization": format!("Bearer {}", sub.token) } });
     socket.send(Message::Text(init.to_string().into())).await?;
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
@@ -278,7 +328,7 @@ async fn subscribed(api: &Api, world: &World) -> Result<Socket> {
         }
     }
     let subscribe = json!({ "id": "1", "type": "subscribe",
-        "payload": { "query": PIPELINE, "variables": { "job": world.job } } });
+        "payload": { "query": sub.query, "variables": sub.variables } });
     socket
         .send(Message::Text(subscribe.to_string().into()))
         .await?;
@@ -289,7 +339,7 @@ async fn subscribed(api: &Api, world: &World) -> Result<Socket> {
 /// once the server holds `live_after` subscriptions.
 async fn open_all<F, Fut>(
     api: &Arc<Api>,
-    world: &Arc<World>,
+    subs: Arc<Vec<Sub>>,
     n: usize,
     live_after: usize,
     concurrency: usize,
@@ -303,10 +353,10 @@ where
     let gate = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut opening = Vec::with_capacity(n);
     for i in 0..n {
-        let (api, world, gate, reader) = (api.clone(), world.clone(), gate.clone(), reader.clone());
+        let (api, subs, gate, reader) = (api.clone(), subs.clone(), gate.clone(), reader.clone());
         opening.push(tokio::spawn(async move {
             let _permit = gate.acquire().await?;
-            let socket = subscribed(&api, &world).await?;
+            let socket = subscribed(&api, &subs[i % subs.len()]).await?;
             tokio::spawn(reader(i, socket));
             Ok::<(), anyhow::Error>(())
         }));
@@ -368,10 +418,11 @@ async fn idle(
     settle_secs: u64,
 ) -> Result<()> {
     // One connection first, so one-off allocations are in the baseline.
-    open_all(api, world, 1, 1, 1, |_, socket| hold(socket)).await?;
+    let subs = Arc::new(vec![Sub::pipeline(world)]);
+    open_all(api, subs.clone(), 1, 1, 1, |_, socket| hold(socket)).await?;
     tokio::time::sleep(Duration::from_secs(settle_secs)).await;
     let before = rss_kib(cli.server_pid)?;
-    open_all(api, world, n, n + 1, cli.open_concurrency, |_, socket| {
+    open_all(api, subs, n, n + 1, cli.open_concurrency, |_, socket| {
         hold(socket)
     })
     .await?;
@@ -430,7 +481,8 @@ async fn fanout(
             }
         }
     };
-    open_all(api, world, n, n, cli.open_concurrency, reader).await?;
+    let subs = Arc::new(vec![Sub::pipeline(world)]);
+    open_all(api, subs, n, n, cli.open_concurrency, reader).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let cpu_before = cpu_secs(cli.server_pid)?;
@@ -501,6 +553,220 @@ async fn fanout(
     );
     if total < expected {
         bail!("{} deliveries missing", expected - total);
+    }
+    Ok(())
+}
+
+/// Runs SQL through `psql`; returns its unaligned output rows.
+fn psql(cli: &Cli, sql: &str) -> Result<Vec<String>> {
+    let out = std::process::Command::new("psql")
+        .arg(&cli.database_url)
+        .args(["-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+        .output()
+        .context("running psql")?;
+    if !out.status.success() {
+        bail!("psql: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    exp: i64,
+    iat: i64,
+    role: &'a str,
+    sid: uuid::Uuid,
+}
+
+/// An access token for `user`, as the server signs them (HS256, issuer and audience of the
+/// default settings).
+fn token_for(secret: &str, user: &str) -> Result<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let claims = Claims {
+        iss: "castyou",
+        aud: "castyou-api",
+        sub: user,
+        exp: now + 3600,
+        iat: now,
+        role: "TALENT",
+        sid: uuid::Uuid::new_v4(),
+    };
+    Ok(jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )?)
+}
+
+fn report(what: &str, h: &Histogram<u64>) {
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "{what}: n {}, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        h.len(),
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    );
+}
+
+async fn notify(api: &Arc<Api>, world: &Arc<World>, cli: &Cli, n: usize) -> Result<()> {
+    if cli.jwt_secret.is_empty() {
+        bail!("notify signs the talents' tokens: give --jwt-secret (or WSLOAD_JWT_SECRET)");
+    }
+    let seeded = Instant::now();
+    let ids = psql(
+        cli,
+        &format!(
+            "CREATE TEMP TABLE seed AS
+               SELECT gen_random_uuid() AS id, n FROM generate_series(1, {n}) AS n;
+             INSERT INTO users (id, email, role, display_name)
+               SELECT id, 'wsload-' || id || '@example.com', 'TALENT', 'Load Talent ' || n FROM seed;
+             INSERT INTO talent_profiles (user_id, stage_name)
+               SELECT id, 'Load Talent ' || n FROM seed;
+             INSERT INTO applications (id, job_id, talent_id)
+               SELECT gen_random_uuid(), '{}', id FROM seed;
+             SELECT id FROM seed;",
+            world.job
+        ),
+    )?;
+    println!(
+        "seeded {} talents applying to the job in {:.1} s",
+        ids.len(),
+        seeded.elapsed().as_secs_f64()
+    );
+    let subs: Vec<Sub> = ids
+        .iter()
+        .map(|id| {
+            Ok(Sub {
+                token: token_for(&cli.jwt_secret, id)?,
+                query: "subscription { notifications { id kind title data } }",
+                variables: json!({}),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let epoch = Instant::now();
+    let sent = Arc::new(AtomicU64::new(0));
+    let (deliveries, mut delivered) = mpsc::unbounded_channel::<u64>();
+    let reader = {
+        let sent = sent.clone();
+        move |_i: usize, mut socket: Socket| {
+            let (sent, deliveries) = (sent.clone(), deliveries.clone());
+            async move {
+                while let Some(Ok(frame)) = socket.next().await {
+                    let Message::Text(text) = frame else { continue };
+                    if text.contains("\"JOB_CLOSED\"") {
+                        let now = epoch.elapsed().as_micros() as u64;
+                        let _ = deliveries.send(now.saturating_sub(sent.load(Ordering::Acquire)));
+                    }
+                }
+            }
+        }
+    };
+    open_all(api, Arc::new(subs), n, n, cli.open_concurrency, reader).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let cpu_before = cpu_secs(cli.server_pid)?;
+    sent.store(epoch.elapsed().as_micros() as u64, Ordering::Release);
+    api.gql(
+        "mutation($id: UUID!) { closeJob(id: $id) { status } }",
+        json!({ "id": world.job }),
+        Some(&world.producer_token),
+    )
+    .await?;
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while (latency.len() as usize) < n {
+        match tokio::time::timeout_at(deadline, delivered.recv()).await {
+            Ok(Some(us)) => latency.saturating_record(us.max(1)),
+            _ => break,
+        }
+    }
+    let cpu = cpu_secs(cli.server_pid)? - cpu_before;
+    println!(
+        "job closed with {n} applicants connected: {} of {n} live notifications, server CPU {cpu:.2} s",
+        latency.len()
+    );
+    report("closeJob sent -> each live notification", &latency);
+    if (latency.len() as usize) < n {
+        bail!("{} notifications missing", n - latency.len() as usize);
+    }
+    Ok(())
+}
+
+async fn inbox(
+    api: &Arc<Api>,
+    world: &Arc<World>,
+    cli: &Cli,
+    n: usize,
+    requests: usize,
+) -> Result<()> {
+    // Copies of the job's one APPLICATION_CREATED event, each a new event for the producer.
+    let started = Instant::now();
+    psql(
+        cli,
+        &format!(
+            "INSERT INTO outbox_events (id, kind, job_id, payload)
+               SELECT gen_random_uuid(), kind, job_id, payload
+               FROM outbox_events, generate_series(1, {n})
+               WHERE job_id = '{}' AND kind = 'APPLICATION_CREATED';",
+            world.job
+        ),
+    )?;
+    println!("{n} events committed; waiting for the document consumer");
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    loop {
+        let waiting = api.metric("castyou_documents_backlog").await? as usize;
+        if waiting == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("{waiting} events still undocumented");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    println!(
+        "documented in {took:.1} s ({:.0} events/s: each a notification and an activity entry)",
+        n as f64 / took
+    );
+    for (what, query) in [
+        (
+            "inbox first page (20, no count)",
+            "{ notifications(first: 20) { pageInfo { hasNextPage endCursor }
+               edges { cursor node { id kind title body data readAt createdAt } } } }",
+        ),
+        (
+            "inbox first page (20, with totalCount)",
+            "{ notifications(first: 20) { totalCount pageInfo { hasNextPage endCursor }
+               edges { cursor node { id kind title body data readAt createdAt } } } }",
+        ),
+        ("unreadNotificationCount", "{ unreadNotificationCount }"),
+    ] {
+        let first = api
+            .gql(query, json!({}), Some(&world.producer_token))
+            .await?;
+        if let Some(total) = first["notifications"]["totalCount"].as_u64() {
+            if total < n as u64 {
+                bail!("the inbox holds {total} notifications, not {n}");
+            }
+        }
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        for _ in 0..requests {
+            let at = Instant::now();
+            api.gql(query, json!({}), Some(&world.producer_token))
+                .await?;
+            latency.saturating_record((at.elapsed().as_micros() as u64).max(1));
+        }
+        report(&format!("{what}, one request at a time"), &latency);
     }
     Ok(())
 }
