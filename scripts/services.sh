@@ -249,6 +249,9 @@ cmd_start() {
   fi
   [[ ${#packages[@]} -eq 0 ]] || apt_install "${packages[@]}"
   local start_mg=0
+  # The tests also run servers of their own (to stop and restart them): the venv is installed
+  # even when a MongoDB already answers on the port.
+  install_nx
   if port_open "$MONGO_PORT"; then
     log "MongoDB: something listens on 127.0.0.1:$MONGO_PORT, reusing it$([[ -f $MONGO_PID ]] && echo " (ours, from .data)")"
   else

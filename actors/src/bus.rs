@@ -17,6 +17,16 @@ use std::time::Duration;
 pub trait BusPort: Send + Sync + 'static {
     /// Publishes an event to every instance (this one included).
     fn publish(&self, event: Arc<Event>) -> PortFuture<()>;
+    /// Publishes several events, in order; a port may send them in one round trip.
+    fn publish_all(&self, events: Vec<Arc<Event>>) -> PortFuture<()> {
+        let published: Vec<_> = events.into_iter().map(|e| self.publish(e)).collect();
+        Box::pin(async move {
+            for publishing in published {
+                publishing.await?;
+            }
+            Ok(())
+        })
+    }
     /// This instance's subscription; it ends when the connection is lost.
     fn subscribe(&self) -> PortFuture<BoxStream<'static, Event>>;
 }
@@ -49,6 +59,11 @@ impl EventBus {
 #[derive(Message)]
 #[rtype(result = "Result<(), String>")]
 pub struct Publish(pub Arc<Event>);
+
+/// Asks the bus to carry several events, in order (e.g. every notification one event made).
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct PublishAll(pub Vec<Arc<Event>>);
 
 impl EventBus {
     /// Counts this actor's restarts in `restarts`.
@@ -111,6 +126,30 @@ impl Handler<Publish> for EventBus {
             None => {
                 let hub = self.hub.clone();
                 Box::pin(async move { hub.send(Deliver(event)).await.map_err(|e| e.to_string()) })
+            }
+        }
+    }
+}
+
+impl Handler<PublishAll> for EventBus {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, PublishAll(events): PublishAll, _ctx: &mut Context<Self>) -> Self::Result {
+        match self.port.clone() {
+            Some(_) if !self.subscribed.load(Ordering::Acquire) => {
+                Box::pin(async { Err("the event bus subscription is down".to_string()) })
+            }
+            Some(port) => {
+                Box::pin(async move { port.publish_all(events).await.map_err(|e| e.to_string()) })
+            }
+            None => {
+                let hub = self.hub.clone();
+                Box::pin(async move {
+                    for event in events {
+                        hub.send(Deliver(event)).await.map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                })
             }
         }
     }

@@ -6,7 +6,7 @@
 //! the bus is down, events wait in the outbox. Storing is idempotent (ids derive from the
 //! event), and so is pushing (the hub drops ids it has seen).
 
-use crate::bus::Publish;
+use crate::bus::{Publish, PublishAll};
 use crate::events::Event;
 use crate::relay::PortFuture;
 use actix::{Actor, Context, Handler, Recipient, ResponseFuture, Supervised};
@@ -22,11 +22,11 @@ pub trait DocumentPort: Send + Sync + 'static {
 pub struct DocumentWriter {
     restarts: crate::RestartCounter,
     port: Arc<dyn DocumentPort>,
-    bus: Recipient<Publish>,
+    bus: Recipient<PublishAll>,
 }
 
 impl DocumentWriter {
-    pub fn new(port: Arc<dyn DocumentPort>, bus: Recipient<Publish>) -> Self {
+    pub fn new(port: Arc<dyn DocumentPort>, bus: Recipient<PublishAll>) -> Self {
         DocumentWriter {
             restarts: crate::RestartCounter::default(),
             port,
@@ -63,12 +63,12 @@ impl Handler<Publish> for DocumentWriter {
                 .store(event)
                 .await
                 .map_err(|e| format!("storing documents: {e:#}"))?;
-            for event in live {
-                bus.send(Publish(Arc::new(event)))
-                    .await
-                    .map_err(|e| format!("the bus is gone: {e}"))??;
+            if live.is_empty() {
+                return Ok(());
             }
-            Ok(())
+            bus.send(PublishAll(live.into_iter().map(Arc::new).collect()))
+                .await
+                .map_err(|e| format!("the bus is gone: {e}"))?
         })
     }
 }

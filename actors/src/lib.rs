@@ -19,7 +19,7 @@ pub mod pipeline;
 pub mod relay;
 pub mod restarts;
 
-pub use bus::{BusPort, EventBus, Publish};
+pub use bus::{BusPort, EventBus, Publish, PublishAll};
 pub use documents::{DocumentPort, DocumentWriter};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};

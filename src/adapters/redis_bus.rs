@@ -36,6 +36,26 @@ impl BusPort for RedisBus {
         })
     }
 
+    /// One pipelined round trip per thousand events.
+    fn publish_all(&self, events: Vec<Arc<Event>>) -> PortFuture<()> {
+        let redis = self.redis.clone();
+        let channel = self.channel.clone();
+        Box::pin(async move {
+            let mut conn = redis.connection().await?;
+            for chunk in events.chunks(1000) {
+                let mut pipe = redis::pipe();
+                for event in chunk {
+                    pipe.cmd("PUBLISH")
+                        .arg(&channel)
+                        .arg(serde_json::to_string(event.as_ref())?)
+                        .ignore();
+                }
+                pipe.query_async::<()>(&mut conn).await?;
+            }
+            Ok(())
+        })
+    }
+
     fn subscribe(&self) -> PortFuture<BoxStream<'static, Event>> {
         let redis = self.redis.clone();
         let channel = self.channel.clone();
