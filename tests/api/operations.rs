@@ -32,16 +32,28 @@ async fn healthz_answers_200() {
 }
 
 #[actix_web::test]
-async fn readyz_answers_200_naming_postgres_and_redis() {
+async fn readyz_answers_200_naming_postgres_redis_and_mongodb() {
     let app = spawn_app().await;
 
     let response = get(&app, "/readyz").await;
 
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.expect("a JSON body");
-    let text = body.to_string().to_lowercase();
-    assert!(text.contains("postgres"), "{body:#}");
-    assert!(text.contains("redis"), "{body:#}");
+    assert_eq!(body["checks"]["postgres"], "ok", "{body:#}");
+    assert_eq!(body["checks"]["redis"], "ok", "{body:#}");
+    assert_eq!(body["checks"]["mongodb"], "ok", "{body:#}");
+}
+
+#[actix_web::test]
+async fn readyz_answers_503_naming_mongodb_when_it_is_down() {
+    let app = spawn_app_with(|s| s.mongodb.uri = "mongodb://127.0.0.1:1".to_string().into()).await;
+
+    let response = get(&app, "/readyz").await;
+
+    assert_eq!(response.status().as_u16(), 503);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["checks"]["mongodb"], "unavailable", "{body:#}");
+    assert_eq!(body["checks"]["postgres"], "ok", "{body:#}");
 }
 
 #[actix_web::test]
