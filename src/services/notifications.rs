@@ -135,13 +135,15 @@ impl<T> DocPage<T> {
     }
 }
 
+/// A page of the viewer's inbox, and (when `with_total`) how many notifications match in all.
 pub async fn inbox(
     state: &AppState,
     viewer: Option<Viewer>,
     unread_only: bool,
     first: Option<i32>,
     after: Option<&str>,
-) -> AppResult<(DocPage<Notification>, u64)> {
+    with_total: bool,
+) -> AppResult<(DocPage<Notification>, Option<u64>)> {
     let viewer = signed_in(viewer)?;
     let first = page_size(first)?;
     let after = position(after)?;
@@ -149,9 +151,15 @@ pub async fn inbox(
     let (docs, more) = notifications::page(&state.docs, &user, unread_only, after.as_ref(), first)
         .await
         .map_err(unavailable)?;
-    let total = notifications::count(&state.docs, &user, unread_only)
-        .await
-        .map_err(unavailable)?;
+    let total = if with_total {
+        Some(
+            notifications::count(&state.docs, &user, unread_only)
+                .await
+                .map_err(unavailable)?,
+        )
+    } else {
+        None
+    };
     let page = DocPage::of(
         docs,
         more,
