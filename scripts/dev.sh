@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs CastYou locally: brings up PostgreSQL and Redis (scripts/services.sh), then builds and
+# Runs CastYou locally: brings up PostgreSQL, Redis and the MongoDB-wire server
+# (scripts/services.sh), then builds and
 # starts the server, which applies pending migrations and serves
 # http://127.0.0.1:8080/graphql (GraphiQL on GET /graphql in development).
 #

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against real PostgreSQL and Redis: brings the services up
+# Runs every test of the workspace against real PostgreSQL, Redis and the MongoDB-wire server:
+# brings the services up
 # (scripts/services.sh), then cargo-nextest when installed, plain `cargo test` otherwise.
 # Extra arguments go to the test runner, e.g. `scripts/test.sh pipeline` to filter by name.
 set -euo pipefail
