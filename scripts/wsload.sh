@@ -7,6 +7,7 @@
 #   scripts/wsload.sh                    # idle, fanout, notify (10,000 each), inbox (100,000)
 #   SCENARIOS=fanout SUBSCRIBERS=2000 EVENTS=20 INTERVAL_MS=1000 scripts/wsload.sh
 #   SCENARIOS=fanout INTERVAL_MS=0 scripts/wsload.sh     # events back to back (throughput)
+#   SCENARIOS=idle OPEN_CONCURRENCY=16 scripts/wsload.sh  # open connections 16 at a time
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -95,7 +96,8 @@ for scenario in $SCENARIOS; do
   case $scenario in
     idle)
       log "idle: $CONNECTIONS subscribed connections"
-      "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" idle \
+      "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" \
+        --open-concurrency "${OPEN_CONCURRENCY:-256}" idle \
         --connections "$CONNECTIONS" | tee "$OUT/idle.txt"
       ;;
     fanout)
