@@ -270,6 +270,23 @@ cmd_start() {
   log "ready: postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME, redis://127.0.0.1:$REDIS_PORT, mongodb://127.0.0.1:$MONGO_PORT"
 }
 
+# stop_pidfile NAME PIDFILE PATTERN: stops the process in PIDFILE if this script started it,
+# signalling it only while its command line still matches PATTERN (pids get reused).
+stop_pidfile() {
+  local name=$1 pidfile=$2 pattern=$3 pid
+  if [[ ! -f $pidfile ]]; then
+    log "$name: not started by this script, left alone"
+    return
+  fi
+  pid="$(cat "$pidfile")"
+  if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$pattern"; then
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid"
+    for _ in $(seq 1 40); do [[ -d /proc/$pid ]] || break; sleep 0.25; done
+  fi
+  rm -f "$pidfile"
+}
+
 cmd_stop() {
   if [[ -f $PG_MARKER ]]; then
     local pgdata bindir
@@ -282,31 +299,8 @@ cmd_stop() {
   else
     log "PostgreSQL: not started by this script, left alone"
   fi
-  if [[ -f $REDIS_PID ]]; then
-    local pid
-    pid="$(cat "$REDIS_PID")"
-    # Only signal the pid if it still is a redis-server (pids get reused).
-    if [[ -r /proc/$pid/comm ]] && grep -q '^redis-server' "/proc/$pid/comm"; then
-      log "stopping Redis (pid $pid)"
-      kill -TERM "$pid"
-      for _ in $(seq 1 40); do [[ -d /proc/$pid ]] || break; sleep 0.25; done
-    fi
-    rm -f "$REDIS_PID"
-  else
-    log "Redis: not started by this script, left alone"
-  fi
-  if [[ -f $MONGO_PID ]]; then
-    local mpid
-    mpid="$(cat "$MONGO_PID")"
-    if [[ -r /proc/$mpid/cmdline ]] && tr '\0' ' ' <"/proc/$mpid/cmdline" | grep -q 'nx.27017'; then
-      log "stopping nx-27017 (pid $mpid)"
-      kill -TERM "$mpid"
-      for _ in $(seq 1 40); do [[ -d /proc/$mpid ]] || break; sleep 0.25; done
-    fi
-    rm -f "$MONGO_PID"
-  else
-    log "MongoDB: not started by this script, left alone"
-  fi
+  stop_pidfile Redis "$REDIS_PID" 'redis-server'
+  stop_pidfile MongoDB "$MONGO_PID" 'nx.27017'
 }
 
 cmd_status() {

@@ -214,6 +214,30 @@ impl<P: PipelinePort> PipelineRegistry<P> {
         }
     }
 
+    /// Hands `msg` to the actor of `job` and answers with its answer; the actor counts as busy
+    /// until then.
+    fn forward<M, T>(
+        &mut self,
+        job: Uuid,
+        msg: M,
+    ) -> ResponseActFuture<Self, Result<T, PipelineError>>
+    where
+        M: Message<Result = Result<T, PipelineError>> + Send + 'static,
+        T: Send + 'static,
+        PipelineActor<P>: Handler<M>,
+        <PipelineActor<P> as Actor>::Context: actix::dev::ToEnvelope<PipelineActor<P>, M>,
+    {
+        let (addr, generation) = self.checkout(job);
+        Box::pin(
+            addr.send(msg)
+                .into_actor(self)
+                .map(move |answer, registry, _ctx| {
+                    registry.finished(job, generation);
+                    answer.unwrap_or(Err(PipelineError::Unavailable))
+                }),
+        )
+    }
+
     /// Lets go of the actors with nothing to do for `idle_after`: once the registry drops its
     /// address, an actor stops after its mailbox is empty.
     fn let_idle_go(&mut self) {
@@ -244,14 +268,7 @@ impl<P: PipelinePort> Handler<Apply<P>> for PipelineRegistry<P> {
     type Result = ResponseActFuture<Self, Result<P::Outcome, PipelineError>>;
 
     fn handle(&mut self, msg: Apply<P>, _ctx: &mut Context<Self>) -> Self::Result {
-        let job = msg.job;
-        let (addr, generation) = self.checkout(job);
-        Box::pin(addr.send(Run::<P>(msg.command)).into_actor(self).map(
-            move |answer, registry, _ctx| {
-                registry.finished(job, generation);
-                answer.unwrap_or(Err(PipelineError::Unavailable))
-            },
-        ))
+        self.forward(msg.job, Run::<P>(msg.command))
     }
 }
 
@@ -259,16 +276,7 @@ impl<P: PipelinePort> Handler<Crash> for PipelineRegistry<P> {
     type Result = ResponseActFuture<Self, Result<(), PipelineError>>;
 
     fn handle(&mut self, msg: Crash, _ctx: &mut Context<Self>) -> Self::Result {
-        let job = msg.job;
-        let (addr, generation) = self.checkout(job);
-        Box::pin(
-            addr.send(msg)
-                .into_actor(self)
-                .map(move |answer, registry, _ctx| {
-                    registry.finished(job, generation);
-                    answer.unwrap_or(Err(PipelineError::Unavailable))
-                }),
-        )
+        self.forward(msg.job, msg)
     }
 }
 

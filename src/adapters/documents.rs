@@ -7,11 +7,13 @@ use crate::documents::activity::{self, ActivityDoc};
 use crate::documents::audit::{self, AuditDoc};
 use crate::documents::notifications::{self, NotificationDoc};
 use crate::documents::{bson, bson_time, sort_key};
+use crate::services::audit::Staged;
 use crate::services::events::{PipelineEventKind, PipelinePayload};
 use crate::services::notifications::{live_event, stage_sentence};
 use crate::services::AppState;
 use castyou_actors::relay::PortFuture;
 use castyou_actors::{DocumentPort, Event};
+use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -41,8 +43,8 @@ struct Made {
 
 async fn store(state: &AppState, event: &Event) -> anyhow::Result<Vec<Event>> {
     if event.kind == "AUDIT" {
-        let entry: StagedAudit = serde_json::from_value(event.payload.clone())?;
-        audit::store(&state.docs, &entry.into_doc(event.id)).await?;
+        let staged = Staged::deserialize(&event.payload)?;
+        audit::store(&state.docs, &audit_doc(staged, event.id)).await?;
         return Ok(Vec::new());
     }
     let made = make(state, event).await?;
@@ -57,44 +59,27 @@ async fn store(state: &AppState, event: &Event) -> anyhow::Result<Vec<Event>> {
         .collect())
 }
 
-/// An audit entry as staged in the outbox (see `services::audit`).
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StagedAudit {
-    actor_id: Option<Uuid>,
-    role: Option<String>,
-    action: String,
-    object_type: String,
-    object_id: String,
-    summary: String,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    request_id: Option<String>,
-    at: chrono::DateTime<chrono::Utc>,
-}
-
-impl StagedAudit {
-    fn into_doc(self, id: Uuid) -> AuditDoc {
-        let at = bson_time(self.at);
-        AuditDoc {
-            key: sort_key(at, &id.to_string()),
-            id: id.to_string(),
-            actor_id: self.actor_id.map(|a| a.to_string()),
-            role: self.role,
-            action: self.action,
-            object_type: self.object_type,
-            object_id: self.object_id,
-            summary: self.summary,
-            ip: self.ip,
-            user_agent: self.user_agent,
-            request_id: self.request_id,
-            at,
-        }
+/// The audit document of a staged entry; its id is the staged row's.
+fn audit_doc(staged: Staged, id: Uuid) -> AuditDoc {
+    let at = bson_time(staged.at);
+    AuditDoc {
+        key: sort_key(at, &id.to_string()),
+        id: id.to_string(),
+        actor_id: staged.actor_id.map(|a| a.to_string()),
+        role: staged.role,
+        action: staged.action,
+        object_type: staged.object_type,
+        object_id: staged.object_id,
+        summary: staged.summary,
+        ip: staged.ip,
+        user_agent: staged.user_agent,
+        request_id: staged.request_id,
+        at,
     }
 }
 
 /// The facts of a non-pipeline event (jobs' other status changes, reminders, groups).
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Facts {
     job_id: Option<Uuid>,
@@ -274,7 +259,7 @@ async fn make(state: &AppState, event: &Event) -> anyhow::Result<Made> {
             }
         }
         "DEADLINE_REMINDER" => {
-            let facts: Facts = serde_json::from_value(event.payload.clone())?;
+            let facts = Facts::deserialize(&event.payload)?;
             if let (Some(job_id), Some(producer)) = (facts.job_id, facts.producer_id) {
                 let job = names.job(job_id).await?;
                 let when = facts
@@ -291,7 +276,7 @@ async fn make(state: &AppState, event: &Event) -> anyhow::Result<Made> {
             }
         }
         "JOB_PUBLISHED" | "JOB_CANCELLED" | "JOB_FILLED" => {
-            let facts: Facts = serde_json::from_value(event.payload.clone())?;
+            let facts = Facts::deserialize(&event.payload)?;
             if let (Some(job_id), Some(producer)) = (facts.job_id, facts.producer_id) {
                 let job = names.job(job_id).await?;
                 let (verb, done) = match event.kind.as_str() {
@@ -309,7 +294,7 @@ async fn make(state: &AppState, event: &Event) -> anyhow::Result<Made> {
             }
         }
         "GROUP_INVITED" | "GROUP_JOINED" => {
-            let facts: Facts = serde_json::from_value(event.payload.clone())?;
+            let facts = Facts::deserialize(&event.payload)?;
             if let (Some(group_id), Some(talent_id), Some(owner_id)) =
                 (facts.group_id, facts.talent_id, facts.owner_id)
             {

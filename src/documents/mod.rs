@@ -118,6 +118,22 @@ impl Documents {
     }
 }
 
+/// Whether every failure of an insert was a duplicate key (E11000).
+pub(crate) fn only_duplicates(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::ErrorKind;
+    match &*e.kind {
+        ErrorKind::InsertMany(failure) => {
+            failure.write_concern_error.is_none()
+                && failure
+                    .write_errors
+                    .as_ref()
+                    .is_some_and(|errors| errors.iter().all(|w| w.code == 11000))
+        }
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.code == 11000,
+        _ => false,
+    }
+}
+
 /// Inserts `doc` unless a document with its id is stored already (a redelivered event).
 pub(crate) async fn insert_once<T>(docs: &Documents, collection: &str, doc: &T) -> DocResult<()>
 where
@@ -125,7 +141,7 @@ where
 {
     match docs.collection::<T>(collection).insert_one(doc).await {
         Ok(_) => Ok(()),
-        Err(e) if notifications::only_duplicates(&e) => Ok(()),
+        Err(e) if only_duplicates(&e) => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -34,24 +34,8 @@ pub async fn store(docs: &Documents, notifications: &[NotificationDoc]) -> DocRe
     let collection = docs.collection::<NotificationDoc>(COLLECTION);
     match collection.insert_many(notifications).ordered(false).await {
         Ok(_) => Ok(()),
-        Err(e) if only_duplicates(&e) => Ok(()),
+        Err(e) if super::only_duplicates(&e) => Ok(()),
         Err(e) => Err(e),
-    }
-}
-
-/// Whether every failure of an insert was a duplicate key (E11000).
-pub(crate) fn only_duplicates(e: &mongodb::error::Error) -> bool {
-    use mongodb::error::ErrorKind;
-    match &*e.kind {
-        ErrorKind::InsertMany(failure) => {
-            failure.write_concern_error.is_none()
-                && failure
-                    .write_errors
-                    .as_ref()
-                    .is_some_and(|errors| errors.iter().all(|w| w.code == 11000))
-        }
-        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.code == 11000,
-        _ => false,
     }
 }
 

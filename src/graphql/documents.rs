@@ -4,7 +4,10 @@ use super::connection::PageInfo;
 use super::loaders::load_error;
 use super::users::UserNode;
 use super::{loaders, state, viewer};
-use crate::services::notifications::{self as inbox, Activity, AuditEntry, DocPage, Notification};
+use crate::documents::activity::ActivityDoc;
+use crate::documents::audit::AuditDoc;
+use crate::documents::chrono_time;
+use crate::services::notifications::{self as inbox, DocPage, Notification};
 use actix::Recipient;
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use castyou_actors::bus::Publish;
@@ -53,15 +56,22 @@ pub struct NotificationConnection {
     total_count: i32,
 }
 
-fn page_info<T>(page: &DocPage<T>) -> PageInfo {
-    PageInfo {
+/// A page's edges (made by `edge`) and its page info.
+fn split<T, E>(page: DocPage<T>, edge: impl Fn(T, String) -> E) -> (Vec<E>, PageInfo) {
+    let page_info = PageInfo {
         has_next_page: page.has_next_page,
         end_cursor: page.items.last().map(|(c, _)| c.clone()),
-    }
+    };
+    let edges = page
+        .items
+        .into_iter()
+        .map(|(cursor, node)| edge(node, cursor))
+        .collect();
+    (edges, page_info)
 }
 
 #[Object(name = "ActivityEntry")]
-impl Activity {
+impl ActivityDoc {
     async fn id(&self) -> ID {
         ID(self.id.clone())
     }
@@ -70,7 +80,7 @@ impl Activity {
         &self.verb
     }
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        user(ctx, self.actor_id).await
+        user(ctx, self.actor_id.as_deref()).await
     }
     async fn object_type(&self) -> &str {
         &self.object_type
@@ -82,12 +92,15 @@ impl Activity {
         &self.summary
     }
     async fn at(&self) -> DateTime<Utc> {
-        self.at
+        chrono_time(self.at)
     }
 }
 
-async fn user(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<UserNode>> {
-    let Some(id) = id else { return Ok(None) };
+/// The user of a stored id (documents keep ids as strings).
+async fn user(ctx: &Context<'_>, id: Option<&str>) -> Result<Option<UserNode>> {
+    let Some(id) = id.and_then(|id| id.parse::<Uuid>().ok()) else {
+        return Ok(None);
+    };
     Ok(loaders(ctx)
         .users
         .load_one(id)
@@ -98,7 +111,7 @@ async fn user(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<UserNode>> {
 
 #[derive(SimpleObject)]
 pub struct ActivityEdge {
-    node: Activity,
+    node: ActivityDoc,
     cursor: String,
 }
 
@@ -109,13 +122,13 @@ pub struct ActivityConnection {
 }
 
 #[Object(name = "AuditEntry")]
-impl AuditEntry {
+impl AuditDoc {
     async fn id(&self) -> ID {
         ID(self.id.clone())
     }
     /// Null for anonymous attempts (e.g. a failed login).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        user(ctx, self.actor_id).await
+        user(ctx, self.actor_id.as_deref()).await
     }
     /// e.g. LOGIN_SUCCEEDED, LOGIN_FAILED, REFRESH_REUSE_DETECTED, MOVE_APPLICATION.
     async fn action(&self) -> &str {
@@ -141,13 +154,13 @@ impl AuditEntry {
         self.request_id.as_deref()
     }
     async fn at(&self) -> DateTime<Utc> {
-        self.at
+        chrono_time(self.at)
     }
 }
 
 #[derive(SimpleObject)]
 pub struct AuditEdge {
-    node: AuditEntry,
+    node: AuditDoc,
     cursor: String,
 }
 
@@ -181,13 +194,9 @@ impl DocumentQuery {
             with_total,
         )
         .await?;
-        let page_info = page_info(&page);
+        let (edges, page_info) = split(page, |node, cursor| NotificationEdge { node, cursor });
         Ok(NotificationConnection {
-            edges: page
-                .items
-                .into_iter()
-                .map(|(cursor, node)| NotificationEdge { node, cursor })
-                .collect(),
+            edges,
             page_info,
             total_count: total.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
         })
@@ -206,15 +215,8 @@ impl DocumentQuery {
         after: Option<String>,
     ) -> Result<ActivityConnection> {
         let page = inbox::feed(state(ctx), viewer(ctx), first, after.as_deref()).await?;
-        let page_info = page_info(&page);
-        Ok(ActivityConnection {
-            edges: page
-                .items
-                .into_iter()
-                .map(|(cursor, node)| ActivityEdge { node, cursor })
-                .collect(),
-            page_info,
-        })
+        let (edges, page_info) = split(page, |node, cursor| ActivityEdge { node, cursor });
+        Ok(ActivityConnection { edges, page_info })
     }
 
     /// The audit trail, newest first: admins only.
@@ -235,15 +237,8 @@ impl DocumentQuery {
             after.as_deref(),
         )
         .await?;
-        let page_info = page_info(&page);
-        Ok(AuditConnection {
-            edges: page
-                .items
-                .into_iter()
-                .map(|(cursor, node)| AuditEdge { node, cursor })
-                .collect(),
-            page_info,
-        })
+        let (edges, page_info) = split(page, |node, cursor| AuditEdge { node, cursor });
+        Ok(AuditConnection { edges, page_info })
     }
 }
 

@@ -29,15 +29,27 @@ pub struct Planned {
 
 /// The root mutation fields of `request`'s operation (none for queries and subscriptions).
 pub fn plan(request: &mut Request) -> Vec<Planned> {
-    let variables = request.variables.clone();
-    let operation_name = request.operation_name.clone();
+    let operation_name = request.operation_name.take();
+    let variables = std::mem::take(&mut request.variables);
+    let planned = plan_parsed(request, operation_name.as_deref(), &variables);
+    // Put back what was borrowed for planning: the request runs with them.
+    request.operation_name = operation_name;
+    request.variables = variables;
+    planned
+}
+
+fn plan_parsed(
+    request: &mut Request,
+    operation_name: Option<&str>,
+    variables: &async_graphql::Variables,
+) -> Vec<Planned> {
     let Ok(document) = request.parsed_query() else {
         return Vec::new();
     };
     let operation = match &document.operations {
         DocumentOperations::Single(op) => Some(op),
-        DocumentOperations::Multiple(ops) => match &operation_name {
-            Some(name) => ops.get(name.as_str()),
+        DocumentOperations::Multiple(ops) => match operation_name {
+            Some(name) => ops.get(name),
             None if ops.len() == 1 => ops.values().next(),
             None => None,
         },

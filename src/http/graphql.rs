@@ -110,17 +110,18 @@ pub async fn graphql_post(
         return HttpResponse::BadRequest().json(async_graphql::Response::from_errors(vec![*error]));
     }
     let audited = crate::http::audit::plan(&mut request);
+    // Only a mutation needs the request's origin again afterwards, for its audit entries.
+    let audit_meta = (!audited.is_empty()).then(|| meta.clone());
     let request = request
         .data(state.get_ref().clone())
-        .data(RequestContext {
-            viewer,
-            meta: meta.clone(),
-        })
+        .data(RequestContext { viewer, meta })
         .data(LazyLoaders::new(state.pool.clone()));
     let mut response = schema.execute(request).await;
     errors::ensure_codes(&mut response);
-    if !audited.is_empty() && !errors::failed_validation(&response) {
-        crate::http::audit::record(&state, &meta, viewer, audited, &response).await;
+    if let Some(meta) = audit_meta {
+        if !errors::failed_validation(&response) {
+            crate::http::audit::record(&state, &meta, viewer, audited, &response).await;
+        }
     }
     let mut http = HttpResponse::Ok();
     if errors::failed_validation(&response) {

@@ -6,8 +6,9 @@
 use super::{AppState, RequestMeta, Viewer};
 use crate::db;
 use crate::domain::Role;
-use chrono::Utc;
-use serde_json::{json, Value};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// The longest summary kept.
@@ -78,31 +79,50 @@ pub async fn record(state: &AppState, meta: &RequestMeta, entry: Entry) {
         summary.truncate(cut);
         summary.push('…');
     }
-    let payload = json!({
-        "actorId": entry.actor.map(|(id, _)| id),
-        "role": entry.actor.map(|(_, role)| role.to_string()),
-        "action": entry.action,
-        "objectType": entry.object_type,
-        "objectId": entry.object_id,
-        "summary": summary,
-        "ip": meta.client_ip,
-        "userAgent": meta.user_agent,
-        "requestId": meta.request_id,
-        "at": Utc::now(),
-    });
-    let staged = async {
+    let staged = Staged {
+        actor_id: entry.actor.map(|(id, _)| id),
+        role: entry.actor.map(|(_, role)| role.to_string()),
+        action: entry.action,
+        object_type: entry.object_type,
+        object_id: entry.object_id,
+        summary,
+        ip: meta.client_ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        request_id: meta.request_id.clone(),
+        at: Utc::now(),
+    };
+    let stored = async {
+        let payload = serde_json::to_value(&staged)
+            .map_err(|e| anyhow::Error::new(e).context("encoding an audit entry"))?;
         let mut conn = state.conn().await?;
         db::outbox::record_audit(&mut conn, Uuid::now_v7(), &payload).await?;
         Ok::<(), crate::errors::AppError>(())
     };
-    if let Err(e) = staged.await {
-        tracing::error!(code = e.code(), action = %payload["action"], "an audit entry could not be staged");
+    if let Err(e) = stored.await {
+        tracing::error!(code = e.code(), action = %staged.action, "an audit entry could not be staged");
     }
+}
+
+/// An audit entry as staged in the outbox (kind AUDIT) for the document consumer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Staged {
+    pub actor_id: Option<Uuid>,
+    pub role: Option<String>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub summary: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn secrets_are_redacted_at_any_depth() {

@@ -2,8 +2,10 @@
 //! user sees and marks only their own notifications and feed; the audit log is for admins.
 
 use super::{signed_in, AppState, Viewer};
+use crate::documents::activity::{self, ActivityDoc};
+use crate::documents::audit::{self, AuditDoc};
 use crate::documents::notifications::{self, NotificationDoc};
-use crate::documents::{activity, audit, bson, chrono_time, Position};
+use crate::documents::{bson, chrono_time, Position};
 use crate::domain::{ApplicationStage, Role};
 use crate::errors::{AppError, AppResult};
 use castyou_actors::{Event, Topic};
@@ -104,18 +106,11 @@ fn unavailable(e: mongodb::error::Error) -> AppError {
 pub struct DocPage<T> {
     pub items: Vec<(String, T)>,
     pub has_next_page: bool,
-    pub has_previous_page: bool,
 }
 
 impl<T> DocPage<T> {
-    /// The page of `docs` (found after `after`), each with its cursor from its time and id.
-    fn of<D>(
-        docs: Vec<D>,
-        more: bool,
-        after: Option<&Position>,
-        place: impl Fn(&D) -> (bson::DateTime, String),
-        convert: impl Fn(D) -> T,
-    ) -> DocPage<T> {
+    /// The page of `docs`, each with its cursor from its time and id.
+    fn of(docs: Vec<T>, more: bool, place: impl Fn(&T) -> (bson::DateTime, &str)) -> DocPage<T> {
         DocPage {
             items: docs
                 .into_iter()
@@ -123,14 +118,24 @@ impl<T> DocPage<T> {
                     let (at, id) = place(&d);
                     let cursor = Position {
                         at: at.timestamp_millis(),
-                        id,
+                        id: id.to_string(),
                     }
                     .encode();
-                    (cursor, convert(d))
+                    (cursor, d)
                 })
                 .collect(),
             has_next_page: more,
-            has_previous_page: after.is_some(),
+        }
+    }
+
+    fn map<U>(self, convert: impl Fn(T) -> U) -> DocPage<U> {
+        DocPage {
+            items: self
+                .items
+                .into_iter()
+                .map(|(cursor, t)| (cursor, convert(t)))
+                .collect(),
+            has_next_page: self.has_next_page,
         }
     }
 }
@@ -160,13 +165,7 @@ pub async fn inbox(
     } else {
         None
     };
-    let page = DocPage::of(
-        docs,
-        more,
-        after.as_ref(),
-        |d| (d.created_at, d.id.clone()),
-        Notification::from,
-    );
+    let page = DocPage::of(docs, more, |d| (d.created_at, &d.id)).map(Notification::from);
     Ok((page, total))
 }
 
@@ -212,23 +211,12 @@ pub async fn mark_read(
     Ok((changed, event))
 }
 
-/// An activity entry as clients see it.
-pub struct Activity {
-    pub id: String,
-    pub verb: String,
-    pub actor_id: Option<Uuid>,
-    pub object_type: String,
-    pub object_id: String,
-    pub summary: String,
-    pub at: DateTime<Utc>,
-}
-
 pub async fn feed(
     state: &AppState,
     viewer: Option<Viewer>,
     first: Option<i32>,
     after: Option<&str>,
-) -> AppResult<DocPage<Activity>> {
+) -> AppResult<DocPage<ActivityDoc>> {
     let viewer = signed_in(viewer)?;
     let first = page_size(first)?;
     let after = position(after)?;
@@ -240,35 +228,7 @@ pub async fn feed(
     )
     .await
     .map_err(unavailable)?;
-    Ok(DocPage::of(
-        docs,
-        more,
-        after.as_ref(),
-        |d| (d.at, d.id.clone()),
-        |d| Activity {
-            id: d.id,
-            verb: d.verb,
-            actor_id: d.actor_id.and_then(|a| a.parse().ok()),
-            object_type: d.object_type,
-            object_id: d.object_id,
-            summary: d.summary,
-            at: chrono_time(d.at),
-        },
-    ))
-}
-
-/// An audit entry as admins see it.
-pub struct AuditEntry {
-    pub id: String,
-    pub actor_id: Option<Uuid>,
-    pub action: String,
-    pub object_type: String,
-    pub object_id: String,
-    pub summary: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    pub at: DateTime<Utc>,
+    Ok(DocPage::of(docs, more, |d| (d.at, &d.id)))
 }
 
 pub async fn audit_log(
@@ -278,7 +238,7 @@ pub async fn audit_log(
     object: Option<&str>,
     first: Option<i32>,
     after: Option<&str>,
-) -> AppResult<DocPage<AuditEntry>> {
+) -> AppResult<DocPage<AuditDoc>> {
     let viewer = signed_in(viewer)?;
     if viewer.role != Role::Admin {
         return Err(AppError::forbidden("the audit log is for admins only"));
@@ -292,22 +252,5 @@ pub async fn audit_log(
     let (docs, more) = audit::page(&state.docs, actor.as_deref(), object, after.as_ref(), first)
         .await
         .map_err(unavailable)?;
-    Ok(DocPage::of(
-        docs,
-        more,
-        after.as_ref(),
-        |d| (d.at, d.id.clone()),
-        |d| AuditEntry {
-            id: d.id,
-            actor_id: d.actor_id.and_then(|a| a.parse().ok()),
-            action: d.action,
-            object_type: d.object_type,
-            object_id: d.object_id,
-            summary: d.summary,
-            ip: d.ip,
-            user_agent: d.user_agent,
-            request_id: d.request_id,
-            at: chrono_time(d.at),
-        },
-    ))
+    Ok(DocPage::of(docs, more, |d| (d.at, &d.id)))
 }
