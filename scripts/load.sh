@@ -17,6 +17,7 @@ WARMUP="${WARMUP:-3s}"
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 PORT_="${LOAD_PORT:-18080}"
+OPS_PORT="${LOAD_OPS_PORT:-18081}"   # the operations listener (/metrics)
 DB="castyou_load"
 URL="http://127.0.0.1:$PORT_/graphql"
 OUT="$ROOT/.data/load"
@@ -78,7 +79,7 @@ APP_ENVIRONMENT=production \
   APP_REDIS__KEY_PREFIX="castyou-load:" \
   APP_RATE_LIMIT__GENERAL_MAX=1000000000 \
   APP_LOG__FILTER=warn \
-  APP_APPLICATION__TRUST_FORWARDED_FOR=false \
+  APP_OPERATIONS__PORT="$OPS_PORT" \
   "$BIN" serve >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 

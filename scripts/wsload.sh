@@ -24,6 +24,7 @@ NOTIFICATIONS="${NOTIFICATIONS:-100000}"
 REQUESTS="${REQUESTS:-2000}"
 JWT="load-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 PORT_="${LOAD_PORT:-18090}"
+OPS_PORT="${LOAD_OPS_PORT:-18091}"   # the operations listener (/metrics)
 DB="castyou_wsload"
 OUT="$ROOT/.data/wsload"
 BIN="$CARGO_TARGET_DIR/release/castyou"
@@ -80,7 +81,9 @@ start_server() {
     APP_MONGODB__DATABASE="castyou_wsload_$1_$$" \
     APP_RATE_LIMIT__GENERAL_MAX=1000000000 \
     APP_LOG__FILTER=warn \
-    APP_APPLICATION__TRUST_FORWARDED_FOR=false \
+    APP_OPERATIONS__PORT="$OPS_PORT" \
+    APP_REALTIME__MAX_SOCKETS_PER_USER=1000000 \
+    APP_REALTIME__MAX_SOCKETS_PER_ADDRESS=1000000 \
     "$BIN" serve >"$OUT/server-$1.log" 2>&1 &
   SERVER_PID=$!
   for i in $(seq 1 120); do
@@ -96,25 +99,25 @@ for scenario in $SCENARIOS; do
   case $scenario in
     idle)
       log "idle: $CONNECTIONS subscribed connections"
-      "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" \
+      "$TOOL" --url "http://127.0.0.1:$PORT_" --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" \
         --open-concurrency "${OPEN_CONCURRENCY:-256}" idle \
         --connections "$CONNECTIONS" | tee "$OUT/idle.txt"
       ;;
     fanout)
       log "fanout: $SUBSCRIBERS subscribers, $EVENTS events, one every $INTERVAL_MS ms"
-      "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" fanout \
+      "$TOOL" --url "http://127.0.0.1:$PORT_" --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" fanout \
         --subscribers "$SUBSCRIBERS" --events "$EVENTS" --interval-ms "$INTERVAL_MS" \
         | tee "$OUT/fanout.txt"
       ;;
     notify)
       log "notify: $USERS connected applicants notified by one job closing"
-      WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" \
+      WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" \
         --database-url "postgres://postgres@127.0.0.1:5432/$DB" notify --users "$USERS" \
         | tee "$OUT/notify.txt"
       ;;
     inbox)
       log "inbox: $NOTIFICATIONS stored notifications, $REQUESTS requests per query"
-      "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" \
+      "$TOOL" --url "http://127.0.0.1:$PORT_" --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" \
         --database-url "postgres://postgres@127.0.0.1:5432/$DB" inbox \
         --notifications "$NOTIFICATIONS" --requests "$REQUESTS" | tee "$OUT/inbox.txt"
       ;;

@@ -46,7 +46,65 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub realtime: RealtimeSettings,
+    pub query: QuerySettings,
+    pub groups: GroupSettings,
+    pub operations: OperationsSettings,
     pub log: LogSettings,
+}
+
+/// Limits on the documents clients send, checked in linear time before async-graphql validates
+/// them (see `graphql::cost`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySettings {
+    /// Bytes of one GraphQL document.
+    pub max_document_bytes: usize,
+    /// Lexical tokens of one document.
+    pub max_tokens: usize,
+    /// Fragment definitions in one document.
+    pub max_fragments: usize,
+    /// Fragment spreads and inline fragments in one document.
+    pub max_spreads: usize,
+    /// Aliased fields in one document.
+    pub max_aliases: usize,
+    /// Directive uses in one document.
+    pub max_directives: usize,
+    /// The operation's expanded size: every field counted once per object it is resolved for,
+    /// lists multiplied by their page size (`first`) or by `unpaged_list_cap`.
+    pub max_cost: u64,
+    /// Root mutation fields one request may carry; each spends one rate-limit unit.
+    pub max_root_mutation_fields: usize,
+    /// What an unpaged list field (a profile's languages, an application's history) counts as.
+    pub unpaged_list_cap: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSettings {
+    /// Members and open invitations one talent group may hold, the owner included.
+    pub max_members: u64,
+}
+
+/// The operators' listener: `/metrics` and the detailed `/readyz`, away from the public one.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// When set, `/metrics` and the detailed `/readyz` also need `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+}
+
+impl fmt::Debug for OperationsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperationsSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// How relayed events reach every instance.
@@ -78,6 +136,10 @@ pub struct RealtimeSettings {
     pub ws_keepalive_secs: u64,
     /// Events that may wait for one subscriber before it is cut off as too slow.
     pub subscriber_queue: usize,
+    /// Websockets one user may hold open on one instance.
+    pub max_sockets_per_user: usize,
+    /// Websockets one client address may hold open on one instance.
+    pub max_sockets_per_address: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,8 +156,10 @@ pub struct ApplicationSettings {
     pub max_query_complexity: usize,
     /// Origins allowed by CORS; empty means no cross-origin browser access.
     pub cors_allowed_origins: Vec<String>,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// Proxies (addresses or CIDRs) whose `Forwarded` / `X-Forwarded-For` entries are believed.
+    /// The client is the nearest address, right to left, that is not one of them; empty means
+    /// the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// Seconds open requests get to finish on SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
 }
@@ -195,6 +259,10 @@ pub struct AuthSettings {
     pub audience: String,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
+    /// A session ends this long after its sign-in, however often it is refreshed.
+    pub session_lifetime_secs: i64,
+    /// Changing two-factor settings without the password needs a sign-in this recent.
+    pub reauth_window_secs: i64,
     pub totp_issuer: String,
     /// Argon2id memory cost in KiB (OWASP: at least 19 MiB).
     pub argon2_memory_kib: u32,
@@ -214,6 +282,7 @@ impl fmt::Debug for AuthSettings {
             .field("audience", &self.audience)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("session_lifetime_secs", &self.session_lifetime_secs)
             .field("identity_providers", &self.identity_providers)
             .finish()
     }
@@ -316,6 +385,7 @@ impl Settings {
                     .separator("__")
                     .list_separator(",")
                     .with_list_parse_key("application.cors_allowed_origins")
+                    .with_list_parse_key("application.trusted_proxies")
                     .try_parsing(true),
             )
             .set_override("environment", environment.as_str())
@@ -362,6 +432,36 @@ impl Settings {
                     "application.cors_allowed_origins: `{origin}` is not an http(s) origin"
                 ));
             }
+        }
+        for proxy in &app.trusted_proxies {
+            if crate::http::client_ip::parse_proxy(proxy).is_none() {
+                problems.push(format!(
+                    "application.trusted_proxies: `{proxy}` is not an IP address or CIDR"
+                ));
+            }
+        }
+        let q = &self.query;
+        for (name, value) in [
+            ("max_document_bytes", q.max_document_bytes),
+            ("max_tokens", q.max_tokens),
+            ("max_fragments", q.max_fragments),
+            ("max_spreads", q.max_spreads),
+            ("max_aliases", q.max_aliases),
+            ("max_directives", q.max_directives),
+            ("max_root_mutation_fields", q.max_root_mutation_fields),
+        ] {
+            if value == 0 {
+                problems.push(format!("query.{name}: must be at least 1"));
+            }
+        }
+        if q.max_cost == 0 || q.unpaged_list_cap == 0 {
+            problems.push("query.max_cost / query.unpaged_list_cap: must be at least 1".into());
+        }
+        if self.groups.max_members < 2 {
+            problems.push("groups.max_members: must be at least 2".into());
+        }
+        if self.operations.host.trim().is_empty() {
+            problems.push("operations.host: must not be empty".into());
         }
         let db_url = self.database.url.expose_secret();
         if !(db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {
@@ -437,6 +537,14 @@ impl Settings {
                     .to_string(),
             );
         }
+        if self.auth.session_lifetime_secs < self.auth.refresh_token_ttl_secs {
+            problems.push(
+                "auth.session_lifetime_secs: must be at least auth.refresh_token_ttl_secs".into(),
+            );
+        }
+        if self.auth.reauth_window_secs < 0 {
+            problems.push("auth.reauth_window_secs: must not be negative".into());
+        }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             problems.push("auth.issuer and auth.audience: must not be empty".to_string());
         }
@@ -478,6 +586,12 @@ impl Settings {
         }
         if !(1..=65_536).contains(&self.realtime.subscriber_queue) {
             problems.push("realtime.subscriber_queue: must be 1 to 65536".into());
+        }
+        if self.realtime.max_sockets_per_user == 0 || self.realtime.max_sockets_per_address == 0 {
+            problems.push(
+                "realtime.max_sockets_per_user / realtime.max_sockets_per_address: must be at least 1"
+                    .into(),
+            );
         }
         if self.realtime.deadline_reminder_secs < 0 {
             problems.push("realtime.deadline_reminder_secs: must not be negative".to_string());

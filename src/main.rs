@@ -93,10 +93,20 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 AdminAction::Grant { email } => (email, true),
                 AdminAction::Revoke { email } => (email, false),
             };
-            let user = services::auth::set_admin(&state, &email, grant)
+            let (user, revoked) = services::auth::set_admin(&state, &email, grant)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message()))?;
             println!("{} is now {}", user.email, user.role);
+            // The servers apply the revocation from PostgreSQL's outbox; writing Redis too only
+            // makes it take effect before the event reaches them.
+            match services::gate::write_revoked_now(&state, &revoked).await {
+                Ok(()) => println!("{} session(s) ended", revoked.len()),
+                Err(e) => println!(
+                    "{} session(s) ended in PostgreSQL; Redis was not reachable ({e}), so the \
+                     running servers apply it as the outbox event reaches them",
+                    revoked.len()
+                ),
+            }
         }
     }
     Ok(())

@@ -32,6 +32,8 @@ use tracing_actix_web::TracingLogger;
 pub struct Application {
     port: u16,
     server: Server,
+    operations_port: u16,
+    operations: Server,
     state: AppState,
     hub: Addr<NotificationHub>,
     pipelines: Pipelines,
@@ -166,14 +168,25 @@ impl Application {
                 introspection: app.introspection,
             },
         );
+        let cost = Arc::new(graphql::QueryCost::new(&schema, &state.settings)?);
+        crate::http::live_sessions::start_watching(state.clone(), hub.clone());
         let listener = TcpListener::bind((app.host.as_str(), app.port))
             .with_context(|| format!("binding {}:{}", app.host, app.port))?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, state.clone(), schema, metrics)?;
+        let ops = &state.settings.operations;
+        let ops_listener = TcpListener::bind((ops.host.as_str(), ops.port))
+            .with_context(|| format!("binding operations.host:port {}:{}", ops.host, ops.port))?;
+        let operations_port = ops_listener.local_addr()?.port();
+        let metrics = web::Data::new(metrics);
+        let server = serve(listener, state.clone(), schema, metrics.clone(), cost)?;
+        let operations = serve_operations(ops_listener, state.clone(), metrics)?;
         tracing::info!(address = %format!("http://{}:{port}/graphql", app.host), "listening");
+        tracing::info!(address = %format!("http://{}:{operations_port}/metrics", ops.host), "operations listening");
         Ok(Application {
             port,
             server,
+            operations_port,
+            operations,
             state,
             hub,
             pipelines,
@@ -186,6 +199,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the operators' listener (`/metrics`, detailed `/readyz`).
+    pub fn operations_port(&self) -> u16 {
+        self.operations_port
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -204,9 +222,14 @@ impl Application {
         &self.pipelines
     }
 
-    /// Serves until SIGINT/SIGTERM (or the handle stops it), letting open requests finish.
+    /// Serves until SIGINT/SIGTERM (or the handle stops it), letting open requests finish; the
+    /// operators' listener stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let operations = self.operations.handle();
+        actix_web::rt::spawn(self.operations);
+        let served = self.server.await;
+        operations.stop(true).await;
+        served
     }
 }
 
@@ -231,9 +254,10 @@ fn serve(
     listener: TcpListener,
     state: AppState,
     schema: graphql::CastYouSchema,
-    metrics: Arc<Metrics>,
+    metrics: web::Data<Arc<Metrics>>,
+    cost: Arc<graphql::QueryCost>,
 ) -> anyhow::Result<Server> {
-    let metrics = web::Data::new(metrics);
+    let cost = web::Data::new(cost);
     let settings = state.settings.clone();
     let app = &settings.application;
     let schema = web::Data::new(schema);
@@ -261,6 +285,7 @@ fn serve(
             .app_data(web::Data::new(graphql::errors::DocumentCache::default()))
             .app_data(schema.clone())
             .app_data(metrics.clone())
+            .app_data(cost.clone())
             .app_data(web::PayloadConfig::new(body_limit))
             .wrap(middleware::from_fn(http::metrics::record))
             .wrap(middleware::from_fn(http::middleware::request_id_header))
@@ -270,7 +295,6 @@ fn serve(
             .service(graphql_resource)
             .route("/healthz", web::get().to(http::health::healthz))
             .route("/readyz", web::get().to(http::health::readyz))
-            .route("/metrics", web::get().to(http::metrics::metrics))
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().json(serde_json::json!({ "error": "not found" }))
             }))
@@ -280,5 +304,33 @@ fn serve(
     if app.workers > 0 {
         server = server.workers(app.workers);
     }
+    Ok(server.run())
+}
+
+/// The operators' listener: `/metrics` and the detailed `/readyz` (bearer token when set), one
+/// worker, nothing else.
+fn serve_operations(
+    listener: TcpListener,
+    state: AppState,
+    metrics: web::Data<Arc<Metrics>>,
+) -> anyhow::Result<Server> {
+    let token = state.settings.operations.token.clone();
+    let shutdown = state.settings.application.shutdown_timeout_secs;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(metrics.clone())
+            .wrap(middleware::from_fn({
+                let token = token.clone();
+                move |req, next| http::metrics::require_token(token.clone(), req, next)
+            }))
+            .route("/metrics", web::get().to(http::metrics::metrics))
+            .route("/readyz", web::get().to(http::health::readyz_detailed))
+            .route("/healthz", web::get().to(http::health::healthz))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(shutdown)
+    .listen(listener)?;
     Ok(server.run())
 }

@@ -7,11 +7,13 @@ use std::any::Any;
 use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
 
-/// Who may be interested in an event: everyone watching a job's pipeline, or one user.
+/// Who may be interested in an event: everyone watching a job's pipeline, one user, or each
+/// instance's session watcher (revoked sessions, whose sockets must close).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Topic {
     Job(Uuid),
     User(Uuid),
+    Sessions,
 }
 
 /// A committed change, as the outbox relays it. `seq` orders events as they were written;

@@ -68,7 +68,8 @@ pub struct Unsubscribe {
 #[rtype(result = "()")]
 pub struct Deliver(pub Arc<Event>);
 
-/// Asks how many live subscriptions the hub holds.
+/// Asks how many live subscriptions of clients the hub holds (the instance's own session
+/// watcher is not one).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct CountSubscriptions;
@@ -114,7 +115,11 @@ impl Handler<CountSubscriptions> for NotificationHub {
     type Result = usize;
 
     fn handle(&mut self, _msg: CountSubscriptions, _ctx: &mut Context<Self>) -> usize {
-        self.topics.values().map(HashMap::len).sum()
+        self.topics
+            .iter()
+            .filter(|(topic, _)| **topic != Topic::Sessions)
+            .map(|(_, subscribers)| subscribers.len())
+            .sum()
     }
 }
 

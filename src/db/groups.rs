@@ -139,6 +139,15 @@ pub async fn delete_membership(
         .await
 }
 
+/// How many members and open invitations a group holds (the owner included).
+pub async fn headcount(conn: &mut PgConn, group_id: Uuid) -> QueryResult<i64> {
+    group_memberships::table
+        .filter(group_memberships::group_id.eq(group_id))
+        .count()
+        .get_result(conn)
+        .await
+}
+
 /// Members of each group: owner first, then by role and join time.
 pub async fn members_of(conn: &mut PgConn, group_ids: &[Uuid]) -> QueryResult<Vec<Membership>> {
     group_memberships::table

@@ -50,6 +50,8 @@ pub struct TokenState {
     pub token_expires_at: DateTime<Utc>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub session_revoked_at: Option<DateTime<Utc>>,
+    /// The session's absolute end.
+    pub session_expires_at: DateTime<Utc>,
 }
 
 /// Locks the token's row and its session's (so refreshes in one session serialize) and reads
@@ -64,6 +66,7 @@ pub async fn lock_token(conn: &mut PgConn, hash: &[u8]) -> QueryResult<Option<To
             refresh_tokens::expires_at,
             refresh_tokens::rotated_at,
             auth_sessions::revoked_at,
+            auth_sessions::expires_at,
         ))
         .for_update()
         .first(conn)
@@ -137,4 +140,29 @@ pub async fn revoked_since(conn: &mut PgConn, since: DateTime<Utc>) -> QueryResu
         .select(auth_sessions::id)
         .load(conn)
         .await
+}
+
+/// When a session started (its sign-in), if it exists.
+pub async fn started_at(conn: &mut PgConn, session_id: Uuid) -> QueryResult<Option<DateTime<Utc>>> {
+    auth_sessions::table
+        .find(session_id)
+        .select(auth_sessions::created_at)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Which of `ids` are revoked (or gone).
+pub async fn revoked_among(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+    let live: Vec<Uuid> = auth_sessions::table
+        .filter(auth_sessions::id.eq_any(ids))
+        .filter(auth_sessions::revoked_at.is_null())
+        .select(auth_sessions::id)
+        .load(conn)
+        .await?;
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| !live.contains(id))
+        .collect())
 }

@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod connection;
+pub mod cost;
 pub mod documents;
 pub mod errors;
 pub mod groups;
@@ -43,6 +44,64 @@ pub struct SchemaLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub introspection: bool,
+}
+
+/// The linear cost check every document passes before async-graphql validates it, with the
+/// schema's field types and the configured limits.
+pub struct QueryCost {
+    types: cost::TypeInfo,
+    limits: cost::CostLimits,
+}
+
+impl QueryCost {
+    pub fn new(
+        schema: &CastYouSchema,
+        settings: &crate::configuration::Settings,
+    ) -> anyhow::Result<QueryCost> {
+        let q = &settings.query;
+        let types = cost::TypeInfo::from_sdl(&schema.sdl())?.with_list_cap(
+            "TalentGroup",
+            "members",
+            settings.groups.max_members,
+        );
+        Ok(QueryCost {
+            types,
+            limits: cost::CostLimits {
+                max_document_bytes: q.max_document_bytes,
+                max_tokens: q.max_tokens,
+                max_fragments: q.max_fragments,
+                max_spreads: q.max_spreads,
+                max_aliases: q.max_aliases,
+                max_directives: q.max_directives,
+                max_cost: q.max_cost,
+                max_root_mutation_fields: q.max_root_mutation_fields,
+                default_page_size: 20,
+                max_page_size: 100,
+                unpaged_list_cap: q.unpaged_list_cap,
+            },
+        })
+    }
+
+    /// Size and token count, before the document is parsed.
+    pub fn check_text(&self, query: &str) -> Result<(), cost::CostError> {
+        cost::check_text(query, &self.limits)
+    }
+
+    /// Counts and the expanded cost of the parsed document's operation.
+    pub fn analyse(
+        &self,
+        document: &async_graphql::parser::types::ExecutableDocument,
+        operation_name: Option<&str>,
+        variables: &async_graphql::Variables,
+    ) -> Result<cost::Analysis, cost::CostError> {
+        cost::analyse(
+            document,
+            operation_name,
+            variables,
+            &self.types,
+            &self.limits,
+        )
+    }
 }
 
 /// This instance's actors that resolvers talk to.

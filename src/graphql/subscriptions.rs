@@ -89,7 +89,23 @@ impl Drop for Live {
     }
 }
 
+/// Each new subscription re-checks its connection's viewer: the access token must not have
+/// expired and the session must not be revoked (the request gate, which also counts it).
+async fn recheck_viewer(ctx: &Context<'_>) -> Result<(), AppError> {
+    let Some(viewer) = viewer(ctx) else {
+        return Err(AppError::Unauthenticated);
+    };
+    if let Some(session) = ctx.data_opt::<crate::http::graphql::SocketSession>() {
+        if session.expires_at <= Utc::now() {
+            return Err(AppError::Unauthenticated);
+        }
+    }
+    let client = super::meta(ctx).client_ip.clone();
+    crate::services::gate::admit(state(ctx), client.as_deref(), Some(&viewer), 1).await
+}
+
 async fn subscribe(ctx: &Context<'_>, topic: Topic) -> Result<Live> {
+    recheck_viewer(ctx).await?;
     let realtime = &state(ctx).settings.realtime;
     let max = realtime.max_subscriptions_per_connection;
     let slot = ctx

@@ -55,8 +55,12 @@ impl UserNode {
         &self.display_name
     }
 
-    async fn two_factor_enabled(&self) -> bool {
-        self.totp_enabled
+    /// Visible to the user itself and to admins; anyone else gets FORBIDDEN.
+    async fn two_factor_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
+        if !self.signed_in_as {
+            services::users::owner_only(viewer(ctx).as_ref(), &self.user, "two-factor state")?;
+        }
+        Ok(self.totp_enabled)
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -269,9 +273,15 @@ impl AuthMutation {
         .await
     }
 
-    /// Starts two-factor set-up; confirm with a code from the authenticator.
-    async fn begin_two_factor_setup(&self, ctx: &Context<'_>) -> Result<TwoFactorSetup> {
-        let result = auth::begin_two_factor(state(ctx), viewer(ctx)).await;
+    /// Starts two-factor set-up; confirm with a code from the authenticator. Needs the
+    /// account's password, or a sign-in within the last `auth.reauth_window_secs`.
+    async fn begin_two_factor_setup(
+        &self,
+        ctx: &Context<'_>,
+        password: Option<String>,
+    ) -> Result<TwoFactorSetup> {
+        let result =
+            auth::begin_two_factor(state(ctx), &meta(ctx), viewer(ctx), password.as_deref()).await;
         let action = match &result {
             Ok(_) => "TWO_FACTOR_SETUP_STARTED",
             Err(_) => "TWO_FACTOR_SETUP_FAILED",
@@ -301,8 +311,22 @@ impl AuthMutation {
         .await
     }
 
-    async fn disable_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
-        let result = auth::disable_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await;
+    /// Switches two-factor authentication off: a current code, and the account's password or
+    /// a sign-in within the last `auth.reauth_window_secs`.
+    async fn disable_two_factor(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        password: Option<String>,
+    ) -> Result<bool> {
+        let result = auth::disable_two_factor(
+            state(ctx),
+            &meta(ctx),
+            viewer(ctx),
+            &code,
+            password.as_deref(),
+        )
+        .await;
         two_factor(
             ctx,
             result,

@@ -1,12 +1,17 @@
-//! Audits the mutations of an HTTP request: before it runs, each root mutation field is noted
-//! with its arguments (variables resolved, secrets redacted); after, each is recorded as done
+//! Audits the mutations of an HTTP request: before it runs, each root mutation field (however
+//! the document spells it: aliases, inline or named fragments, directives) is noted with its
+//! arguments (variables resolved, secrets redacted); after, each is recorded as done
 //! or failed. Sign-in and 2FA mutations are recorded by their resolvers instead, which know
 //! the user they concern.
 
 use crate::services::audit::{self, Entry};
 use crate::services::{AppState, RequestMeta, Viewer};
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+};
+use async_graphql::Positioned;
 use async_graphql::{PathSegment, Request, Response, Value};
+use std::collections::HashSet;
 
 /// Fields audited where they are resolved (see `graphql::users`).
 const RECORDED_BY_RESOLVER: &[&str] = &[
@@ -60,13 +65,23 @@ fn plan_parsed(
     if operation.node.ty != OperationType::Mutation {
         return Vec::new();
     }
+    let mut fields = Vec::new();
+    root_fields(
+        document,
+        &operation.node.selection_set.node,
+        &mut HashSet::new(),
+        &mut fields,
+    );
+    let mut keys = HashSet::new();
     let mut planned = Vec::new();
-    for item in &operation.node.selection_set.node.items {
-        let Selection::Field(field) = &item.node else {
-            continue;
-        };
+    for field in fields {
         let name = field.node.name.node.as_str();
         if RECORDED_BY_RESOLVER.contains(&name) || name == "__typename" {
+            continue;
+        }
+        let key = field.node.response_key().node.to_string();
+        // Fields sharing a response key are merged into one execution.
+        if !keys.insert(key.clone()) {
             continue;
         }
         let mut arguments = serde_json::Map::new();
@@ -81,12 +96,40 @@ fn plan_parsed(
             arguments.insert(arg.node.to_string(), value);
         }
         planned.push(Planned {
-            key: field.node.response_key().node.to_string(),
+            key,
             field: name.to_string(),
             arguments: audit::redacted(&serde_json::Value::Object(arguments)),
         });
     }
     planned
+}
+
+/// The root fields of a selection set however the document spells them: directly, in inline
+/// fragments, or in named fragments (each expanded once). Fields a directive skips are listed
+/// too; `record` leaves out whatever did not run.
+fn root_fields<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    expanded: &mut HashSet<&'a str>,
+    out: &mut Vec<&'a Positioned<Field>>,
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => out.push(field),
+            Selection::InlineFragment(inline) => {
+                root_fields(document, &inline.node.selection_set.node, expanded, out)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                if !expanded.insert(name.as_str()) {
+                    continue;
+                }
+                if let Some(fragment) = document.fragments.get(name) {
+                    root_fields(document, &fragment.node.selection_set.node, expanded, out);
+                }
+            }
+        }
+    }
 }
 
 /// `moveApplication` → `MOVE_APPLICATION`.
@@ -208,5 +251,18 @@ mod tests {
         assert_eq!(planned[0].arguments["id"], "abc");
         assert_eq!(planned[0].arguments["stage"], "REJECTED");
         assert!(plan(&mut Request::new("{ me { id } }")).is_empty());
+    }
+
+    #[test]
+    fn mutation_fields_inside_fragments_are_planned() {
+        let mut request = Request::new(
+            "mutation { ... on Mutation { a: deleteTalentGroup(groupId: \"g1\") }
+               ...F ...F }
+             fragment F on Mutation { closeJob(id: \"j1\") { id } ... on Mutation { b: leaveGroup(groupId: \"g2\") } }",
+        );
+        let planned = plan(&mut request);
+        let keys: Vec<&str> = planned.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["a", "closeJob", "b"]);
+        assert_eq!(planned[0].arguments["groupId"], "g1");
     }
 }

@@ -2,17 +2,20 @@
 //! error with a code; authenticates the bearer token; passes the request gate; executes.
 
 use crate::errors::AppError;
+use crate::graphql::cost::Analysis;
 use crate::graphql::errors;
 use crate::graphql::loaders::LazyLoaders;
-use crate::graphql::{CastYouSchema, RequestContext};
-use crate::http::websocket::{self, WsLimits};
+use crate::graphql::{CastYouSchema, QueryCost, RequestContext};
+use crate::http::websocket::{self, Connection, SessionBinding, WsLimits};
 use crate::services::{auth, gate, AppState, RequestMeta};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::ErrorExtensions;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tracing_actix_web::RequestId;
 
 /// A response carrying one error with its code.
@@ -47,15 +50,12 @@ pub fn bearer(value: Option<&HeaderValue>) -> Result<Option<&str>, AppError> {
     Ok((!token.is_empty()).then_some(token))
 }
 
-/// Where the request came from, as the settings say to trust it.
+/// Where the request came from: the TCP peer, or the address trusted proxies forwarded for.
 pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
-    let client_ip = if state.settings.application.trust_forwarded_for {
-        req.connection_info()
-            .realip_remote_addr()
-            .map(|a| strip_port(a).to_string())
-    } else {
-        req.peer_addr().map(|a| a.ip().to_string())
-    };
+    let client_ip = state
+        .proxies
+        .client(req.peer_addr().map(|a| a.ip()), req.headers())
+        .map(|ip| ip.to_string());
     RequestMeta {
         client_ip,
         user_agent: req
@@ -67,17 +67,37 @@ pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
     }
 }
 
-fn strip_port(addr: &str) -> &str {
-    if addr.starts_with('[') {
-        addr.split(']')
-            .next()
-            .map(|s| s.trim_start_matches('['))
-            .unwrap_or(addr)
-    } else if addr.matches(':').count() == 1 {
-        addr.split(':').next().unwrap_or(addr)
-    } else {
-        addr
-    }
+/// A request-level validation failure (a cost limit), as GraphQL reports it.
+fn validation_failed(message: String) -> Box<async_graphql::ServerError> {
+    let mut error = async_graphql::ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "GRAPHQL_VALIDATION_FAILED");
+    Box::new(error)
+}
+
+/// The linear checks, before anything whose cost grows faster runs: size and tokens, the
+/// parse, then counts and the expanded cost of the operation.
+fn check(
+    request: &mut async_graphql::Request,
+    documents: &errors::DocumentCache,
+    cost: &QueryCost,
+) -> Result<Analysis, Box<async_graphql::ServerError>> {
+    cost.check_text(&request.query)
+        .map_err(|e| validation_failed(e.to_string()))?;
+    errors::parse(request, documents)?;
+    let variables = std::mem::take(&mut request.variables);
+    let operation_name = request.operation_name.clone();
+    let analysed = request
+        .parsed_query()
+        .map_err(Box::new)
+        .and_then(|document| {
+            cost.analyse(document, operation_name.as_deref(), &variables)
+                .map_err(|e| validation_failed(e.to_string()))
+        });
+    request.variables = variables;
+    analysed
 }
 
 pub async fn graphql_post(
@@ -86,6 +106,7 @@ pub async fn graphql_post(
     schema: web::Data<CastYouSchema>,
     state: web::Data<AppState>,
     documents: web::Data<errors::DocumentCache>,
+    cost: web::Data<Arc<QueryCost>>,
 ) -> HttpResponse {
     let mut request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -98,7 +119,13 @@ pub async fn graphql_post(
         Err(e) => return error_response(StatusCode::UNAUTHORIZED, &e),
     };
     let meta = request_meta(&req, &state);
-    if let Err(e) = gate::admit(&state, meta.client_ip.as_deref(), viewer.as_ref()).await {
+    let checked = check(&mut request, &documents, &cost);
+    // Each root mutation field spends a unit: one POST of many aliased logins is many requests.
+    let units = checked
+        .as_ref()
+        .map_or(1, |a| a.root_mutation_fields as u64)
+        .max(1);
+    if let Err(e) = gate::admit(&state, meta.client_ip.as_deref(), viewer.as_ref(), units).await {
         let status = match e {
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -106,7 +133,7 @@ pub async fn graphql_post(
         };
         return error_response(status, &e);
     }
-    if let Err(error) = errors::parse(&mut request, &documents) {
+    if let Err(error) = checked {
         return HttpResponse::BadRequest().json(async_graphql::Response::from_errors(vec![*error]));
     }
     let audited = crate::http::audit::plan(&mut request);
@@ -159,18 +186,30 @@ fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
         .map(str::to_string))
 }
 
+/// When the access token of a websocket connection expires (in the connection's data).
+#[derive(Debug, Clone, Copy)]
+pub struct SocketSession {
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// `GET /graphql` with `Upgrade: websocket`: subscriptions over `graphql-transport-ws` or the
-/// legacy `graphql-ws`. The access token comes in `connection_init`; a bad, expired or revoked
-/// one gets no acknowledgement.
+/// legacy `graphql-ws`. The access token comes in `connection_init`; a missing, bad, expired or
+/// revoked one gets no acknowledgement. Sockets are capped per client address (at the upgrade)
+/// and per user (at `connection_init`).
 pub async fn graphql_ws(
     req: HttpRequest,
     payload: web::Payload,
     schema: web::Data<CastYouSchema>,
     state: web::Data<AppState>,
     metrics: web::Data<std::sync::Arc<crate::http::metrics::Metrics>>,
+    cost: web::Data<Arc<QueryCost>>,
 ) -> actix_web::Result<HttpResponse> {
     let state = state.get_ref().clone();
     let meta = request_meta(&req, &state);
+    let address_slot = match state.live.open(meta.client_ip.as_deref()) {
+        Ok(slot) => slot,
+        Err(e) => return Ok(error_response(StatusCode::TOO_MANY_REQUESTS, &e)),
+    };
     let mut data = async_graphql::Data::default();
     // Lives as long as the connection's data: counts the socket while it is open.
     data.insert(metrics.websocket_opened());
@@ -183,12 +222,32 @@ pub async fn graphql_ws(
         keepalive: Duration::from_secs(realtime.ws_keepalive_secs),
         max_message: state.settings.application.body_limit_bytes,
     };
+    let (bind, binding) = oneshot::channel();
     let on_init = move |init: serde_json::Value| async move {
-        let token = init_token(&init)?;
-        let viewer = auth::authenticate(&state, token.as_deref())?;
-        gate::admit(&state, meta.client_ip.as_deref(), viewer.as_ref()).await?;
+        // Every subscription needs a user: a connection without a token is refused.
+        let token = init_token(&init)?.ok_or(AppError::Unauthenticated)?;
+        let (viewer, expires_at) = state
+            .tokens
+            .verify_access_until(&token)
+            .ok_or(AppError::Unauthenticated)?;
+        gate::admit(&state, meta.client_ip.as_deref(), Some(&viewer), 1).await?;
+        let (end, ended) = oneshot::channel();
+        let slot = state.live.bind(&viewer, end)?;
+        let left = (expires_at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        // The connection task is gone only if the socket already closed.
+        let _ = bind.send(SessionBinding {
+            expires_at: tokio::time::Instant::now() + left,
+            ended,
+            hold: Box::new(slot),
+        });
         let mut data = async_graphql::Data::default();
-        data.insert(RequestContext { viewer, meta });
+        data.insert(RequestContext {
+            viewer: Some(viewer),
+            meta,
+        });
+        data.insert(SocketSession { expires_at });
         Ok(data)
     };
     websocket::serve(
@@ -198,6 +257,11 @@ pub async fn graphql_ws(
         data,
         on_init,
         limits,
+        Connection {
+            cost: cost.get_ref().clone(),
+            hold: Box::new(address_slot),
+            binding,
+        },
     )
 }
 
@@ -211,13 +275,5 @@ mod tests {
         assert_eq!(bearer(Some(&v)).ok(), Some(Some("abc.def")));
         assert_eq!(bearer(None).ok(), Some(None));
         assert!(bearer(Some(&HeaderValue::from_static("Basic xyz"))).is_err());
-    }
-
-    #[test]
-    fn ports_are_stripped_from_forwarded_addresses() {
-        assert_eq!(strip_port("10.0.0.1:443"), "10.0.0.1");
-        assert_eq!(strip_port("10.0.0.1"), "10.0.0.1");
-        assert_eq!(strip_port("[::1]:80"), "::1");
-        assert_eq!(strip_port("::1"), "::1");
     }
 }

@@ -1,4 +1,6 @@
-//! `/healthz` (the process is alive) and `/readyz` (its dependencies answer).
+//! `/healthz` (the process is alive) and `/readyz` (its dependencies answer). The public
+//! listener's `/readyz` says only ready or not, for load balancers; the operators' listener
+//! names each dependency.
 
 use crate::db;
 use crate::services::AppState;
@@ -10,9 +12,29 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// 200 when PostgreSQL, Redis and MongoDB answer within two seconds; otherwise 503 naming
-/// which did not.
+/// 200 when PostgreSQL, Redis and MongoDB answer within two seconds, otherwise 503; no details
+/// (the public listener).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let detailed = readiness(&state).await;
+    let status = json!({ "status": detailed["status"] });
+    if detailed["status"] == "ready" {
+        HttpResponse::Ok().json(status)
+    } else {
+        HttpResponse::ServiceUnavailable().json(status)
+    }
+}
+
+/// Like `readyz`, naming each dependency (the operators' listener).
+pub async fn readyz_detailed(state: web::Data<AppState>) -> HttpResponse {
+    let body = readiness(&state).await;
+    if body["status"] == "ready" {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn readiness(state: &AppState) -> serde_json::Value {
     let limit = Duration::from_secs(2);
     let (postgres, redis, mongodb) = futures_util::join!(
         tokio::time::timeout(limit, db::ping(&state.pool)),
@@ -32,17 +54,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         tracing::warn!(error = ?redis.map(|r| r.map_err(|e| e.to_string())), "readiness: redis");
     }
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let body = json!({
+    json!({
         "status": if postgres_ok && redis_ok && mongodb_ok { "ready" } else { "unavailable" },
         "checks": {
             "postgres": word(postgres_ok),
             "redis": word(redis_ok),
             "mongodb": word(mongodb_ok),
         },
-    });
-    if postgres_ok && redis_ok && mongodb_ok {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    })
 }

@@ -182,3 +182,35 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(body)
 }
+
+/// Refuses requests to the operators' listener without `Authorization: Bearer <token>`, when a
+/// token is configured.
+pub async fn require_token(
+    token: Option<secrecy::SecretString>,
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use secrecy::ExposeSecret;
+    if let Some(token) = token {
+        let presented = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let expected = token.expose_secret().as_bytes();
+        let same = presented.len() == expected.len()
+            && presented
+                .bytes()
+                .zip(expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            let response = HttpResponse::Unauthorized()
+                .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
+                .finish();
+            return Ok(req.into_response(response));
+        }
+    }
+    next.call(req).await
+}

@@ -1,8 +1,10 @@
 //! HTTP: the GraphQL endpoint, GraphiQL, health and readiness, and the middleware around them.
 
 pub mod audit;
+pub mod client_ip;
 pub mod graphql;
 pub mod health;
+pub mod live_sessions;
 pub mod metrics;
 pub mod middleware;
 pub mod websocket;

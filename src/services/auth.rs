@@ -85,10 +85,11 @@ async fn start_session(
     let now = Utc::now();
     let session_id = Uuid::now_v7();
     let (refresh_token, hash) = tokens::new_refresh_token();
-    let expires = now + state.tokens.refresh_ttl;
+    let session_ends = now + state.tokens.session_lifetime;
+    let token_expires = (now + state.tokens.refresh_ttl).min(session_ends);
     conn.transaction::<_, AppError, _>(async |c| {
-        db::sessions::create_session(c, session_id, user.id, expires).await?;
-        db::sessions::insert_token(c, &hash, session_id, expires).await?;
+        db::sessions::create_session(c, session_id, user.id, session_ends).await?;
+        db::sessions::insert_token(c, &hash, session_id, token_expires).await?;
         Ok(())
     })
     .await?;
@@ -97,7 +98,8 @@ async fn start_session(
         role: user.role,
         session_id,
     };
-    let (access_token, access_token_expires_at) = state.tokens.issue_access(&viewer, now)?;
+    let (access_token, access_token_expires_at) =
+        state.tokens.issue_access(&viewer, now, session_ends)?;
     Ok(AuthPayload {
         access_token,
         refresh_token,
@@ -209,6 +211,7 @@ pub async fn refresh(
         Rotated {
             user_id: Uuid,
             session_id: Uuid,
+            session_ends: DateTime<Utc>,
             token: String,
         },
         Reused(Uuid),
@@ -223,10 +226,14 @@ pub async fn refresh(
                 return Ok(Outcome::Invalid);
             }
             if token.rotated_at.is_some() {
-                db::sessions::revoke_session(c, token.session_id, "refresh token reused").await?;
+                let reason = "refresh token reused";
+                db::sessions::revoke_session(c, token.session_id, reason).await?;
+                super::events::sessions_revoked(c, token.user_id, &[token.session_id], reason)
+                    .await?;
                 return Ok(Outcome::Reused(token.session_id));
             }
-            if token.token_expires_at <= now {
+            // A session ends at its absolute lifetime, however often it was refreshed.
+            if token.token_expires_at <= now || token.session_expires_at <= now {
                 return Ok(Outcome::Invalid);
             }
             db::sessions::mark_rotated(c, &hash).await?;
@@ -235,12 +242,13 @@ pub async fn refresh(
                 c,
                 &new_hash,
                 token.session_id,
-                now + state.tokens.refresh_ttl,
+                (now + state.tokens.refresh_ttl).min(token.session_expires_at),
             )
             .await?;
             Ok(Outcome::Rotated {
                 user_id: token.user_id,
                 session_id: token.session_id,
+                session_ends: token.session_expires_at,
                 token: new_token,
             })
         })
@@ -249,6 +257,7 @@ pub async fn refresh(
         Outcome::Rotated {
             user_id,
             session_id,
+            session_ends,
             token,
         } => {
             let user = db::users::find(&mut conn, user_id)
@@ -260,7 +269,7 @@ pub async fn refresh(
                 session_id,
             };
             let (access_token, access_token_expires_at) =
-                state.tokens.issue_access(&viewer, now)?;
+                state.tokens.issue_access(&viewer, now, session_ends)?;
             Ok(AuthPayload {
                 access_token,
                 refresh_token: token,
@@ -299,6 +308,10 @@ pub async fn logout(state: &AppState, refresh_token: &str) -> AppResult<bool> {
                 return Ok(None);
             };
             let revoked = db::sessions::revoke_session(c, token.session_id, "logout").await?;
+            if revoked {
+                super::events::sessions_revoked(c, token.user_id, &[token.session_id], "logout")
+                    .await?;
+            }
             Ok(revoked.then_some(token.session_id))
         })
         .await?;
@@ -445,15 +458,56 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A stolen access token must not change how the account signs in: the caller proves it is the
+/// account's owner again, with the password, or by a sign-in (not a refresh) within the
+/// re-authentication window.
+async fn reauthenticate(
+    state: &AppState,
+    meta: &RequestMeta,
+    conn: &mut PgConn,
+    viewer: &Viewer,
+    password: Option<&str>,
+) -> AppResult<()> {
+    if let Some(password) = password {
+        gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+        let stored = db::users::credentials(conn, viewer.user_id)
+            .await?
+            .and_then(|c| c.password_hash);
+        if stored.is_none() {
+            return Err(AppError::bad_input(
+                "password",
+                "this account signs in through a provider; sign in again instead",
+            ));
+        }
+        if password.len() > 1024 || !verify_password(state, password.to_string(), stored).await? {
+            return Err(AppError::bad_input(
+                "password",
+                "the password is not correct",
+            ));
+        }
+        return Ok(());
+    }
+    let window = chrono::Duration::seconds(state.settings.auth.reauth_window_secs);
+    match db::sessions::started_at(conn, viewer.session_id).await? {
+        Some(signed_in_at) if Utc::now() - signed_in_at <= window => Ok(()),
+        _ => Err(AppError::forbidden(
+            "confirm with your password (or sign in again) to change two-factor settings",
+        )),
+    }
+}
+
 pub async fn begin_two_factor(
     state: &AppState,
+    meta: &RequestMeta,
     viewer: Option<Viewer>,
+    password: Option<&str>,
 ) -> AppResult<TwoFactorSetup> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     let user = db::users::find(&mut conn, viewer.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    reauthenticate(state, meta, &mut conn, &viewer, password).await?;
     if user.totp_enabled {
         return Err(AppError::conflict(
             "two-factor authentication is already on; disable it first",
@@ -521,11 +575,13 @@ pub async fn disable_two_factor(
     meta: &RequestMeta,
     viewer: Option<Viewer>,
     code: &str,
+    password: Option<&str>,
 ) -> AppResult<bool> {
     let (mut conn, viewer, user, credentials) = code_check_subject(state, meta, viewer).await?;
     let (true, Some(secret)) = (credentials.totp_enabled, credentials.totp_secret) else {
         return Err(AppError::conflict("two-factor authentication is not on"));
     };
+    reauthenticate(state, meta, &mut conn, &viewer, password).await?;
     let step = check_totp(state, &secret, &user.email, code)?
         .ok_or_else(|| AppError::bad_input("code", "the code does not match"))?;
     if !db::users::claim_totp_step(&mut conn, viewer.user_id, step).await? {
@@ -553,8 +609,15 @@ pub fn authenticate(state: &AppState, bearer: Option<&str>) -> AppResult<Option<
 }
 
 /// Grants or revokes ADMIN (operators only, from the command line). Existing sessions are
-/// revoked so the new role takes effect at the next sign-in.
-pub async fn set_admin(state: &AppState, email: &str, admin: bool) -> AppResult<models::User> {
+/// revoked so the new role takes effect at the next sign-in. PostgreSQL is the truth: the
+/// revocation and its outbox event commit together, and every running server closes the
+/// sessions' sockets and caches the revocation when the event reaches it. Returns the user and
+/// the revoked sessions.
+pub async fn set_admin(
+    state: &AppState,
+    email: &str,
+    admin: bool,
+) -> AppResult<(models::User, Vec<Uuid>)> {
     let email = Email::parse("email", email)?;
     let mut conn = state.conn().await?;
     let user = db::users::find_by_email(&mut conn, email.as_str())
@@ -573,9 +636,11 @@ pub async fn set_admin(state: &AppState, email: &str, admin: bool) -> AppResult<
     let revoked = conn
         .transaction::<_, AppError, _>(async |c| {
             db::users::set_role(c, user.id, role).await?;
-            Ok(db::sessions::revoke_user_sessions(c, user.id, "role changed").await?)
+            let reason = "role changed";
+            let revoked = db::sessions::revoke_user_sessions(c, user.id, reason).await?;
+            super::events::sessions_revoked(c, user.id, &revoked, reason).await?;
+            Ok(revoked)
         })
         .await?;
-    gate::cache_revoked_sessions(state, &revoked).await;
-    Ok(models::User { role, ..user })
+    Ok((models::User { role, ..user }, revoked))
 }

@@ -143,9 +143,43 @@ pub async fn group_membership_changed(
     record(conn, kind, None, &payload).await
 }
 
+/// The outbox kind of revoked sessions.
+pub const SESSIONS_REVOKED: &str = "SESSIONS_REVOKED";
+
+/// Sessions were revoked (logout, refresh-token reuse, a role change): every instance closes
+/// their websockets and caches the revocation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsRevoked {
+    pub user_id: Uuid,
+    pub session_ids: Vec<Uuid>,
+    pub reason: String,
+}
+
+/// Records revoked sessions, in the revoking transaction.
+pub async fn sessions_revoked(
+    conn: &mut PgConn,
+    user_id: Uuid,
+    session_ids: &[Uuid],
+    reason: &str,
+) -> AppResult<()> {
+    if session_ids.is_empty() {
+        return Ok(());
+    }
+    let payload = SessionsRevoked {
+        user_id,
+        session_ids: session_ids.to_vec(),
+        reason: reason.to_string(),
+    };
+    record(conn, SESSIONS_REVOKED, None, &payload).await
+}
+
 /// Builds the relay's event from an outbox row: its topics are the job and the users named.
 pub fn to_event(row: db::outbox::OutboxRow) -> Event {
     let mut topics = Vec::new();
+    if row.kind == SESSIONS_REVOKED {
+        topics.push(Topic::Sessions);
+    }
     if let Some(job) = row.job_id {
         topics.push(Topic::Job(job));
     }

@@ -1,6 +1,7 @@
 //! The per-request gate, shared across instances through Redis: fixed-window rate limits per
 //! client, and the cache of revoked sessions that makes logout and token-theft detection stop
-//! access tokens at once. One Redis round trip per request.
+//! access tokens at once. One Redis round trip per request. While Redis is unreachable the
+//! limits are kept by in-process counters instead (per instance), never switched off.
 //!
 //! PostgreSQL is the truth about revocations; Redis only caches it. The cache is trusted only
 //! while its `ready` marker exists (written after a full rebuild) and while this instance has
@@ -16,14 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Counts the request in the client's window when ARGV[2] is 1 (starting the window's expiry
+/// Counts ARGV[3] units in the client's window when ARGV[2] is 1 (starting the window's expiry
 /// on its first hit), reports whether the revocation cache is ready (KEYS[2]) and whether the
 /// caller's session is revoked (KEYS[3], when given).
 const GATE_SCRIPT: &str = r"
 local n, ttl = 0, 0
 if ARGV[2] == '1' then
-  n = redis.call('INCR', KEYS[1])
-  if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+  n = redis.call('INCRBY', KEYS[1], ARGV[3])
+  if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
   ttl = redis.call('TTL', KEYS[1])
 end
 local ready = redis.call('EXISTS', KEYS[2])
@@ -44,6 +45,40 @@ static GATE: std::sync::LazyLock<redis::Script> =
 static COUNT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(COUNT_SCRIPT));
 
+/// Fixed-window counters of this instance, used while Redis is unreachable. Bounded: expired
+/// windows are dropped when it grows, and it is emptied rather than grow past its cap.
+#[derive(Debug, Default)]
+pub struct LocalLimits {
+    windows: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u64)>>,
+}
+
+impl LocalLimits {
+    const MAX_CLIENTS: usize = 100_000;
+
+    /// Adds `units` to `key`'s window; returns the window's count and the seconds it has left.
+    fn count(&self, key: &str, units: u64, window: Duration) -> (u64, u64) {
+        let now = std::time::Instant::now();
+        let Ok(mut windows) = self.windows.lock() else {
+            return (0, 1);
+        };
+        if windows.len() >= Self::MAX_CLIENTS && !windows.contains_key(key) {
+            windows.retain(|_, (ends, _)| *ends > now);
+            if windows.len() >= Self::MAX_CLIENTS {
+                windows.clear();
+            }
+        }
+        let entry = windows.entry(key.to_string()).or_insert((now + window, 0));
+        if entry.0 <= now {
+            *entry = (now + window, 0);
+        }
+        entry.1 = entry.1.saturating_add(units);
+        (
+            entry.1,
+            entry.0.saturating_duration_since(now).as_secs().max(1),
+        )
+    }
+}
+
 /// This instance's view of the revocation cache.
 #[derive(Debug, Default)]
 pub struct RevocationCache {
@@ -61,13 +96,14 @@ fn ready_key(state: &AppState) -> String {
     state.redis.key(&["revoked", "ready"])
 }
 
-/// Admits a request: counts it against the client's general limit and rejects a token whose
-/// session was revoked. Without Redis the limit is not enforced (logged) and revocation is
-/// checked in PostgreSQL.
+/// Admits a request: counts `units` (one per operation, or one per root mutation field)
+/// against the client's general limit and rejects a token whose session was revoked. Without
+/// Redis the limit is counted in this instance and revocation is checked in PostgreSQL.
 pub async fn admit(
     state: &AppState,
     client: Option<&str>,
     viewer: Option<&Viewer>,
+    units: u64,
 ) -> AppResult<()> {
     let limits = &state.settings.rate_limit;
     if !limits.enabled && viewer.is_none() {
@@ -86,7 +122,8 @@ pub async fn admit(
         }
         invocation
             .arg(limits.window_secs)
-            .arg(u8::from(limits.enabled));
+            .arg(u8::from(limits.enabled))
+            .arg(units.max(1));
         invocation.invoke_async(&mut conn).await
     }
     .await;
@@ -107,7 +144,19 @@ pub async fn admit(
             ready == 1 && !state.revocation.stale.load(Ordering::Acquire)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "redis unavailable: rate limit skipped, revocation checked in PostgreSQL");
+            tracing::warn!(error = %e, "redis unavailable: rate limit counted in this instance, revocation checked in PostgreSQL");
+            if limits.enabled {
+                let (count, left) = state.local_limits.count(
+                    &counter,
+                    units.max(1),
+                    Duration::from_secs(limits.window_secs),
+                );
+                if count > limits.general_max {
+                    return Err(AppError::RateLimited {
+                        retry_after_secs: left,
+                    });
+                }
+            }
             false
         }
     };
@@ -142,7 +191,16 @@ pub async fn count_auth_attempt(state: &AppState, client: Option<&str>) -> AppRe
         }),
         Ok(_) => Ok(()),
         Err(e) => {
-            tracing::warn!(error = %e, "redis unavailable: auth rate limit skipped");
+            tracing::warn!(error = %e, "redis unavailable: auth attempts counted in this instance");
+            let (count, left) =
+                state
+                    .local_limits
+                    .count(&key, 1, Duration::from_secs(limits.window_secs));
+            if count > limits.auth_max {
+                return Err(AppError::RateLimited {
+                    retry_after_secs: left,
+                });
+            }
             Ok(())
         }
     }
@@ -178,6 +236,16 @@ pub async fn cache_revoked_sessions(state: &AppState, sessions: &[Uuid]) {
         state.revocation.stale.store(true, Ordering::Release);
         start_repair(state);
     }
+}
+
+/// Writes revoked sessions to the shared cache once, without repairing anything on failure:
+/// for short-lived processes (the admin command), whose revocations the servers also apply from
+/// the outbox.
+pub async fn write_revoked_now(state: &AppState, sessions: &[Uuid]) -> redis::RedisResult<()> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    write_revoked(state, sessions, false).await
 }
 
 /// Rebuilds the revocation cache from PostgreSQL and marks it ready.

@@ -113,6 +113,13 @@ pub async fn invite(
         if !db::profiles::talent_exists(c, talent_id).await? {
             return Err(AppError::NotFound("talent"));
         }
+        // The group's row is locked: the count cannot change under us.
+        let cap = state.settings.groups.max_members;
+        if db::groups::headcount(c, group_id).await? >= cap as i64 {
+            return Err(AppError::conflict(format!(
+                "a group holds at most {cap} members and invitations"
+            )));
+        }
         let invitation = db::groups::insert_membership(
             c,
             &Membership {

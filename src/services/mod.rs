@@ -33,6 +33,12 @@ pub struct AppState {
     pub tokens: Arc<tokens::TokenKeys>,
     pub identity: Arc<identity::IdentityVerifier>,
     pub revocation: Arc<gate::RevocationCache>,
+    /// Rate-limit counters of this instance, for while Redis is unreachable.
+    pub local_limits: Arc<gate::LocalLimits>,
+    /// Whose forwarding headers name the client.
+    pub proxies: Arc<crate::http::client_ip::TrustedProxies>,
+    /// This instance's open websockets, by user and address.
+    pub live: Arc<crate::http::live_sessions::LiveSessions>,
     pub docs: crate::documents::Documents,
 }
 
@@ -48,6 +54,13 @@ impl AppState {
         )?;
         let tokens = tokens::TokenKeys::new(&settings.auth)?;
         let identity = identity::IdentityVerifier::new(settings.auth.identity_providers.clone())?;
+        let live = crate::http::live_sessions::LiveSessions::new(
+            settings.realtime.max_sockets_per_user,
+            settings.realtime.max_sockets_per_address,
+        );
+        let proxies = Arc::new(crate::http::client_ip::TrustedProxies::new(
+            &settings.application.trusted_proxies,
+        ));
         Ok(AppState {
             settings: Arc::new(settings),
             pool,
@@ -55,6 +68,9 @@ impl AppState {
             tokens: Arc::new(tokens),
             identity: Arc::new(identity),
             revocation: Arc::new(gate::RevocationCache::default()),
+            local_limits: Arc::new(gate::LocalLimits::default()),
+            proxies,
+            live,
             docs,
         })
     }

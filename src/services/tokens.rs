@@ -36,6 +36,8 @@ pub struct TokenKeys {
     audience: String,
     pub access_ttl: chrono::Duration,
     pub refresh_ttl: chrono::Duration,
+    /// How long a session lives from its sign-in, however often it is refreshed.
+    pub session_lifetime: chrono::Duration,
 }
 
 impl TokenKeys {
@@ -59,16 +61,19 @@ impl TokenKeys {
             audience: settings.audience.clone(),
             access_ttl: chrono::Duration::seconds(settings.access_token_ttl_secs),
             refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl_secs),
+            session_lifetime: chrono::Duration::seconds(settings.session_lifetime_secs),
         })
     }
 
-    /// Signs an access token; returns it with its expiry.
+    /// Signs an access token; returns it with its expiry, which is never after `not_after`
+    /// (the end of its session).
     pub fn issue_access(
         &self,
         viewer: &Viewer,
         now: DateTime<Utc>,
+        not_after: DateTime<Utc>,
     ) -> anyhow::Result<(String, DateTime<Utc>)> {
-        let expires = now + self.access_ttl;
+        let expires = (now + self.access_ttl).min(not_after);
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -85,16 +90,23 @@ impl TokenKeys {
 
     /// Verifies an access token's signature, algorithm, issuer, audience and expiry.
     pub fn verify_access(&self, token: &str) -> Option<Viewer> {
+        self.verify_access_until(token).map(|(viewer, _)| viewer)
+    }
+
+    /// Like `verify_access`, with the moment the token expires (a websocket closes then).
+    pub fn verify_access_until(&self, token: &str) -> Option<(Viewer, DateTime<Utc>)> {
         if token.len() > 4096 {
             return None;
         }
         let data =
             jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
-        Some(Viewer {
+        let expires = DateTime::from_timestamp(data.claims.exp, 0)?;
+        let viewer = Viewer {
             user_id: data.claims.sub,
             role: data.claims.role,
             session_id: data.claims.sid,
-        })
+        };
+        Some((viewer, expires))
     }
 }
 
@@ -123,6 +135,8 @@ mod tests {
             audience: audience.into(),
             access_token_ttl_secs: 60,
             refresh_token_ttl_secs: 120,
+            session_lifetime_secs: 240,
+            reauth_window_secs: 60,
             totp_issuer: "CastYou".into(),
             argon2_memory_kib: 64,
             argon2_iterations: 1,
@@ -138,7 +152,8 @@ mod tests {
             role: Role::Producer,
             session_id: Uuid::new_v4(),
         };
-        let (token, _) = keys.issue_access(&viewer, Utc::now())?;
+        let (token, _) =
+            keys.issue_access(&viewer, Utc::now(), Utc::now() + chrono::Duration::days(1))?;
         assert_eq!(keys.verify_access(&token), Some(viewer));
 
         let other_key =
@@ -148,7 +163,8 @@ mod tests {
             TokenKeys::new(&settings("a-secret-that-is-long-enough-0123456789", "web"))?;
         assert_eq!(other_audience.verify_access(&token), None);
 
-        let (expired, _) = keys.issue_access(&viewer, Utc::now() - chrono::Duration::hours(1))?;
+        let (expired, _) =
+            keys.issue_access(&viewer, Utc::now() - chrono::Duration::hours(1), Utc::now())?;
         assert_eq!(keys.verify_access(&expired), None);
         Ok(())
     }

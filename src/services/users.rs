@@ -12,9 +12,16 @@ pub async fn find(state: &AppState, id: Uuid) -> AppResult<Option<User>> {
 
 /// An email is visible to its owner and to admins only.
 pub fn email_of(viewer: Option<&Viewer>, user: &User) -> AppResult<String> {
+    owner_only(viewer, user, "an email").map(|()| user.email.clone())
+}
+
+/// Passes for the user itself and admins: private account details (email, 2FA state).
+pub fn owner_only(viewer: Option<&Viewer>, user: &User, what: &str) -> AppResult<()> {
     match viewer {
-        Some(v) if v.user_id == user.id || v.is_admin() => Ok(user.email.clone()),
-        Some(_) => Err(AppError::forbidden("an email is visible to its owner only")),
+        Some(v) if v.user_id == user.id || v.is_admin() => Ok(()),
+        Some(_) => Err(AppError::forbidden(format!(
+            "{what} is visible to its owner only"
+        ))),
         None => Err(AppError::Unauthenticated),
     }
 }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The operators' listener (`/metrics`, detailed `/readyz`).
+    pub ops_port: u16,
     pub settings: Settings,
     pub db_name: String,
     pub client: reqwest::Client,
@@ -61,6 +63,7 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
         .await
         .expect("building the application");
     let port = app.port();
+    let ops_port = app.operations_port();
     let server = app.handle();
     let hub = app.hub().clone();
     let pipelines = app.pipelines().clone();
@@ -68,6 +71,7 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        ops_port,
         settings,
         db_name,
         client: reqwest::Client::new(),
@@ -378,7 +382,7 @@ impl TestApp {
     pub async fn metrics_text(&self) -> String {
         let response = self
             .client
-            .get(self.url("/metrics"))
+            .get(self.ops_url("/metrics"))
             .send()
             .await
             .expect("metrics");
@@ -388,6 +392,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// An absolute URL on the operators' listener.
+    pub fn ops_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ops_port)
     }
 
     /// Rows of `SELECT ... AS value` against this test's database, as text.

@@ -2,11 +2,14 @@
 //! queries, huge bodies, wrong variable types, oversized strings. Each gets the right code and
 //! never a 500 or a panic; every error carries `extensions.code`.
 
+use crate::hardening::{doubling_fragments, post};
+use crate::helpers::assert_error;
 use crate::helpers::{
     assert_bad_input, assert_every_error_has_a_code, assert_no_errors, spawn_app, spawn_app_with,
     TestApp,
 };
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 /// POSTs raw bytes to /graphql; returns the status and the body as JSON if it is JSON.
 async fn post_raw(
@@ -469,4 +472,73 @@ async fn a_get_request_cannot_run_a_mutation() {
         0,
         "a GET must not mutate (CSRF)"
     );
+}
+
+// Cost attacks: documents whose naive expansion is exponential, or multiplied by list
+// lengths, are refused by the linear pre-check before anything else runs.
+
+#[actix_web::test]
+async fn a_doubling_fragment_query_is_refused_in_milliseconds_while_others_are_served() {
+    let app = spawn_app().await;
+    let attack = doubling_fragments(40);
+    assert!(
+        attack.len() < 2_000,
+        "a small request: {} bytes",
+        attack.len()
+    );
+
+    let started = Instant::now();
+    let (attacked, me) = tokio::join!(
+        post(&app, json!({ "query": attack }), &[]),
+        post(&app, json!({ "query": "{ me { id } }" }), &[]),
+    );
+    let took = started.elapsed();
+
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+    assert_eq!(attacked.0, 400);
+    assert_error(&attacked.1, "GRAPHQL_VALIDATION_FAILED");
+    assert_no_errors(&me.1);
+}
+
+#[actix_web::test]
+async fn nested_unpaged_lists_are_costed_by_their_length() {
+    let app = spawn_app().await;
+    let talent = app.talent().await;
+    let nested = "{ myGroups { members { talent { talentProfile { id } } group { members { group {
+        members { group { members { role } } } } } } } } }";
+    let modest = "{ myGroups { name members { role status } } }";
+
+    let refused = app.gql(nested, json!({}), Some(&talent.access_token)).await;
+    let served = app.gql(modest, json!({}), Some(&talent.access_token)).await;
+
+    assert_error(&refused, "GRAPHQL_VALIDATION_FAILED");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cost")),
+        "{refused:#}"
+    );
+    assert_no_errors(&served);
+}
+
+#[actix_web::test]
+async fn a_thousand_aliased_logins_are_refused_before_any_runs() {
+    let app = spawn_app().await;
+    let user = app.register("TALENT").await;
+    let fields: String = (0..1000)
+        .map(|i| {
+            format!(
+                "a{i}: login(email: \"{}\", password: \"guess number {i}\") {{ accessToken }} ",
+                user.email
+            )
+        })
+        .collect();
+    let query = format!("mutation {{ {fields} }}");
+
+    let started = Instant::now();
+    let (status, body) = post(&app, json!({ "query": query }), &[]).await;
+
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(status, 400, "{body:#}");
+    assert_error(&body, "GRAPHQL_VALIDATION_FAILED");
 }

@@ -12,6 +12,7 @@ mod authorization;
 mod deadlines;
 mod favorites;
 mod groups;
+mod hardening;
 mod hostile;
 mod jobs;
 mod migrations;

@@ -18,7 +18,7 @@ const INBOX: &str = "query($unread: Boolean, $first: Int, $after: String) {
         edges { cursor node { id kind title body data readAt createdAt } } } }";
 
 /// Waits until the document consumer has handled every committed event.
-async fn until_documented(app: &TestApp) {
+pub(crate) async fn until_documented(app: &TestApp) {
     for _ in 0..300 {
         let waiting = app
             .sql_values(

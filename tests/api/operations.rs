@@ -12,6 +12,15 @@ async fn get(app: &TestApp, path: &str) -> reqwest::Response {
     app.client.get(app.url(path)).send().await.expect("sending")
 }
 
+/// GETs `path` of `app`'s operators' listener.
+async fn get_ops(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.ops_url(path))
+        .send()
+        .await
+        .expect("sending")
+}
+
 /// POSTs `{ me { id } }` to `app`'s /graphql, anonymously.
 async fn post_a_me_query(app: &TestApp) -> reqwest::Response {
     app.client
@@ -32,10 +41,71 @@ async fn healthz_answers_200() {
 }
 
 #[actix_web::test]
+async fn the_public_readyz_says_only_whether_the_instance_is_ready() {
+    let app = spawn_app().await;
+    let down = spawn_app_without_redis().await;
+
+    let ready = get(&app, "/readyz").await;
+    let unready = get(&down, "/readyz").await;
+
+    assert_eq!(ready.status().as_u16(), 200);
+    assert_eq!(unready.status().as_u16(), 503);
+    for response in [ready, unready] {
+        let body: Value = response.json().await.expect("a JSON body");
+        assert!(
+            body.get("checks").is_none(),
+            "no details in public: {body:#}"
+        );
+        assert!(!body.to_string().contains("redis"), "{body:#}");
+    }
+}
+
+#[actix_web::test]
+async fn metrics_are_served_only_on_the_operators_listener() {
+    let app = spawn_app().await;
+
+    let public = get(&app, "/metrics").await;
+    let operators = get_ops(&app, "/metrics").await;
+
+    assert_eq!(public.status().as_u16(), 404);
+    assert_eq!(operators.status().as_u16(), 200);
+    let text = operators.text().await.expect("a body");
+    assert!(text.contains("castyou_http_requests"), "{text}");
+}
+
+#[actix_web::test]
+async fn the_operators_listener_wants_its_token_when_one_is_set() {
+    let app =
+        spawn_app_with(|s| s.operations.token = Some("ops-secret-token".to_string().into())).await;
+
+    let without = get_ops(&app, "/metrics").await;
+    let wrong = app
+        .client
+        .get(app.ops_url("/metrics"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .expect("sending");
+    let with = app
+        .client
+        .get(app.ops_url("/readyz"))
+        .bearer_auth("ops-secret-token")
+        .send()
+        .await
+        .expect("sending");
+
+    assert_eq!(without.status().as_u16(), 401);
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert_eq!(with.status().as_u16(), 200);
+    let body: Value = with.json().await.expect("a JSON body");
+    assert_eq!(body["checks"]["postgres"], "ok", "{body:#}");
+}
+
+#[actix_web::test]
 async fn readyz_answers_200_naming_postgres_redis_and_mongodb() {
     let app = spawn_app().await;
 
-    let response = get(&app, "/readyz").await;
+    let response = get_ops(&app, "/readyz").await;
 
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.expect("a JSON body");
@@ -48,7 +118,7 @@ async fn readyz_answers_200_naming_postgres_redis_and_mongodb() {
 async fn readyz_answers_503_naming_mongodb_when_it_is_down() {
     let app = spawn_app_with(|s| s.mongodb.uri = "mongodb://127.0.0.1:1".to_string().into()).await;
 
-    let response = get(&app, "/readyz").await;
+    let response = get_ops(&app, "/readyz").await;
 
     assert_eq!(response.status().as_u16(), 503);
     let body: Value = response.json().await.expect("a JSON body");
@@ -60,7 +130,7 @@ async fn readyz_answers_503_naming_mongodb_when_it_is_down() {
 async fn readyz_answers_503_naming_redis_when_redis_is_down() {
     let app = spawn_app_without_redis().await;
 
-    let response = get(&app, "/readyz").await;
+    let response = get_ops(&app, "/readyz").await;
 
     assert_eq!(response.status().as_u16(), 503);
     let body: Value = response.json().await.expect("a JSON body");
@@ -83,7 +153,7 @@ async fn readyz_answers_503_naming_postgres_when_the_database_is_gone() {
     let app = spawn_app().await;
     rename_database(&app.settings, &app.db_name).await;
 
-    let response = get(&app, "/readyz").await;
+    let response = get_ops(&app, "/readyz").await;
 
     let status = response.status().as_u16();
     let body: Option<Value> = response.json().await.ok();

@@ -35,6 +35,9 @@ struct Cli {
     /// The server's base URL.
     #[arg(long, default_value = "http://127.0.0.1:18090")]
     url: String,
+    /// The server's operations listener (`/metrics`).
+    #[arg(long, default_value = "http://127.0.0.1:18091")]
+    operations_url: String,
     /// The server's process id, to read its memory and CPU time from /proc.
     #[arg(long)]
     server_pid: u32,
@@ -98,7 +101,7 @@ async fn main() -> Result<()> {
     let api = Arc::new(Api {
         http,
         graphql: format!("{}/graphql", cli.url.trim_end_matches('/')),
-        metrics: format!("{}/metrics", cli.url.trim_end_matches('/')),
+        metrics: format!("{}/metrics", cli.operations_url.trim_end_matches('/')),
         websocket: format!(
             "{}/graphql",
             cli.url
