@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against real PostgreSQL, Redis and the MongoDB-wire server:
-# brings the services up
-# (scripts/services.sh), then cargo-nextest when installed, plain `cargo test` otherwise.
-# Extra arguments go to the test runner, e.g. `scripts/test.sh pipeline` to filter by name.
+# Runs every test against real PostgreSQL, Redis and the MongoDB-wire server: brings the
+# services up (scripts/services.sh), runs the client-compatibility suite (the real
+# @apollo/client from Node, scripts/client-tests.sh), then every test of the workspace with
+# cargo-nextest when installed, plain `cargo test` otherwise.
+# Extra arguments go to the Rust test runner, e.g. `scripts/test.sh pipeline` to filter by name
+# (the client suite is then skipped unless CLIENT_TESTS=1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,8 +19,18 @@ scripts/services.sh
 extra=()
 if [[ -n ${CI:-} ]]; then extra+=(--no-fail-fast); fi
 
-if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --workspace "${extra[@]}" "$@"
-else
-  exec cargo test --workspace "${extra[@]}" "$@"
+clients=0
+if [[ $# -eq 0 || -n ${CLIENT_TESTS:-} ]]; then
+  scripts/client-tests.sh || clients=$?
 fi
+
+rust=0
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace "${extra[@]}" "$@" || rust=$?
+else
+  cargo test --workspace "${extra[@]}" "$@" || rust=$?
+fi
+if [[ $clients -ne 0 ]]; then
+  echo "the client-compatibility suite failed (see above)" >&2
+fi
+[[ $clients -eq 0 && $rust -eq 0 ]]

@@ -47,6 +47,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub realtime: RealtimeSettings,
     pub query: QuerySettings,
+    pub persisted_queries: PersistedQuerySettings,
     pub groups: GroupSettings,
     pub operations: OperationsSettings,
     pub log: LogSettings,
@@ -76,6 +77,24 @@ pub struct QuerySettings {
     pub max_root_mutation_fields: usize,
     /// What an unpaged list field (a profile's languages, an application's history) counts as.
     pub unpaged_list_cap: u64,
+    /// Operations one batched POST (a JSON array) may carry.
+    pub max_batch_operations: usize,
+}
+
+/// Apollo's automatic persisted queries: documents registered by their SHA-256 and shared by
+/// every instance through Redis.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersistedQuerySettings {
+    /// Off: a hash is answered PERSISTED_QUERY_NOT_SUPPORTED (clients send full queries).
+    pub enabled: bool,
+    /// A registered document is forgotten this long after it was last registered.
+    pub ttl_secs: u64,
+    /// At most this many documents are registered per `ttl_secs`; past it, queries still run
+    /// but are not stored.
+    pub max_entries: u64,
+    /// `Cache-Control: public, max-age` of anonymous GET queries that succeeded (0: no-store).
+    pub get_max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -453,6 +472,15 @@ impl Settings {
             if value == 0 {
                 problems.push(format!("query.{name}: must be at least 1"));
             }
+        }
+        if q.max_batch_operations == 0 {
+            problems.push("query.max_batch_operations: must be at least 1".into());
+        }
+        if self.persisted_queries.ttl_secs == 0 || self.persisted_queries.max_entries == 0 {
+            problems.push(
+                "persisted_queries.ttl_secs / persisted_queries.max_entries: must be at least 1"
+                    .into(),
+            );
         }
         if q.max_cost == 0 || q.unpaged_list_cap == 0 {
             problems.push("query.max_cost / query.unpaged_list_cap: must be at least 1".into());

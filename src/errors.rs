@@ -12,11 +12,22 @@ pub enum AppError {
     Unauthenticated,
     InvalidCredentials(String),
     Forbidden(String),
-    BadInput { field: String, message: String },
+    BadInput {
+        field: String,
+        message: String,
+    },
     NotFound(&'static str),
     Conflict(String),
     TwoFactorRequired,
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    /// The request as a whole is refused before it runs (over a limit, wrong HTTP method).
+    Validation(String),
+    /// A persisted query's hash is unknown: send the query with it (Apollo's APQ protocol).
+    PersistedQueryNotFound,
+    /// Persisted queries are switched off on this server.
+    PersistedQueryNotSupported,
     Internal(anyhow::Error),
 }
 
@@ -55,6 +66,9 @@ impl AppError {
             AppError::RateLimited { retry_after_secs } => {
                 format!("too many requests; retry in {retry_after_secs} seconds")
             }
+            AppError::Validation(m) => m.clone(),
+            AppError::PersistedQueryNotFound => "PersistedQueryNotFound".to_string(),
+            AppError::PersistedQueryNotSupported => "PersistedQueryNotSupported".to_string(),
             AppError::Internal(_) => "internal server error".to_string(),
         }
     }
@@ -68,6 +82,9 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
+            AppError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            AppError::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }

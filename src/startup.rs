@@ -262,24 +262,20 @@ fn serve(
     let app = &settings.application;
     let schema = web::Data::new(schema);
     let body_limit = app.body_limit_bytes;
-    let graphiql = app.graphiql;
     let server_settings = settings.clone();
     let mut server = HttpServer::new(move || {
         let worker_state = state.for_worker().unwrap_or_else(|e| {
             tracing::warn!(error = %e, "worker shares the process-wide connections");
             state.clone()
         });
-        let mut graphql_resource = web::resource("/graphql")
+        let graphql_resource = web::resource("/graphql")
             .route(web::post().to(http::graphql::graphql_post))
             .route(
                 web::get()
                     .guard(guard::Header("upgrade", "websocket"))
                     .to(http::graphql::graphql_ws),
-            );
-        if graphiql {
-            graphql_resource =
-                graphql_resource.route(web::get().guard(guard::Get()).to(http::graphql::graphiql));
-        }
+            )
+            .route(web::get().to(http::graphql::graphql_get));
         App::new()
             .app_data(web::Data::new(worker_state))
             .app_data(web::Data::new(graphql::errors::DocumentCache::default()))

@@ -7,4 +7,5 @@ pub mod health;
 pub mod live_sessions;
 pub mod metrics;
 pub mod middleware;
+pub mod over_http;
 pub mod websocket;

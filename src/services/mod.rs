@@ -11,6 +11,7 @@ pub mod groups;
 pub mod identity;
 pub mod jobs;
 pub mod notifications;
+pub mod persisted_queries;
 pub mod pipelines;
 pub mod profiles;
 pub mod tokens;

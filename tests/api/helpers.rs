@@ -74,11 +74,28 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
         ops_port,
         settings,
         db_name,
-        client: reqwest::Client::new(),
+        client: modern_client(),
         server,
         hub,
         pipelines,
     }
+}
+
+/// The tests' HTTP client asks for `application/graphql-response+json` first, as Apollo Client
+/// does, so statuses follow the GraphQL-over-HTTP specification (4xx when nothing executed).
+/// `tests/api/over_http.rs` covers legacy `application/json` clients.
+pub fn modern_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static(
+            "application/graphql-response+json, application/json;q=0.9",
+        ),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 /// A connection to the server's `postgres` database, for creating, dropping and renaming others.
