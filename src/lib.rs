@@ -9,6 +9,7 @@ pub mod domain;
 pub mod errors;
 pub mod graphql;
 pub mod http;
+pub mod realtime;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

@@ -95,7 +95,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             };
             let (user, revoked) = services::auth::set_admin(&state, &email, grant)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message()))?;
+                .map_err(|e| match e {
+                    // The whole cause chain: what was being done, down to the driver's error.
+                    castyou::errors::AppError::Internal(cause) => {
+                        cause.context(format!("changing the role of {email}"))
+                    }
+                    other => anyhow::anyhow!(other.message()),
+                })?;
             println!("{} is now {}", user.email, user.role);
             // The servers apply the revocation from PostgreSQL's outbox; writing Redis too only
             // makes it take effect before the event reaches them.

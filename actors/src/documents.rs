@@ -100,7 +100,7 @@ mod tests {
                 }
                 Ok(vec![Event {
                     id: uuid::Uuid::from_u128(event.id.as_u128() + 1),
-                    kind: "NOTIFICATION".into(),
+                    body: serde_json::json!({ "kind": "NOTIFICATION" }),
                     topics: vec![Topic::User(uuid::Uuid::from_u128(42))],
                     ..(*event).clone()
                 }])
@@ -123,9 +123,8 @@ mod tests {
         let event = Arc::new(Event {
             id: uuid::Uuid::from_u128(1000),
             seq: 1,
-            kind: "APPLICATION_CREATED".into(),
             topics: vec![],
-            payload: serde_json::json!({}),
+            body: serde_json::json!({ "kind": "APPLICATION_CREATED" }),
             at: chrono::Utc::now(),
             decoded: Default::default(),
         });
@@ -140,8 +139,8 @@ mod tests {
             .send(Publish(event.clone()))
             .await?
             .map_err(anyhow::Error::msg)?;
-        let pushed = inbox.events.recv().await.map(|e| e.kind.clone());
-        assert_eq!(pushed.as_deref(), Some("NOTIFICATION"));
+        let pushed = inbox.events.recv().await.map(|e| e.body["kind"].clone());
+        assert_eq!(pushed, Some(serde_json::json!("NOTIFICATION")));
         assert_eq!(store.stored.load(Ordering::SeqCst), 1);
         Ok(())
     }

@@ -16,17 +16,17 @@ pub enum Topic {
     Sessions,
 }
 
-/// A committed change, as the outbox relays it. `seq` orders events as they were written;
-/// `id` makes redelivery harmless (consumers ignore an id they have seen).
+/// A committed change, as the outbox relays it: an envelope around the server's own event type,
+/// which this crate never looks inside (it routes by `topics`). `seq` orders events as they
+/// were written; `id` makes redelivery harmless (consumers ignore an id they have seen).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: Uuid,
     pub seq: i64,
-    /// What happened, e.g. `APPLICATION_MOVED`.
-    pub kind: String,
     pub topics: Vec<Topic>,
-    /// The facts consumers need, built once when the change committed.
-    pub payload: serde_json::Value,
+    /// The event itself, as the server's event type serialises it (kind and payload), built
+    /// once when the change committed.
+    pub body: serde_json::Value,
     pub at: DateTime<Utc>,
     /// The payload decoded into the consumers' type, once, by whichever subscriber needs it
     /// first; every other subscriber shares it.
@@ -35,8 +35,7 @@ pub struct Event {
 }
 
 impl Event {
-    /// The payload as a `T`, decoded on first use and shared afterwards; None if it is not
-    /// a `T`.
+    /// The body as a `T`, decoded on first use and shared afterwards; None if it is not a `T`.
     pub fn decoded<T>(&self) -> Option<Arc<T>>
     where
         T: DeserializeOwned + Send + Sync + 'static,
@@ -46,7 +45,7 @@ impl Event {
                 return Some(t);
             }
         }
-        let t = Arc::new(T::deserialize(&self.payload).ok()?);
+        let t = Arc::new(T::deserialize(&self.body).ok()?);
         // The first type decoded is the one kept.
         let _ = self.decoded.0.set(t.clone());
         Some(t)
@@ -57,6 +56,14 @@ impl Event {
 /// and serialization, and not carried over by `clone`.
 #[derive(Default)]
 pub struct Decoded(OnceLock<Arc<dyn Any + Send + Sync>>);
+
+impl Decoded {
+    /// Shares an already decoded body (the writer of the event had it at hand); a body that
+    /// was decoded before keeps its first value.
+    pub fn set<T: Send + Sync + 'static>(&self, decoded: Arc<T>) {
+        let _ = self.0.set(decoded);
+    }
+}
 
 impl Clone for Decoded {
     fn clone(&self) -> Self {
@@ -96,9 +103,8 @@ mod tests {
         let event = Event {
             id: Uuid::from_u128(1),
             seq: 1,
-            kind: "TEST".into(),
             topics: vec![],
-            payload: serde_json::json!({ "n": 7 }),
+            body: serde_json::json!({ "n": 7 }),
             at: Utc::now(),
             decoded: Decoded::default(),
         };

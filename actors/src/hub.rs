@@ -184,9 +184,8 @@ mod tests {
         Arc::new(Event {
             id: uuid::Uuid::new_v4(),
             seq: 1,
-            kind: "TEST".into(),
             topics: vec![topic],
-            payload: serde_json::json!({}),
+            body: serde_json::json!({}),
             at: Utc::now(),
             decoded: Default::default(),
         })

@@ -25,4 +25,4 @@ pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
 pub use pipeline::{PipelinePort, PipelineRegistry};
 pub use relay::{OutboxPort, OutboxRelay};
-pub use restarts::RestartCounter;
+pub use restarts::{ActorName, RestartCounter, Restarts};

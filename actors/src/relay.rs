@@ -254,9 +254,8 @@ mod tests {
         Event {
             id: uuid::Uuid::new_v4(),
             seq,
-            kind: "TEST".into(),
             topics: vec![topic],
-            payload: serde_json::json!({ "n": seq }),
+            body: serde_json::json!({ "n": seq }),
             at: chrono::Utc::now(),
             decoded: Default::default(),
         }

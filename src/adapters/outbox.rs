@@ -108,7 +108,9 @@ impl OutboxPort for PgOutbox {
         let consumer = self.consumer;
         Box::pin(async move {
             let mut conn = pool.get().await?;
-            let rows = db::outbox::pending(&mut conn, consumer, limit as i64).await?;
+            let rows =
+                db::outbox::pending(&mut conn, consumer, &events::known_kinds(), limit as i64)
+                    .await?;
             Ok(rows.into_iter().map(events::to_event).collect())
         })
     }

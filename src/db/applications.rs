@@ -4,19 +4,19 @@ use super::models::{Application, ApplicationEvent};
 use super::page::{before_cursor, Cursor, Page, PageRequest};
 use super::schema::{application_events, applications};
 use super::PgConn;
+use crate::domain::ids::*;
 use crate::domain::ApplicationStage;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 /// Inserts a new APPLIED application; `Ok(None)` when the talent already applied to the job.
 pub async fn insert(
     conn: &mut PgConn,
-    id: Uuid,
-    job_id: Uuid,
-    talent_id: Uuid,
+    id: ApplicationId,
+    job_id: JobId,
+    talent_id: UserId,
     cover_note: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<Application>> {
@@ -47,7 +47,7 @@ pub async fn insert_event(conn: &mut PgConn, event: &ApplicationEvent) -> QueryR
     Ok(())
 }
 
-pub async fn find(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<Application>> {
+pub async fn find(conn: &mut PgConn, id: ApplicationId) -> QueryResult<Option<Application>> {
     applications::table
         .find(id)
         .select(Application::as_select())
@@ -56,7 +56,7 @@ pub async fn find(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<Application
         .optional()
 }
 
-pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Application>> {
+pub async fn find_many(conn: &mut PgConn, ids: &[ApplicationId]) -> QueryResult<Vec<Application>> {
     applications::table
         .filter(applications::id.eq_any(ids))
         .select(Application::as_select())
@@ -66,7 +66,7 @@ pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Appli
 
 /// Locks the applications' rows in id order (a fixed order, so concurrent bulk moves cannot
 /// deadlock) and reads them.
-pub async fn lock_many(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Application>> {
+pub async fn lock_many(conn: &mut PgConn, ids: &[ApplicationId]) -> QueryResult<Vec<Application>> {
     applications::table
         .filter(applications::id.eq_any(ids))
         .order(applications::id)
@@ -77,7 +77,7 @@ pub async fn lock_many(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Appli
 }
 
 /// The jobs of the applications `ids`, once each.
-pub async fn job_ids(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+pub async fn job_ids(conn: &mut PgConn, ids: &[ApplicationId]) -> QueryResult<Vec<JobId>> {
     applications::table
         .filter(applications::id.eq_any(ids))
         .select(applications::job_id)
@@ -88,7 +88,7 @@ pub async fn job_ids(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> 
 
 pub async fn set_stage(
     conn: &mut PgConn,
-    id: Uuid,
+    id: ApplicationId,
     stage: ApplicationStage,
     rejected_from: Option<ApplicationStage>,
     now: DateTime<Utc>,
@@ -108,8 +108,8 @@ pub async fn set_stage(
 /// Whom a list of applications belongs to.
 #[derive(Debug, Clone, Copy)]
 pub enum Owner {
-    Job(Uuid),
-    Talent(Uuid),
+    Job(JobId),
+    Talent(UserId),
 }
 
 fn owned(
@@ -151,14 +151,14 @@ pub async fn list(
         .await?;
     Ok(Page::from_rows(rows, page, total, |a| Cursor {
         at: a.created_at,
-        id: a.id,
+        id: a.id.0,
     }))
 }
 
 /// The history of each application, oldest first.
 pub async fn events_of(
     conn: &mut PgConn,
-    application_ids: &[Uuid],
+    application_ids: &[ApplicationId],
 ) -> QueryResult<Vec<ApplicationEvent>> {
     application_events::table
         .filter(application_events::application_id.eq_any(application_ids))
@@ -169,7 +169,7 @@ pub async fn events_of(
 }
 
 /// Talents whose application to the job is still in play (not withdrawn, rejected or hired).
-pub async fn applicants_in_play(conn: &mut PgConn, job_id: Uuid) -> QueryResult<Vec<Uuid>> {
+pub async fn applicants_in_play(conn: &mut PgConn, job_id: JobId) -> QueryResult<Vec<UserId>> {
     applications::table
         .filter(applications::job_id.eq(job_id))
         .filter(applications::stage.ne_all(vec![

@@ -3,19 +3,19 @@
 use super::models::{FavoriteList, TalentProfile, TalentProfileRow};
 use super::page::{before_cursor, Cursor, Page, PageRequest};
 use super::schema::{favorite_list_items, favorite_lists, talent_profiles};
+use super::undecodable;
 use super::PgConn;
-use crate::errors::{AppError, AppResult};
+use crate::domain::ids::*;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 /// Inserts a list; `Ok(None)` when the producer already has a list of that name.
 pub async fn insert(
     conn: &mut PgConn,
-    id: Uuid,
-    producer_id: Uuid,
+    id: FavoriteListId,
+    producer_id: UserId,
     name: &str,
 ) -> QueryResult<Option<FavoriteList>> {
     match diesel::insert_into(favorite_lists::table)
@@ -34,7 +34,7 @@ pub async fn insert(
     }
 }
 
-pub async fn find(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<FavoriteList>> {
+pub async fn find(conn: &mut PgConn, id: FavoriteListId) -> QueryResult<Option<FavoriteList>> {
     favorite_lists::table
         .find(id)
         .select(FavoriteList::as_select())
@@ -43,7 +43,7 @@ pub async fn find(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<FavoriteLis
         .optional()
 }
 
-pub async fn of_producer(conn: &mut PgConn, producer_id: Uuid) -> QueryResult<Vec<FavoriteList>> {
+pub async fn of_producer(conn: &mut PgConn, producer_id: UserId) -> QueryResult<Vec<FavoriteList>> {
     favorite_lists::table
         .filter(favorite_lists::producer_id.eq(producer_id))
         .order((favorite_lists::created_at.desc(), favorite_lists::id.desc()))
@@ -53,7 +53,7 @@ pub async fn of_producer(conn: &mut PgConn, producer_id: Uuid) -> QueryResult<Ve
 }
 
 /// Adds a talent (idempotent).
-pub async fn add(conn: &mut PgConn, list_id: Uuid, talent_id: Uuid) -> QueryResult<()> {
+pub async fn add(conn: &mut PgConn, list_id: FavoriteListId, talent_id: UserId) -> QueryResult<()> {
     diesel::insert_into(favorite_list_items::table)
         .values((
             favorite_list_items::list_id.eq(list_id),
@@ -65,7 +65,11 @@ pub async fn add(conn: &mut PgConn, list_id: Uuid, talent_id: Uuid) -> QueryResu
     Ok(())
 }
 
-pub async fn remove(conn: &mut PgConn, list_id: Uuid, talent_id: Uuid) -> QueryResult<usize> {
+pub async fn remove(
+    conn: &mut PgConn,
+    list_id: FavoriteListId,
+    talent_id: UserId,
+) -> QueryResult<usize> {
     diesel::delete(favorite_list_items::table.find((list_id, talent_id)))
         .execute(conn)
         .await
@@ -74,9 +78,9 @@ pub async fn remove(conn: &mut PgConn, list_id: Uuid, talent_id: Uuid) -> QueryR
 /// The talents of a list, most recently added first.
 pub async fn talents(
     conn: &mut PgConn,
-    list_id: Uuid,
+    list_id: FavoriteListId,
     page: PageRequest,
-) -> AppResult<Page<TalentProfile>> {
+) -> QueryResult<Page<TalentProfile>> {
     let total: i64 = favorite_list_items::table
         .filter(favorite_list_items::list_id.eq(list_id))
         .count()
@@ -107,12 +111,12 @@ pub async fn talents(
         .map(|(added, row)| {
             TalentProfile::try_from(row)
                 .map(|p| (added, p))
-                .map_err(|e| AppError::Internal(e.context("decoding a talent profile")))
+                .map_err(|e| undecodable(e.context("decoding a talent profile")))
         })
-        .collect::<AppResult<Vec<_>>>()?;
+        .collect::<QueryResult<Vec<_>>>()?;
     Ok(Page::from_rows(rows, page, total, |(added, p)| Cursor {
         at: *added,
-        id: p.row.user_id,
+        id: p.row.user_id.0,
     })
     .map(|(_, p)| p))
 }

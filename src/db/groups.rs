@@ -3,19 +3,19 @@
 use super::models::{Membership, TalentGroup};
 use super::schema::{group_memberships, talent_groups};
 use super::PgConn;
+use crate::domain::ids::*;
 use crate::domain::{GroupRole, MembershipStatus};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 pub async fn insert_group(
     conn: &mut PgConn,
-    id: Uuid,
+    id: GroupId,
     name: &str,
     description: Option<&str>,
-    owner_id: Uuid,
+    owner_id: UserId,
 ) -> QueryResult<TalentGroup> {
     diesel::insert_into(talent_groups::table)
         .values((
@@ -29,7 +29,7 @@ pub async fn insert_group(
         .await
 }
 
-pub async fn find_group(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<TalentGroup>> {
+pub async fn find_group(conn: &mut PgConn, id: GroupId) -> QueryResult<Option<TalentGroup>> {
     talent_groups::table
         .find(id)
         .select(TalentGroup::as_select())
@@ -38,7 +38,7 @@ pub async fn find_group(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<Talen
         .optional()
 }
 
-pub async fn find_groups(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<TalentGroup>> {
+pub async fn find_groups(conn: &mut PgConn, ids: &[GroupId]) -> QueryResult<Vec<TalentGroup>> {
     talent_groups::table
         .filter(talent_groups::id.eq_any(ids))
         .select(TalentGroup::as_select())
@@ -47,7 +47,7 @@ pub async fn find_groups(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Tal
 }
 
 /// Locks the group row: membership changes of one group serialize on it.
-pub async fn lock_group(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<TalentGroup>> {
+pub async fn lock_group(conn: &mut PgConn, id: GroupId) -> QueryResult<Option<TalentGroup>> {
     talent_groups::table
         .find(id)
         .select(TalentGroup::as_select())
@@ -57,13 +57,17 @@ pub async fn lock_group(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<Talen
         .optional()
 }
 
-pub async fn delete_group(conn: &mut PgConn, id: Uuid) -> QueryResult<usize> {
+pub async fn delete_group(conn: &mut PgConn, id: GroupId) -> QueryResult<usize> {
     diesel::delete(talent_groups::table.find(id))
         .execute(conn)
         .await
 }
 
-pub async fn set_owner(conn: &mut PgConn, group_id: Uuid, owner_id: Uuid) -> QueryResult<usize> {
+pub async fn set_owner(
+    conn: &mut PgConn,
+    group_id: GroupId,
+    owner_id: UserId,
+) -> QueryResult<usize> {
     diesel::update(talent_groups::table.find(group_id))
         .set(talent_groups::owner_id.eq(owner_id))
         .execute(conn)
@@ -89,8 +93,8 @@ pub async fn insert_membership(
 
 pub async fn membership(
     conn: &mut PgConn,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
 ) -> QueryResult<Option<Membership>> {
     group_memberships::table
         .find((group_id, talent_id))
@@ -102,8 +106,8 @@ pub async fn membership(
 
 pub async fn activate(
     conn: &mut PgConn,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
     now: DateTime<Utc>,
 ) -> QueryResult<Membership> {
     diesel::update(group_memberships::table.find((group_id, talent_id)))
@@ -118,8 +122,8 @@ pub async fn activate(
 
 pub async fn set_role(
     conn: &mut PgConn,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
     role: GroupRole,
 ) -> QueryResult<Membership> {
     diesel::update(group_memberships::table.find((group_id, talent_id)))
@@ -131,8 +135,8 @@ pub async fn set_role(
 
 pub async fn delete_membership(
     conn: &mut PgConn,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
 ) -> QueryResult<usize> {
     diesel::delete(group_memberships::table.find((group_id, talent_id)))
         .execute(conn)
@@ -140,7 +144,7 @@ pub async fn delete_membership(
 }
 
 /// How many members and open invitations a group holds (the owner included).
-pub async fn headcount(conn: &mut PgConn, group_id: Uuid) -> QueryResult<i64> {
+pub async fn headcount(conn: &mut PgConn, group_id: GroupId) -> QueryResult<i64> {
     group_memberships::table
         .filter(group_memberships::group_id.eq(group_id))
         .count()
@@ -149,7 +153,7 @@ pub async fn headcount(conn: &mut PgConn, group_id: Uuid) -> QueryResult<i64> {
 }
 
 /// Members of each group: owner first, then by role and join time.
-pub async fn members_of(conn: &mut PgConn, group_ids: &[Uuid]) -> QueryResult<Vec<Membership>> {
+pub async fn members_of(conn: &mut PgConn, group_ids: &[GroupId]) -> QueryResult<Vec<Membership>> {
     group_memberships::table
         .filter(group_memberships::group_id.eq_any(group_ids))
         .order((
@@ -163,7 +167,7 @@ pub async fn members_of(conn: &mut PgConn, group_ids: &[Uuid]) -> QueryResult<Ve
 }
 
 /// The groups a talent belongs to or is invited to, newest membership first.
-pub async fn groups_of(conn: &mut PgConn, talent_id: Uuid) -> QueryResult<Vec<TalentGroup>> {
+pub async fn groups_of(conn: &mut PgConn, talent_id: UserId) -> QueryResult<Vec<TalentGroup>> {
     group_memberships::table
         .inner_join(talent_groups::table)
         .filter(group_memberships::talent_id.eq(talent_id))

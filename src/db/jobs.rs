@@ -4,20 +4,20 @@ use super::models::{Job, JobChanges, JobRow, ProducerProfile};
 use super::page::{before_cursor, like_pattern, Cursor, Page, PageRequest};
 use super::schema::{applications, jobs, producer_profiles};
 use super::PgConn;
+use crate::domain::ids::*;
+use crate::domain::values::CountryCode;
 use crate::domain::{JobStatus, ProductionType};
-use crate::errors::AppResult;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 pub async fn insert(
     conn: &mut PgConn,
-    id: Uuid,
-    producer_id: Uuid,
+    id: JobId,
+    producer_id: UserId,
     changes: &JobChanges,
-) -> AppResult<Job> {
+) -> QueryResult<Job> {
     let row = diesel::insert_into(jobs::table)
         .values((jobs::id.eq(id), jobs::producer_id.eq(producer_id), changes))
         .returning(JobRow::as_returning())
@@ -26,7 +26,7 @@ pub async fn insert(
     Ok(Job::from(row))
 }
 
-pub async fn find(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
+pub async fn find(conn: &mut PgConn, id: JobId) -> QueryResult<Option<Job>> {
     let row = jobs::table
         .find(id)
         .select(JobRow::as_select())
@@ -36,7 +36,7 @@ pub async fn find(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
     Ok(row.map(Job::from))
 }
 
-pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> AppResult<Vec<Job>> {
+pub async fn find_many(conn: &mut PgConn, ids: &[JobId]) -> QueryResult<Vec<Job>> {
     let rows = jobs::table
         .filter(jobs::id.eq_any(ids))
         .select(JobRow::as_select())
@@ -46,7 +46,7 @@ pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> AppResult<Vec<Job>> {
 }
 
 /// Reads a job and locks its row until the transaction ends.
-pub async fn lock(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
+pub async fn lock(conn: &mut PgConn, id: JobId) -> QueryResult<Option<Job>> {
     let row = jobs::table
         .find(id)
         .select(JobRow::as_select())
@@ -58,7 +58,7 @@ pub async fn lock(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
 }
 
 /// Reads a job with a shared lock: its status cannot change until the transaction ends.
-pub async fn lock_shared(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> {
+pub async fn lock_shared(conn: &mut PgConn, id: JobId) -> QueryResult<Option<Job>> {
     let row = jobs::table
         .find(id)
         .select(JobRow::as_select())
@@ -69,7 +69,11 @@ pub async fn lock_shared(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Job>> 
     Ok(row.map(Job::from))
 }
 
-pub async fn update_content(conn: &mut PgConn, id: Uuid, changes: &JobChanges) -> AppResult<Job> {
+pub async fn update_content(
+    conn: &mut PgConn,
+    id: JobId,
+    changes: &JobChanges,
+) -> QueryResult<Job> {
     let row = diesel::update(jobs::table.find(id))
         .set((changes, jobs::version.eq(jobs::version + 1)))
         .returning(JobRow::as_returning())
@@ -80,10 +84,10 @@ pub async fn update_content(conn: &mut PgConn, id: Uuid, changes: &JobChanges) -
 
 pub async fn set_status(
     conn: &mut PgConn,
-    id: Uuid,
+    id: JobId,
     status: JobStatus,
     now: DateTime<Utc>,
-) -> AppResult<Job> {
+) -> QueryResult<Job> {
     let target = diesel::update(jobs::table.find(id));
     let common = (
         jobs::status.eq(status),
@@ -111,10 +115,10 @@ pub async fn set_status(
 pub struct JobQuery {
     pub text: Option<String>,
     pub production_type: Option<ProductionType>,
-    pub country: Option<String>,
+    pub country: Option<CountryCode>,
     pub remote: Option<bool>,
     pub status: Option<JobStatus>,
-    pub producer_id: Option<Uuid>,
+    pub producer_id: Option<UserId>,
 }
 
 /// The filters, on jobs joined with their producer's profile.
@@ -157,7 +161,7 @@ fn filtered(
 /// Jobs matching `q`, newest first, with their producers. The total comes from a window over
 /// the same filter (computed before LIMIT), so a page is one round trip; only a page past the
 /// end, which has no row to carry it, counts separately.
-pub async fn list(conn: &mut PgConn, q: &JobQuery, page: PageRequest) -> AppResult<Page<Job>> {
+pub async fn list(conn: &mut PgConn, q: &JobQuery, page: PageRequest) -> QueryResult<Page<Job>> {
     let mut query = filtered(q);
     if let Some(c) = page.after {
         // The window must count the whole filter, not what lies after the cursor.
@@ -197,15 +201,15 @@ pub async fn list(conn: &mut PgConn, q: &JobQuery, page: PageRequest) -> AppResu
         .collect();
     Ok(Page::from_rows(jobs, page, total, |j| Cursor {
         at: j.row.created_at,
-        id: j.row.id,
+        id: j.row.id.0,
     }))
 }
 
 /// Application counts of each job (jobs without applications are absent).
 pub async fn application_counts(
     conn: &mut PgConn,
-    job_ids: &[Uuid],
-) -> QueryResult<Vec<(Uuid, i64)>> {
+    job_ids: &[JobId],
+) -> QueryResult<Vec<(JobId, i64)>> {
     applications::table
         .filter(applications::job_id.eq_any(job_ids))
         .group_by(applications::job_id)
@@ -216,7 +220,7 @@ pub async fn application_counts(
 
 /// Closes every OPEN job whose deadline has passed (by the database's clock). The condition
 /// makes each close happen once, whichever instance runs it.
-pub async fn close_past_deadline(conn: &mut PgConn) -> AppResult<Vec<Job>> {
+pub async fn close_past_deadline(conn: &mut PgConn) -> QueryResult<Vec<Job>> {
     let rows = diesel::update(
         jobs::table
             .filter(jobs::status.eq(JobStatus::Open))
@@ -239,7 +243,7 @@ pub async fn close_past_deadline(conn: &mut PgConn) -> AppResult<Vec<Job>> {
 pub async fn remind_before_deadline(
     conn: &mut PgConn,
     before: chrono::Duration,
-) -> AppResult<Vec<Job>> {
+) -> QueryResult<Vec<Job>> {
     let horizon = Utc::now() + before;
     let rows = diesel::update(
         jobs::table
@@ -256,7 +260,7 @@ pub async fn remind_before_deadline(
 }
 
 /// Forgets the reminder of a job whose deadline moved, so the new deadline gets one.
-pub async fn clear_reminder(conn: &mut PgConn, id: Uuid) -> AppResult<()> {
+pub async fn clear_reminder(conn: &mut PgConn, id: JobId) -> QueryResult<()> {
     diesel::update(jobs::table.find(id))
         .set(jobs::deadline_reminded_at.eq(None::<DateTime<Utc>>))
         .execute(conn)

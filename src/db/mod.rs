@@ -26,6 +26,16 @@ use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Every repository function answers `QueryResult<T>`: diesel's error is the one error type of
+/// `db`, stored data that does not decode included (`undecodable`). Services add what they were
+/// doing (`.context("locking group …")`) when they turn it into their own error.
+pub use diesel::result::QueryResult;
+
+/// A stored value that does not decode into its domain type, as diesel reports decoding errors.
+pub fn undecodable(cause: anyhow::Error) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(cause.into())
+}
+
 pub type PgPool = Pool<AsyncPgConnection>;
 pub type PgConn = Object<AsyncPgConnection>;
 

@@ -1,8 +1,12 @@
 //! Rows as diesel reads and writes them. JSON columns hold the domain's profile shapes.
 
 use super::schema::*;
+use crate::domain::ids::{
+    ApplicationEventId, ApplicationId, FavoriteListId, GroupId, JobId, UserId,
+};
 use crate::domain::jobs::JobRequirements;
 use crate::domain::profiles::{AvailabilityWindow, Award, LanguageSkill, NotableWork};
+use crate::domain::values::{CountryCode, CurrencyCode, Email};
 use crate::domain::{
     ApplicationStage, AuthProvider, GroupRole, JobStatus, MembershipStatus, ProductionType, Role,
     UnionStatus,
@@ -10,13 +14,12 @@ use crate::domain::{
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::Value as Json;
-use uuid::Uuid;
 
 /// A user as others may see it; credentials are read separately (`Credentials`).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub role: Role,
     pub display_name: String,
@@ -28,7 +31,7 @@ pub struct User {
 #[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct Credentials {
-    pub id: Uuid,
+    pub id: UserId,
     pub password_hash: Option<String>,
     pub totp_secret: Option<String>,
     pub totp_enabled: bool,
@@ -47,8 +50,8 @@ impl std::fmt::Debug for Credentials {
 #[derive(Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    pub id: Uuid,
-    pub email: &'a str,
+    pub id: UserId,
+    pub email: &'a Email,
     pub role: Role,
     pub display_name: &'a str,
     pub password_hash: Option<&'a str>,
@@ -59,25 +62,25 @@ pub struct NewUser<'a> {
 pub struct NewIdentity<'a> {
     pub provider: AuthProvider,
     pub subject: &'a str,
-    pub user_id: Uuid,
+    pub user_id: UserId,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = talent_profiles, check_for_backend(diesel::pg::Pg))]
 pub struct TalentProfileRow {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub stage_name: String,
     pub headline: Option<String>,
     pub bio: Option<String>,
     pub city: Option<String>,
-    pub country: Option<String>,
+    pub country: Option<CountryCode>,
     pub gender: Option<String>,
     pub playing_age_min: Option<i32>,
     pub playing_age_max: Option<i32>,
     pub height_cm: Option<i32>,
     pub languages: Json,
     pub accents: Vec<String>,
-    pub work_authorizations: Vec<String>,
+    pub work_authorizations: Vec<CountryCode>,
     pub union_status: UnionStatus,
     pub notable_works: Json,
     pub production_experience_years: i32,
@@ -86,7 +89,7 @@ pub struct TalentProfileRow {
     pub skills: Vec<String>,
     pub rate_min: Option<i32>,
     pub rate_max: Option<i32>,
-    pub currency: String,
+    pub currency: CurrencyCode,
     pub availability: Json,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -118,19 +121,19 @@ impl TryFrom<TalentProfileRow> for TalentProfile {
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = talent_profiles, treat_none_as_null = true)]
 pub struct TalentProfileChanges {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub stage_name: String,
     pub headline: Option<String>,
     pub bio: Option<String>,
     pub city: Option<String>,
-    pub country: Option<String>,
+    pub country: Option<CountryCode>,
     pub gender: Option<String>,
     pub playing_age_min: Option<i32>,
     pub playing_age_max: Option<i32>,
     pub height_cm: Option<i32>,
     pub languages: Json,
     pub accents: Vec<String>,
-    pub work_authorizations: Vec<String>,
+    pub work_authorizations: Vec<CountryCode>,
     pub union_status: UnionStatus,
     pub notable_works: Json,
     pub production_experience_years: i32,
@@ -139,7 +142,7 @@ pub struct TalentProfileChanges {
     pub skills: Vec<String>,
     pub rate_min: Option<i32>,
     pub rate_max: Option<i32>,
-    pub currency: String,
+    pub currency: CurrencyCode,
     pub availability: Json,
     pub updated_at: DateTime<Utc>,
 }
@@ -147,7 +150,7 @@ pub struct TalentProfileChanges {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = producer_profiles, check_for_backend(diesel::pg::Pg))]
 pub struct ProducerProfile {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub company: String,
     pub title: Option<String>,
     pub bio: Option<String>,
@@ -159,7 +162,7 @@ pub struct ProducerProfile {
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = producer_profiles, treat_none_as_null = true)]
 pub struct ProducerProfileChanges {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub company: String,
     pub title: Option<String>,
     pub bio: Option<String>,
@@ -170,18 +173,18 @@ pub struct ProducerProfileChanges {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
 pub struct JobRow {
-    pub id: Uuid,
-    pub producer_id: Uuid,
+    pub id: JobId,
+    pub producer_id: UserId,
     pub title: String,
     pub description: String,
     pub project_name: Option<String>,
     pub production_type: ProductionType,
     pub city: Option<String>,
-    pub country: Option<String>,
+    pub country: Option<CountryCode>,
     pub remote: bool,
     pub pay_min: Option<i32>,
     pub pay_max: Option<i32>,
-    pub currency: String,
+    pub currency: CurrencyCode,
     pub requirements: Json,
     pub shoot_start: Option<DateTime<Utc>>,
     pub shoot_end: Option<DateTime<Utc>>,
@@ -226,11 +229,11 @@ pub struct JobChanges {
     pub project_name: Option<String>,
     pub production_type: ProductionType,
     pub city: Option<String>,
-    pub country: Option<String>,
+    pub country: Option<CountryCode>,
     pub remote: bool,
     pub pay_min: Option<i32>,
     pub pay_max: Option<i32>,
-    pub currency: String,
+    pub currency: CurrencyCode,
     pub requirements: Json,
     pub shoot_start: Option<DateTime<Utc>>,
     pub shoot_end: Option<DateTime<Utc>>,
@@ -241,9 +244,9 @@ pub struct JobChanges {
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = applications, check_for_backend(diesel::pg::Pg))]
 pub struct Application {
-    pub id: Uuid,
-    pub job_id: Uuid,
-    pub talent_id: Uuid,
+    pub id: ApplicationId,
+    pub job_id: JobId,
+    pub talent_id: UserId,
     pub stage: ApplicationStage,
     pub rejected_from: Option<ApplicationStage>,
     pub cover_note: Option<String>,
@@ -255,11 +258,11 @@ pub struct Application {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = application_events, check_for_backend(diesel::pg::Pg))]
 pub struct ApplicationEvent {
-    pub id: Uuid,
-    pub application_id: Uuid,
+    pub id: ApplicationEventId,
+    pub application_id: ApplicationId,
     pub from_stage: Option<ApplicationStage>,
     pub to_stage: ApplicationStage,
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<UserId>,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -267,21 +270,21 @@ pub struct ApplicationEvent {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = talent_groups, check_for_backend(diesel::pg::Pg))]
 pub struct TalentGroup {
-    pub id: Uuid,
+    pub id: GroupId,
     pub name: String,
     pub description: Option<String>,
-    pub owner_id: Uuid,
+    pub owner_id: UserId,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = group_memberships, check_for_backend(diesel::pg::Pg))]
 pub struct Membership {
-    pub group_id: Uuid,
-    pub talent_id: Uuid,
+    pub group_id: GroupId,
+    pub talent_id: UserId,
     pub role: GroupRole,
     pub status: MembershipStatus,
-    pub invited_by: Option<Uuid>,
+    pub invited_by: Option<UserId>,
     pub invited_at: DateTime<Utc>,
     pub joined_at: Option<DateTime<Utc>>,
 }
@@ -289,8 +292,8 @@ pub struct Membership {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = favorite_lists, check_for_backend(diesel::pg::Pg))]
 pub struct FavoriteList {
-    pub id: Uuid,
-    pub producer_id: Uuid,
+    pub id: FavoriteListId,
+    pub producer_id: UserId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }

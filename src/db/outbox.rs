@@ -3,6 +3,7 @@
 
 use super::schema::outbox_events;
 use super::PgConn;
+use crate::domain::ids::*;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -12,9 +13,9 @@ use uuid::Uuid;
 #[diesel(table_name = outbox_events, check_for_backend(diesel::pg::Pg))]
 pub struct OutboxRow {
     pub seq: i64,
-    pub id: Uuid,
+    pub id: EventId,
     pub kind: String,
-    pub job_id: Option<Uuid>,
+    pub job_id: Option<JobId>,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }
@@ -24,7 +25,7 @@ pub struct OutboxRow {
 pub async fn record(
     conn: &mut PgConn,
     kind: &str,
-    job_id: Option<Uuid>,
+    job_id: Option<JobId>,
     payload: &serde_json::Value,
 ) -> QueryResult<()> {
     diesel::insert_into(outbox_events::table)
@@ -51,7 +52,7 @@ pub enum Consumer {
 /// Stages an audit entry for the document store (never published on the bus).
 pub async fn record_audit(
     conn: &mut PgConn,
-    id: Uuid,
+    id: EventId,
     payload: &serde_json::Value,
 ) -> QueryResult<()> {
     diesel::insert_into(outbox_events::table)
@@ -66,10 +67,12 @@ pub async fn record_audit(
     Ok(())
 }
 
-/// Events `consumer` has not handled, oldest first.
+/// Events `consumer` has not handled, oldest first. The document consumer reads only the
+/// `known` kinds: one of a newer server's kinds stays for a server that knows it.
 pub async fn pending(
     conn: &mut PgConn,
     consumer: Consumer,
+    known: &[&str],
     limit: i64,
 ) -> QueryResult<Vec<OutboxRow>> {
     let query = outbox_events::table
@@ -86,10 +89,22 @@ pub async fn pending(
         Consumer::Documents => {
             query
                 .filter(outbox_events::documented_at.is_null())
+                .filter(outbox_events::kind.eq_any(known))
                 .load(conn)
                 .await
         }
     }
+}
+
+/// Events of kinds outside `known` that the document consumer has not handled (kept for a
+/// server that knows them; reported on `/metrics`).
+pub async fn unknown_pending(conn: &mut PgConn, known: &[&str]) -> QueryResult<i64> {
+    outbox_events::table
+        .filter(outbox_events::documented_at.is_null())
+        .filter(outbox_events::kind.ne_all(known))
+        .count()
+        .get_result(conn)
+        .await
 }
 
 pub async fn mark_done(conn: &mut PgConn, consumer: Consumer, seqs: &[i64]) -> QueryResult<usize> {

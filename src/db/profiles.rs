@@ -5,23 +5,23 @@ use super::models::{
 };
 use super::page::{before_cursor, like_pattern, Cursor, Page, PageRequest};
 use super::schema::{producer_profiles, talent_profiles};
+use super::undecodable;
 use super::PgConn;
-use crate::errors::{AppError, AppResult};
+use crate::domain::ids::*;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
-fn decode(rows: Vec<TalentProfileRow>) -> AppResult<Vec<TalentProfile>> {
+fn decode(rows: Vec<TalentProfileRow>) -> QueryResult<Vec<TalentProfile>> {
     rows.into_iter()
         .map(|r| {
             TalentProfile::try_from(r)
-                .map_err(|e| AppError::Internal(e.context("decoding a talent profile")))
+                .map_err(|e| undecodable(e.context("decoding a talent profile")))
         })
         .collect()
 }
 
-pub async fn find_talent(conn: &mut PgConn, id: Uuid) -> AppResult<Option<TalentProfile>> {
+pub async fn find_talent(conn: &mut PgConn, id: UserId) -> QueryResult<Option<TalentProfile>> {
     let rows = talent_profiles::table
         .filter(talent_profiles::user_id.eq(id))
         .select(TalentProfileRow::as_select())
@@ -30,7 +30,7 @@ pub async fn find_talent(conn: &mut PgConn, id: Uuid) -> AppResult<Option<Talent
     Ok(decode(rows)?.into_iter().next())
 }
 
-pub async fn find_talents(conn: &mut PgConn, ids: &[Uuid]) -> AppResult<Vec<TalentProfile>> {
+pub async fn find_talents(conn: &mut PgConn, ids: &[UserId]) -> QueryResult<Vec<TalentProfile>> {
     let rows = talent_profiles::table
         .filter(talent_profiles::user_id.eq_any(ids))
         .select(TalentProfileRow::as_select())
@@ -39,7 +39,7 @@ pub async fn find_talents(conn: &mut PgConn, ids: &[Uuid]) -> AppResult<Vec<Tale
     decode(rows)
 }
 
-pub async fn talent_exists(conn: &mut PgConn, id: Uuid) -> QueryResult<bool> {
+pub async fn talent_exists(conn: &mut PgConn, id: UserId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(talent_profiles::table.find(id)))
         .get_result(conn)
         .await
@@ -48,7 +48,7 @@ pub async fn talent_exists(conn: &mut PgConn, id: Uuid) -> QueryResult<bool> {
 pub async fn upsert_talent(
     conn: &mut PgConn,
     changes: &TalentProfileChanges,
-) -> AppResult<TalentProfile> {
+) -> QueryResult<TalentProfile> {
     let row = diesel::insert_into(talent_profiles::table)
         .values(changes)
         .on_conflict(talent_profiles::user_id)
@@ -62,7 +62,7 @@ pub async fn upsert_talent(
         .await?;
     decode(vec![row])?
         .pop()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("upsert returned no row")))
+        .ok_or(diesel::result::Error::NotFound)
 }
 
 fn talent_search(text: Option<&str>) -> talent_profiles::BoxedQuery<'static, diesel::pg::Pg> {
@@ -83,7 +83,7 @@ pub async fn search_talents(
     conn: &mut PgConn,
     text: Option<&str>,
     page: PageRequest,
-) -> AppResult<Page<TalentProfile>> {
+) -> QueryResult<Page<TalentProfile>> {
     let total: i64 = talent_search(text).count().get_result(conn).await?;
     let mut query = talent_search(text);
     if let Some(c) = page.after {
@@ -104,11 +104,11 @@ pub async fn search_talents(
         .await?;
     Ok(Page::from_rows(decode(rows)?, page, total, |t| Cursor {
         at: t.row.updated_at,
-        id: t.row.user_id,
+        id: t.row.user_id.0,
     }))
 }
 
-pub async fn find_producer(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<ProducerProfile>> {
+pub async fn find_producer(conn: &mut PgConn, id: UserId) -> QueryResult<Option<ProducerProfile>> {
     producer_profiles::table
         .find(id)
         .select(ProducerProfile::as_select())
@@ -117,7 +117,10 @@ pub async fn find_producer(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<Pr
         .optional()
 }
 
-pub async fn find_producers(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<ProducerProfile>> {
+pub async fn find_producers(
+    conn: &mut PgConn,
+    ids: &[UserId],
+) -> QueryResult<Vec<ProducerProfile>> {
     producer_profiles::table
         .filter(producer_profiles::user_id.eq_any(ids))
         .select(ProducerProfile::as_select())
@@ -153,7 +156,7 @@ pub struct HiringMetrics {
 
 /// Computed from the producer's jobs and applications; a hire's time is from application to
 /// the move to HIRED (a final stage, so `stage_changed_at` is that move).
-pub async fn hiring_metrics(conn: &mut PgConn, producer_id: Uuid) -> QueryResult<HiringMetrics> {
+pub async fn hiring_metrics(conn: &mut PgConn, producer_id: UserId) -> QueryResult<HiringMetrics> {
     diesel::sql_query(
         "SELECT
             (SELECT count(*) FROM jobs WHERE producer_id = $1 AND status = 'OPEN')::int AS open_jobs,

@@ -3,15 +3,15 @@
 
 use super::schema::{auth_sessions, refresh_tokens};
 use super::PgConn;
+use crate::domain::ids::*;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 pub async fn create_session(
     conn: &mut PgConn,
-    id: Uuid,
-    user_id: Uuid,
+    id: SessionId,
+    user_id: UserId,
     expires_at: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::insert_into(auth_sessions::table)
@@ -28,7 +28,7 @@ pub async fn create_session(
 pub async fn insert_token(
     conn: &mut PgConn,
     hash: &[u8],
-    session_id: Uuid,
+    session_id: SessionId,
     expires_at: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::insert_into(refresh_tokens::table)
@@ -45,8 +45,8 @@ pub async fn insert_token(
 /// A presented refresh token and its session, read under a row lock.
 #[derive(Debug, Clone, Queryable)]
 pub struct TokenState {
-    pub session_id: Uuid,
-    pub user_id: Uuid,
+    pub session_id: SessionId,
+    pub user_id: UserId,
     pub token_expires_at: DateTime<Utc>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub session_revoked_at: Option<DateTime<Utc>>,
@@ -85,7 +85,7 @@ pub async fn mark_rotated(conn: &mut PgConn, hash: &[u8]) -> QueryResult<()> {
 /// Revokes a session; returns whether it was live.
 pub async fn revoke_session(
     conn: &mut PgConn,
-    session_id: Uuid,
+    session_id: SessionId,
     reason: &str,
 ) -> QueryResult<bool> {
     let n = diesel::update(
@@ -105,9 +105,9 @@ pub async fn revoke_session(
 /// Revokes every live session of a user; returns their ids.
 pub async fn revoke_user_sessions(
     conn: &mut PgConn,
-    user_id: Uuid,
+    user_id: UserId,
     reason: &str,
-) -> QueryResult<Vec<Uuid>> {
+) -> QueryResult<Vec<SessionId>> {
     diesel::update(
         auth_sessions::table
             .filter(auth_sessions::user_id.eq(user_id))
@@ -123,7 +123,7 @@ pub async fn revoke_user_sessions(
 }
 
 /// Whether a session has been revoked (the source of truth behind the Redis cache).
-pub async fn is_revoked(conn: &mut PgConn, session_id: Uuid) -> QueryResult<bool> {
+pub async fn is_revoked(conn: &mut PgConn, session_id: SessionId) -> QueryResult<bool> {
     let revoked: Option<Option<DateTime<Utc>>> = auth_sessions::table
         .find(session_id)
         .select(auth_sessions::revoked_at)
@@ -134,7 +134,7 @@ pub async fn is_revoked(conn: &mut PgConn, session_id: Uuid) -> QueryResult<bool
 }
 
 /// Sessions revoked since `since` (their access tokens may still be unexpired).
-pub async fn revoked_since(conn: &mut PgConn, since: DateTime<Utc>) -> QueryResult<Vec<Uuid>> {
+pub async fn revoked_since(conn: &mut PgConn, since: DateTime<Utc>) -> QueryResult<Vec<SessionId>> {
     auth_sessions::table
         .filter(auth_sessions::revoked_at.ge(since))
         .select(auth_sessions::id)
@@ -143,7 +143,10 @@ pub async fn revoked_since(conn: &mut PgConn, since: DateTime<Utc>) -> QueryResu
 }
 
 /// When a session started (its sign-in), if it exists.
-pub async fn started_at(conn: &mut PgConn, session_id: Uuid) -> QueryResult<Option<DateTime<Utc>>> {
+pub async fn started_at(
+    conn: &mut PgConn,
+    session_id: SessionId,
+) -> QueryResult<Option<DateTime<Utc>>> {
     auth_sessions::table
         .find(session_id)
         .select(auth_sessions::created_at)
@@ -153,8 +156,8 @@ pub async fn started_at(conn: &mut PgConn, session_id: Uuid) -> QueryResult<Opti
 }
 
 /// Which of `ids` are revoked (or gone).
-pub async fn revoked_among(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
-    let live: Vec<Uuid> = auth_sessions::table
+pub async fn revoked_among(conn: &mut PgConn, ids: &[SessionId]) -> QueryResult<Vec<SessionId>> {
+    let live: Vec<SessionId> = auth_sessions::table
         .filter(auth_sessions::id.eq_any(ids))
         .filter(auth_sessions::revoked_at.is_null())
         .select(auth_sessions::id)

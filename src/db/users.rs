@@ -3,13 +3,14 @@
 use super::models::{Credentials, NewIdentity, NewUser, User};
 use super::schema::{user_identities, users};
 use super::PgConn;
+use crate::domain::ids::*;
+use crate::domain::values::Email;
 use crate::domain::{AuthProvider, Role};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
-pub async fn find(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<User>> {
+pub async fn find(conn: &mut PgConn, id: UserId) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -18,7 +19,7 @@ pub async fn find(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<User>> {
         .optional()
 }
 
-pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<User>> {
+pub async fn find_many(conn: &mut PgConn, ids: &[UserId]) -> QueryResult<Vec<User>> {
     users::table
         .filter(users::id.eq_any(ids))
         .select(User::as_select())
@@ -26,7 +27,7 @@ pub async fn find_many(conn: &mut PgConn, ids: &[Uuid]) -> QueryResult<Vec<User>
         .await
 }
 
-pub async fn find_by_email(conn: &mut PgConn, email: &str) -> QueryResult<Option<User>> {
+pub async fn find_by_email(conn: &mut PgConn, email: &Email) -> QueryResult<Option<User>> {
     users::table
         .filter(users::email.eq(email))
         .select(User::as_select())
@@ -35,7 +36,7 @@ pub async fn find_by_email(conn: &mut PgConn, email: &str) -> QueryResult<Option
         .optional()
 }
 
-pub async fn credentials(conn: &mut PgConn, id: Uuid) -> QueryResult<Option<Credentials>> {
+pub async fn credentials(conn: &mut PgConn, id: UserId) -> QueryResult<Option<Credentials>> {
     users::table
         .find(id)
         .select(Credentials::as_select())
@@ -58,7 +59,7 @@ pub async fn insert(conn: &mut PgConn, new: NewUser<'_>) -> QueryResult<Option<U
     }
 }
 
-pub async fn set_role(conn: &mut PgConn, id: Uuid, role: Role) -> QueryResult<usize> {
+pub async fn set_role(conn: &mut PgConn, id: UserId, role: Role) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set((users::role.eq(role), users::updated_at.eq(diesel::dsl::now)))
         .execute(conn)
@@ -66,7 +67,7 @@ pub async fn set_role(conn: &mut PgConn, id: Uuid, role: Role) -> QueryResult<us
 }
 
 /// Stores a new, not yet confirmed TOTP secret.
-pub async fn set_pending_totp(conn: &mut PgConn, id: Uuid, secret: &str) -> QueryResult<usize> {
+pub async fn set_pending_totp(conn: &mut PgConn, id: UserId, secret: &str) -> QueryResult<usize> {
     diesel::update(users::table.find(id).filter(users::totp_enabled.eq(false)))
         .set((
             users::totp_secret.eq(secret),
@@ -77,7 +78,7 @@ pub async fn set_pending_totp(conn: &mut PgConn, id: Uuid, secret: &str) -> Quer
 }
 
 /// Turns 2FA on with the secret stored by `set_pending_totp`; `step` is the code just used.
-pub async fn enable_totp(conn: &mut PgConn, id: Uuid, step: i64) -> QueryResult<usize> {
+pub async fn enable_totp(conn: &mut PgConn, id: UserId, step: i64) -> QueryResult<usize> {
     diesel::update(
         users::table
             .find(id)
@@ -92,7 +93,7 @@ pub async fn enable_totp(conn: &mut PgConn, id: Uuid, step: i64) -> QueryResult<
     .await
 }
 
-pub async fn disable_totp(conn: &mut PgConn, id: Uuid) -> QueryResult<usize> {
+pub async fn disable_totp(conn: &mut PgConn, id: UserId) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set((
             users::totp_enabled.eq(false),
@@ -105,7 +106,7 @@ pub async fn disable_totp(conn: &mut PgConn, id: Uuid) -> QueryResult<usize> {
 }
 
 /// Records the TOTP step just used, only if it is newer than the last one: a code is good once.
-pub async fn claim_totp_step(conn: &mut PgConn, id: Uuid, step: i64) -> QueryResult<bool> {
+pub async fn claim_totp_step(conn: &mut PgConn, id: UserId, step: i64) -> QueryResult<bool> {
     let n = diesel::update(
         users::table.find(id).filter(
             users::totp_last_step
@@ -139,7 +140,7 @@ pub async fn link_identity(
     conn: &mut PgConn,
     provider: AuthProvider,
     subject: &str,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> QueryResult<()> {
     diesel::insert_into(user_identities::table)
         .values(&NewIdentity {

@@ -98,7 +98,7 @@ pub use input::*;
 
 mod input {
     use crate::domain::profiles::{check_countries, check_languages, LanguageSkill, Location};
-    use crate::domain::values::{self, Checked};
+    use crate::domain::values::{self, Checked, CountryCode, CurrencyCode};
     use crate::domain::{ProductionType, UnionStatus};
     use async_graphql::{InputObject, SimpleObject};
     use chrono::{DateTime, Utc};
@@ -115,7 +115,7 @@ mod input {
         pub height_max_cm: Option<i32>,
         pub languages: Vec<LanguageSkill>,
         pub accents: Vec<String>,
-        pub work_authorizations: Vec<String>,
+        pub work_authorizations: Vec<CountryCode>,
         pub union_status: Option<UnionStatus>,
         pub min_experience_years: Option<i32>,
         pub skills: Vec<String>,
@@ -209,7 +209,7 @@ mod input {
         pub remote: bool,
         pub pay_min: Option<i32>,
         pub pay_max: Option<i32>,
-        pub currency: String,
+        pub currency: CurrencyCode,
         pub requirements: JobRequirements,
         pub shoot_start: Option<DateTime<Utc>>,
         pub shoot_end: Option<DateTime<Utc>>,
@@ -247,7 +247,7 @@ mod input {
                 pay_max,
                 currency: match self.currency.as_deref() {
                     Some(c) => values::currency("input.currency", c)?,
-                    None => "USD".to_string(),
+                    None => CurrencyCode::usd(),
                 },
                 requirements: self
                     .requirements

@@ -1,6 +1,7 @@
 //! The casting domain: the enums every layer shares, the pipeline and job rules, and the parsed
 //! value types that make invalid input impossible past the edge. Pure code, no I/O.
 
+pub mod ids;
 pub mod jobs;
 pub mod pipeline;
 pub mod profiles;

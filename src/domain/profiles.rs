@@ -1,7 +1,7 @@
 //! Profile shapes shared by talents and job requirements, the profile inputs, and their checks.
 //! An upsert replaces the whole profile: an absent optional field is cleared.
 
-use super::values::{self, Checked};
+use super::values::{self, Checked, CountryCode, CurrencyCode, LanguageCode};
 use super::{ProductionType, Proficiency, UnionStatus};
 use crate::errors::AppError;
 use async_graphql::{InputObject, SimpleObject};
@@ -17,7 +17,7 @@ pub const BIO_MAX: usize = 5000;
 pub struct Location {
     pub city: Option<String>,
     /// ISO 3166-1 alpha-2.
-    pub country: String,
+    pub country: CountryCode,
 }
 
 impl Location {
@@ -28,7 +28,7 @@ impl Location {
                 self.city.as_deref(),
                 SHORT_TEXT,
             )?,
-            country: values::country(&format!("{field}.country"), &self.country)?,
+            country: values::country(&format!("{field}.country"), self.country.as_str())?,
         })
     }
 }
@@ -38,7 +38,7 @@ impl Location {
 #[serde(rename_all = "camelCase")]
 pub struct LanguageSkill {
     /// ISO 639-1.
-    pub language: String,
+    pub language: LanguageCode,
     pub proficiency: Proficiency,
 }
 
@@ -90,7 +90,8 @@ pub fn check_languages(
     list_len(field, &items, 20)?;
     let mut out: Vec<LanguageSkill> = Vec::with_capacity(items.len());
     for (i, skill) in items.into_iter().enumerate() {
-        let language = values::language(&format!("{field}[{i}].language"), &skill.language)?;
+        let language =
+            values::language(&format!("{field}[{i}].language"), skill.language.as_str())?;
         if out.iter().any(|s| s.language == language) {
             return Err(AppError::bad_input(
                 format!("{field}[{i}].language"),
@@ -106,10 +107,10 @@ pub fn check_languages(
 }
 
 /// Country codes (work authorizations), de-duplicated.
-pub fn check_countries(field: &str, items: Option<Vec<String>>) -> Checked<Vec<String>> {
+pub fn check_countries(field: &str, items: Option<Vec<String>>) -> Checked<Vec<CountryCode>> {
     let items = items.unwrap_or_default();
     list_len(field, &items, 50)?;
-    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    let mut out: Vec<CountryCode> = Vec::with_capacity(items.len());
     for (i, code) in items.iter().enumerate() {
         let code = values::country(&format!("{field}[{i}]"), code)?;
         if !out.contains(&code) {
@@ -132,7 +133,7 @@ pub struct TalentProfileDraft {
     pub height_cm: Option<i32>,
     pub languages: Vec<LanguageSkill>,
     pub accents: Vec<String>,
-    pub work_authorizations: Vec<String>,
+    pub work_authorizations: Vec<CountryCode>,
     pub union_status: UnionStatus,
     pub notable_works: Vec<NotableWork>,
     pub production_experience_years: i32,
@@ -141,7 +142,7 @@ pub struct TalentProfileDraft {
     pub skills: Vec<String>,
     pub rate_min: Option<i32>,
     pub rate_max: Option<i32>,
-    pub currency: String,
+    pub currency: CurrencyCode,
     pub availability: Vec<AvailabilityWindow>,
 }
 
@@ -267,7 +268,7 @@ impl TalentProfileInput {
             rate_max,
             currency: match self.currency.as_deref() {
                 Some(c) => values::currency(&f("currency"), c)?,
-                None => "USD".to_string(),
+                None => CurrencyCode::usd(),
             },
             availability,
         })
@@ -342,7 +343,7 @@ mod tests {
     #[test]
     fn a_minimal_profile_gets_defaults() {
         let draft = minimal().check().expect("valid");
-        assert_eq!(draft.currency, "USD");
+        assert_eq!(draft.currency.as_str(), "USD");
         assert_eq!(draft.union_status, UnionStatus::NonUnion);
         assert_eq!(draft.production_experience_years, 0);
     }
@@ -364,11 +365,11 @@ mod tests {
         let mut input = minimal();
         input.languages = Some(vec![
             LanguageSkill {
-                language: "en".into(),
+                language: String::from("en").into(),
                 proficiency: Proficiency::Native,
             },
             LanguageSkill {
-                language: "xx".into(),
+                language: String::from("xx").into(),
                 proficiency: Proficiency::Basic,
             },
         ]);
@@ -376,7 +377,7 @@ mod tests {
         let mut input = minimal();
         input.location = Some(Location {
             city: None,
-            country: "Narnia".into(),
+            country: String::from("Narnia").into(),
         });
         assert_eq!(field(input.check()), "input.location.country");
     }

@@ -6,8 +6,8 @@ use validator::ValidateEmail;
 
 pub type Checked<T> = Result<T, AppError>;
 
-/// A syntactically valid email address, lower-cased.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A syntactically valid email address, lower-cased; `text` in SQL.
+#[derive(Debug, Clone, PartialEq, Eq, diesel_derive_newtype::DieselNewType)]
 pub struct Email(String);
 
 impl Email {
@@ -43,43 +43,80 @@ pub fn password(field: &str, raw: &str) -> Checked<()> {
     Ok(())
 }
 
-/// ISO 3166-1 alpha-2, upper case.
-pub fn country(field: &str, raw: &str) -> Checked<String> {
-    let code = raw.trim().to_ascii_uppercase();
-    if code.len() == 2 && celes::Country::from_alpha2(&code).is_ok() {
-        Ok(code)
-    } else {
-        Err(AppError::bad_input(
-            field,
-            format!("`{}` is not an ISO 3166-1 alpha-2 country code", clip(raw)),
-        ))
+/// Declares a code type whose only checked constructor is `parse`: `String` in GraphQL (a
+/// transparent `NewType`, so the schema is unchanged) and in JSON. A value that arrives through
+/// GraphQL input is checked by its input type's `check` before anything uses it.
+macro_rules! code {
+    ($(#[$meta:meta])* $name:ident, $normalise:ident, $len:literal, $valid:expr, $what:literal) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize,
+            serde::Deserialize, async_graphql::NewType, derive_more::Display,
+            diesel_derive_newtype::DieselNewType,
+        )]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(field: &str, raw: &str) -> Checked<$name> {
+                let code = raw.trim().$normalise();
+                let valid: fn(&str) -> bool = $valid;
+                if code.len() == $len && valid(&code) {
+                    Ok($name(code))
+                } else {
+                    Err(AppError::bad_input(
+                        field,
+                        format!(concat!("`{}` is not an ", $what), clip(raw)),
+                    ))
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+code!(
+    /// ISO 3166-1 alpha-2, upper case.
+    CountryCode, to_ascii_uppercase, 2,
+    |c| celes::Country::from_alpha2(c).is_ok(),
+    "ISO 3166-1 alpha-2 country code"
+);
+code!(
+    /// ISO 639-1, lower case.
+    LanguageCode, to_ascii_lowercase, 2,
+    |c| isolang::Language::from_639_1(c).is_some(),
+    "ISO 639-1 language code"
+);
+code!(
+    /// ISO 4217, upper case.
+    CurrencyCode, to_ascii_uppercase, 3,
+    |c| iso_currency::Currency::from_code(c).is_some(),
+    "ISO 4217 currency code"
+);
+
+impl CurrencyCode {
+    /// The currency rates and pay are in when none is given.
+    pub fn usd() -> CurrencyCode {
+        CurrencyCode("USD".into())
     }
+}
+
+/// ISO 3166-1 alpha-2, upper case.
+pub fn country(field: &str, raw: &str) -> Checked<CountryCode> {
+    CountryCode::parse(field, raw)
 }
 
 /// ISO 639-1, lower case.
-pub fn language(field: &str, raw: &str) -> Checked<String> {
-    let code = raw.trim().to_ascii_lowercase();
-    if code.len() == 2 && isolang::Language::from_639_1(&code).is_some() {
-        Ok(code)
-    } else {
-        Err(AppError::bad_input(
-            field,
-            format!("`{}` is not an ISO 639-1 language code", clip(raw)),
-        ))
-    }
+pub fn language(field: &str, raw: &str) -> Checked<LanguageCode> {
+    LanguageCode::parse(field, raw)
 }
 
 /// ISO 4217, upper case.
-pub fn currency(field: &str, raw: &str) -> Checked<String> {
-    let code = raw.trim().to_ascii_uppercase();
-    if code.len() == 3 && iso_currency::Currency::from_code(&code).is_some() {
-        Ok(code)
-    } else {
-        Err(AppError::bad_input(
-            field,
-            format!("`{}` is not an ISO 4217 currency code", clip(raw)),
-        ))
-    }
+pub fn currency(field: &str, raw: &str) -> Checked<CurrencyCode> {
+    CurrencyCode::parse(field, raw)
 }
 
 /// A required text: trimmed, not empty, at most `max` characters, no control characters
@@ -230,12 +267,21 @@ mod tests {
 
     #[test]
     fn codes_are_checked_against_the_iso_lists() {
-        assert_eq!(country("c", "gb").ok(), Some("GB".into()));
+        assert_eq!(
+            country("c", "gb").ok().map(|c| c.to_string()).as_deref(),
+            Some("GB")
+        );
         assert!(country("c", "XX").is_err());
         assert!(country("c", "GBR").is_err());
-        assert_eq!(language("l", "EN").ok(), Some("en".into()));
+        assert_eq!(
+            language("l", "EN").ok().map(|c| c.to_string()).as_deref(),
+            Some("en")
+        );
         assert!(language("l", "zz").is_err());
-        assert_eq!(currency("m", "eur").ok(), Some("EUR".into()));
+        assert_eq!(
+            currency("m", "eur").ok().map(|c| c.to_string()).as_deref(),
+            Some("EUR")
+        );
         assert!(currency("m", "EURO").is_err());
         assert!(currency("m", "ABC").is_err());
     }

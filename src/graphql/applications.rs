@@ -5,17 +5,17 @@ use super::loaders::load_error;
 use super::users::UserNode;
 use super::{loaders, state, viewer};
 use crate::db::models::{Application, ApplicationEvent, Job, TalentProfile};
+use crate::domain::ids::*;
 use crate::domain::ApplicationStage;
 use crate::errors::AppError;
 use crate::services::pipelines::Pipelines;
 use crate::services::{applications, jobs};
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 connection!(ApplicationConnection, ApplicationEdge, Application);
 
-fn missing(what: &str, id: Uuid) -> async_graphql::Error {
+fn missing(what: &str, id: impl std::fmt::Display) -> async_graphql::Error {
     AppError::Internal(anyhow::anyhow!("{what} {id} is missing")).into()
 }
 
@@ -27,7 +27,7 @@ pub struct HistoryEntry {
 
 #[Object(name = "ApplicationEvent")]
 impl HistoryEntry {
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> ApplicationEventId {
         self.event.id
     }
     async fn from_stage(&self) -> Option<ApplicationStage> {
@@ -60,7 +60,7 @@ impl HistoryEntry {
 
 #[Object]
 impl Application {
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> ApplicationId {
         self.id
     }
     async fn job(&self, ctx: &Context<'_>) -> Result<Job> {
@@ -117,7 +117,11 @@ pub struct ApplicationQuery;
 #[Object]
 impl ApplicationQuery {
     /// An application: its talent, the job's producer and admins only.
-    async fn application(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Application>> {
+    async fn application(
+        &self,
+        ctx: &Context<'_>,
+        id: ApplicationId,
+    ) -> Result<Option<Application>> {
         Ok(applications::find(state(ctx), viewer(ctx), id).await?)
     }
 
@@ -150,14 +154,18 @@ impl ApplicationMutation {
     async fn apply_to_job(
         &self,
         ctx: &Context<'_>,
-        job_id: Uuid,
+        job_id: JobId,
         cover_note: Option<String>,
     ) -> Result<Application> {
         Ok(applications::apply(state(ctx), viewer(ctx), job_id, cover_note).await?)
     }
 
     /// The talent withdraws from any stage but HIRED, REJECTED and WITHDRAWN.
-    async fn withdraw_application(&self, ctx: &Context<'_>, id: Uuid) -> Result<Application> {
+    async fn withdraw_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ApplicationId,
+    ) -> Result<Application> {
         Ok(pipelines(ctx)?
             .withdraw(state(ctx), viewer(ctx), id)
             .await?)
@@ -167,7 +175,7 @@ impl ApplicationMutation {
     async fn move_application(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        id: ApplicationId,
         stage: ApplicationStage,
         reason: Option<String>,
     ) -> Result<Application> {
@@ -181,7 +189,7 @@ impl ApplicationMutation {
     async fn move_applications(
         &self,
         ctx: &Context<'_>,
-        ids: Vec<Uuid>,
+        ids: Vec<ApplicationId>,
         stage: ApplicationStage,
         reason: Option<String>,
     ) -> Result<Vec<Application>> {

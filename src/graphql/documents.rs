@@ -7,13 +7,13 @@ use super::{loaders, state, viewer};
 use crate::documents::activity::ActivityDoc;
 use crate::documents::audit::AuditDoc;
 use crate::documents::chrono_time;
+use crate::domain::ids::*;
 use crate::services::notifications::{self as inbox, DocPage, Notification};
 use actix::Recipient;
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use castyou_actors::bus::Publish;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use uuid::Uuid;
 
 #[Object(name = "Notification")]
 impl Notification {
@@ -98,7 +98,7 @@ impl ActivityDoc {
 
 /// The user of a stored id (documents keep ids as strings).
 async fn user(ctx: &Context<'_>, id: Option<&str>) -> Result<Option<UserNode>> {
-    let Some(id) = id.and_then(|id| id.parse::<Uuid>().ok()) else {
+    let Some(id) = id.and_then(|id| id.parse::<UserId>().ok()) else {
         return Ok(None);
     };
     Ok(loaders(ctx)
@@ -223,7 +223,7 @@ impl DocumentQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        actor_id: Option<Uuid>,
+        actor_id: Option<UserId>,
         object_id: Option<String>,
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,

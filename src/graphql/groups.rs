@@ -4,12 +4,12 @@ use super::loaders::load_error;
 use super::users::UserNode;
 use super::{loaders, state, viewer};
 use crate::db::models::{Membership, TalentGroup, TalentProfile};
+use crate::domain::ids::*;
 use crate::domain::{GroupRole, MembershipStatus};
 use crate::errors::AppError;
 use crate::services::groups;
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 #[Object]
 impl Membership {
@@ -43,7 +43,7 @@ impl Membership {
 
 #[Object]
 impl TalentGroup {
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> GroupId {
         self.id
     }
     async fn name(&self) -> &str {
@@ -83,7 +83,7 @@ impl GroupQuery {
     }
 
     /// A group, for its members, invitees and admins; null for anyone else.
-    async fn group(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<TalentGroup>> {
+    async fn group(&self, ctx: &Context<'_>, id: GroupId) -> Result<Option<TalentGroup>> {
         Ok(groups::find(state(ctx), viewer(ctx), id).await?)
     }
 }
@@ -107,18 +107,22 @@ impl GroupMutation {
     async fn invite_to_group(
         &self,
         ctx: &Context<'_>,
-        group_id: Uuid,
-        talent_id: Uuid,
+        group_id: GroupId,
+        talent_id: UserId,
     ) -> Result<Membership> {
         Ok(groups::invite(state(ctx), viewer(ctx), group_id, talent_id).await?)
     }
 
-    async fn accept_group_invite(&self, ctx: &Context<'_>, group_id: Uuid) -> Result<Membership> {
+    async fn accept_group_invite(
+        &self,
+        ctx: &Context<'_>,
+        group_id: GroupId,
+    ) -> Result<Membership> {
         Ok(groups::accept(state(ctx), viewer(ctx), group_id).await?)
     }
 
     /// Leaves a group or declines an invitation. The owner hands over or deletes instead.
-    async fn leave_group(&self, ctx: &Context<'_>, group_id: Uuid) -> Result<bool> {
+    async fn leave_group(&self, ctx: &Context<'_>, group_id: GroupId) -> Result<bool> {
         Ok(groups::leave(state(ctx), viewer(ctx), group_id).await?)
     }
 
@@ -126,8 +130,8 @@ impl GroupMutation {
     async fn remove_group_member(
         &self,
         ctx: &Context<'_>,
-        group_id: Uuid,
-        talent_id: Uuid,
+        group_id: GroupId,
+        talent_id: UserId,
     ) -> Result<bool> {
         Ok(groups::remove(state(ctx), viewer(ctx), group_id, talent_id).await?)
     }
@@ -136,8 +140,8 @@ impl GroupMutation {
     async fn set_group_member_role(
         &self,
         ctx: &Context<'_>,
-        group_id: Uuid,
-        talent_id: Uuid,
+        group_id: GroupId,
+        talent_id: UserId,
         role: GroupRole,
     ) -> Result<Membership> {
         Ok(groups::set_role(state(ctx), viewer(ctx), group_id, talent_id, role).await?)
@@ -147,14 +151,14 @@ impl GroupMutation {
     async fn transfer_group_ownership(
         &self,
         ctx: &Context<'_>,
-        group_id: Uuid,
-        talent_id: Uuid,
+        group_id: GroupId,
+        talent_id: UserId,
     ) -> Result<TalentGroup> {
         Ok(groups::transfer(state(ctx), viewer(ctx), group_id, talent_id).await?)
     }
 
     /// The owner deletes the group and every membership.
-    async fn delete_talent_group(&self, ctx: &Context<'_>, group_id: Uuid) -> Result<bool> {
+    async fn delete_talent_group(&self, ctx: &Context<'_>, group_id: GroupId) -> Result<bool> {
         Ok(groups::delete(state(ctx), viewer(ctx), group_id).await?)
     }
 }

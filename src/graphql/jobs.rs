@@ -6,6 +6,7 @@ use super::loaders::load_error;
 use super::{loaders, state, viewer};
 use crate::db::jobs::JobQuery as JobListQuery;
 use crate::db::models::{Job, ProducerProfile};
+use crate::domain::ids::*;
 use crate::domain::jobs::{JobAction, JobInput, JobRequirements};
 use crate::domain::profiles::Location;
 use crate::domain::{values, ApplicationStage, JobStatus, ProductionType};
@@ -14,7 +15,6 @@ use crate::services::{applications, jobs};
 use async_graphql::{Context, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
-use uuid::Uuid;
 
 connection!(JobConnection, JobEdge, Job);
 
@@ -49,7 +49,7 @@ impl JobFilter {
 
 #[Object]
 impl Job {
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> JobId {
         self.row.id
     }
     async fn producer<'a>(&'a self, ctx: &Context<'_>) -> Result<Cow<'a, ProducerProfile>> {
@@ -98,7 +98,7 @@ impl Job {
         self.row.pay_max
     }
     async fn currency(&self) -> &str {
-        &self.row.currency
+        self.row.currency.as_str()
     }
     async fn requirements(&self) -> Result<JobRequirements> {
         Ok(self
@@ -158,7 +158,7 @@ pub struct JobQuery;
 #[Object]
 impl JobQuery {
     /// A job; drafts and cancelled jobs only for their producer and admins.
-    async fn job(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Job>> {
+    async fn job(&self, ctx: &Context<'_>, id: JobId) -> Result<Option<Job>> {
         Ok(jobs::find(state(ctx), viewer(ctx), id).await?)
     }
 
@@ -205,27 +205,27 @@ impl JobMutation {
     }
 
     /// Replaces a DRAFT or OPEN job's content.
-    async fn update_job(&self, ctx: &Context<'_>, id: Uuid, input: JobInput) -> Result<Job> {
+    async fn update_job(&self, ctx: &Context<'_>, id: JobId, input: JobInput) -> Result<Job> {
         Ok(jobs::update(state(ctx), viewer(ctx), id, input).await?)
     }
 
     /// DRAFT -> OPEN; the deadline must be in the future.
-    async fn publish_job(&self, ctx: &Context<'_>, id: Uuid) -> Result<Job> {
+    async fn publish_job(&self, ctx: &Context<'_>, id: JobId) -> Result<Job> {
         Ok(jobs::transition(state(ctx), viewer(ctx), id, JobAction::Publish).await?)
     }
 
     /// OPEN -> CLOSED: no more applications; the pipeline goes on.
-    async fn close_job(&self, ctx: &Context<'_>, id: Uuid) -> Result<Job> {
+    async fn close_job(&self, ctx: &Context<'_>, id: JobId) -> Result<Job> {
         Ok(jobs::transition(state(ctx), viewer(ctx), id, JobAction::Close).await?)
     }
 
     /// DRAFT, OPEN or CLOSED -> CANCELLED.
-    async fn cancel_job(&self, ctx: &Context<'_>, id: Uuid) -> Result<Job> {
+    async fn cancel_job(&self, ctx: &Context<'_>, id: JobId) -> Result<Job> {
         Ok(jobs::transition(state(ctx), viewer(ctx), id, JobAction::Cancel).await?)
     }
 
     /// OPEN or CLOSED -> FILLED.
-    async fn mark_job_filled(&self, ctx: &Context<'_>, id: Uuid) -> Result<Job> {
+    async fn mark_job_filled(&self, ctx: &Context<'_>, id: JobId) -> Result<Job> {
         Ok(jobs::transition(state(ctx), viewer(ctx), id, JobAction::MarkFilled).await?)
     }
 }

@@ -7,11 +7,11 @@ use crate::db::models::{
 };
 use crate::db::PgPool;
 use crate::db::{self, PgConn};
+use crate::domain::ids::{ApplicationId, GroupId, JobId, UserId};
 use crate::errors::AppError;
 use async_graphql::dataloader::{DataLoader, Loader};
 use std::collections::HashMap;
 use std::sync::Arc;
-use uuid::Uuid;
 
 pub type LoadError = Arc<AppError>;
 
@@ -33,17 +33,17 @@ fn fail(e: impl Into<AppError>) -> LoadError {
 }
 
 macro_rules! loader {
-    ($name:ident, $value:ty, |$conn:ident, $keys:ident| $body:expr) => {
+    ($name:ident, $key:ty => $value:ty, |$conn:ident, $keys:ident| $body:expr) => {
         pub struct $name(Db);
 
-        impl Loader<Uuid> for $name {
+        impl Loader<$key> for $name {
             type Value = $value;
             type Error = LoadError;
 
             async fn load(
                 &self,
-                $keys: &[Uuid],
-            ) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+                $keys: &[$key],
+            ) -> Result<HashMap<$key, Self::Value>, Self::Error> {
                 let mut $conn = self.0.conn().await?;
                 $body
             }
@@ -51,60 +51,60 @@ macro_rules! loader {
     };
 }
 
-loader!(UserLoader, User, |conn, keys| {
+loader!(UserLoader, UserId => User, |conn, keys| {
     let rows = db::users::find_many(&mut conn, keys).await.map_err(fail)?;
     Ok(rows.into_iter().map(|u| (u.id, u)).collect())
 });
 
-loader!(TalentLoader, TalentProfile, |conn, keys| {
+loader!(TalentLoader, UserId => TalentProfile, |conn, keys| {
     let rows = db::profiles::find_talents(&mut conn, keys)
         .await
         .map_err(fail)?;
     Ok(rows.into_iter().map(|t| (t.row.user_id, t)).collect())
 });
 
-loader!(ProducerLoader, ProducerProfile, |conn, keys| {
+loader!(ProducerLoader, UserId => ProducerProfile, |conn, keys| {
     let rows = db::profiles::find_producers(&mut conn, keys)
         .await
         .map_err(fail)?;
     Ok(rows.into_iter().map(|p| (p.user_id, p)).collect())
 });
 
-loader!(JobLoader, Job, |conn, keys| {
+loader!(JobLoader, JobId => Job, |conn, keys| {
     let rows = db::jobs::find_many(&mut conn, keys).await.map_err(fail)?;
     Ok(rows.into_iter().map(|j| (j.row.id, j)).collect())
 });
 
-loader!(ApplicationCountLoader, i64, |conn, keys| {
+loader!(ApplicationCountLoader, JobId => i64, |conn, keys| {
     let rows = db::jobs::application_counts(&mut conn, keys)
         .await
         .map_err(fail)?;
     Ok(rows.into_iter().collect())
 });
 
-loader!(HistoryLoader, Vec<ApplicationEvent>, |conn, keys| {
+loader!(HistoryLoader, ApplicationId => Vec<ApplicationEvent>, |conn, keys| {
     let rows = db::applications::events_of(&mut conn, keys)
         .await
         .map_err(fail)?;
-    let mut out: HashMap<Uuid, Vec<ApplicationEvent>> = HashMap::new();
+    let mut out: HashMap<ApplicationId, Vec<ApplicationEvent>> = HashMap::new();
     for e in rows {
         out.entry(e.application_id).or_default().push(e);
     }
     Ok(out)
 });
 
-loader!(GroupLoader, TalentGroup, |conn, keys| {
+loader!(GroupLoader, GroupId => TalentGroup, |conn, keys| {
     let rows = db::groups::find_groups(&mut conn, keys)
         .await
         .map_err(fail)?;
     Ok(rows.into_iter().map(|g| (g.id, g)).collect())
 });
 
-loader!(MembersLoader, Vec<Membership>, |conn, keys| {
+loader!(MembersLoader, GroupId => Vec<Membership>, |conn, keys| {
     let rows = db::groups::members_of(&mut conn, keys)
         .await
         .map_err(fail)?;
-    let mut out: HashMap<Uuid, Vec<Membership>> = HashMap::new();
+    let mut out: HashMap<GroupId, Vec<Membership>> = HashMap::new();
     for m in rows {
         out.entry(m.group_id).or_default().push(m);
     }

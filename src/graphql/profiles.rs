@@ -6,6 +6,7 @@ use super::users::UserNode;
 use super::{loaders, state, viewer};
 use crate::db::models::{FavoriteList, ProducerProfile, TalentProfile};
 use crate::db::profiles::HiringMetrics;
+use crate::domain::ids::*;
 use crate::domain::profiles::{
     AvailabilityWindow, Award, LanguageSkill, Location, NotableWork, ProducerProfileInput,
     TalentProfileInput,
@@ -14,11 +15,10 @@ use crate::domain::UnionStatus;
 use crate::services::{favorites, profiles};
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 connection!(TalentConnection, TalentEdge, TalentProfile);
 
-async fn user_of(ctx: &Context<'_>, id: Uuid) -> Result<UserNode> {
+async fn user_of(ctx: &Context<'_>, id: UserId) -> Result<UserNode> {
     loaders(ctx)
         .users
         .load_one(id)
@@ -33,7 +33,7 @@ async fn user_of(ctx: &Context<'_>, id: Uuid) -> Result<UserNode> {
 #[Object]
 impl TalentProfile {
     /// The user's id.
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> UserId {
         self.row.user_id
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<UserNode> {
@@ -73,7 +73,7 @@ impl TalentProfile {
         &self.row.accents
     }
     /// ISO country codes.
-    async fn work_authorizations(&self) -> &[String] {
+    async fn work_authorizations(&self) -> &[crate::domain::values::CountryCode] {
         &self.row.work_authorizations
     }
     async fn union_status(&self) -> UnionStatus {
@@ -103,7 +103,7 @@ impl TalentProfile {
     }
     /// ISO 4217.
     async fn currency(&self) -> &str {
-        &self.row.currency
+        self.row.currency.as_str()
     }
     async fn availability(&self) -> &[AvailabilityWindow] {
         &self.availability
@@ -133,7 +133,7 @@ impl HiringMetrics {
 #[Object]
 impl ProducerProfile {
     /// The user's id.
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> UserId {
         self.user_id
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<UserNode> {
@@ -159,7 +159,7 @@ impl ProducerProfile {
 
 #[Object]
 impl FavoriteList {
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> FavoriteListId {
         self.id
     }
     async fn name(&self) -> &str {
@@ -185,7 +185,7 @@ pub struct ProfileQuery;
 
 #[Object]
 impl ProfileQuery {
-    async fn talent_profile(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<TalentProfile>> {
+    async fn talent_profile(&self, ctx: &Context<'_>, id: UserId) -> Result<Option<TalentProfile>> {
         Ok(profiles::talent(state(ctx), viewer(ctx), id).await?)
     }
 
@@ -210,7 +210,7 @@ impl ProfileQuery {
     async fn producer_profile(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        id: UserId,
     ) -> Result<Option<ProducerProfile>> {
         Ok(profiles::producer(state(ctx), viewer(ctx), id).await?)
     }
@@ -252,8 +252,8 @@ impl ProfileMutation {
     async fn add_to_favorite_list(
         &self,
         ctx: &Context<'_>,
-        list_id: Uuid,
-        talent_id: Uuid,
+        list_id: FavoriteListId,
+        talent_id: UserId,
     ) -> Result<FavoriteList> {
         Ok(favorites::add(state(ctx), viewer(ctx), list_id, talent_id).await?)
     }
@@ -261,8 +261,8 @@ impl ProfileMutation {
     async fn remove_from_favorite_list(
         &self,
         ctx: &Context<'_>,
-        list_id: Uuid,
-        talent_id: Uuid,
+        list_id: FavoriteListId,
+        talent_id: UserId,
     ) -> Result<FavoriteList> {
         Ok(favorites::remove(state(ctx), viewer(ctx), list_id, talent_id).await?)
     }

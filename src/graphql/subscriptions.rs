@@ -4,9 +4,10 @@
 
 use super::{state, viewer};
 use crate::db::models::Application;
+use crate::domain::ids::*;
 use crate::domain::{ApplicationStage, Role};
 use crate::errors::AppError;
-use crate::services::events::{PipelineEventKind, PipelinePayload};
+use crate::services::events::{self, OutboxEvent, PipelineEventKind, PipelinePayload};
 use crate::services::notifications::{self, Notification};
 use crate::services::{jobs, signed_in, AppState, Viewer};
 use actix::Addr;
@@ -17,7 +18,6 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// One change in a job's pipeline, decoded once per event and shared by every subscriber.
 pub struct PipelineEvent(Arc<PipelinePayload>);
@@ -27,7 +27,7 @@ impl PipelineEvent {
     async fn kind(&self) -> PipelineEventKind {
         self.0.kind
     }
-    async fn job_id(&self) -> Uuid {
+    async fn job_id(&self) -> JobId {
         self.0.job_id
     }
     /// The application as it is after the change; null for JOB_CLOSED.
@@ -150,11 +150,11 @@ fn notification_events(live: Live) -> impl Stream<Item = Result<Notification>> {
                 }
                 return None;
             };
-            if event.kind != notifications::NOTIFICATION_EVENT {
+            let Some(decoded) = events::decode(&event) else {
                 continue;
-            }
-            if let Some(n) = event.decoded::<Notification>() {
-                return Some((Ok(Notification::clone(&n)), Some(live)));
+            };
+            if let OutboxEvent::Notification(n) = &*decoded {
+                return Some((Ok(n.clone()), Some(live)));
             }
         }
     })
@@ -178,9 +178,13 @@ fn unread_counts(live: Live, state: AppState, viewer: Viewer) -> impl Stream<Ite
                             }
                             return None;
                         };
-                        if event.kind == notifications::NOTIFICATION_EVENT
-                            || event.kind == notifications::READ_EVENT
-                        {
+                        let changes_the_count = events::decode(&event).is_some_and(|e| {
+                            matches!(
+                                &*e,
+                                OutboxEvent::Notification(_) | OutboxEvent::NotificationsRead(_)
+                            )
+                        });
+                        if changes_the_count {
                             // Several at once make one count.
                             while let Ok(_more) = live.subscription.events.try_recv() {}
                             break;
@@ -216,13 +220,11 @@ fn pipeline_events(live: Live) -> impl Stream<Item = Result<PipelineEvent>> {
                 }
                 return None;
             };
-            if event.kind == notifications::NOTIFICATION_EVENT
-                || event.kind == notifications::READ_EVENT
-            {
+            let Some(decoded) = events::decode(&event) else {
                 continue;
-            }
-            if let Some(payload) = event.decoded::<PipelinePayload>() {
-                return Some((Ok(PipelineEvent(payload)), Some(live)));
+            };
+            if let Some(payload) = decoded.pipeline() {
+                return Some((Ok(PipelineEvent(payload.clone())), Some(live)));
             }
         }
     })
@@ -238,7 +240,7 @@ impl SubscriptionRoot {
     async fn application_pipeline(
         &self,
         ctx: &Context<'_>,
-        job_id: Uuid,
+        job_id: JobId,
     ) -> Result<impl Stream<Item = Result<PipelineEvent>>> {
         let viewer = signed_in(viewer(ctx))?;
         let job = jobs::find(state(ctx), Some(viewer), job_id)
@@ -249,7 +251,7 @@ impl SubscriptionRoot {
                 AppError::forbidden("the pipeline is visible to the job's producer only").into(),
             );
         }
-        let live = subscribe(ctx, Topic::Job(job_id)).await?;
+        let live = subscribe(ctx, Topic::Job(job_id.0)).await?;
         Ok(pipeline_events(live))
     }
 
@@ -265,7 +267,7 @@ impl SubscriptionRoot {
             )
             .into());
         }
-        let live = subscribe(ctx, Topic::User(viewer.user_id)).await?;
+        let live = subscribe(ctx, Topic::User(viewer.user_id.0)).await?;
         Ok(pipeline_events(live))
     }
 
@@ -275,7 +277,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<Notification>>> {
         let viewer = signed_in(viewer(ctx))?;
-        let live = subscribe(ctx, Topic::User(viewer.user_id)).await?;
+        let live = subscribe(ctx, Topic::User(viewer.user_id.0)).await?;
         Ok(notification_events(live))
     }
 
@@ -286,7 +288,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<i32>>> {
         let viewer = signed_in(viewer(ctx))?;
-        let live = subscribe(ctx, Topic::User(viewer.user_id)).await?;
+        let live = subscribe(ctx, Topic::User(viewer.user_id.0)).await?;
         Ok(unread_counts(live, state(ctx).clone(), viewer))
     }
 }

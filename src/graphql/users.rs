@@ -3,12 +3,12 @@
 use super::loaders::load_error;
 use super::{loaders, meta, state, viewer};
 use crate::db::models::{ProducerProfile, TalentProfile, User};
+use crate::domain::ids::*;
 use crate::domain::{AuthProvider, Role};
 use crate::errors::AppResult;
 use crate::services::{self, audit, auth};
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 /// A user as GraphQL shows it. `signed_in_as` marks the user a sign-in just authenticated, who
 /// sees their own email before any token is sent with a request.
@@ -35,7 +35,7 @@ impl std::ops::Deref for UserNode {
 
 #[Object(name = "User")]
 impl UserNode {
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> UserId {
         self.id
     }
 
@@ -138,7 +138,7 @@ impl UserQuery {
         }
     }
 
-    async fn user(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<UserNode>> {
+    async fn user(&self, ctx: &Context<'_>, id: UserId) -> Result<Option<UserNode>> {
         services::signed_in(viewer(ctx))?;
         Ok(loaders(ctx)
             .users

@@ -4,8 +4,9 @@
 //! for the sessions of every bound socket, so an event missed while the bus was away still
 //! ends its sockets.
 
+use crate::domain::ids::{SessionId, UserId};
 use crate::errors::AppError;
-use crate::services::events::SessionsRevoked;
+use crate::services::events::{self, OutboxEvent};
 use crate::services::{gate, AppState, Viewer};
 use actix::Addr;
 use castyou_actors::{NotificationHub, Subscribe, Topic};
@@ -13,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
-use uuid::Uuid;
 
 /// Why a socket's session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +26,13 @@ pub enum SessionEnd {
 
 struct Bound {
     id: u64,
-    session_id: Uuid,
+    session_id: SessionId,
     end: Option<oneshot::Sender<SessionEnd>>,
 }
 
 #[derive(Default)]
 struct Inner {
-    by_user: HashMap<Uuid, Vec<Bound>>,
+    by_user: HashMap<UserId, Vec<Bound>>,
     by_address: HashMap<String, usize>,
     next_id: u64,
 }
@@ -66,7 +66,7 @@ impl Drop for AddressSlot {
 /// A socket bound to a signed-in session; dropping it unbinds the socket.
 pub struct SessionSlot {
     live: Arc<LiveSessions>,
-    user_id: Uuid,
+    user_id: UserId,
     id: u64,
 }
 
@@ -145,7 +145,7 @@ impl LiveSessions {
     }
 
     /// Ends the sockets of `sessions` (of `user`, when known); returns how many.
-    pub fn revoke(&self, user: Option<Uuid>, sessions: &[Uuid]) -> usize {
+    pub fn revoke(&self, user: Option<UserId>, sessions: &[SessionId]) -> usize {
         let Ok(mut inner) = self.inner.lock() else {
             return 0;
         };
@@ -172,11 +172,11 @@ impl LiveSessions {
     }
 
     /// The sessions of every bound socket still live.
-    fn bound_sessions(&self) -> Vec<Uuid> {
+    fn bound_sessions(&self) -> Vec<SessionId> {
         let Ok(inner) = self.inner.lock() else {
             return Vec::new();
         };
-        let mut ids: Vec<Uuid> = inner
+        let mut ids: Vec<SessionId> = inner
             .by_user
             .values()
             .flatten()
@@ -219,8 +219,10 @@ pub fn start_watching(state: AppState, hub: Addr<NotificationHub>) {
                 continue;
             };
             while let Some(event) = subscription.events.recv().await {
-                let Some(revoked) = event.decoded::<SessionsRevoked>() else {
-                    tracing::error!(kind = %event.kind, "a sessions event that does not decode");
+                let Some(decoded) = events::decode(&event) else {
+                    continue;
+                };
+                let OutboxEvent::SessionsRevoked(revoked) = &*decoded else {
                     continue;
                 };
                 let ended = state
@@ -256,12 +258,13 @@ async fn sweep(state: &AppState) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::domain::Role;
+    use uuid::Uuid;
 
     fn viewer(user: u128, session: u128) -> Viewer {
         Viewer {
-            user_id: Uuid::from_u128(user),
+            user_id: UserId(Uuid::from_u128(user)),
             role: Role::Talent,
-            session_id: Uuid::from_u128(session),
+            session_id: SessionId(Uuid::from_u128(session)),
         }
     }
 
@@ -299,12 +302,10 @@ mod tests {
         let (b, mut ended_b) = oneshot::channel();
         let _a = live.bind(&viewer(1, 1), a);
         let _b = live.bind(&viewer(1, 2), b);
-        assert_eq!(
-            live.revoke(Some(Uuid::from_u128(1)), &[Uuid::from_u128(1)]),
-            1
-        );
+        let (user, session) = (viewer(1, 1).user_id, viewer(1, 1).session_id);
+        assert_eq!(live.revoke(Some(user), &[session]), 1);
         assert_eq!(ended_a.try_recv().ok(), Some(SessionEnd::Revoked));
         assert!(ended_b.try_recv().is_err());
-        assert_eq!(live.bound_sessions(), vec![Uuid::from_u128(2)]);
+        assert_eq!(live.bound_sessions(), vec![viewer(1, 2).session_id]);
     }
 }

@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use castyou_actors::hub::CountSubscriptions;
-use castyou_actors::{NotificationHub, RestartCounter};
+use castyou_actors::{NotificationHub, Restarts};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -41,7 +41,8 @@ pub struct Metrics {
     documents_backlog: Gauge,
     pipeline_actors: Gauge,
     restarts: Family<ActorLabel, Counter>,
-    restart_sources: Vec<(&'static str, RestartCounter)>,
+    restart_sources: Restarts,
+    unknown_events: Gauge,
     hub: Addr<NotificationHub>,
     pipelines: Pipelines,
 }
@@ -50,7 +51,7 @@ impl Metrics {
     pub fn new(
         hub: Addr<NotificationHub>,
         pipelines: Pipelines,
-        restart_sources: Vec<(&'static str, RestartCounter)>,
+        restart_sources: Restarts,
     ) -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("castyou");
         let requests = Family::<StatusLabel, Counter>::default();
@@ -95,6 +96,12 @@ impl Metrics {
             "Job pipeline actors running on this instance",
             pipeline_actors.clone(),
         );
+        let unknown_events = Gauge::default();
+        registry.register(
+            "outbox_unknown_events",
+            "Outbox events of kinds this server does not know, kept for a server that does",
+            unknown_events.clone(),
+        );
         let restarts = Family::<ActorLabel, Counter>::default();
         registry.register(
             "actor_restarts",
@@ -112,6 +119,7 @@ impl Metrics {
             pipeline_actors,
             restarts,
             restart_sources,
+            unknown_events,
             hub,
             pipelines,
         })
@@ -168,11 +176,16 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState
         if let Ok(n) = db::outbox::backlog(&mut conn, db::outbox::Consumer::Documents).await {
             metrics.documents_backlog.set(n);
         }
+        let known = crate::services::events::known_kinds();
+        if let Ok(n) = db::outbox::unknown_pending(&mut conn, &known).await {
+            metrics.unknown_events.set(n);
+        }
     }
-    for (actor, source) in &metrics.restart_sources {
-        let counter = metrics.restarts.get_or_create(&ActorLabel { actor });
-        let seen = counter.get();
-        counter.inc_by(source.get().saturating_sub(seen));
+    for (actor, restarts) in metrics.restart_sources.counts() {
+        let counter = metrics.restarts.get_or_create(&ActorLabel {
+            actor: actor.label(),
+        });
+        counter.inc_by(restarts.saturating_sub(counter.get()));
     }
     let mut body = String::new();
     if prometheus_client::encoding::text::encode(&mut body, &metrics.registry).is_err() {

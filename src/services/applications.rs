@@ -10,15 +10,16 @@ use crate::db::applications::Owner;
 use crate::db::models::{Application, ApplicationEvent, Job};
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, PgConn};
+use crate::domain::ids::*;
 use crate::domain::jobs::pipeline_is_live;
 use crate::domain::pipeline::{check_move, rejected_from_after, Mover};
 use crate::domain::values;
 use crate::domain::{ApplicationStage, JobStatus, Role};
 use crate::errors::{AppError, AppResult};
+use anyhow::Context;
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use std::collections::HashMap;
-use uuid::Uuid;
 
 /// The most applications one bulk move may touch.
 pub const BULK_MOVE_MAX: usize = 100;
@@ -26,7 +27,7 @@ pub const BULK_MOVE_MAX: usize = 100;
 pub async fn apply(
     state: &AppState,
     viewer: Option<Viewer>,
-    job_id: Uuid,
+    job_id: JobId,
     cover_note: Option<String>,
 ) -> AppResult<Application> {
     let viewer = signed_in(viewer)?;
@@ -35,7 +36,10 @@ pub async fn apply(
     }
     let cover_note = values::optional_text("coverNote", cover_note.as_deref(), 5000)?;
     let mut conn = state.conn().await?;
-    if !db::profiles::talent_exists(&mut conn, viewer.user_id).await? {
+    if !db::profiles::talent_exists(&mut conn, viewer.user_id)
+        .await
+        .context("profiles::talent_exists")?
+    {
         return Err(AppError::conflict(
             "create your talent profile before applying",
         ));
@@ -44,7 +48,8 @@ pub async fn apply(
         .transaction::<_, AppError, _>(async |c| {
             // A shared lock: the job cannot close between this check and the insert.
             let job = db::jobs::lock_shared(c, job_id)
-                .await?
+                .await
+                .context("jobs::lock_shared")?
                 .ok_or(AppError::NotFound("job"))?;
             if !can_see(Some(&viewer), &job) {
                 return Err(AppError::NotFound("job"));
@@ -61,13 +66,14 @@ pub async fn apply(
             }
             let app = db::applications::insert(
                 c,
-                Uuid::now_v7(),
+                ApplicationId::generate(),
                 job_id,
                 viewer.user_id,
                 cover_note.as_deref(),
                 now,
             )
-            .await?
+            .await
+            .context("applications::insert")?
             .ok_or_else(|| AppError::conflict("you have already applied to this job"))?;
             record(c, &app, None, Some(viewer.user_id), None).await?;
             events::application_changed(
@@ -89,11 +95,11 @@ async fn record(
     conn: &mut PgConn,
     app: &Application,
     from: Option<ApplicationStage>,
-    actor: Option<Uuid>,
+    actor: Option<UserId>,
     reason: Option<&str>,
 ) -> AppResult<()> {
     let event = ApplicationEvent {
-        id: Uuid::now_v7(),
+        id: ApplicationEventId::generate(),
         application_id: app.id,
         from_stage: from,
         to_stage: app.stage,
@@ -101,17 +107,24 @@ async fn record(
         reason: reason.map(str::to_string),
         created_at: app.stage_changed_at,
     };
-    db::applications::insert_event(conn, &event).await?;
+    db::applications::insert_event(conn, &event)
+        .await
+        .context("applications::insert_event")?;
     Ok(())
 }
 
 /// The talent withdraws `id`, here and now (`services::pipelines` routes it through the job's
 /// actor first).
-pub async fn withdraw_now(state: &AppState, viewer: Viewer, id: Uuid) -> AppResult<Application> {
+pub async fn withdraw_now(
+    state: &AppState,
+    viewer: Viewer,
+    id: ApplicationId,
+) -> AppResult<Application> {
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
         let app = db::applications::lock_many(c, &[id])
-            .await?
+            .await
+            .context("applications::lock_many")?
             .pop()
             .ok_or(AppError::NotFound("application"))?;
         if app.talent_id != viewer.user_id {
@@ -128,10 +141,12 @@ pub async fn withdraw_now(state: &AppState, viewer: Viewer, id: Uuid) -> AppResu
         .map_err(|e| AppError::conflict(e.to_string()))?;
         let moved =
             db::applications::set_stage(c, id, ApplicationStage::Withdrawn, None, Utc::now())
-                .await?;
+                .await
+                .context("applications::set_stage")?;
         record(c, &moved, Some(app.stage), Some(viewer.user_id), None).await?;
         let job = db::jobs::find(c, app.job_id)
-            .await?
+            .await
+            .context("jobs::find")?
             .ok_or(AppError::NotFound("job"))?;
         events::application_changed(
             c,
@@ -150,16 +165,16 @@ pub async fn withdraw_now(state: &AppState, viewer: Viewer, id: Uuid) -> AppResu
 #[derive(Debug, Clone)]
 pub struct MoveRequest {
     /// The ids as asked, for the order of the answer.
-    ids: Vec<Uuid>,
+    ids: Vec<ApplicationId>,
     /// The same ids sorted, once each: the order rows are locked in.
-    pub unique: Vec<Uuid>,
+    pub unique: Vec<ApplicationId>,
     stage: ApplicationStage,
     reason: Option<String>,
 }
 
 impl MoveRequest {
     pub fn new(
-        ids: Vec<Uuid>,
+        ids: Vec<ApplicationId>,
         stage: ApplicationStage,
         reason: Option<String>,
     ) -> AppResult<MoveRequest> {
@@ -183,9 +198,11 @@ impl MoveRequest {
 }
 
 /// The jobs the applications `ids` belong to, once each (unknown ids are skipped).
-pub async fn jobs_of(state: &AppState, ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
+pub async fn jobs_of(state: &AppState, ids: &[ApplicationId]) -> AppResult<Vec<JobId>> {
     let mut conn = state.conn().await?;
-    Ok(db::applications::job_ids(&mut conn, ids).await?)
+    Ok(db::applications::job_ids(&mut conn, ids)
+        .await
+        .context("applications::job_ids")?)
 }
 
 /// Moves applications, all or none, here and now (`services::pipelines` routes a job's moves
@@ -204,15 +221,18 @@ pub async fn move_now(
     let mut conn = state.conn().await?;
     let moved = conn
         .transaction::<_, AppError, _>(async |c| {
-            let apps = db::applications::lock_many(c, &unique).await?;
+            let apps = db::applications::lock_many(c, &unique)
+                .await
+                .context("applications::lock_many")?;
             if apps.len() != unique.len() {
                 return Err(AppError::NotFound("application"));
             }
-            let mut jobs: HashMap<Uuid, Job> = HashMap::new();
+            let mut jobs: HashMap<JobId, Job> = HashMap::new();
             for app in &apps {
                 if let std::collections::hash_map::Entry::Vacant(slot) = jobs.entry(app.job_id) {
                     let job = db::jobs::lock_shared(c, app.job_id)
-                        .await?
+                        .await
+                        .context("jobs::lock_shared")?
                         .ok_or(AppError::NotFound("job"))?;
                     slot.insert(job);
                 }
@@ -243,7 +263,8 @@ pub async fn move_now(
                     rejected_from_after(app.stage, stage),
                     now,
                 )
-                .await?;
+                .await
+                .context("applications::set_stage")?;
                 record(
                     c,
                     &next,
@@ -270,22 +291,26 @@ pub async fn move_now(
 }
 
 /// Whether `viewer` may see `app`: the talent, the job's producer, admins.
-fn may_see(viewer: &Viewer, app: &Application, job_producer: Uuid) -> bool {
+fn may_see(viewer: &Viewer, app: &Application, job_producer: UserId) -> bool {
     viewer.is_admin() || viewer.user_id == app.talent_id || viewer.user_id == job_producer
 }
 
 pub async fn find(
     state: &AppState,
     viewer: Option<Viewer>,
-    id: Uuid,
+    id: ApplicationId,
 ) -> AppResult<Option<Application>> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
-    let Some(app) = db::applications::find(&mut conn, id).await? else {
+    let Some(app) = db::applications::find(&mut conn, id)
+        .await
+        .context("applications::find")?
+    else {
         return Ok(None);
     };
     let job = db::jobs::find(&mut conn, app.job_id)
-        .await?
+        .await
+        .context("jobs::find")?
         .ok_or(AppError::NotFound("job"))?;
     if !may_see(&viewer, &app, job.row.producer_id) {
         return Err(AppError::forbidden(
@@ -310,7 +335,11 @@ pub async fn of_job(
         ));
     }
     let mut conn = state.conn().await?;
-    Ok(db::applications::list(&mut conn, Owner::Job(job.row.id), stage, page).await?)
+    Ok(
+        db::applications::list(&mut conn, Owner::Job(job.row.id), stage, page)
+            .await
+            .context("applications::list")?,
+    )
 }
 
 pub async fn mine(
@@ -326,5 +355,9 @@ pub async fn mine(
         ));
     }
     let mut conn = state.conn().await?;
-    Ok(db::applications::list(&mut conn, Owner::Talent(viewer.user_id), stage, page).await?)
+    Ok(
+        db::applications::list(&mut conn, Owner::Talent(viewer.user_id), stage, page)
+            .await
+            .context("applications::list")?,
+    )
 }

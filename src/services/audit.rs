@@ -5,11 +5,12 @@
 
 use super::{AppState, RequestMeta, Viewer};
 use crate::db;
+use crate::domain::ids::*;
 use crate::domain::Role;
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use uuid::Uuid;
 
 /// The longest summary kept.
 const MAX_SUMMARY: usize = 2000;
@@ -55,7 +56,7 @@ pub fn redacted(value: &Value) -> Value {
 /// One audited action.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub actor: Option<(Uuid, Role)>,
+    pub actor: Option<(UserId, Role)>,
     pub action: String,
     pub object_type: String,
     pub object_id: String,
@@ -63,7 +64,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn by(viewer: Option<&Viewer>) -> Option<(Uuid, Role)> {
+    pub fn by(viewer: Option<&Viewer>) -> Option<(UserId, Role)> {
         viewer.map(|v| (v.user_id, v.role))
     }
 }
@@ -95,7 +96,9 @@ pub async fn record(state: &AppState, meta: &RequestMeta, entry: Entry) {
         let payload = serde_json::to_value(&staged)
             .map_err(|e| anyhow::Error::new(e).context("encoding an audit entry"))?;
         let mut conn = state.conn().await?;
-        db::outbox::record_audit(&mut conn, Uuid::now_v7(), &payload).await?;
+        db::outbox::record_audit(&mut conn, EventId::generate(), &payload)
+            .await
+            .context("outbox::record_audit")?;
         Ok::<(), crate::errors::AppError>(())
     };
     if let Err(e) = stored.await {
@@ -107,7 +110,7 @@ pub async fn record(state: &AppState, meta: &RequestMeta, entry: Entry) {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Staged {
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<UserId>,
     pub role: Option<String>,
     pub action: String,
     pub object_type: String,

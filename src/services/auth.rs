@@ -4,6 +4,7 @@
 use super::identity::IdentityError;
 use super::{gate, signed_in, tokens, AppState, RequestMeta, Viewer};
 use crate::db::{self, models, PgConn};
+use crate::domain::ids::*;
 use crate::domain::values::{self, Email};
 use crate::domain::{AuthProvider, Role};
 use crate::errors::{AppError, AppResult};
@@ -13,7 +14,6 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use totp_rs::{Secret, TOTP};
-use uuid::Uuid;
 
 /// What a successful sign-in returns.
 #[derive(Debug, Clone)]
@@ -83,13 +83,17 @@ async fn start_session(
     user: models::User,
 ) -> AppResult<AuthPayload> {
     let now = Utc::now();
-    let session_id = Uuid::now_v7();
+    let session_id = SessionId::generate();
     let (refresh_token, hash) = tokens::new_refresh_token();
     let session_ends = now + state.tokens.session_lifetime;
     let token_expires = (now + state.tokens.refresh_ttl).min(session_ends);
     conn.transaction::<_, AppError, _>(async |c| {
-        db::sessions::create_session(c, session_id, user.id, session_ends).await?;
-        db::sessions::insert_token(c, &hash, session_id, token_expires).await?;
+        db::sessions::create_session(c, session_id, user.id, session_ends)
+            .await
+            .context("sessions::create_session")?;
+        db::sessions::insert_token(c, &hash, session_id, token_expires)
+            .await
+            .context("sessions::insert_token")?;
         Ok(())
     })
     .await?;
@@ -130,14 +134,15 @@ pub async fn register(
     let user = db::users::insert(
         &mut conn,
         models::NewUser {
-            id: Uuid::now_v7(),
-            email: email.as_str(),
+            id: UserId::generate(),
+            email: &email,
             role,
             display_name: &display_name,
             password_hash: Some(&hash),
         },
     )
-    .await?
+    .await
+    .context("users::insert")?
     .ok_or_else(|| AppError::conflict("an account with this email already exists"))?;
     tracing::info!(user_id = %user.id, role = %role, "user registered");
     start_session(state, &mut conn, user).await
@@ -157,11 +162,15 @@ pub async fn login(
     }
     let mut conn = state.conn().await?;
     let user = match Email::parse("email", email) {
-        Ok(email) => db::users::find_by_email(&mut conn, email.as_str()).await?,
+        Ok(email) => db::users::find_by_email(&mut conn, &email)
+            .await
+            .context("users::find_by_email")?,
         Err(_) => None,
     };
     let credentials = match &user {
-        Some(u) => db::users::credentials(&mut conn, u.id).await?,
+        Some(u) => db::users::credentials(&mut conn, u.id)
+            .await
+            .context("users::credentials")?,
         None => None,
     };
     let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
@@ -182,7 +191,10 @@ pub async fn login(
             .context("2FA on without a secret")?;
         let step = check_totp(state, secret, &user.email, code)?
             .ok_or_else(|| AppError::InvalidCredentials("invalid two-factor code".into()))?;
-        if !db::users::claim_totp_step(&mut conn, user.id, step).await? {
+        if !db::users::claim_totp_step(&mut conn, user.id, step)
+            .await
+            .context("users::claim_totp_step")?
+        {
             return Err(AppError::InvalidCredentials(
                 "this two-factor code was already used".into(),
             ));
@@ -209,17 +221,20 @@ pub async fn refresh(
     let mut conn = state.conn().await?;
     enum Outcome {
         Rotated {
-            user_id: Uuid,
-            session_id: Uuid,
+            user_id: UserId,
+            session_id: SessionId,
             session_ends: DateTime<Utc>,
             token: String,
         },
-        Reused(Uuid),
+        Reused(SessionId),
         Invalid,
     }
     let outcome = conn
         .transaction::<_, AppError, _>(async |c| {
-            let Some(token) = db::sessions::lock_token(c, &hash).await? else {
+            let Some(token) = db::sessions::lock_token(c, &hash)
+                .await
+                .context("sessions::lock_token")?
+            else {
                 return Ok(Outcome::Invalid);
             };
             if token.session_revoked_at.is_some() {
@@ -227,7 +242,9 @@ pub async fn refresh(
             }
             if token.rotated_at.is_some() {
                 let reason = "refresh token reused";
-                db::sessions::revoke_session(c, token.session_id, reason).await?;
+                db::sessions::revoke_session(c, token.session_id, reason)
+                    .await
+                    .context("sessions::revoke_session")?;
                 super::events::sessions_revoked(c, token.user_id, &[token.session_id], reason)
                     .await?;
                 return Ok(Outcome::Reused(token.session_id));
@@ -236,7 +253,9 @@ pub async fn refresh(
             if token.token_expires_at <= now || token.session_expires_at <= now {
                 return Ok(Outcome::Invalid);
             }
-            db::sessions::mark_rotated(c, &hash).await?;
+            db::sessions::mark_rotated(c, &hash)
+                .await
+                .context("sessions::mark_rotated")?;
             let (new_token, new_hash) = tokens::new_refresh_token();
             db::sessions::insert_token(
                 c,
@@ -244,7 +263,8 @@ pub async fn refresh(
                 token.session_id,
                 (now + state.tokens.refresh_ttl).min(token.session_expires_at),
             )
-            .await?;
+            .await
+            .context("sessions::insert_token")?;
             Ok(Outcome::Rotated {
                 user_id: token.user_id,
                 session_id: token.session_id,
@@ -261,7 +281,8 @@ pub async fn refresh(
             token,
         } => {
             let user = db::users::find(&mut conn, user_id)
-                .await?
+                .await
+                .context("users::find")?
                 .ok_or_else(invalid)?;
             let viewer = Viewer {
                 user_id,
@@ -304,10 +325,15 @@ pub async fn logout(state: &AppState, refresh_token: &str) -> AppResult<bool> {
     let mut conn = state.conn().await?;
     let session = conn
         .transaction::<_, AppError, _>(async |c| {
-            let Some(token) = db::sessions::lock_token(c, &hash).await? else {
+            let Some(token) = db::sessions::lock_token(c, &hash)
+                .await
+                .context("sessions::lock_token")?
+            else {
                 return Ok(None);
             };
-            let revoked = db::sessions::revoke_session(c, token.session_id, "logout").await?;
+            let revoked = db::sessions::revoke_session(c, token.session_id, "logout")
+                .await
+                .context("sessions::revoke_session")?;
             if revoked {
                 super::events::sessions_revoked(c, token.user_id, &[token.session_id], "logout")
                     .await?;
@@ -355,7 +381,10 @@ pub async fn login_with_provider(
             }
         })?;
     let mut conn = state.conn().await?;
-    if let Some(user) = db::users::find_by_identity(&mut conn, provider, &identity.subject).await? {
+    if let Some(user) = db::users::find_by_identity(&mut conn, provider, &identity.subject)
+        .await
+        .context("users::find_by_identity")?
+    {
         return start_session(state, &mut conn, user).await;
     }
     let email = identity
@@ -367,13 +396,18 @@ pub async fn login_with_provider(
             AppError::bad_input("idToken", "the provider did not share an email address")
         })?;
     // An existing account is linked only when the provider vouches for the address.
-    if let Some(user) = db::users::find_by_email(&mut conn, email.as_str()).await? {
+    if let Some(user) = db::users::find_by_email(&mut conn, &email)
+        .await
+        .context("users::find_by_email")?
+    {
         if !identity.email_verified {
             return Err(AppError::conflict(
                 "an account with this email exists; sign in with its password first",
             ));
         }
-        db::users::link_identity(&mut conn, provider, &identity.subject, user.id).await?;
+        db::users::link_identity(&mut conn, provider, &identity.subject, user.id)
+            .await
+            .context("users::link_identity")?;
         return start_session(state, &mut conn, user).await;
     }
     let role = role.ok_or_else(|| {
@@ -396,16 +430,19 @@ pub async fn login_with_provider(
             let user = db::users::insert(
                 c,
                 models::NewUser {
-                    id: Uuid::now_v7(),
-                    email: email.as_str(),
+                    id: UserId::generate(),
+                    email: &email,
                     role,
                     display_name: &display_name,
                     password_hash: None,
                 },
             )
-            .await?
+            .await
+            .context("users::insert")?
             .ok_or_else(|| AppError::conflict("an account with this email already exists"))?;
-            db::users::link_identity(c, provider, &identity.subject, user.id).await?;
+            db::users::link_identity(c, provider, &identity.subject, user.id)
+                .await
+                .context("users::link_identity")?;
             Ok(user)
         })
         .await?;
@@ -471,7 +508,8 @@ async fn reauthenticate(
     if let Some(password) = password {
         gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
         let stored = db::users::credentials(conn, viewer.user_id)
-            .await?
+            .await
+            .context("users::credentials")?
             .and_then(|c| c.password_hash);
         if stored.is_none() {
             return Err(AppError::bad_input(
@@ -488,7 +526,10 @@ async fn reauthenticate(
         return Ok(());
     }
     let window = chrono::Duration::seconds(state.settings.auth.reauth_window_secs);
-    match db::sessions::started_at(conn, viewer.session_id).await? {
+    match db::sessions::started_at(conn, viewer.session_id)
+        .await
+        .context("sessions::started_at")?
+    {
         Some(signed_in_at) if Utc::now() - signed_in_at <= window => Ok(()),
         _ => Err(AppError::forbidden(
             "confirm with your password (or sign in again) to change two-factor settings",
@@ -505,7 +546,8 @@ pub async fn begin_two_factor(
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     let user = db::users::find(&mut conn, viewer.user_id)
-        .await?
+        .await
+        .context("users::find")?
         .ok_or(AppError::Unauthenticated)?;
     reauthenticate(state, meta, &mut conn, &viewer, password).await?;
     if user.totp_enabled {
@@ -522,7 +564,9 @@ pub async fn begin_two_factor(
         }
     };
     let otpauth_url = totp(state, &secret, &user.email)?.get_url();
-    db::users::set_pending_totp(&mut conn, user.id, &secret).await?;
+    db::users::set_pending_totp(&mut conn, user.id, &secret)
+        .await
+        .context("users::set_pending_totp")?;
     Ok(TwoFactorSetup {
         secret,
         otpauth_url,
@@ -539,10 +583,12 @@ async fn code_check_subject(
     gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
     let mut conn = state.conn().await?;
     let user = db::users::find(&mut conn, viewer.user_id)
-        .await?
+        .await
+        .context("users::find")?
         .ok_or(AppError::Unauthenticated)?;
     let credentials = db::users::credentials(&mut conn, viewer.user_id)
-        .await?
+        .await
+        .context("users::credentials")?
         .ok_or(AppError::Unauthenticated)?;
     Ok((conn, viewer, user, credentials))
 }
@@ -565,7 +611,9 @@ pub async fn confirm_two_factor(
     let step = check_totp(state, &secret, &user.email, code)?.ok_or_else(|| {
         AppError::bad_input("code", "the code does not match; check the device clock")
     })?;
-    db::users::enable_totp(&mut conn, viewer.user_id, step).await?;
+    db::users::enable_totp(&mut conn, viewer.user_id, step)
+        .await
+        .context("users::enable_totp")?;
     tracing::info!(user_id = %viewer.user_id, "two-factor authentication enabled");
     Ok(true)
 }
@@ -584,13 +632,18 @@ pub async fn disable_two_factor(
     reauthenticate(state, meta, &mut conn, &viewer, password).await?;
     let step = check_totp(state, &secret, &user.email, code)?
         .ok_or_else(|| AppError::bad_input("code", "the code does not match"))?;
-    if !db::users::claim_totp_step(&mut conn, viewer.user_id, step).await? {
+    if !db::users::claim_totp_step(&mut conn, viewer.user_id, step)
+        .await
+        .context("users::claim_totp_step")?
+    {
         return Err(AppError::bad_input(
             "code",
             "this code was already used; wait for the next one",
         ));
     }
-    db::users::disable_totp(&mut conn, viewer.user_id).await?;
+    db::users::disable_totp(&mut conn, viewer.user_id)
+        .await
+        .context("users::disable_totp")?;
     tracing::info!(user_id = %viewer.user_id, "two-factor authentication disabled");
     Ok(true)
 }
@@ -617,16 +670,18 @@ pub async fn set_admin(
     state: &AppState,
     email: &str,
     admin: bool,
-) -> AppResult<(models::User, Vec<Uuid>)> {
+) -> AppResult<(models::User, Vec<SessionId>)> {
     let email = Email::parse("email", email)?;
     let mut conn = state.conn().await?;
-    let user = db::users::find_by_email(&mut conn, email.as_str())
-        .await?
+    let user = db::users::find_by_email(&mut conn, &email)
+        .await
+        .context("users::find_by_email")?
         .ok_or(AppError::NotFound("user"))?;
     let role = if admin {
         Role::Admin
     } else if db::profiles::find_producer(&mut conn, user.id)
-        .await?
+        .await
+        .context("profiles::find_producer")?
         .is_some()
     {
         Role::Producer
@@ -635,9 +690,13 @@ pub async fn set_admin(
     };
     let revoked = conn
         .transaction::<_, AppError, _>(async |c| {
-            db::users::set_role(c, user.id, role).await?;
+            db::users::set_role(c, user.id, role)
+                .await
+                .context("users::set_role")?;
             let reason = "role changed";
-            let revoked = db::sessions::revoke_user_sessions(c, user.id, reason).await?;
+            let revoked = db::sessions::revoke_user_sessions(c, user.id, reason)
+                .await
+                .context("sessions::revoke_user_sessions")?;
             super::events::sessions_revoked(c, user.id, &revoked, reason).await?;
             Ok(revoked)
         })

@@ -4,9 +4,10 @@ use super::{signed_in, AppState, Viewer};
 use crate::db::models::{FavoriteList, TalentProfile};
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, PgConn};
+use crate::domain::ids::*;
 use crate::domain::{values, Role};
 use crate::errors::{AppError, AppResult};
-use uuid::Uuid;
+use anyhow::Context;
 
 fn producer(viewer: Option<Viewer>) -> AppResult<Viewer> {
     let viewer = signed_in(viewer)?;
@@ -16,9 +17,14 @@ fn producer(viewer: Option<Viewer>) -> AppResult<Viewer> {
     Ok(viewer)
 }
 
-async fn own_list(conn: &mut PgConn, viewer: &Viewer, list_id: Uuid) -> AppResult<FavoriteList> {
+async fn own_list(
+    conn: &mut PgConn,
+    viewer: &Viewer,
+    list_id: FavoriteListId,
+) -> AppResult<FavoriteList> {
     let list = db::favorites::find(conn, list_id)
-        .await?
+        .await
+        .context("favorites::find")?
         .ok_or(AppError::NotFound("favorite list"))?;
     if list.producer_id != viewer.user_id {
         return Err(AppError::forbidden("this list belongs to another producer"));
@@ -34,44 +40,54 @@ pub async fn create(
     let viewer = producer(viewer)?;
     let name = values::text("name", name, 100)?;
     let mut conn = state.conn().await?;
-    db::favorites::insert(&mut conn, Uuid::now_v7(), viewer.user_id, &name)
-        .await?
+    db::favorites::insert(&mut conn, FavoriteListId::generate(), viewer.user_id, &name)
+        .await
+        .context("favorites::insert")?
         .ok_or_else(|| AppError::conflict("you already have a list with this name"))
 }
 
 pub async fn add(
     state: &AppState,
     viewer: Option<Viewer>,
-    list_id: Uuid,
-    talent_id: Uuid,
+    list_id: FavoriteListId,
+    talent_id: UserId,
 ) -> AppResult<FavoriteList> {
     let viewer = producer(viewer)?;
     let mut conn = state.conn().await?;
     let list = own_list(&mut conn, &viewer, list_id).await?;
-    if !db::profiles::talent_exists(&mut conn, talent_id).await? {
+    if !db::profiles::talent_exists(&mut conn, talent_id)
+        .await
+        .context("profiles::talent_exists")?
+    {
         return Err(AppError::NotFound("talent"));
     }
-    db::favorites::add(&mut conn, list_id, talent_id).await?;
+    db::favorites::add(&mut conn, list_id, talent_id)
+        .await
+        .context("favorites::add")?;
     Ok(list)
 }
 
 pub async fn remove(
     state: &AppState,
     viewer: Option<Viewer>,
-    list_id: Uuid,
-    talent_id: Uuid,
+    list_id: FavoriteListId,
+    talent_id: UserId,
 ) -> AppResult<FavoriteList> {
     let viewer = producer(viewer)?;
     let mut conn = state.conn().await?;
     let list = own_list(&mut conn, &viewer, list_id).await?;
-    db::favorites::remove(&mut conn, list_id, talent_id).await?;
+    db::favorites::remove(&mut conn, list_id, talent_id)
+        .await
+        .context("favorites::remove")?;
     Ok(list)
 }
 
 pub async fn mine(state: &AppState, viewer: Option<Viewer>) -> AppResult<Vec<FavoriteList>> {
     let viewer = producer(viewer)?;
     let mut conn = state.conn().await?;
-    Ok(db::favorites::of_producer(&mut conn, viewer.user_id).await?)
+    Ok(db::favorites::of_producer(&mut conn, viewer.user_id)
+        .await
+        .context("favorites::of_producer")?)
 }
 
 pub async fn talents(
@@ -85,5 +101,7 @@ pub async fn talents(
         return Err(AppError::forbidden("this list belongs to another producer"));
     }
     let mut conn = state.conn().await?;
-    db::favorites::talents(&mut conn, list.id, page).await
+    Ok(db::favorites::talents(&mut conn, list.id, page)
+        .await
+        .with_context(|| format!("listing the talents of favorite list {}", list.id))?)
 }

@@ -11,11 +11,12 @@
 
 use super::{AppState, Viewer};
 use crate::db;
+use crate::domain::ids::*;
 use crate::errors::{AppError, AppResult};
+use anyhow::Context;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Counts ARGV[3] units in the client's window when ARGV[2] is 1 (starting the window's expiry
 /// on its first hit), reports whether the revocation cache is ready (KEYS[2]) and whether the
@@ -162,7 +163,10 @@ pub async fn admit(
     };
     if let (false, Some(viewer)) = (cache_trusted, viewer) {
         let mut conn = state.conn().await?;
-        if db::sessions::is_revoked(&mut conn, viewer.session_id).await? {
+        if db::sessions::is_revoked(&mut conn, viewer.session_id)
+            .await
+            .context("sessions::is_revoked")?
+        {
             return Err(AppError::Unauthenticated);
         }
     }
@@ -208,7 +212,7 @@ pub async fn count_auth_attempt(state: &AppState, client: Option<&str>) -> AppRe
 
 async fn write_revoked(
     state: &AppState,
-    sessions: &[Uuid],
+    sessions: &[SessionId],
     mark_ready: bool,
 ) -> redis::RedisResult<()> {
     let ttl = state.settings.auth.access_token_ttl_secs.max(1) as u64;
@@ -227,7 +231,7 @@ async fn write_revoked(
 /// Marks sessions revoked in the shared cache for as long as their access tokens can live.
 /// PostgreSQL already holds the revocation; if Redis cannot take it, this instance stops
 /// trusting the cache and repairs it.
-pub async fn cache_revoked_sessions(state: &AppState, sessions: &[Uuid]) {
+pub async fn cache_revoked_sessions(state: &AppState, sessions: &[SessionId]) {
     if sessions.is_empty() {
         return;
     }
@@ -241,7 +245,7 @@ pub async fn cache_revoked_sessions(state: &AppState, sessions: &[Uuid]) {
 /// Writes revoked sessions to the shared cache once, without repairing anything on failure:
 /// for short-lived processes (the admin command), whose revocations the servers also apply from
 /// the outbox.
-pub async fn write_revoked_now(state: &AppState, sessions: &[Uuid]) -> redis::RedisResult<()> {
+pub async fn write_revoked_now(state: &AppState, sessions: &[SessionId]) -> redis::RedisResult<()> {
     if sessions.is_empty() {
         return Ok(());
     }
@@ -255,7 +259,9 @@ pub async fn rebuild_revocation_cache(state: &AppState) -> anyhow::Result<usize>
     let mut conn = state.pool.get().await?;
     let since =
         chrono::Utc::now() - chrono::Duration::seconds(state.settings.auth.access_token_ttl_secs);
-    let sessions = db::sessions::revoked_since(&mut conn, since).await?;
+    let sessions = db::sessions::revoked_since(&mut conn, since)
+        .await
+        .context("sessions::revoked_since")?;
     drop(conn);
     if let Err(e) = write_revoked(state, &sessions, true).await {
         state.revocation.stale.store(true, Ordering::Release);

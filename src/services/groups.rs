@@ -5,11 +5,12 @@
 use super::{events, signed_in, AppState, Viewer};
 use crate::db::models::{Membership, TalentGroup};
 use crate::db::{self, PgConn};
+use crate::domain::ids::*;
 use crate::domain::{values, GroupRole, MembershipStatus, Role};
 use crate::errors::{AppError, AppResult};
+use anyhow::Context;
 use chrono::Utc;
 use diesel_async::AsyncConnection;
-use uuid::Uuid;
 
 pub async fn create(
     state: &AppState,
@@ -24,7 +25,10 @@ pub async fn create(
     let name = values::text("name", name, 100)?;
     let description = values::optional_text("description", description.as_deref(), 2000)?;
     let mut conn = state.conn().await?;
-    if !db::profiles::talent_exists(&mut conn, viewer.user_id).await? {
+    if !db::profiles::talent_exists(&mut conn, viewer.user_id)
+        .await
+        .context("profiles::talent_exists")?
+    {
         return Err(AppError::conflict(
             "create your talent profile before creating a group",
         ));
@@ -32,12 +36,13 @@ pub async fn create(
     conn.transaction::<_, AppError, _>(async |c| {
         let group = db::groups::insert_group(
             c,
-            Uuid::now_v7(),
+            GroupId::generate(),
             &name,
             description.as_deref(),
             viewer.user_id,
         )
-        .await?;
+        .await
+        .context("groups::insert_group")?;
         let now = Utc::now();
         db::groups::insert_membership(
             c,
@@ -51,7 +56,8 @@ pub async fn create(
                 joined_at: Some(now),
             },
         )
-        .await?;
+        .await
+        .context("groups::insert_membership")?;
         Ok(group)
     })
     .await
@@ -61,12 +67,15 @@ pub async fn create(
 async fn locked_group_as(
     conn: &mut PgConn,
     viewer: &Viewer,
-    group_id: Uuid,
+    group_id: GroupId,
 ) -> AppResult<(TalentGroup, Option<Membership>)> {
     let group = db::groups::lock_group(conn, group_id)
-        .await?
+        .await
+        .context("groups::lock_group")?
         .ok_or(AppError::NotFound("group"))?;
-    let me = db::groups::membership(conn, group_id, viewer.user_id).await?;
+    let me = db::groups::membership(conn, group_id, viewer.user_id)
+        .await
+        .context("groups::membership")?;
     if me.is_none() && !viewer.is_admin() {
         return Err(AppError::NotFound("group"));
     }
@@ -76,15 +85,17 @@ async fn locked_group_as(
 /// Locks the group and reads the caller's own membership (or invitation).
 async fn locked_own_membership(
     conn: &mut PgConn,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
     missing: &'static str,
 ) -> AppResult<(TalentGroup, Membership)> {
     let group = db::groups::lock_group(conn, group_id)
-        .await?
+        .await
+        .context("groups::lock_group")?
         .ok_or(AppError::NotFound("group"))?;
     let me = db::groups::membership(conn, group_id, talent_id)
-        .await?
+        .await
+        .context("groups::membership")?
         .ok_or(AppError::NotFound(missing))?;
     Ok((group, me))
 }
@@ -98,8 +109,8 @@ fn role_of(me: &Option<Membership>) -> Option<GroupRole> {
 pub async fn invite(
     state: &AppState,
     viewer: Option<Viewer>,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
 ) -> AppResult<Membership> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
@@ -110,12 +121,19 @@ pub async fn invite(
                 "only the group's owner and admins invite",
             ));
         }
-        if !db::profiles::talent_exists(c, talent_id).await? {
+        if !db::profiles::talent_exists(c, talent_id)
+            .await
+            .context("profiles::talent_exists")?
+        {
             return Err(AppError::NotFound("talent"));
         }
         // The group's row is locked: the count cannot change under us.
         let cap = state.settings.groups.max_members;
-        if db::groups::headcount(c, group_id).await? >= cap as i64 {
+        if db::groups::headcount(c, group_id)
+            .await
+            .context("groups::headcount")?
+            >= cap as i64
+        {
             return Err(AppError::conflict(format!(
                 "a group holds at most {cap} members and invitations"
             )));
@@ -132,10 +150,17 @@ pub async fn invite(
                 joined_at: None,
             },
         )
-        .await?
+        .await
+        .context("groups::insert_membership")?
         .ok_or_else(|| AppError::conflict("this talent is already a member or invited"))?;
-        events::group_membership_changed(c, "GROUP_INVITED", group_id, talent_id, group.owner_id)
-            .await?;
+        events::group_membership_changed(
+            c,
+            events::Membership::Invited,
+            group_id,
+            talent_id,
+            group.owner_id,
+        )
+        .await?;
         Ok(invitation)
     })
     .await
@@ -144,7 +169,7 @@ pub async fn invite(
 pub async fn accept(
     state: &AppState,
     viewer: Option<Viewer>,
-    group_id: Uuid,
+    group_id: GroupId,
 ) -> AppResult<Membership> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
@@ -155,19 +180,23 @@ pub async fn accept(
         }
         events::group_membership_changed(
             c,
-            "GROUP_JOINED",
+            events::Membership::Joined,
             group_id,
             viewer.user_id,
             group.owner_id,
         )
         .await?;
-        Ok(db::groups::activate(c, group_id, viewer.user_id, Utc::now()).await?)
+        Ok(
+            db::groups::activate(c, group_id, viewer.user_id, Utc::now())
+                .await
+                .context("groups::activate")?,
+        )
     })
     .await
 }
 
 /// Leaves a group, or declines an invitation.
-pub async fn leave(state: &AppState, viewer: Option<Viewer>, group_id: Uuid) -> AppResult<bool> {
+pub async fn leave(state: &AppState, viewer: Option<Viewer>, group_id: GroupId) -> AppResult<bool> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
@@ -177,7 +206,10 @@ pub async fn leave(state: &AppState, viewer: Option<Viewer>, group_id: Uuid) -> 
                 "the owner cannot leave; transfer ownership or delete the group",
             ));
         }
-        Ok(db::groups::delete_membership(c, group_id, viewer.user_id).await? == 1)
+        Ok(db::groups::delete_membership(c, group_id, viewer.user_id)
+            .await
+            .context("groups::delete_membership")?
+            == 1)
     })
     .await
 }
@@ -187,15 +219,16 @@ pub async fn leave(state: &AppState, viewer: Option<Viewer>, group_id: Uuid) -> 
 pub async fn remove(
     state: &AppState,
     viewer: Option<Viewer>,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
 ) -> AppResult<bool> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
         let (_, me) = locked_group_as(c, &viewer, group_id).await?;
         let target = db::groups::membership(c, group_id, talent_id)
-            .await?
+            .await
+            .context("groups::membership")?
             .ok_or(AppError::NotFound("member"))?;
         let allowed = match (role_of(&me), target.role) {
             (_, GroupRole::Owner) => false,
@@ -210,7 +243,10 @@ pub async fn remove(
                 "you cannot remove this member"
             }));
         }
-        Ok(db::groups::delete_membership(c, group_id, talent_id).await? == 1)
+        Ok(db::groups::delete_membership(c, group_id, talent_id)
+            .await
+            .context("groups::delete_membership")?
+            == 1)
     })
     .await
 }
@@ -219,8 +255,8 @@ pub async fn remove(
 pub async fn set_role(
     state: &AppState,
     viewer: Option<Viewer>,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
     role: GroupRole,
 ) -> AppResult<Membership> {
     let viewer = signed_in(viewer)?;
@@ -237,7 +273,8 @@ pub async fn set_role(
             return Err(AppError::forbidden("only the owner changes roles"));
         }
         let target = db::groups::membership(c, group_id, talent_id)
-            .await?
+            .await
+            .context("groups::membership")?
             .ok_or(AppError::NotFound("member"))?;
         if target.role == GroupRole::Owner {
             return Err(AppError::conflict(
@@ -249,7 +286,9 @@ pub async fn set_role(
                 "the invitation has not been accepted yet",
             ));
         }
-        Ok(db::groups::set_role(c, group_id, talent_id, role).await?)
+        Ok(db::groups::set_role(c, group_id, talent_id, role)
+            .await
+            .context("groups::set_role")?)
     })
     .await
 }
@@ -258,8 +297,8 @@ pub async fn set_role(
 pub async fn transfer(
     state: &AppState,
     viewer: Option<Viewer>,
-    group_id: Uuid,
-    talent_id: Uuid,
+    group_id: GroupId,
+    talent_id: UserId,
 ) -> AppResult<TalentGroup> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
@@ -269,7 +308,8 @@ pub async fn transfer(
             return Err(AppError::forbidden("only the owner hands over the group"));
         }
         let target = db::groups::membership(c, group_id, talent_id)
-            .await?
+            .await
+            .context("groups::membership")?
             .ok_or(AppError::NotFound("member"))?;
         if target.status != MembershipStatus::Active || target.talent_id == viewer.user_id {
             return Err(AppError::conflict(
@@ -277,9 +317,15 @@ pub async fn transfer(
             ));
         }
         // The one-owner index forbids two owners even for a moment: demote first.
-        db::groups::set_role(c, group_id, viewer.user_id, GroupRole::Admin).await?;
-        db::groups::set_role(c, group_id, talent_id, GroupRole::Owner).await?;
-        db::groups::set_owner(c, group_id, talent_id).await?;
+        db::groups::set_role(c, group_id, viewer.user_id, GroupRole::Admin)
+            .await
+            .context("groups::set_role")?;
+        db::groups::set_role(c, group_id, talent_id, GroupRole::Owner)
+            .await
+            .context("groups::set_role")?;
+        db::groups::set_owner(c, group_id, talent_id)
+            .await
+            .context("groups::set_owner")?;
         Ok(TalentGroup {
             owner_id: talent_id,
             ..group
@@ -288,7 +334,11 @@ pub async fn transfer(
     .await
 }
 
-pub async fn delete(state: &AppState, viewer: Option<Viewer>, group_id: Uuid) -> AppResult<bool> {
+pub async fn delete(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    group_id: GroupId,
+) -> AppResult<bool> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
@@ -296,7 +346,10 @@ pub async fn delete(state: &AppState, viewer: Option<Viewer>, group_id: Uuid) ->
         if group.owner_id != viewer.user_id && !viewer.is_admin() {
             return Err(AppError::forbidden("only the owner deletes the group"));
         }
-        Ok(db::groups::delete_group(c, group_id).await? == 1)
+        Ok(db::groups::delete_group(c, group_id)
+            .await
+            .context("groups::delete_group")?
+            == 1)
     })
     .await
 }
@@ -305,16 +358,20 @@ pub async fn delete(state: &AppState, viewer: Option<Viewer>, group_id: Uuid) ->
 pub async fn find(
     state: &AppState,
     viewer: Option<Viewer>,
-    group_id: Uuid,
+    group_id: GroupId,
 ) -> AppResult<Option<TalentGroup>> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
-    let Some(group) = db::groups::find_group(&mut conn, group_id).await? else {
+    let Some(group) = db::groups::find_group(&mut conn, group_id)
+        .await
+        .context("groups::find_group")?
+    else {
         return Ok(None);
     };
     if viewer.is_admin()
         || db::groups::membership(&mut conn, group_id, viewer.user_id)
-            .await?
+            .await
+            .context("groups::membership")?
             .is_some()
     {
         Ok(Some(group))
@@ -326,5 +383,7 @@ pub async fn find(
 pub async fn mine(state: &AppState, viewer: Option<Viewer>) -> AppResult<Vec<TalentGroup>> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
-    Ok(db::groups::groups_of(&mut conn, viewer.user_id).await?)
+    Ok(db::groups::groups_of(&mut conn, viewer.user_id)
+        .await
+        .context("groups::groups_of")?)
 }

@@ -5,13 +5,13 @@ use crate::db::jobs::JobQuery;
 use crate::db::models::{Job, JobChanges};
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, PgConn};
+use crate::domain::ids::*;
 use crate::domain::jobs::{apply_action, is_public, JobAction, JobDraft, JobInput};
 use crate::domain::{JobStatus, Role};
 use crate::errors::{AppError, AppResult};
 use anyhow::Context;
 use chrono::Utc;
 use diesel_async::AsyncConnection;
-use uuid::Uuid;
 
 fn changes(d: JobDraft) -> AppResult<JobChanges> {
     let (city, country) = match d.location {
@@ -56,22 +56,26 @@ pub async fn create(state: &AppState, viewer: Option<Viewer>, input: JobInput) -
     let changes = changes(input.check()?)?;
     let mut conn = state.conn().await?;
     if db::profiles::find_producer(&mut conn, viewer.user_id)
-        .await?
+        .await
+        .context("profiles::find_producer")?
         .is_none()
     {
         return Err(AppError::conflict(
             "create your producer profile before posting jobs",
         ));
     }
-    let job = db::jobs::insert(&mut conn, Uuid::now_v7(), viewer.user_id, &changes).await?;
+    let job = db::jobs::insert(&mut conn, JobId::generate(), viewer.user_id, &changes)
+        .await
+        .context("jobs::insert")?;
     tracing::info!(job_id = %job.row.id, "job created");
     Ok(job)
 }
 
 /// Locks the job and checks the caller manages it.
-async fn lock_managed(conn: &mut PgConn, viewer: &Viewer, id: Uuid) -> AppResult<Job> {
+async fn lock_managed(conn: &mut PgConn, viewer: &Viewer, id: JobId) -> AppResult<Job> {
     let job = db::jobs::lock(conn, id)
-        .await?
+        .await
+        .context("jobs::lock")?
         .ok_or(AppError::NotFound("job"))?;
     if !manages(viewer, &job) {
         return Err(if can_see(Some(viewer), &job) {
@@ -86,7 +90,7 @@ async fn lock_managed(conn: &mut PgConn, viewer: &Viewer, id: Uuid) -> AppResult
 pub async fn update(
     state: &AppState,
     viewer: Option<Viewer>,
-    id: Uuid,
+    id: JobId,
     input: JobInput,
 ) -> AppResult<Job> {
     let viewer = signed_in(viewer)?;
@@ -102,9 +106,13 @@ pub async fn update(
             ));
         }
         if changes.application_deadline != job.row.application_deadline {
-            db::jobs::clear_reminder(c, id).await?;
+            db::jobs::clear_reminder(c, id)
+                .await
+                .context("jobs::clear_reminder")?;
         }
-        db::jobs::update_content(c, id, &changes).await
+        Ok(db::jobs::update_content(c, id, &changes)
+            .await
+            .with_context(|| format!("updating job {id}"))?)
     })
     .await
 }
@@ -113,7 +121,7 @@ pub async fn update(
 pub async fn transition(
     state: &AppState,
     viewer: Option<Viewer>,
-    id: Uuid,
+    id: JobId,
     action: JobAction,
 ) -> AppResult<Job> {
     let viewer = signed_in(viewer)?;
@@ -128,7 +136,9 @@ pub async fn transition(
                     "the application deadline has passed; set a future deadline before publishing",
                 ));
             }
-            let job = db::jobs::set_status(c, id, next, now).await?;
+            let job = db::jobs::set_status(c, id, next, now)
+                .await
+                .context("jobs::set_status")?;
             super::events::job_status_changed(c, &job).await?;
             Ok(job)
         })
@@ -137,9 +147,9 @@ pub async fn transition(
     Ok(job)
 }
 
-pub async fn find(state: &AppState, viewer: Option<Viewer>, id: Uuid) -> AppResult<Option<Job>> {
+pub async fn find(state: &AppState, viewer: Option<Viewer>, id: JobId) -> AppResult<Option<Job>> {
     let mut conn = state.conn().await?;
-    let job = db::jobs::find(&mut conn, id).await?;
+    let job = db::jobs::find(&mut conn, id).await.context("jobs::find")?;
     Ok(job.filter(|j| can_see(viewer.as_ref(), j)))
 }
 
@@ -166,7 +176,9 @@ pub async fn list(
         }
     }
     let mut conn = state.conn().await?;
-    db::jobs::list(&mut conn, &query, page).await
+    Ok(db::jobs::list(&mut conn, &query, page)
+        .await
+        .context("listing jobs")?)
 }
 
 pub async fn mine(
@@ -183,7 +195,9 @@ pub async fn mine(
         ..JobQuery::default()
     };
     let mut conn = state.conn().await?;
-    db::jobs::list(&mut conn, &query, page).await
+    Ok(db::jobs::list(&mut conn, &query, page)
+        .await
+        .context("listing jobs")?)
 }
 
 /// What one deadline sweep did.
@@ -202,11 +216,15 @@ pub async fn sweep_deadlines(
 ) -> AppResult<Sweep> {
     let mut conn = state.conn().await?;
     conn.transaction::<_, AppError, _>(async |c| {
-        let closed = db::jobs::close_past_deadline(c).await?;
+        let closed = db::jobs::close_past_deadline(c)
+            .await
+            .context("jobs::close_past_deadline")?;
         for job in &closed {
             super::events::job_status_changed(c, job).await?;
         }
-        let reminded = db::jobs::remind_before_deadline(c, remind_before).await?;
+        let reminded = db::jobs::remind_before_deadline(c, remind_before)
+            .await
+            .context("jobs::remind_before_deadline")?;
         for job in &reminded {
             super::events::deadline_approaching(c, job).await?;
         }

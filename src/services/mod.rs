@@ -19,11 +19,11 @@ pub mod users;
 
 use crate::configuration::Settings;
 use crate::db::{PgConn, PgPool};
+use crate::domain::ids::{SessionId, UserId};
 use crate::domain::Role;
 use crate::errors::{AppError, AppResult};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// Everything services share; built once at start and cloned into every worker.
 #[derive(Clone)]
@@ -148,9 +148,9 @@ impl RedisHandle {
 /// The authenticated caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewer {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub role: Role,
-    pub session_id: Uuid,
+    pub session_id: SessionId,
 }
 
 impl Viewer {

@@ -1,28 +1,28 @@
 //! The notification inbox, the activity feed and the audit log as the API serves them: each
 //! user sees and marks only their own notifications and feed; the audit log is for admins.
 
+use super::events::{NotificationsRead, OutboxEvent};
 use super::{signed_in, AppState, Viewer};
 use crate::documents::activity::{self, ActivityDoc};
 use crate::documents::audit::{self, AuditDoc};
 use crate::documents::notifications::{self, NotificationDoc};
 use crate::documents::{bson, chrono_time, Position};
+use crate::domain::ids::UserId;
 use crate::domain::{ApplicationStage, Role};
 use crate::errors::{AppError, AppResult};
-use castyou_actors::{Event, Topic};
+use castyou_actors::Event;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-/// The kind of the bus events that carry a stored notification to its recipient.
-pub const NOTIFICATION_EVENT: &str = "NOTIFICATION";
-/// The kind of the bus events that say a user's notifications were marked read.
-pub const READ_EVENT: &str = "NOTIFICATIONS_READ";
 
 /// A notification as clients see it (and as the bus carries it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: String,
+    /// The recipient (routes the live event; clients see only their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
     pub kind: String,
     pub title: String,
     pub body: String,
@@ -34,6 +34,7 @@ pub struct Notification {
 impl From<NotificationDoc> for Notification {
     fn from(doc: NotificationDoc) -> Self {
         Notification {
+            user_id: doc.user_id.parse().ok(),
             id: doc.id,
             kind: doc.kind,
             title: doc.title,
@@ -47,18 +48,10 @@ impl From<NotificationDoc> for Notification {
 
 /// The bus event that pushes a stored notification to its recipient's live subscriptions.
 pub fn live_event(doc: &NotificationDoc, seq: i64) -> Event {
-    let user: Uuid = doc.user_id.parse().unwrap_or_default();
     let id: Uuid = doc.id.parse().unwrap_or_else(|_| Uuid::new_v4());
     let notification = Notification::from(doc.clone());
-    Event {
-        id,
-        seq,
-        kind: NOTIFICATION_EVENT.into(),
-        topics: vec![Topic::User(user)],
-        payload: serde_json::to_value(&notification).unwrap_or_default(),
-        at: notification.created_at,
-        decoded: Default::default(),
-    }
+    let at = notification.created_at;
+    OutboxEvent::Notification(notification).into_live(id, seq, at)
 }
 
 /// What a talent reads when their application reaches `stage`.
@@ -199,14 +192,12 @@ pub async fn mark_read(
         notifications::mark_read(&state.docs, &viewer.user_id.to_string(), ids.as_deref())
             .await
             .map_err(unavailable)?;
-    let event = (changed > 0).then(|| Event {
-        id: Uuid::new_v4(),
-        seq: 0,
-        kind: READ_EVENT.into(),
-        topics: vec![Topic::User(viewer.user_id)],
-        payload: serde_json::json!({ "userId": viewer.user_id, "changed": changed }),
-        at: Utc::now(),
-        decoded: Default::default(),
+    let event = (changed > 0).then(|| {
+        let read = NotificationsRead {
+            user_id: viewer.user_id,
+            changed,
+        };
+        OutboxEvent::NotificationsRead(read).into_live(Uuid::new_v4(), 0, Utc::now())
     });
     Ok((changed, event))
 }
@@ -234,7 +225,7 @@ pub async fn feed(
 pub async fn audit_log(
     state: &AppState,
     viewer: Option<Viewer>,
-    actor: Option<Uuid>,
+    actor: Option<UserId>,
     object: Option<&str>,
     first: Option<i32>,
     after: Option<&str>,

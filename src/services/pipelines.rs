@@ -6,6 +6,7 @@
 use super::applications::{self, MoveRequest};
 use super::{signed_in, AppState, Viewer};
 use crate::db::models::Application;
+use crate::domain::ids::*;
 use crate::domain::ApplicationStage;
 use crate::errors::{AppError, AppResult};
 use actix::{Addr, Supervisor};
@@ -23,7 +24,7 @@ pub enum PipelineCommand {
     },
     Withdraw {
         viewer: Viewer,
-        id: Uuid,
+        id: ApplicationId,
     },
 }
 
@@ -75,7 +76,7 @@ impl Pipelines {
         &self,
         state: &AppState,
         viewer: Option<Viewer>,
-        ids: Vec<Uuid>,
+        ids: Vec<ApplicationId>,
         stage: ApplicationStage,
         reason: Option<String>,
     ) -> AppResult<Vec<Application>> {
@@ -95,7 +96,7 @@ impl Pipelines {
         &self,
         state: &AppState,
         viewer: Option<Viewer>,
-        id: Uuid,
+        id: ApplicationId,
     ) -> AppResult<Application> {
         let viewer = signed_in(viewer)?;
         let withdrawn = match applications::jobs_of(state, &[id]).await?[..] {
@@ -111,8 +112,14 @@ impl Pipelines {
             .ok_or(AppError::NotFound("application"))
     }
 
-    async fn run(&self, job: Uuid, command: PipelineCommand) -> AppResult<Vec<Application>> {
-        let answer = self.0.send(Apply { job, command }).await;
+    async fn run(&self, job: JobId, command: PipelineCommand) -> AppResult<Vec<Application>> {
+        let answer = self
+            .0
+            .send(Apply {
+                job: job.0,
+                command,
+            })
+            .await;
         answer
             .map_err(|e| internal(&e))?
             .map_err(|e| internal(&e))?

@@ -6,11 +6,11 @@ use crate::db::models::{
 };
 use crate::db::page::{Page, PageRequest};
 use crate::db::{self, profiles::HiringMetrics};
+use crate::domain::ids::*;
 use crate::domain::profiles::{ProducerProfileInput, TalentProfileInput};
 use crate::domain::Role;
 use crate::errors::{AppError, AppResult};
 use anyhow::Context;
-use uuid::Uuid;
 
 pub async fn upsert_talent(
     state: &AppState,
@@ -53,7 +53,9 @@ pub async fn upsert_talent(
         updated_at: chrono::Utc::now(),
     };
     let mut conn = state.conn().await?;
-    db::profiles::upsert_talent(&mut conn, &changes).await
+    Ok(db::profiles::upsert_talent(&mut conn, &changes)
+        .await
+        .with_context(|| format!("saving the talent profile of {}", changes.user_id))?)
 }
 
 pub async fn upsert_producer(
@@ -75,27 +77,33 @@ pub async fn upsert_producer(
         updated_at: chrono::Utc::now(),
     };
     let mut conn = state.conn().await?;
-    Ok(db::profiles::upsert_producer(&mut conn, &changes).await?)
+    Ok(db::profiles::upsert_producer(&mut conn, &changes)
+        .await
+        .context("profiles::upsert_producer")?)
 }
 
 pub async fn talent(
     state: &AppState,
     viewer: Option<Viewer>,
-    id: Uuid,
+    id: UserId,
 ) -> AppResult<Option<TalentProfile>> {
     signed_in(viewer)?;
     let mut conn = state.conn().await?;
-    db::profiles::find_talent(&mut conn, id).await
+    Ok(db::profiles::find_talent(&mut conn, id)
+        .await
+        .with_context(|| format!("reading the talent profile of {id}"))?)
 }
 
 pub async fn producer(
     state: &AppState,
     viewer: Option<Viewer>,
-    id: Uuid,
+    id: UserId,
 ) -> AppResult<Option<ProducerProfile>> {
     signed_in(viewer)?;
     let mut conn = state.conn().await?;
-    Ok(db::profiles::find_producer(&mut conn, id).await?)
+    Ok(db::profiles::find_producer(&mut conn, id)
+        .await
+        .context("profiles::find_producer")?)
 }
 
 pub async fn search_talents(
@@ -107,14 +115,18 @@ pub async fn search_talents(
     signed_in(viewer)?;
     let text = crate::domain::values::optional_text("text", text.as_deref(), 200)?;
     let mut conn = state.conn().await?;
-    db::profiles::search_talents(&mut conn, text.as_deref(), page).await
+    Ok(
+        db::profiles::search_talents(&mut conn, text.as_deref(), page)
+            .await
+            .context("searching talents")?,
+    )
 }
 
 /// A producer's hiring metrics: the producer and admins only.
 pub async fn hiring_metrics(
     state: &AppState,
     viewer: Option<Viewer>,
-    producer_id: Uuid,
+    producer_id: UserId,
 ) -> AppResult<HiringMetrics> {
     let viewer = signed_in(viewer)?;
     if viewer.user_id != producer_id && !viewer.is_admin() {
@@ -123,5 +135,7 @@ pub async fn hiring_metrics(
         ));
     }
     let mut conn = state.conn().await?;
-    Ok(db::profiles::hiring_metrics(&mut conn, producer_id).await?)
+    Ok(db::profiles::hiring_metrics(&mut conn, producer_id)
+        .await
+        .context("profiles::hiring_metrics")?)
 }

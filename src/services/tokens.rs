@@ -3,6 +3,7 @@
 
 use super::Viewer;
 use crate::configuration::AuthSettings;
+use crate::domain::ids::{SessionId, UserId};
 use crate::domain::Role;
 use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,18 +14,17 @@ use rand::RngCore;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct AccessClaims {
     iss: String,
     aud: String,
-    sub: Uuid,
+    sub: UserId,
     exp: i64,
     iat: i64,
     role: Role,
     /// The session (refresh-token family) this token belongs to; revoking it revokes the token.
-    sid: Uuid,
+    sid: SessionId,
 }
 
 pub struct TokenKeys {
@@ -148,9 +148,9 @@ mod tests {
     fn access_tokens_verify_only_with_the_same_key_and_audience() -> anyhow::Result<()> {
         let keys = TokenKeys::new(&settings("a-secret-that-is-long-enough-0123456789", "api"))?;
         let viewer = Viewer {
-            user_id: Uuid::new_v4(),
+            user_id: UserId::generate(),
             role: Role::Producer,
-            session_id: Uuid::new_v4(),
+            session_id: SessionId::generate(),
         };
         let (token, _) =
             keys.issue_access(&viewer, Utc::now(), Utc::now() + chrono::Duration::days(1))?;
@@ -175,9 +175,9 @@ mod tests {
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let claims = URL_SAFE_NO_PAD.encode(format!(
             r#"{{"iss":"castyou","aud":"api","sub":"{}","exp":{},"iat":0,"role":"ADMIN","sid":"{}"}}"#,
-            Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
             Utc::now().timestamp() + 600,
-            Uuid::new_v4()
+            uuid::Uuid::new_v4()
         ));
         assert_eq!(keys.verify_access(&format!("{header}.{claims}.")), None);
         Ok(())

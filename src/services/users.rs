@@ -2,12 +2,15 @@
 
 use super::{AppState, Viewer};
 use crate::db::{self, models::User};
+use crate::domain::ids::*;
 use crate::errors::{AppError, AppResult};
-use uuid::Uuid;
+use anyhow::Context;
 
-pub async fn find(state: &AppState, id: Uuid) -> AppResult<Option<User>> {
+pub async fn find(state: &AppState, id: UserId) -> AppResult<Option<User>> {
     let mut conn = state.conn().await?;
-    Ok(db::users::find(&mut conn, id).await?)
+    Ok(db::users::find(&mut conn, id)
+        .await
+        .context("users::find")?)
 }
 
 /// An email is visible to its owner and to admins only.

@@ -19,6 +19,7 @@ mod migrations;
 mod notifications;
 mod operations;
 mod outages;
+mod outbox_compat;
 mod over_http;
 mod pagination;
 mod pipelines;

@@ -34,7 +34,7 @@ pub(crate) async fn until_documented(app: &TestApp) {
 }
 
 /// Every notification of `user`, newest first.
-async fn inbox(app: &TestApp, user: &TestUser) -> Vec<Value> {
+pub(crate) async fn inbox(app: &TestApp, user: &TestUser) -> Vec<Value> {
     let data = app
         .gql_ok(INBOX, json!({ "first": 100 }), Some(&user.access_token))
         .await;

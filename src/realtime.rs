@@ -1,0 +1,128 @@
+//! The realtime actors of one instance, each started under its `Supervisor` and wired to the
+//! others: the hub (live subscribers), the event bus (every instance), the outbox relay (feeds
+//! the bus), the document writer and its relay (MongoDB), the deadline scheduler and the
+//! pipeline registry. `start` returns their handles; restarts are counted per `ActorName`.
+
+use crate::adapters::deadlines::PgDeadlines;
+use crate::adapters::documents::MongoDocuments;
+use crate::adapters::outbox::PgOutbox;
+use crate::adapters::redis_bus::RedisBus;
+use crate::configuration::BusKind;
+use crate::db::outbox::Consumer;
+use crate::services::pipelines::Pipelines;
+use crate::services::AppState;
+use actix::{Addr, Supervisor};
+use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
+use castyou_actors::{
+    ActorName, BusPort, DocumentPort, DocumentWriter, EventBus, NotificationHub, OutboxPort,
+    OutboxRelay, Restarts,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a relay looks for events when no notification woke it.
+const OUTBOX_POLL: Duration = Duration::from_secs(1);
+
+/// How long a job's pipeline actor lives without a move.
+const PIPELINE_IDLE: Duration = Duration::from_secs(300);
+
+/// The handles of this instance's realtime actors (they stop when the handles are dropped).
+pub struct RealtimeActors {
+    pub hub: Addr<NotificationHub>,
+    pub bus: Addr<EventBus>,
+    pub pipelines: Pipelines,
+    pub restarts: Restarts,
+    _relay: Addr<OutboxRelay>,
+    _documents: Addr<DocumentWriter>,
+    _document_relay: Addr<OutboxRelay>,
+    _deadlines: Addr<DeadlineScheduler>,
+}
+
+impl RealtimeActors {
+    pub fn start(state: &AppState) -> RealtimeActors {
+        let restarts = Restarts::new();
+        let realtime = &state.settings.realtime;
+        let retention = chrono::Duration::days(realtime.outbox_retention_days);
+        let outbox = |consumer| -> Arc<dyn OutboxPort> {
+            Arc::new(PgOutbox::new(
+                consumer,
+                state.pool.clone(),
+                state.settings.database.url.clone(),
+                retention,
+            ))
+        };
+
+        let counter = restarts.of(ActorName::Hub);
+        let hub =
+            Supervisor::start(move |_| NotificationHub::with_restart_counter(counter.clone()));
+
+        let bus_port: Option<Arc<dyn BusPort>> = match realtime.bus {
+            BusKind::Redis => Some(Arc::new(RedisBus::new(state.redis.clone()))),
+            BusKind::Local => None,
+        };
+        let (to_hub, counter) = (hub.clone().recipient(), restarts.of(ActorName::Bus));
+        let bus = Supervisor::start(move |_| {
+            EventBus::new(bus_port.clone(), to_hub.clone()).counting_restarts_in(counter.clone())
+        });
+
+        // The bus consumer of the outbox: one relaying instance publishes every event.
+        let (port, to_bus) = (outbox(Consumer::Bus), bus.clone().recipient());
+        let counter = restarts.of(ActorName::Relay);
+        let relay = Supervisor::start(move |_| {
+            OutboxRelay::new(port.clone(), to_bus.clone(), OUTBOX_POLL)
+                .counting_restarts_in(counter.clone())
+        });
+
+        // The document consumer: a second relay over the same outbox, with its own progress and
+        // leader, feeding the writer that stores notifications, activity and audit entries and
+        // then pushes the notifications on the bus.
+        let store: Arc<dyn DocumentPort> = Arc::new(MongoDocuments::new(state.clone()));
+        let (to_bus, counter) = (bus.clone().recipient(), restarts.of(ActorName::Documents));
+        let documents = Supervisor::start(move |_| {
+            DocumentWriter::new(store.clone(), to_bus.clone()).counting_restarts_in(counter.clone())
+        });
+        let (port, to_writer) = (outbox(Consumer::Documents), documents.clone().recipient());
+        let counter = restarts.of(ActorName::DocumentRelay);
+        let document_relay = Supervisor::start(move |_| {
+            OutboxRelay::new(port.clone(), to_writer.clone(), OUTBOX_POLL)
+                .counting_restarts_in(counter.clone())
+        });
+
+        let port: Arc<dyn DeadlinePort> = Arc::new(PgDeadlines::new(
+            state.clone(),
+            chrono::Duration::seconds(realtime.deadline_reminder_secs),
+        ));
+        let sweep_every = Duration::from_secs(realtime.deadline_sweep_secs);
+        let counter = restarts.of(ActorName::Deadlines);
+        let deadlines = Supervisor::start(move |_| {
+            DeadlineScheduler::new(port.clone(), sweep_every).counting_restarts_in(counter.clone())
+        });
+
+        let pipelines = Pipelines::start(
+            state.clone(),
+            PIPELINE_IDLE,
+            restarts.of(ActorName::Pipelines),
+            restarts.of(ActorName::Pipeline),
+        );
+
+        RealtimeActors {
+            hub,
+            bus,
+            pipelines,
+            restarts,
+            _relay: relay,
+            _documents: documents,
+            _document_relay: document_relay,
+            _deadlines: deadlines,
+        }
+    }
+
+    /// What the GraphQL schema needs of them.
+    pub fn for_schema(&self) -> crate::graphql::Realtime {
+        crate::graphql::Realtime {
+            hub: self.hub.clone(),
+            pipelines: self.pipelines.clone(),
+            bus: self.bus.clone().recipient(),
+        }
+    }
+}
