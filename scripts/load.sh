@@ -80,6 +80,7 @@ APP_ENVIRONMENT=production \
   APP_RATE_LIMIT__GENERAL_MAX=1000000000 \
   APP_LOG__FILTER=warn \
   APP_OPERATIONS__PORT="$OPS_PORT" \
+  APP_MAIL__TRANSPORT=file APP_MAIL__DIR="${TMPDIR:-/tmp}/castyou-load-mail" \
   "$BIN" serve >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 

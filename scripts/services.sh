@@ -34,6 +34,8 @@ MONGO_DIR="$DATA/mongo"
 MONGO_PID="$MONGO_DIR/nx-27017.pid"
 VENV="$DATA/venv"
 NX_VERSION="0.8.1"
+# The tests' SMTP sink (they start their own, to stop and restart it): aiosmtpd from PyPI.
+AIOSMTPD_VERSION="1.4.6"
 WAIT_SECS="${CASTYOU_SERVICES_WAIT_SECS:-60}"
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -195,7 +197,8 @@ PY
 }
 
 install_nx() {
-  if [[ -x $VENV/bin/nx-27017 ]] && "$VENV/bin/pip" show -q nx-27017 >/dev/null 2>&1; then return; fi
+  if [[ -x $VENV/bin/nx-27017 ]] && "$VENV/bin/pip" show -q nx-27017 >/dev/null 2>&1 \
+    && "$VENV/bin/pip" show -q aiosmtpd >/dev/null 2>&1; then return; fi
   have python3 || apt_install python3
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     apt_install python3-venv
@@ -204,7 +207,7 @@ install_nx() {
   rm -rf "$VENV"
   python3 -m venv "$VENV" || die "could not create $VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "nx-27017==$NX_VERSION" \
-    || die "pip could not install nx-27017"
+    "aiosmtpd==$AIOSMTPD_VERSION" || die "pip could not install nx-27017 and aiosmtpd"
 }
 
 start_mongo() {

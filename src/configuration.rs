@@ -50,7 +50,49 @@ pub struct Settings {
     pub persisted_queries: PersistedQuerySettings,
     pub groups: GroupSettings,
     pub operations: OperationsSettings,
+    pub mail: MailSettings,
     pub log: LogSettings,
+}
+
+/// How account mail (verification, password reset) leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// SMTP at `smtp_url` (`SMTP_URL`).
+    Smtp,
+    /// `.eml` files under `dir` (development: needs nothing).
+    File,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    /// `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), or `smtp://host:25` (plain, for a relay on a trusted network). Setting
+    /// `SMTP_URL` means SMTP.
+    #[serde(default)]
+    pub smtp_url: Option<SecretString>,
+    /// The sender, e.g. `CastYou <no-reply@castyou.example>`.
+    pub from: String,
+    /// Where the file transport writes.
+    pub dir: String,
+    /// The app's public address; links in mail point there (`/verify-email?token=…`).
+    pub public_app_url: String,
+    /// How long one attempt to hand a mail over may take.
+    pub send_timeout_secs: u64,
+}
+
+impl fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("transport", &self.transport)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
+            .field("from", &self.from)
+            .field("dir", &self.dir)
+            .field("public_app_url", &self.public_app_url)
+            .finish()
+    }
 }
 
 /// Limits on the documents clients send, checked in linear time before async-graphql validates
@@ -282,6 +324,14 @@ pub struct AuthSettings {
     pub session_lifetime_secs: i64,
     /// Changing two-factor settings without the password needs a sign-in this recent.
     pub reauth_window_secs: i64,
+    /// How long an email verification link works.
+    pub verification_ttl_secs: i64,
+    /// How long a password reset link works.
+    pub password_reset_ttl_secs: i64,
+    /// Whether an account must verify its email before it can sign in with a password.
+    pub require_verified_email: bool,
+    /// Verification mails one account may ask for again per hour.
+    pub resend_verification_per_hour: i64,
     pub totp_issuer: String,
     /// Argon2id memory cost in KiB (OWASP: at least 19 MiB).
     pub argon2_memory_kib: u32,
@@ -375,6 +425,7 @@ const CONVENTIONAL_VARIABLES: &[(&str, &str)] = &[
     ("REDIS_URL", "redis.url"),
     ("MONGODB_URI", "mongodb.uri"),
     ("JWT_SECRET", "auth.jwt_secret"),
+    ("SMTP_URL", "mail.smtp_url"),
     ("PORT", "application.port"),
     ("HOST", "application.host"),
 ];
@@ -422,6 +473,10 @@ impl Settings {
         let mut settings: Settings = raw
             .try_deserialize()
             .map_err(|e| SettingsError(vec![e.to_string()]))?;
+        // SMTP_URL set means SMTP.
+        if settings.mail.smtp_url.is_some() {
+            settings.mail.transport = MailTransport::Smtp;
+        }
         if settings.auth.jwt_secret.is_none() && environment == Environment::Development {
             settings.auth.jwt_secret = Some(SecretString::from(DEVELOPMENT_JWT_SECRET));
         }
@@ -487,6 +542,34 @@ impl Settings {
         }
         if self.groups.max_members < 2 {
             problems.push("groups.max_members: must be at least 2".into());
+        }
+        if self.auth.verification_ttl_secs < 60 || self.auth.password_reset_ttl_secs < 60 {
+            problems.push(
+                "auth.verification_ttl_secs / auth.password_reset_ttl_secs: at least 60".into(),
+            );
+        }
+        if self.auth.resend_verification_per_hour < 1 {
+            problems.push("auth.resend_verification_per_hour: must be at least 1".into());
+        }
+        match (&self.mail.transport, &self.mail.smtp_url) {
+            (MailTransport::Smtp, None) => problems
+                .push("mail.smtp_url (SMTP_URL): required when mail.transport is smtp".into()),
+            (_, Some(url))
+                if !(url.expose_secret().starts_with("smtp://")
+                    || url.expose_secret().starts_with("smtps://")) =>
+            {
+                problems.push("mail.smtp_url (SMTP_URL): must be an smtp:// or smtps:// URL".into())
+            }
+            _ => {}
+        }
+        if !self.mail.from.contains('@') {
+            problems
+                .push("mail.from: must be an address, e.g. CastYou <no-reply@example.com>".into());
+        }
+        if !(self.mail.public_app_url.starts_with("http://")
+            || self.mail.public_app_url.starts_with("https://"))
+        {
+            problems.push("mail.public_app_url: must be an http(s) URL".into());
         }
         if self.operations.host.trim().is_empty() {
             problems.push("operations.host: must not be empty".into());

@@ -1,10 +1,11 @@
 //! The realtime actors of one instance, each started under its `Supervisor` and wired to the
 //! others: the hub (live subscribers), the event bus (every instance), the outbox relay (feeds
 //! the bus), the document writer and its relay (MongoDB), the deadline scheduler and the
-//! pipeline registry. `start` returns their handles; restarts are counted per `ActorName`.
+//! pipeline registry, and the mailer with its relay. `start` returns their handles; restarts are counted per `ActorName`.
 
 use crate::adapters::deadlines::PgDeadlines;
 use crate::adapters::documents::MongoDocuments;
+use crate::adapters::mail::LettreMail;
 use crate::adapters::outbox::PgOutbox;
 use crate::adapters::redis_bus::RedisBus;
 use crate::configuration::BusKind;
@@ -14,8 +15,8 @@ use crate::services::AppState;
 use actix::{Addr, Supervisor};
 use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
 use castyou_actors::{
-    ActorName, BusPort, DocumentPort, DocumentWriter, EventBus, NotificationHub, OutboxPort,
-    OutboxRelay, Restarts,
+    ActorName, BusPort, DocumentPort, DocumentWriter, EventBus, MailFailures, MailPort, Mailer,
+    NotificationHub, OutboxPort, OutboxRelay, Restarts,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,14 +33,18 @@ pub struct RealtimeActors {
     pub bus: Addr<EventBus>,
     pub pipelines: Pipelines,
     pub restarts: Restarts,
+    pub mail_failures: MailFailures,
     _relay: Addr<OutboxRelay>,
+    _mailer: Addr<Mailer>,
+    _mail_relay: Addr<OutboxRelay>,
     _documents: Addr<DocumentWriter>,
     _document_relay: Addr<OutboxRelay>,
     _deadlines: Addr<DeadlineScheduler>,
 }
 
 impl RealtimeActors {
-    pub fn start(state: &AppState) -> RealtimeActors {
+    /// Fails only on settings the mail transport cannot use.
+    pub fn start(state: &AppState) -> anyhow::Result<RealtimeActors> {
         let restarts = Restarts::new();
         let realtime = &state.settings.realtime;
         let retention = chrono::Duration::days(realtime.outbox_retention_days);
@@ -88,6 +93,20 @@ impl RealtimeActors {
                 .counting_restarts_in(counter.clone())
         });
 
+        // The mail consumer: its own relay, reading only events that ask for mail.
+        let mail: Arc<dyn MailPort> = Arc::new(LettreMail::new(state.clone())?);
+        let mail_failures = MailFailures::default();
+        let (failures, counter) = (mail_failures.clone(), restarts.of(ActorName::Mailer));
+        let mailer = Supervisor::start(move |_| {
+            Mailer::new(mail.clone(), failures.clone()).counting_restarts_in(counter.clone())
+        });
+        let (port, to_mailer) = (outbox(Consumer::Mail), mailer.clone().recipient());
+        let counter = restarts.of(ActorName::MailRelay);
+        let mail_relay = Supervisor::start(move |_| {
+            OutboxRelay::new(port.clone(), to_mailer.clone(), OUTBOX_POLL)
+                .counting_restarts_in(counter.clone())
+        });
+
         let port: Arc<dyn DeadlinePort> = Arc::new(PgDeadlines::new(
             state.clone(),
             chrono::Duration::seconds(realtime.deadline_reminder_secs),
@@ -105,16 +124,19 @@ impl RealtimeActors {
             restarts.of(ActorName::Pipeline),
         );
 
-        RealtimeActors {
+        Ok(RealtimeActors {
             hub,
             bus,
             pipelines,
             restarts,
+            mail_failures,
             _relay: relay,
+            _mailer: mailer,
+            _mail_relay: mail_relay,
             _documents: documents,
             _document_relay: document_relay,
             _deadlines: deadlines,
-        }
+        })
     }
 
     /// What the GraphQL schema needs of them.

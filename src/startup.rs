@@ -36,11 +36,12 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         telemetry::init(&settings.log);
         let state = prepare_state(settings).await?;
-        let actors = RealtimeActors::start(&state);
+        let actors = RealtimeActors::start(&state)?;
         let metrics = Metrics::new(
             actors.hub.clone(),
             actors.pipelines.clone(),
             actors.restarts.clone(),
+            actors.mail_failures.clone(),
         );
         live_sessions::start_watching(state.clone(), actors.hub.clone());
 

@@ -8,6 +8,7 @@
 //! - `bus`: `EventBus`, which carries relayed events to every instance's hub.
 //! - `deadlines`: `DeadlineScheduler`, which closes jobs at their deadline and reminds before.
 //! - `documents`: `DocumentWriter`, which stores each event's documents, then pushes them live.
+//! - `mailer`: `Mailer`, which sends account mail from the outbox, retrying with backoff.
 //! - `pipeline`: `PipelineRegistry`, one `PipelineActor` per busy job, serializing its moves.
 
 pub mod bus;
@@ -15,6 +16,7 @@ pub mod deadlines;
 pub mod documents;
 pub mod events;
 pub mod hub;
+pub mod mailer;
 pub mod pipeline;
 pub mod relay;
 pub mod restarts;
@@ -23,6 +25,7 @@ pub use bus::{BusPort, EventBus, Publish, PublishAll};
 pub use documents::{DocumentPort, DocumentWriter};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
+pub use mailer::{MailFailures, MailPort, Mailer};
 pub use pipeline::{PipelinePort, PipelineRegistry};
 pub use relay::{OutboxPort, OutboxRelay};
 pub use restarts::{ActorName, RestartCounter, Restarts};

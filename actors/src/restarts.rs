@@ -33,6 +33,10 @@ pub enum ActorName {
     Documents,
     /// The relay feeding the document writer.
     DocumentRelay,
+    /// The mailer (account mail).
+    Mailer,
+    /// The relay feeding the mailer.
+    MailRelay,
 }
 
 impl ActorName {

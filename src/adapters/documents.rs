@@ -312,8 +312,11 @@ async fn make(state: &AppState, event: &Event, decoded: &OutboxEvent) -> anyhow:
                 format!("{talent} joined {group}"),
             ));
         }
-        // Sign-outs are in the audit log already; they make no notification or feed entry.
-        OutboxEvent::SessionsRevoked(_) => {}
+        // Sign-outs are in the audit log already; account mail is the mailer's. Neither makes a
+        // notification or a feed entry.
+        OutboxEvent::SessionsRevoked(_)
+        | OutboxEvent::EmailVerificationRequested(_)
+        | OutboxEvent::PasswordResetRequested(_) => {}
         // Stored above; the bus-only kinds never reach the outbox.
         OutboxEvent::Audit(_)
         | OutboxEvent::Notification(_)

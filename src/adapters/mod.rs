@@ -2,5 +2,6 @@
 
 pub mod deadlines;
 pub mod documents;
+pub mod mail;
 pub mod outbox;
 pub mod redis_bus;

@@ -19,6 +19,7 @@ pub const CHANNEL: &str = "castyou_outbox";
 /// The advisory locks whose holders consume (arbitrary constants: "castyou outbox", "... docs").
 const RELAY_LOCK: i64 = 0x6361_7374_796f_7501;
 const DOCUMENTS_LOCK: i64 = 0x6361_7374_796f_7502;
+const MAIL_LOCK: i64 = 0x6361_7374_796f_7503;
 
 pub struct PgOutbox {
     consumer: Consumer,
@@ -63,6 +64,7 @@ impl OutboxPort for PgOutbox {
         let (lock, consumer) = match self.consumer {
             Consumer::Bus => (RELAY_LOCK, "relays the outbox"),
             Consumer::Documents => (DOCUMENTS_LOCK, "stores the outbox's documents"),
+            Consumer::Mail => (MAIL_LOCK, "sends the outbox's mail"),
         };
         Box::pin(async move {
             let mut slot = leader.lock().await;

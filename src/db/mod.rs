@@ -1,6 +1,7 @@
 //! PostgreSQL through diesel-async: the pool, migrations, and one repository module per
 //! aggregate. Only this module (and its children) speaks SQL.
 
+pub mod accounts;
 pub mod applications;
 pub mod favorites;
 pub mod groups;

@@ -25,6 +25,8 @@ pub struct User {
     pub display_name: String,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// When the owner of `email` proved it; None while unverified.
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
 /// What login needs; `Debug` prints no secret.

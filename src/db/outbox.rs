@@ -20,6 +20,13 @@ pub struct OutboxRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// Which consumers an event is for; the others find it marked done at insert.
+#[derive(Debug, Clone, Copy)]
+pub struct Consumers {
+    pub bus: bool,
+    pub mail: bool,
+}
+
 /// Records an event; call inside the transaction that makes the change. `job_id` is the job
 /// whose pipeline watchers hear of it.
 pub async fn record(
@@ -27,13 +34,17 @@ pub async fn record(
     kind: &str,
     job_id: Option<JobId>,
     payload: &serde_json::Value,
+    consumers: Consumers,
 ) -> QueryResult<()> {
+    let done = |wanted: bool| (!wanted).then(Utc::now);
     diesel::insert_into(outbox_events::table)
         .values((
             outbox_events::id.eq(Uuid::now_v7()),
             outbox_events::kind.eq(kind),
             outbox_events::job_id.eq(job_id),
             outbox_events::payload.eq(payload),
+            outbox_events::delivered_at.eq(done(consumers.bus)),
+            outbox_events::mailed_at.eq(done(consumers.mail)),
         ))
         .execute(conn)
         .await?;
@@ -47,6 +58,8 @@ pub enum Consumer {
     Bus,
     /// The document consumer, storing notifications, activity and audit (`documented_at`).
     Documents,
+    /// The mailer, sending account mail (`mailed_at`).
+    Mail,
 }
 
 /// Stages an audit entry for the document store (never published on the bus).
@@ -61,6 +74,7 @@ pub async fn record_audit(
             outbox_events::kind.eq("AUDIT"),
             outbox_events::payload.eq(payload),
             outbox_events::delivered_at.eq(diesel::dsl::now),
+            outbox_events::mailed_at.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await?;
@@ -89,6 +103,13 @@ pub async fn pending(
         Consumer::Documents => {
             query
                 .filter(outbox_events::documented_at.is_null())
+                .filter(outbox_events::kind.eq_any(known))
+                .load(conn)
+                .await
+        }
+        Consumer::Mail => {
+            query
+                .filter(outbox_events::mailed_at.is_null())
                 .filter(outbox_events::kind.eq_any(known))
                 .load(conn)
                 .await
@@ -122,6 +143,12 @@ pub async fn mark_done(conn: &mut PgConn, consumer: Consumer, seqs: &[i64]) -> Q
                 .execute(conn)
                 .await
         }
+        Consumer::Mail => {
+            diesel::update(rows)
+                .set(outbox_events::mailed_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await
+        }
     }
 }
 
@@ -139,6 +166,11 @@ pub async fn backlog(conn: &mut PgConn, consumer: Consumer) -> QueryResult<i64> 
                 .get_result(conn)
                 .await
         }
+        Consumer::Mail => {
+            all.filter(outbox_events::mailed_at.is_null())
+                .get_result(conn)
+                .await
+        }
     }
 }
 
@@ -151,6 +183,7 @@ pub async fn prune_delivered(
     let old: Vec<i64> = outbox_events::table
         .filter(outbox_events::delivered_at.lt(before))
         .filter(outbox_events::documented_at.is_not_null())
+        .filter(outbox_events::mailed_at.is_not_null())
         .select(outbox_events::seq)
         .limit(limit)
         .load(conn)

@@ -15,6 +15,22 @@ diesel::table! {
         totp_last_step -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email_verified_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    account_tokens (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        purpose -> AccountTokenPurpose,
+        email -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -203,6 +219,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(user_identities -> users (user_id));
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> auth_sessions (session_id));
@@ -221,6 +238,7 @@ diesel::joinable!(favorite_list_items -> talent_profiles (talent_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    account_tokens,
     user_identities,
     auth_sessions,
     refresh_tokens,
@@ -245,5 +263,6 @@ diesel::table! {
         created_at -> Timestamptz,
         delivered_at -> Nullable<Timestamptz>,
         documented_at -> Nullable<Timestamptz>,
+        mailed_at -> Nullable<Timestamptz>,
     }
 }

@@ -22,6 +22,7 @@ pg_types!(
     ApplicationStage => "application_stage",
     GroupRole => "group_role",
     MembershipStatus => "membership_status",
+    AccountTokenPurpose => "account_token_purpose",
 );
 
 /// Implements diesel's conversions between a domain enum and its PostgreSQL enum type.

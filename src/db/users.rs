@@ -19,6 +19,17 @@ pub async fn find(conn: &mut PgConn, id: UserId) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// Locks the user's row for the rest of the transaction.
+pub async fn lock(conn: &mut PgConn, id: UserId) -> QueryResult<()> {
+    users::table
+        .find(id)
+        .select(users::id)
+        .for_update()
+        .first::<UserId>(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn find_many(conn: &mut PgConn, ids: &[UserId]) -> QueryResult<Vec<User>> {
     users::table
         .filter(users::id.eq_any(ids))

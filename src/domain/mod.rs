@@ -49,6 +49,12 @@ domain_enum!(
     /// What a user is on the platform; ADMIN is granted by operators only.
     Role => UserRole { Talent = "TALENT", Producer = "PRODUCER", Admin = "ADMIN" }
 );
+domain_enum!(
+    /// What a mailed account token proves or allows.
+    AccountTokenPurpose => AccountTokenPurpose {
+        VerifyEmail = "VERIFY_EMAIL", ResetPassword = "RESET_PASSWORD",
+    }
+);
 domain_enum!(AuthProvider => AuthProvider {
     Google = "GOOGLE", Facebook = "FACEBOOK", Linkedin = "LINKEDIN",
 });

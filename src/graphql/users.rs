@@ -6,7 +6,7 @@ use crate::db::models::{ProducerProfile, TalentProfile, User};
 use crate::domain::ids::*;
 use crate::domain::{AuthProvider, Role};
 use crate::errors::AppResult;
-use crate::services::{self, audit, auth};
+use crate::services::{self, accounts, audit, auth};
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
@@ -61,6 +61,15 @@ impl UserNode {
             services::users::owner_only(viewer(ctx).as_ref(), &self.user, "two-factor state")?;
         }
         Ok(self.totp_enabled)
+    }
+
+    /// Whether the owner of the address proved it. Visible to the user itself and to admins;
+    /// anyone else gets FORBIDDEN.
+    async fn email_verified(&self, ctx: &Context<'_>) -> Result<bool> {
+        if !self.signed_in_as {
+            services::users::owner_only(viewer(ctx).as_ref(), &self.user, "email verification")?;
+        }
+        Ok(self.email_verified_at.is_some())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -238,6 +247,33 @@ impl AuthMutation {
         .await
     }
 
+    /// Marks the email verified with the token from the verification mail (single use).
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
+        Ok(accounts::verify_email(state(ctx), &meta(ctx), &token).await?)
+    }
+
+    /// Sends the verification mail again: signed in, email not yet verified; a few an hour.
+    async fn resend_verification_email(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(accounts::resend_verification(state(ctx), &meta(ctx), viewer(ctx)).await?)
+    }
+
+    /// Mails a password reset link when the address has an account. Always true: the answer
+    /// never tells whether it does.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        Ok(accounts::request_password_reset(state(ctx), &meta(ctx), &email).await?)
+    }
+
+    /// Sets a new password with the token from the reset mail (single use); the email counts
+    /// as verified and every session of the account ends.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> Result<bool> {
+        Ok(accounts::reset_password(state(ctx), &meta(ctx), &token, &new_password).await?)
+    }
+
     /// Ends the session of this refresh token (its access tokens stop working too).
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
         let result = auth::logout(state(ctx), &refresh_token).await;
@@ -258,9 +294,18 @@ impl AuthMutation {
         provider: AuthProvider,
         id_token: String,
         role: Option<Role>,
+        #[graphql(desc = "With 2FA on: the current code (TWO_FACTOR_REQUIRED asks for it).")]
+        totp_code: Option<String>,
     ) -> Result<auth::AuthPayload> {
-        let result =
-            auth::login_with_provider(state(ctx), &meta(ctx), provider, &id_token, role).await;
+        let result = auth::login_with_provider(
+            state(ctx),
+            &meta(ctx),
+            provider,
+            &id_token,
+            role,
+            totp_code.as_deref(),
+        )
+        .await;
         let summary = format!("provider={provider}");
         signed(
             ctx,

@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use castyou_actors::hub::CountSubscriptions;
-use castyou_actors::{NotificationHub, Restarts};
+use castyou_actors::{MailFailures, NotificationHub, Restarts};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -43,6 +43,9 @@ pub struct Metrics {
     restarts: Family<ActorLabel, Counter>,
     restart_sources: Restarts,
     unknown_events: Gauge,
+    mail_backlog: Gauge,
+    mail_failures: Counter,
+    mail_failure_source: MailFailures,
     hub: Addr<NotificationHub>,
     pipelines: Pipelines,
 }
@@ -52,6 +55,7 @@ impl Metrics {
         hub: Addr<NotificationHub>,
         pipelines: Pipelines,
         restart_sources: Restarts,
+        mail_failure_source: MailFailures,
     ) -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("castyou");
         let requests = Family::<StatusLabel, Counter>::default();
@@ -102,6 +106,18 @@ impl Metrics {
             "Outbox events of kinds this server does not know, kept for a server that does",
             unknown_events.clone(),
         );
+        let mail_backlog = Gauge::default();
+        registry.register(
+            "mail_backlog",
+            "Account mails waiting to be sent",
+            mail_backlog.clone(),
+        );
+        let mail_failures = Counter::default();
+        registry.register(
+            "mail_failures",
+            "Failed attempts to hand a mail to the mail server",
+            mail_failures.clone(),
+        );
         let restarts = Family::<ActorLabel, Counter>::default();
         registry.register(
             "actor_restarts",
@@ -120,6 +136,9 @@ impl Metrics {
             restarts,
             restart_sources,
             unknown_events,
+            mail_backlog,
+            mail_failures,
+            mail_failure_source,
             hub,
             pipelines,
         })
@@ -176,11 +195,18 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState
         if let Ok(n) = db::outbox::backlog(&mut conn, db::outbox::Consumer::Documents).await {
             metrics.documents_backlog.set(n);
         }
+        if let Ok(n) = db::outbox::backlog(&mut conn, db::outbox::Consumer::Mail).await {
+            metrics.mail_backlog.set(n);
+        }
         let known = crate::services::events::known_kinds();
         if let Ok(n) = db::outbox::unknown_pending(&mut conn, &known).await {
             metrics.unknown_events.set(n);
         }
     }
+    let failed = metrics.mail_failure_source.get();
+    metrics
+        .mail_failures
+        .inc_by(failed.saturating_sub(metrics.mail_failures.get()));
     for (actor, restarts) in metrics.restart_sources.counts() {
         let counter = metrics.restarts.get_or_create(&ActorLabel {
             actor: actor.label(),

@@ -6,7 +6,7 @@ use super::{gate, signed_in, tokens, AppState, RequestMeta, Viewer};
 use crate::db::{self, models, PgConn};
 use crate::domain::ids::*;
 use crate::domain::values::{self, Email};
-use crate::domain::{AuthProvider, Role};
+use crate::domain::{AccountTokenPurpose, AuthProvider, Role};
 use crate::errors::{AppError, AppResult};
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -32,7 +32,7 @@ fn argon2(state: &AppState) -> AppResult<Argon2<'static>> {
 }
 
 /// Hashes off the async workers: Argon2id is deliberately slow.
-async fn hash_password(state: &AppState, password: String) -> AppResult<String> {
+pub(crate) async fn hash_password(state: &AppState, password: String) -> AppResult<String> {
     let hasher = argon2(state)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
@@ -131,19 +131,26 @@ pub async fn register(
     let display_name = values::text("displayName", display_name, 100)?;
     let hash = hash_password(state, password.to_string()).await?;
     let mut conn = state.conn().await?;
-    let user = db::users::insert(
-        &mut conn,
-        models::NewUser {
-            id: UserId::generate(),
-            email: &email,
-            role,
-            display_name: &display_name,
-            password_hash: Some(&hash),
-        },
-    )
-    .await
-    .context("users::insert")?
-    .ok_or_else(|| AppError::conflict("an account with this email already exists"))?;
+    // The account and its verification mail commit together.
+    let user = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let user = db::users::insert(
+                c,
+                models::NewUser {
+                    id: UserId::generate(),
+                    email: &email,
+                    role,
+                    display_name: &display_name,
+                    password_hash: Some(&hash),
+                },
+            )
+            .await
+            .context("users::insert")?
+            .ok_or_else(|| AppError::conflict("an account with this email already exists"))?;
+            super::accounts::send_token(state, c, &user, AccountTokenPurpose::VerifyEmail).await?;
+            Ok(user)
+        })
+        .await?;
     tracing::info!(user_id = %user.id, role = %role, "user registered");
     start_session(state, &mut conn, user).await
 }
@@ -181,27 +188,59 @@ pub async fn login(
     let (Some(user), Some(credentials)) = (user, credentials) else {
         return Err(invalid());
     };
-    if credentials.totp_enabled {
-        let Some(code) = totp_code else {
-            return Err(AppError::TwoFactorRequired);
-        };
-        let secret = credentials
-            .totp_secret
-            .as_deref()
-            .context("2FA on without a secret")?;
-        let step = check_totp(state, secret, &user.email, code)?
-            .ok_or_else(|| AppError::InvalidCredentials("invalid two-factor code".into()))?;
-        if !db::users::claim_totp_step(&mut conn, user.id, step)
-            .await
-            .context("users::claim_totp_step")?
-        {
-            return Err(AppError::InvalidCredentials(
-                "this two-factor code was already used".into(),
-            ));
-        }
+    second_factor(state, &mut conn, &user, &credentials, totp_code).await?;
+    if state.settings.auth.require_verified_email && user.email_verified_at.is_none() {
+        return Err(AppError::forbidden(
+            "verify your email address first: follow the link in the mail we sent",
+        ));
     }
     tracing::info!(user_id = %user.id, "login succeeded");
     start_session(state, &mut conn, user).await
+}
+
+/// With 2FA on, a sign-in needs a current code that was not used before.
+async fn second_factor(
+    state: &AppState,
+    conn: &mut PgConn,
+    user: &models::User,
+    credentials: &models::Credentials,
+    totp_code: Option<&str>,
+) -> AppResult<()> {
+    if !credentials.totp_enabled {
+        return Ok(());
+    }
+    let Some(code) = totp_code else {
+        return Err(AppError::TwoFactorRequired);
+    };
+    let secret = credentials
+        .totp_secret
+        .as_deref()
+        .context("2FA on without a secret")?;
+    let step = check_totp(state, secret, &user.email, code)?
+        .ok_or_else(|| AppError::InvalidCredentials("invalid two-factor code".into()))?;
+    if !db::users::claim_totp_step(conn, user.id, step)
+        .await
+        .context("users::claim_totp_step")?
+    {
+        return Err(AppError::InvalidCredentials(
+            "this two-factor code was already used".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The 2FA check of a user found by a provider identity.
+async fn provider_second_factor(
+    state: &AppState,
+    conn: &mut PgConn,
+    user: &models::User,
+    totp_code: Option<&str>,
+) -> AppResult<()> {
+    let credentials = db::users::credentials(conn, user.id)
+        .await
+        .context("users::credentials")?
+        .ok_or(AppError::Unauthenticated)?;
+    second_factor(state, conn, user, &credentials, totp_code).await
 }
 
 /// Exchanges a refresh token for a new pair. The presented token stops working; presenting it
@@ -356,6 +395,7 @@ pub async fn login_with_provider(
     provider: AuthProvider,
     id_token: &str,
     role: Option<Role>,
+    totp_code: Option<&str>,
 ) -> AppResult<AuthPayload> {
     gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
     if role == Some(Role::Admin) {
@@ -385,7 +425,15 @@ pub async fn login_with_provider(
         .await
         .context("users::find_by_identity")?
     {
+        provider_second_factor(state, &mut conn, &user, totp_code).await?;
         return start_session(state, &mut conn, user).await;
+    }
+    // An address the provider has not verified proves nothing: it never creates or links an
+    // account (anyone can type someone else's address into a provider profile).
+    if !identity.email_verified {
+        return Err(AppError::forbidden(
+            "the provider has not verified this email address; verify it there first",
+        ));
     }
     let email = identity
         .email
@@ -395,20 +443,19 @@ pub async fn login_with_provider(
         .ok_or_else(|| {
             AppError::bad_input("idToken", "the provider did not share an email address")
         })?;
-    // An existing account is linked only when the provider vouches for the address.
     if let Some(user) = db::users::find_by_email(&mut conn, &email)
         .await
         .context("users::find_by_email")?
     {
-        if !identity.email_verified {
-            return Err(AppError::conflict(
-                "an account with this email exists; sign in with its password first",
-            ));
+        if user.email_verified_at.is_some() {
+            // The owner proved the address before: link, as a second way in.
+            provider_second_factor(state, &mut conn, &user, totp_code).await?;
+            db::users::link_identity(&mut conn, provider, &identity.subject, user.id)
+                .await
+                .context("users::link_identity")?;
+            return start_session(state, &mut conn, user).await;
         }
-        db::users::link_identity(&mut conn, provider, &identity.subject, user.id)
-            .await
-            .context("users::link_identity")?;
-        return start_session(state, &mut conn, user).await;
+        return take_over(state, meta, &mut conn, provider, &identity.subject, user).await;
     }
     let role = role.ok_or_else(|| {
         AppError::bad_input("role", "a new account needs a role: TALENT or PRODUCER")
@@ -443,11 +490,64 @@ pub async fn login_with_provider(
             db::users::link_identity(c, provider, &identity.subject, user.id)
                 .await
                 .context("users::link_identity")?;
+            db::accounts::mark_verified(c, user.id)
+                .await
+                .context("accounts::mark_verified")?;
             Ok(user)
         })
         .await?;
     tracing::info!(user_id = %user.id, %provider, "user registered through a provider");
     start_session(state, &mut conn, user).await
+}
+
+/// A verified provider identity whose address matches an account that never verified it: the
+/// address belongs to the identity's owner, so whatever someone else set up under it (a
+/// password, 2FA, open sessions) is removed, the address is marked verified, and the takeover
+/// is audited. This defeats account pre-hijacking (registering a victim's address first).
+async fn take_over(
+    state: &AppState,
+    meta: &RequestMeta,
+    conn: &mut PgConn,
+    provider: AuthProvider,
+    subject: &str,
+    user: models::User,
+) -> AppResult<AuthPayload> {
+    let revoked = conn
+        .transaction::<_, AppError, _>(async |c| {
+            db::users::lock(c, user.id).await.context("users::lock")?;
+            db::accounts::take_over(c, user.id)
+                .await
+                .context("accounts::take_over")?;
+            db::users::link_identity(c, provider, subject, user.id)
+                .await
+                .context("users::link_identity")?;
+            let reason = "taken over by a verified provider identity";
+            let revoked = db::sessions::revoke_user_sessions(c, user.id, reason)
+                .await
+                .context("sessions::revoke_user_sessions")?;
+            super::events::sessions_revoked(c, user.id, &revoked, reason).await?;
+            Ok(revoked)
+        })
+        .await?;
+    gate::cache_revoked_sessions(state, &revoked).await;
+    let entry = super::audit::Entry {
+        actor: Some((user.id, user.role)),
+        action: "ACCOUNT_TAKEN_OVER".into(),
+        object_type: "User".into(),
+        object_id: user.id.to_string(),
+        summary: format!(
+            "a verified {provider} identity claimed an account whose email was never verified; \
+             its password, 2FA and {} session(s) were removed",
+            revoked.len()
+        ),
+    };
+    super::audit::record(state, meta, entry).await;
+    tracing::warn!(user_id = %user.id, %provider, "unverified account taken over by a verified provider identity");
+    let user = db::users::find(conn, user.id)
+        .await
+        .context("users::find")?
+        .ok_or(AppError::Unauthenticated)?;
+    start_session(state, conn, user).await
 }
 
 /// A TOTP secret in the making, before the user proves they stored it.

@@ -7,7 +7,7 @@ use super::notifications::Notification;
 use crate::db::models::{Application, Job};
 use crate::db::{self, PgConn};
 use crate::domain::ids::*;
-use crate::domain::{ApplicationStage, JobStatus};
+use crate::domain::{AccountTokenPurpose, ApplicationStage, JobStatus};
 use crate::errors::AppResult;
 use anyhow::Context;
 use castyou_actors::{Event, Topic};
@@ -85,6 +85,19 @@ pub struct SessionsRevoked {
     pub reason: String,
 }
 
+/// A mail that carries an account token (for the mail consumer only). The token itself is not
+/// here: it is derived from `token_id` with the server's key when the mail is written, and only
+/// its hash is stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountMail {
+    pub user_id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub token_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A user's notifications were marked read (carried on the bus only).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -118,6 +131,10 @@ pub enum OutboxEvent {
     GroupInvited(GroupMembershipChanged),
     GroupJoined(GroupMembershipChanged),
     SessionsRevoked(SessionsRevoked),
+    /// A verification mail to send (mail consumer only).
+    EmailVerificationRequested(AccountMail),
+    /// A password reset mail to send (mail consumer only).
+    PasswordResetRequested(AccountMail),
     /// An audit entry staged for the document store (never published on the bus).
     Audit(Staged),
     /// A stored notification pushed to its recipient (bus only).
@@ -157,9 +174,57 @@ impl OutboxEvent {
             | OutboxEvent::GroupInvited(_)
             | OutboxEvent::GroupJoined(_)
             | OutboxEvent::SessionsRevoked(_)
+            | OutboxEvent::EmailVerificationRequested(_)
+            | OutboxEvent::PasswordResetRequested(_)
             | OutboxEvent::Audit(_)
             | OutboxEvent::Notification(_)
             | OutboxEvent::NotificationsRead(_) => None,
+        }
+    }
+
+    /// Whether the bus relays it (audit entries and mail are for their consumers only).
+    pub fn for_bus(&self) -> bool {
+        match self {
+            OutboxEvent::Audit(_)
+            | OutboxEvent::EmailVerificationRequested(_)
+            | OutboxEvent::PasswordResetRequested(_) => false,
+            OutboxEvent::Notification(_)
+            | OutboxEvent::NotificationsRead(_)
+            | OutboxEvent::ApplicationCreated(_)
+            | OutboxEvent::ApplicationMoved(_)
+            | OutboxEvent::ApplicationWithdrawn(_)
+            | OutboxEvent::JobClosed(_)
+            | OutboxEvent::JobPublished(_)
+            | OutboxEvent::JobFilled(_)
+            | OutboxEvent::JobCancelled(_)
+            | OutboxEvent::DeadlineReminder(_)
+            | OutboxEvent::GroupInvited(_)
+            | OutboxEvent::GroupJoined(_)
+            | OutboxEvent::SessionsRevoked(_) => true,
+        }
+    }
+
+    /// The mail it asks for, if any (the mail consumer reads only these).
+    pub fn mail(&self) -> Option<(AccountTokenPurpose, &AccountMail)> {
+        match self {
+            OutboxEvent::EmailVerificationRequested(m) => {
+                Some((AccountTokenPurpose::VerifyEmail, m))
+            }
+            OutboxEvent::PasswordResetRequested(m) => Some((AccountTokenPurpose::ResetPassword, m)),
+            OutboxEvent::Audit(_)
+            | OutboxEvent::Notification(_)
+            | OutboxEvent::NotificationsRead(_)
+            | OutboxEvent::ApplicationCreated(_)
+            | OutboxEvent::ApplicationMoved(_)
+            | OutboxEvent::ApplicationWithdrawn(_)
+            | OutboxEvent::JobClosed(_)
+            | OutboxEvent::JobPublished(_)
+            | OutboxEvent::JobFilled(_)
+            | OutboxEvent::JobCancelled(_)
+            | OutboxEvent::DeadlineReminder(_)
+            | OutboxEvent::GroupInvited(_)
+            | OutboxEvent::GroupJoined(_)
+            | OutboxEvent::SessionsRevoked(_) => None,
         }
     }
 
@@ -180,6 +245,8 @@ impl OutboxEvent {
             OutboxEvent::JobPublished(_)
             | OutboxEvent::JobFilled(_)
             | OutboxEvent::JobCancelled(_)
+            | OutboxEvent::EmailVerificationRequested(_)
+            | OutboxEvent::PasswordResetRequested(_)
             | OutboxEvent::Audit(_) => Vec::new(),
             OutboxEvent::DeadlineReminder(r) => users(&r.user_ids),
             OutboxEvent::GroupInvited(g) | OutboxEvent::GroupJoined(g) => users(&g.user_ids),
@@ -244,11 +311,16 @@ pub fn decode(event: &Event) -> Option<Arc<OutboxEvent>> {
     decoded
 }
 
-/// Records an event in the change's own transaction.
-async fn record(conn: &mut PgConn, event: OutboxEvent) -> AppResult<()> {
+/// Records an event in the change's own transaction, marked done already for the consumers it
+/// is not for.
+pub(crate) async fn record(conn: &mut PgConn, event: OutboxEvent) -> AppResult<()> {
     let job = event.pipeline().map(|p| p.job_id);
     let (kind, payload) = event.to_columns()?;
-    db::outbox::record(conn, kind, job, &payload)
+    let consumers = db::outbox::Consumers {
+        bus: event.for_bus(),
+        mail: event.mail().is_some(),
+    };
+    db::outbox::record(conn, kind, job, &payload, consumers)
         .await
         .context("outbox::record")?;
     Ok(())

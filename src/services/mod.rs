@@ -1,6 +1,7 @@
 //! Business logic: each module takes the shared state and who is asking, checks the rules,
 //! and reaches storage through `db`. GraphQL resolvers call these and nothing below them.
 
+pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod auth;

@@ -4,6 +4,7 @@
 use super::Viewer;
 use crate::configuration::AuthSettings;
 use crate::domain::ids::{SessionId, UserId};
+use crate::domain::AccountTokenPurpose;
 use crate::domain::Role;
 use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,6 +39,8 @@ pub struct TokenKeys {
     pub refresh_ttl: chrono::Duration,
     /// How long a session lives from its sign-in, however often it is refreshed.
     pub session_lifetime: chrono::Duration,
+    /// Derives mailed account tokens from their ids (`account_token`).
+    account_key: Vec<u8>,
 }
 
 impl TokenKeys {
@@ -62,6 +65,7 @@ impl TokenKeys {
             access_ttl: chrono::Duration::seconds(settings.access_token_ttl_secs),
             refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl_secs),
             session_lifetime: chrono::Duration::seconds(settings.session_lifetime_secs),
+            account_key: hmac_sha256(bytes, b"castyou account tokens").to_vec(),
         })
     }
 
@@ -110,6 +114,28 @@ impl TokenKeys {
     }
 }
 
+impl TokenKeys {
+    /// The token mailed for `purpose` under `id`: an HMAC of both with a key derived from the
+    /// server's secret. Only its hash is stored; the outbox holds only `id`.
+    pub fn account_token(&self, purpose: AccountTokenPurpose, id: uuid::Uuid) -> String {
+        let mut message = purpose.as_str().as_bytes().to_vec();
+        message.push(b':');
+        message.extend_from_slice(id.as_bytes());
+        URL_SAFE_NO_PAD.encode(hmac_sha256(&self.account_key, &message))
+    }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    // HMAC takes a key of any length.
+    let mut mac = match hmac::Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => return [0; 32],
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
 /// A new random refresh token (256 bits) and the hash that is stored.
 pub fn new_refresh_token() -> (String, Vec<u8>) {
     let mut bytes = [0u8; 32];
@@ -137,6 +163,10 @@ mod tests {
             refresh_token_ttl_secs: 120,
             session_lifetime_secs: 240,
             reauth_window_secs: 60,
+            verification_ttl_secs: 3600,
+            password_reset_ttl_secs: 600,
+            require_verified_email: false,
+            resend_verification_per_hour: 3,
             totp_issuer: "CastYou".into(),
             argon2_memory_kib: 64,
             argon2_iterations: 1,

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod accounts;
 mod applications;
 mod auth;
 mod authorization;
@@ -15,6 +16,7 @@ mod groups;
 mod hardening;
 mod hostile;
 mod jobs;
+mod mail_sink;
 mod migrations;
 mod notifications;
 mod operations;

@@ -49,8 +49,16 @@ async fn serve_jwks() -> String {
 
 /// An app that trusts our Firebase project and our Auth0 tenant, both keyed by the fixture JWKS.
 async fn spawn_app_with_providers() -> TestApp {
+    spawn_app_with_providers_and(|_| {}).await
+}
+
+/// Like `spawn_app_with_providers`, with a chance to change the settings too.
+pub(crate) async fn spawn_app_with_providers_and(
+    customise: impl FnOnce(&mut castyou::configuration::Settings),
+) -> TestApp {
     let jwks_url = serve_jwks().await;
     spawn_app_with(|settings| {
+        customise(settings);
         settings.auth.identity_providers = vec![
             IdentityProviderSettings {
                 kind: IdentityProviderKind::Firebase,
@@ -78,7 +86,7 @@ fn unique_email() -> String {
 }
 
 /// Claims of a Firebase ID token for a Google sign-in.
-fn firebase_claims(uid: &str, email: &str) -> Value {
+pub(crate) fn firebase_claims(uid: &str, email: &str) -> Value {
     json!({
         "iss": FIREBASE_ISSUER,
         "aud": FIREBASE_AUDIENCE,
@@ -118,7 +126,7 @@ fn sign_with(claims: &Value, pem: &str, kid: &str) -> String {
     jsonwebtoken::encode(&header, claims, &key).expect("signing")
 }
 
-fn sign(claims: &Value) -> String {
+pub(crate) fn sign(claims: &Value) -> String {
     sign_with(claims, SIGNING_KEY, KID)
 }
 
@@ -137,7 +145,7 @@ async fn login_with_claims(
     login(app, provider, &sign(claims), role).await
 }
 
-fn uid() -> String {
+pub(crate) fn uid() -> String {
     format!("uid-{}", uuid::Uuid::new_v4().simple())
 }
 

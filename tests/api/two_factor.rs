@@ -12,7 +12,7 @@ const CONFIRM: &str = "mutation($c: String!) { confirmTwoFactor(code: $c) }";
 const DISABLE: &str = "mutation($c: String!) { disableTwoFactor(code: $c) }";
 
 /// An authenticator for the secret the server handed out.
-fn authenticator(secret_base32: &str) -> TOTP {
+pub(crate) fn authenticator(secret_base32: &str) -> TOTP {
     let bytes = Secret::Encoded(secret_base32.to_string())
         .to_bytes()
         .expect("the secret is base32");
@@ -28,7 +28,7 @@ fn now() -> u64 {
 
 /// The code for `offset` 30-second steps from now. Successive calls with increasing offsets
 /// give strictly increasing steps, so the server's replay protection never rejects them.
-fn code(totp: &TOTP, offset: i64) -> String {
+pub(crate) fn code(totp: &TOTP, offset: i64) -> String {
     totp.generate((now() as i64 + offset * 30) as u64)
 }
 

@@ -1,0 +1,200 @@
+//! Verified emails and password resets. Each mail carries a single-use, expiring token; only its
+//! hash is stored, and the mail event (written in the same transaction) holds only the token's
+//! id: the mailer derives the token from it with the server's key (`tokens::TokenKeys`), so
+//! neither the outbox nor the token table ever holds a usable token.
+
+use super::events::{self, AccountMail, OutboxEvent};
+use super::{audit, auth, gate, signed_in, tokens, AppState, RequestMeta, Viewer};
+use crate::db::{self, models, PgConn};
+use crate::domain::values::{self, Email};
+use crate::domain::AccountTokenPurpose;
+use crate::errors::{AppError, AppResult};
+use anyhow::Context;
+use chrono::Utc;
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+/// Stages a token mail for `user` inside the caller's transaction: the token's hash, and the
+/// outbox event the mailer sends from.
+pub(crate) async fn send_token(
+    state: &AppState,
+    conn: &mut PgConn,
+    user: &models::User,
+    purpose: AccountTokenPurpose,
+) -> AppResult<()> {
+    let auth = &state.settings.auth;
+    let ttl = match purpose {
+        AccountTokenPurpose::VerifyEmail => auth.verification_ttl_secs,
+        AccountTokenPurpose::ResetPassword => auth.password_reset_ttl_secs,
+    };
+    let expires_at = Utc::now() + chrono::Duration::seconds(ttl);
+    let token_id = Uuid::new_v4();
+    let hash = tokens::hash_refresh_token(&state.tokens.account_token(purpose, token_id));
+    let email = Email::parse("email", &user.email)?;
+    db::accounts::insert_token(conn, &hash, user.id, purpose, &email, expires_at)
+        .await
+        .context("accounts::insert_token")?;
+    let mail = AccountMail {
+        user_id: user.id,
+        email: email.into_inner(),
+        display_name: user.display_name.clone(),
+        token_id,
+        expires_at,
+    };
+    let event = match purpose {
+        AccountTokenPurpose::VerifyEmail => OutboxEvent::EmailVerificationRequested(mail),
+        AccountTokenPurpose::ResetPassword => OutboxEvent::PasswordResetRequested(mail),
+    };
+    events::record(conn, event).await
+}
+
+fn bad_token() -> AppError {
+    AppError::bad_input("token", "this link is invalid, already used or expired")
+}
+
+/// Marks the email verified with the token from the verification mail (single use).
+pub async fn verify_email(state: &AppState, meta: &RequestMeta, token: &str) -> AppResult<bool> {
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    if token.len() > 256 {
+        return Err(bad_token());
+    }
+    let hash = tokens::hash_refresh_token(token.trim());
+    let mut conn = state.conn().await?;
+    conn.transaction::<_, AppError, _>(async |c| {
+        let taken = db::accounts::take_token(c, &hash, AccountTokenPurpose::VerifyEmail)
+            .await
+            .context("accounts::take_token")?
+            .ok_or_else(bad_token)?;
+        // A token proves the address it was sent to, and only while it is still the account's.
+        db::accounts::verify_email(c, taken.user_id, &taken.email)
+            .await
+            .context("accounts::verify_email")?;
+        let user = db::users::find(c, taken.user_id)
+            .await
+            .context("users::find")?;
+        match user {
+            Some(user) if user.email == taken.email => Ok(true),
+            _ => Err(bad_token()),
+        }
+    })
+    .await
+}
+
+/// Sends the verification mail again (signed in, email not yet verified), a few times an hour.
+pub async fn resend_verification(
+    state: &AppState,
+    meta: &RequestMeta,
+    viewer: Option<Viewer>,
+) -> AppResult<bool> {
+    let viewer = signed_in(viewer)?;
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    let mut conn = state.conn().await?;
+    let user = db::users::find(&mut conn, viewer.user_id)
+        .await
+        .context("users::find")?
+        .ok_or(AppError::Unauthenticated)?;
+    if user.email_verified_at.is_some() {
+        return Err(AppError::conflict("this email address is verified already"));
+    }
+    let max = state.settings.auth.resend_verification_per_hour;
+    let hour_ago = Utc::now() - chrono::Duration::hours(1);
+    conn.transaction::<_, AppError, _>(async |c| {
+        // The user's row is locked, so two resends cannot both pass the count.
+        db::users::lock(c, user.id).await.context("users::lock")?;
+        let sent = db::accounts::sent_since(c, user.id, AccountTokenPurpose::VerifyEmail, hour_ago)
+            .await
+            .context("accounts::sent_since")?;
+        if sent >= max {
+            return Err(AppError::RateLimited {
+                retry_after_secs: 3600,
+            });
+        }
+        send_token(state, c, &user, AccountTokenPurpose::VerifyEmail).await
+    })
+    .await?;
+    Ok(true)
+}
+
+/// Sends a reset mail when the address has an account. Always answers true, whether or not it
+/// does, so the answer tells nobody which addresses have accounts.
+pub async fn request_password_reset(
+    state: &AppState,
+    meta: &RequestMeta,
+    email: &str,
+) -> AppResult<bool> {
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    let Ok(email) = Email::parse("email", email) else {
+        return Ok(true);
+    };
+    let mut conn = state.conn().await?;
+    let Some(user) = db::users::find_by_email(&mut conn, &email)
+        .await
+        .context("users::find_by_email")?
+    else {
+        tracing::info!("password reset asked for an address without an account");
+        return Ok(true);
+    };
+    conn.transaction::<_, AppError, _>(async |c| {
+        send_token(state, c, &user, AccountTokenPurpose::ResetPassword).await
+    })
+    .await?;
+    Ok(true)
+}
+
+/// Sets a new password with the token from the reset mail (single use): the email counts as
+/// verified, every session of the account ends (its sockets close), and it is audited.
+pub async fn reset_password(
+    state: &AppState,
+    meta: &RequestMeta,
+    token: &str,
+    new_password: &str,
+) -> AppResult<bool> {
+    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
+    if token.len() > 256 {
+        return Err(bad_token());
+    }
+    values::password("newPassword", new_password)?;
+    let hash = auth::hash_password(state, new_password.to_string()).await?;
+    let token_hash = tokens::hash_refresh_token(token.trim());
+    let mut conn = state.conn().await?;
+    let (user_id, revoked) = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let taken =
+                db::accounts::take_token(c, &token_hash, AccountTokenPurpose::ResetPassword)
+                    .await
+                    .context("accounts::take_token")?
+                    .ok_or_else(bad_token)?;
+            let user = db::users::find(c, taken.user_id)
+                .await
+                .context("users::find")?
+                .filter(|u| u.email == taken.email)
+                .ok_or_else(bad_token)?;
+            db::accounts::reset_password(c, user.id, &hash)
+                .await
+                .context("accounts::reset_password")?;
+            db::accounts::void_tokens(c, user.id, AccountTokenPurpose::ResetPassword)
+                .await
+                .context("accounts::void_tokens")?;
+            let reason = "password reset";
+            let revoked = db::sessions::revoke_user_sessions(c, user.id, reason)
+                .await
+                .context("sessions::revoke_user_sessions")?;
+            events::sessions_revoked(c, user.id, &revoked, reason).await?;
+            Ok((user.id, revoked))
+        })
+        .await?;
+    gate::cache_revoked_sessions(state, &revoked).await;
+    let entry = audit::Entry {
+        actor: None,
+        action: "PASSWORD_RESET".into(),
+        object_type: "User".into(),
+        object_id: user_id.to_string(),
+        summary: format!(
+            "the password was reset by mail; {} session(s) ended",
+            revoked.len()
+        ),
+    };
+    audit::record(state, meta, entry).await;
+    tracing::info!(%user_id, "password reset");
+    Ok(true)
+}
