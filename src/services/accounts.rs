@@ -175,11 +175,7 @@ pub async fn reset_password(
             db::accounts::void_tokens(c, user.id, AccountTokenPurpose::ResetPassword)
                 .await
                 .context("accounts::void_tokens")?;
-            let reason = "password reset";
-            let revoked = db::sessions::revoke_user_sessions(c, user.id, reason)
-                .await
-                .context("sessions::revoke_user_sessions")?;
-            events::sessions_revoked(c, user.id, &revoked, reason).await?;
+            let revoked = auth::end_every_session(c, user.id, "password reset").await?;
             Ok((user.id, revoked))
         })
         .await?;

@@ -522,11 +522,7 @@ async fn take_over(
                 .await
                 .context("users::link_identity")?;
             let reason = "taken over by a verified provider identity";
-            let revoked = db::sessions::revoke_user_sessions(c, user.id, reason)
-                .await
-                .context("sessions::revoke_user_sessions")?;
-            super::events::sessions_revoked(c, user.id, &revoked, reason).await?;
-            Ok(revoked)
+            end_every_session(c, user.id, reason).await
         })
         .await?;
     gate::cache_revoked_sessions(state, &revoked).await;
@@ -548,6 +544,20 @@ async fn take_over(
         .context("users::find")?
         .ok_or(AppError::Unauthenticated)?;
     start_session(state, conn, user).await
+}
+
+/// Revokes every live session of `user` and records it for every instance (their sockets
+/// close, Redis caches the revocation), in the caller's transaction; returns the sessions.
+pub(crate) async fn end_every_session(
+    conn: &mut PgConn,
+    user: UserId,
+    reason: &str,
+) -> AppResult<Vec<SessionId>> {
+    let revoked = db::sessions::revoke_user_sessions(conn, user, reason)
+        .await
+        .context("sessions::revoke_user_sessions")?;
+    super::events::sessions_revoked(conn, user, &revoked, reason).await?;
+    Ok(revoked)
 }
 
 /// A TOTP secret in the making, before the user proves they stored it.
@@ -794,11 +804,7 @@ pub async fn set_admin(
                 .await
                 .context("users::set_role")?;
             let reason = "role changed";
-            let revoked = db::sessions::revoke_user_sessions(c, user.id, reason)
-                .await
-                .context("sessions::revoke_user_sessions")?;
-            super::events::sessions_revoked(c, user.id, &revoked, reason).await?;
-            Ok(revoked)
+            end_every_session(c, user.id, reason).await
         })
         .await?;
     Ok((models::User { role, ..user }, revoked))
