@@ -51,7 +51,19 @@ pub struct Settings {
     pub groups: GroupSettings,
     pub operations: OperationsSettings,
     pub mail: MailSettings,
+    pub matching: MatchingSettings,
     pub log: LogSettings,
+}
+
+/// The matching model's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingSettings {
+    /// The currency rates are given in.
+    pub base_currency: String,
+    /// Units of `base_currency` per unit of each currency; pay in a currency without a rate
+    /// makes SALARY_ALIGNMENT NO_DATA (and says so).
+    pub rates: std::collections::HashMap<String, f64>,
 }
 
 /// How account mail (verification, password reset) leaves.
@@ -570,6 +582,24 @@ impl Settings {
             || self.mail.public_app_url.starts_with("https://"))
         {
             problems.push("mail.public_app_url: must be an http(s) URL".into());
+        }
+        if crate::domain::values::CurrencyCode::parse(
+            "matching.base_currency",
+            &self.matching.base_currency,
+        )
+        .is_err()
+        {
+            problems.push("matching.base_currency: not an ISO 4217 currency code".into());
+        }
+        for (code, rate) in &self.matching.rates {
+            if crate::domain::values::CurrencyCode::parse("matching.rates", code).is_err()
+                || !rate.is_finite()
+                || *rate <= 0.0
+            {
+                problems.push(format!(
+                    "matching.rates.{code}: needs an ISO 4217 code and a positive rate"
+                ));
+            }
         }
         if self.operations.host.trim().is_empty() {
             problems.push("operations.host: must not be empty".into());

@@ -82,6 +82,23 @@ pub async fn update_content(
     Ok(Job::from(row))
 }
 
+/// Stores a job's ranking weights.
+pub async fn set_match_weights(
+    conn: &mut PgConn,
+    id: JobId,
+    weights: &serde_json::Value,
+) -> QueryResult<Job> {
+    let row = diesel::update(jobs::table.find(id))
+        .set((
+            jobs::match_weights.eq(weights),
+            jobs::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(JobRow::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok(Job::from(row))
+}
+
 pub async fn set_status(
     conn: &mut PgConn,
     id: JobId,

@@ -196,6 +196,8 @@ pub struct JobRow {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The discover ranking's weights (`[{factor, weight}]`); None means the defaults.
+    pub match_weights: Option<Json>,
 }
 
 /// A job, and its producer's profile when the query that read it joined it (listings do, so a

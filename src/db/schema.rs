@@ -142,6 +142,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        match_weights -> Nullable<Jsonb>,
     }
 }
 

@@ -100,6 +100,10 @@ impl Job {
     async fn currency(&self) -> &str {
         self.row.currency.as_str()
     }
+    /// The weights its discover ranking uses, in MatchFactor order.
+    async fn match_weights(&self) -> Vec<super::matching::MatchWeight> {
+        super::matching::weights(&crate::services::matching::weights_of(self))
+    }
     async fn requirements(&self) -> Result<JobRequirements> {
         Ok(self
             .decoded_requirements()

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod groups;
 pub mod jobs;
 pub mod loaders;
+pub mod matching;
 pub mod profiles;
 pub mod subscriptions;
 pub mod users;
@@ -24,6 +25,7 @@ pub struct Query(
     applications::ApplicationQuery,
     groups::GroupQuery,
     documents::DocumentQuery,
+    matching::MatchingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -34,6 +36,7 @@ pub struct Mutation(
     applications::ApplicationMutation,
     groups::GroupMutation,
     documents::DocumentMutation,
+    matching::MatchingMutation,
 );
 
 pub type CastYouSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;

@@ -11,6 +11,7 @@ pub mod gate;
 pub mod groups;
 pub mod identity;
 pub mod jobs;
+pub mod matching;
 pub mod notifications;
 pub mod persisted_queries;
 pub mod pipelines;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub proxies: Arc<crate::http::client_ip::TrustedProxies>,
     /// This instance's open websockets, by user and address.
     pub live: Arc<crate::http::live_sessions::LiveSessions>,
+    /// Exchange rates the matching model compares pay in.
+    pub rates: Arc<castyou_model::ExchangeRates>,
     pub docs: crate::documents::Documents,
 }
 
@@ -60,6 +63,10 @@ impl AppState {
             settings.realtime.max_sockets_per_user,
             settings.realtime.max_sockets_per_address,
         );
+        let rates = Arc::new(castyou_model::ExchangeRates::from_map(
+            &settings.matching.base_currency,
+            &settings.matching.rates,
+        ));
         let proxies = Arc::new(crate::http::client_ip::TrustedProxies::new(
             &settings.application.trusted_proxies,
         ));
@@ -73,6 +80,7 @@ impl AppState {
             local_limits: Arc::new(gate::LocalLimits::default()),
             proxies,
             live,
+            rates,
             docs,
         })
     }

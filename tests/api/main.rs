@@ -17,6 +17,7 @@ mod hardening;
 mod hostile;
 mod jobs;
 mod mail_sink;
+mod matching;
 mod migrations;
 mod notifications;
 mod operations;

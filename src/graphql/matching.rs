@@ -1,0 +1,185 @@
+//! The 9-factor match of a talent to a job: one pair's breakdown (`match`), and a job's
+//! ranking weights (`Job.matchWeights`, `setJobMatchWeights`).
+
+use super::{state, viewer};
+use crate::db::models::{Job, TalentProfile};
+use crate::domain::ids::{JobId, UserId};
+use crate::services::matching::{self, PairMatch};
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
+use castyou_model::{Factor, Verdict, Weights};
+use chrono::{DateTime, Utc};
+
+/// The nine factors of a match, in their fixed order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum MatchFactor {
+    SalaryAlignment,
+    WorkAuthorization,
+    PhysicalAttributes,
+    NotableWorks,
+    ProductionExperience,
+    Awards,
+    DreamGig,
+    Languages,
+    Availability,
+}
+
+impl From<Factor> for MatchFactor {
+    fn from(f: Factor) -> Self {
+        match f {
+            Factor::SalaryAlignment => MatchFactor::SalaryAlignment,
+            Factor::WorkAuthorization => MatchFactor::WorkAuthorization,
+            Factor::PhysicalAttributes => MatchFactor::PhysicalAttributes,
+            Factor::NotableWorks => MatchFactor::NotableWorks,
+            Factor::ProductionExperience => MatchFactor::ProductionExperience,
+            Factor::Awards => MatchFactor::Awards,
+            Factor::DreamGig => MatchFactor::DreamGig,
+            Factor::Languages => MatchFactor::Languages,
+            Factor::Availability => MatchFactor::Availability,
+        }
+    }
+}
+
+impl From<MatchFactor> for Factor {
+    fn from(f: MatchFactor) -> Self {
+        match f {
+            MatchFactor::SalaryAlignment => Factor::SalaryAlignment,
+            MatchFactor::WorkAuthorization => Factor::WorkAuthorization,
+            MatchFactor::PhysicalAttributes => Factor::PhysicalAttributes,
+            MatchFactor::NotableWorks => Factor::NotableWorks,
+            MatchFactor::ProductionExperience => Factor::ProductionExperience,
+            MatchFactor::Awards => Factor::Awards,
+            MatchFactor::DreamGig => Factor::DreamGig,
+            MatchFactor::Languages => Factor::Languages,
+            MatchFactor::Availability => Factor::Availability,
+        }
+    }
+}
+
+/// How one factor came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum FactorVerdict {
+    Match,
+    Partial,
+    NoMatch,
+    /// Nothing to compare: neutral, left out of the total.
+    NoData,
+}
+
+impl From<Verdict> for FactorVerdict {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Match => FactorVerdict::Match,
+            Verdict::Partial => FactorVerdict::Partial,
+            Verdict::NoMatch => FactorVerdict::NoMatch,
+            Verdict::NoData => FactorVerdict::NoData,
+        }
+    }
+}
+
+/// One factor's score, its weight in the total, its verdict and why.
+#[derive(SimpleObject)]
+pub struct FactorScore {
+    pub factor: MatchFactor,
+    /// 0..1.
+    pub score: f64,
+    /// This factor's share; the nine weights sum to 1.
+    pub weight: f64,
+    pub verdict: FactorVerdict,
+    /// One plain sentence with the values compared.
+    pub explanation: String,
+}
+
+/// A factor and its weight.
+#[derive(SimpleObject)]
+pub struct MatchWeight {
+    pub factor: MatchFactor,
+    pub weight: f64,
+}
+
+/// A factor's weight: any non-negative number (they are normalised to sum 1).
+#[derive(InputObject)]
+pub struct MatchWeightInput {
+    pub factor: MatchFactor,
+    pub weight: f64,
+}
+
+/// The nine weights, in factor order.
+pub fn weights(weights: &Weights) -> Vec<MatchWeight> {
+    weights
+        .iter()
+        .map(|(factor, weight)| MatchWeight {
+            factor: factor.into(),
+            weight: f64::from(weight),
+        })
+        .collect()
+}
+
+/// How well a talent fits a job.
+pub struct Match(PairMatch);
+
+#[Object]
+impl Match {
+    async fn job(&self) -> &Job {
+        &self.0.job
+    }
+    async fn talent(&self) -> &TalentProfile {
+        &self.0.talent
+    }
+    /// 0..100 = 100 × the weighted mean of the factors that had data.
+    async fn score(&self) -> f64 {
+        f64::from(self.0.scored.total)
+    }
+    /// All nine, in MatchFactor order.
+    async fn factors(&self) -> Vec<FactorScore> {
+        self.0
+            .scored
+            .factors
+            .iter()
+            .map(|f| FactorScore {
+                factor: f.factor.into(),
+                score: f64::from(f.score),
+                weight: f64::from(self.0.weights.get(f.factor)),
+                verdict: f.verdict.into(),
+                explanation: f.explanation.clone(),
+            })
+            .collect()
+    }
+    async fn computed_at(&self) -> DateTime<Utc> {
+        self.0.computed_at
+    }
+}
+
+#[derive(Default)]
+pub struct MatchingQuery;
+
+#[Object]
+impl MatchingQuery {
+    /// The breakdown of one talent against one job: the job's producer, that talent, admins.
+    #[graphql(name = "match")]
+    async fn match_(&self, ctx: &Context<'_>, job_id: JobId, talent_id: UserId) -> Result<Match> {
+        Ok(Match(
+            matching::pair(state(ctx), viewer(ctx), job_id, talent_id).await?,
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct MatchingMutation;
+
+#[Object]
+impl MatchingMutation {
+    /// Tunes the weights of the job's ranking (its producer and admins); factors left out keep
+    /// their default; all are normalised to sum 1.
+    async fn set_job_match_weights(
+        &self,
+        ctx: &Context<'_>,
+        job_id: JobId,
+        weights: Vec<MatchWeightInput>,
+    ) -> Result<Job> {
+        let pairs: Vec<(Factor, f64)> = weights
+            .iter()
+            .map(|w| (Factor::from(w.factor), w.weight))
+            .collect();
+        Ok(matching::set_weights(state(ctx), viewer(ctx), job_id, &pairs).await?)
+    }
+}
