@@ -6,11 +6,13 @@ use crate::db::models::{Job, TalentProfile};
 use crate::domain::ids::{JobId, UserId};
 use crate::services::matching::{self, PairMatch};
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
-use castyou_model::{Factor, Verdict, Weights};
+use castyou_model::{Factor, Weights};
 use chrono::{DateTime, Utc};
 
+// The model's `Factor` and `Verdict` as GraphQL enums; `remote` derives the conversions.
 /// The nine factors of a match, in their fixed order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "castyou_model::Factor")]
 pub enum MatchFactor {
     SalaryAlignment,
     WorkAuthorization,
@@ -23,57 +25,15 @@ pub enum MatchFactor {
     Availability,
 }
 
-impl From<Factor> for MatchFactor {
-    fn from(f: Factor) -> Self {
-        match f {
-            Factor::SalaryAlignment => MatchFactor::SalaryAlignment,
-            Factor::WorkAuthorization => MatchFactor::WorkAuthorization,
-            Factor::PhysicalAttributes => MatchFactor::PhysicalAttributes,
-            Factor::NotableWorks => MatchFactor::NotableWorks,
-            Factor::ProductionExperience => MatchFactor::ProductionExperience,
-            Factor::Awards => MatchFactor::Awards,
-            Factor::DreamGig => MatchFactor::DreamGig,
-            Factor::Languages => MatchFactor::Languages,
-            Factor::Availability => MatchFactor::Availability,
-        }
-    }
-}
-
-impl From<MatchFactor> for Factor {
-    fn from(f: MatchFactor) -> Self {
-        match f {
-            MatchFactor::SalaryAlignment => Factor::SalaryAlignment,
-            MatchFactor::WorkAuthorization => Factor::WorkAuthorization,
-            MatchFactor::PhysicalAttributes => Factor::PhysicalAttributes,
-            MatchFactor::NotableWorks => Factor::NotableWorks,
-            MatchFactor::ProductionExperience => Factor::ProductionExperience,
-            MatchFactor::Awards => Factor::Awards,
-            MatchFactor::DreamGig => Factor::DreamGig,
-            MatchFactor::Languages => Factor::Languages,
-            MatchFactor::Availability => Factor::Availability,
-        }
-    }
-}
-
 /// How one factor came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "castyou_model::Verdict")]
 pub enum FactorVerdict {
     Match,
     Partial,
     NoMatch,
     /// Nothing to compare: neutral, left out of the total.
     NoData,
-}
-
-impl From<Verdict> for FactorVerdict {
-    fn from(v: Verdict) -> Self {
-        match v {
-            Verdict::Match => FactorVerdict::Match,
-            Verdict::Partial => FactorVerdict::Partial,
-            Verdict::NoMatch => FactorVerdict::NoMatch,
-            Verdict::NoData => FactorVerdict::NoData,
-        }
-    }
 }
 
 /// One factor's score, its weight in the total, its verdict and why.
