@@ -64,6 +64,13 @@ pub struct MatchingSettings {
     /// Units of `base_currency` per unit of each currency; pay in a currency without a rate
     /// makes SALARY_ALIGNMENT NO_DATA (and says so).
     pub rates: std::collections::HashMap<String, f64>,
+    /// How many jobs' whole rankings the match index keeps (8 bytes per talent each; the least
+    /// recently used goes first).
+    pub ranking_cache_jobs: usize,
+    /// Profiles and jobs read per query while the match index loads.
+    pub load_batch: usize,
+    /// Matches waiting unread per `jobFeed` subscription before more are dropped.
+    pub job_feed_queue: usize,
 }
 
 /// How account mail (verification, password reset) leaves.
@@ -295,6 +302,8 @@ pub struct MongoSettings {
     pub database: String,
     /// Notifications are deleted this long after they were made (a TTL index).
     pub notification_ttl_days: i64,
+    /// Explain-log entries (the discover pages producers were shown) are kept this long.
+    pub explain_retention_days: i64,
 }
 
 impl fmt::Debug for MongoSettings {
@@ -303,6 +312,7 @@ impl fmt::Debug for MongoSettings {
             .field("uri", &"[redacted]")
             .field("database", &self.database)
             .field("notification_ttl_days", &self.notification_ttl_days)
+            .field("explain_retention_days", &self.explain_retention_days)
             .finish()
     }
 }

@@ -28,6 +28,8 @@ pub enum AppError {
     PersistedQueryNotFound,
     /// Persisted queries are switched off on this server.
     PersistedQueryNotSupported,
+    /// A part of the server is still starting (the match index loading): retry shortly.
+    WarmingUp(String),
     Internal(anyhow::Error),
 }
 
@@ -66,7 +68,7 @@ impl AppError {
             AppError::RateLimited { retry_after_secs } => {
                 format!("too many requests; retry in {retry_after_secs} seconds")
             }
-            AppError::Validation(m) => m.clone(),
+            AppError::Validation(m) | AppError::WarmingUp(m) => m.clone(),
             AppError::PersistedQueryNotFound => "PersistedQueryNotFound".to_string(),
             AppError::PersistedQueryNotSupported => "PersistedQueryNotSupported".to_string(),
             AppError::Internal(_) => "internal server error".to_string(),
@@ -85,6 +87,7 @@ impl AppError {
             AppError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
             AppError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             AppError::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            AppError::WarmingUp(_) => "WARMING_UP",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }

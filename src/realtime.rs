@@ -6,6 +6,7 @@
 use crate::adapters::deadlines::PgDeadlines;
 use crate::adapters::documents::MongoDocuments;
 use crate::adapters::mail::LettreMail;
+use crate::adapters::matching::PgMatchSource;
 use crate::adapters::outbox::PgOutbox;
 use crate::adapters::redis_bus::RedisBus;
 use crate::configuration::BusKind;
@@ -16,7 +17,7 @@ use actix::{Addr, Supervisor};
 use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
 use castyou_actors::{
     ActorName, BusPort, DocumentPort, DocumentWriter, EventBus, MailFailures, MailPort, Mailer,
-    NotificationHub, OutboxPort, OutboxRelay, Restarts,
+    MatchIndex, MatchSource, NotificationHub, OutboxPort, OutboxRelay, Restarts,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub struct RealtimeActors {
     _documents: Addr<DocumentWriter>,
     _document_relay: Addr<OutboxRelay>,
     _deadlines: Addr<DeadlineScheduler>,
+    pub matches: Addr<MatchIndex>,
 }
 
 impl RealtimeActors {
@@ -117,6 +119,17 @@ impl RealtimeActors {
             DeadlineScheduler::new(port.clone(), sweep_every).counting_restarts_in(counter.clone())
         });
 
+        // The match index: loads every talent and OPEN job, then follows their events.
+        let source: Arc<dyn MatchSource> = Arc::new(PgMatchSource::new(state.clone()));
+        let (handle, to_hub) = (state.matches.clone(), hub.clone());
+        let matching = &state.settings.matching;
+        let (max_rankings, batch) = (matching.ranking_cache_jobs, matching.load_batch);
+        let counter = restarts.of(ActorName::MatchIndex);
+        let matches = Supervisor::start(move |_| {
+            MatchIndex::new(&handle, source.clone(), to_hub.clone(), max_rankings, batch)
+                .counting_restarts_in(counter.clone())
+        });
+
         let pipelines = Pipelines::start(
             state.clone(),
             PIPELINE_IDLE,
@@ -136,6 +149,7 @@ impl RealtimeActors {
             _documents: documents,
             _document_relay: document_relay,
             _deadlines: deadlines,
+            matches,
         })
     }
 

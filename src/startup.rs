@@ -95,6 +95,10 @@ impl Application {
         &self.actors.hub
     }
 
+    pub fn matches(&self) -> &Addr<castyou_actors::MatchIndex> {
+        &self.actors.matches
+    }
+
     pub fn pipelines(&self) -> &Pipelines {
         &self.actors.pipelines
     }

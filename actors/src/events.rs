@@ -14,6 +14,8 @@ pub enum Topic {
     Job(Uuid),
     User(Uuid),
     Sessions,
+    /// Each instance's match index: talent profiles and jobs whose matching inputs changed.
+    Matching,
 }
 
 /// A committed change, as the outbox relays it: an envelope around the server's own event type,

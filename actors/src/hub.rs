@@ -69,7 +69,7 @@ pub struct Unsubscribe {
 pub struct Deliver(pub Arc<Event>);
 
 /// Asks how many live subscriptions of clients the hub holds (the instance's own session
-/// watcher is not one).
+/// watcher and each match index are not).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct CountSubscriptions;
@@ -117,7 +117,8 @@ impl Handler<CountSubscriptions> for NotificationHub {
     fn handle(&mut self, _msg: CountSubscriptions, _ctx: &mut Context<Self>) -> usize {
         self.topics
             .iter()
-            .filter(|(topic, _)| **topic != Topic::Sessions)
+            // Clients' subscriptions only: not the instance's own watchers.
+            .filter(|(topic, _)| !matches!(topic, Topic::Sessions | Topic::Matching))
             .map(|(_, subscribers)| subscribers.len())
             .sum()
     }

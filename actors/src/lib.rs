@@ -9,6 +9,7 @@
 //! - `deadlines`: `DeadlineScheduler`, which closes jobs at their deadline and reminds before.
 //! - `documents`: `DocumentWriter`, which stores each event's documents, then pushes them live.
 //! - `mailer`: `Mailer`, which sends account mail from the outbox, retrying with backoff.
+//! - `matching`: `MatchIndex`, every talent's and OPEN job's matching features in memory.
 //! - `pipeline`: `PipelineRegistry`, one `PipelineActor` per busy job, serializing its moves.
 
 pub mod bus;
@@ -17,6 +18,7 @@ pub mod documents;
 pub mod events;
 pub mod hub;
 pub mod mailer;
+pub mod matching;
 pub mod pipeline;
 pub mod relay;
 pub mod restarts;
@@ -26,6 +28,7 @@ pub use documents::{DocumentPort, DocumentWriter};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
 pub use mailer::{MailFailures, MailPort, Mailer};
+pub use matching::{MatchIndex, MatchIndexHandle, MatchSource};
 pub use pipeline::{PipelinePort, PipelineRegistry};
 pub use relay::{OutboxPort, OutboxRelay};
 pub use restarts::{ActorName, RestartCounter, Restarts};

@@ -37,6 +37,8 @@ pub enum ActorName {
     Mailer,
     /// The relay feeding the mailer.
     MailRelay,
+    /// The in-memory match index.
+    MatchIndex,
 }
 
 impl ActorName {

@@ -503,6 +503,11 @@ impl TalentFeatures {
         }
     }
 
+    /// The country the talent lives in, if stated and valid.
+    pub fn location_country(&self) -> Option<Code> {
+        self.country
+    }
+
     /// Bytes owned on the heap, each allocation rounded up to 16 bytes (see
     /// [`crate::text::alloc_bytes`]); add `size_of::<TalentFeatures>()` for the whole.
     pub fn heap_bytes(&self) -> usize {

@@ -117,6 +117,10 @@ pub mod rates;
 pub mod text;
 pub mod weights;
 
+/// The version of the scoring rules, logged with every page a producer is shown: change it
+/// whenever a factor's rule, a default weight or the total's formula changes.
+pub const ENGINE_VERSION: &str = "castyou-9f/1";
+
 pub use factors::{
     availability, awards, dream_gig, languages, notable_works, physical_attributes,
     production_experience, salary_alignment, work_authorization,

@@ -5,11 +5,13 @@
 use crate::db;
 use crate::documents::activity::{self, ActivityDoc};
 use crate::documents::audit::{self, AuditDoc};
+use crate::documents::explain;
 use crate::documents::notifications::{self, NotificationDoc};
 use crate::documents::{bson, bson_time, sort_key};
 use crate::domain::ids::{GroupId, JobId, UserId};
 use crate::services::audit::Staged;
 use crate::services::events::{self, OutboxEvent};
+use crate::services::matching;
 use crate::services::notifications::{live_event, stage_sentence};
 use crate::services::AppState;
 use anyhow::Context;
@@ -49,6 +51,10 @@ async fn store(state: &AppState, event: &Event) -> anyhow::Result<Vec<Event>> {
     };
     if let OutboxEvent::Audit(staged) = &*decoded {
         audit::store(&state.docs, &audit_doc(staged.clone(), event.id)).await?;
+        return Ok(Vec::new());
+    }
+    if let OutboxEvent::DiscoverServed(served) = &*decoded {
+        explain::store(&state.docs, &matching::explain_doc(served, event.id)).await?;
         return Ok(Vec::new());
     }
     let made = make(state, event, &decoded).await?;
@@ -113,7 +119,7 @@ impl Names<'_> {
     }
 }
 
-fn anyhow_app(e: crate::errors::AppError) -> anyhow::Error {
+pub(crate) fn anyhow_app(e: crate::errors::AppError) -> anyhow::Error {
     anyhow::anyhow!("{}", e.code())
 }
 
@@ -317,8 +323,11 @@ async fn make(state: &AppState, event: &Event, decoded: &OutboxEvent) -> anyhow:
         OutboxEvent::SessionsRevoked(_)
         | OutboxEvent::EmailVerificationRequested(_)
         | OutboxEvent::PasswordResetRequested(_) => {}
+        // The match index's: nothing to store.
+        OutboxEvent::JobUpdated(_) | OutboxEvent::TalentProfileChanged(_) => {}
         // Stored above; the bus-only kinds never reach the outbox.
         OutboxEvent::Audit(_)
+        | OutboxEvent::DiscoverServed(_)
         | OutboxEvent::Notification(_)
         | OutboxEvent::NotificationsRead(_) => {}
     }

@@ -3,5 +3,6 @@
 pub mod deadlines;
 pub mod documents;
 pub mod mail;
+pub mod matching;
 pub mod outbox;
 pub mod redis_bus;

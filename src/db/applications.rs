@@ -181,3 +181,12 @@ pub async fn applicants_in_play(conn: &mut PgConn, job_id: JobId) -> QueryResult
         .load(conn)
         .await
 }
+
+/// Every talent who applied to a job, whatever the stage.
+pub async fn applicant_ids(conn: &mut PgConn, job_id: JobId) -> QueryResult<Vec<UserId>> {
+    applications::table
+        .filter(applications::job_id.eq(job_id))
+        .select(applications::talent_id)
+        .load(conn)
+        .await
+}

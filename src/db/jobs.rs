@@ -284,3 +284,25 @@ pub async fn clear_reminder(conn: &mut PgConn, id: JobId) -> QueryResult<()> {
         .await?;
     Ok(())
 }
+
+/// Up to `limit` OPEN jobs with ids after `after`, in id order (the match index loads them
+/// page by page).
+pub async fn open_after(
+    conn: &mut PgConn,
+    after: Option<JobId>,
+    limit: i64,
+) -> QueryResult<Vec<Job>> {
+    let mut query = jobs::table
+        .filter(jobs::status.eq(JobStatus::Open))
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(jobs::id.gt(after));
+    }
+    let rows = query
+        .order(jobs::id.asc())
+        .limit(limit)
+        .select(JobRow::as_select())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(Job::from).collect())
+}

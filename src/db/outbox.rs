@@ -195,3 +195,23 @@ pub async fn prune_delivered(
         .execute(conn)
         .await
 }
+
+/// Stages a document-only event (an explain-log entry): done already for the bus and mail.
+pub async fn record_staged(
+    conn: &mut PgConn,
+    id: EventId,
+    kind: &str,
+    payload: &serde_json::Value,
+) -> QueryResult<()> {
+    diesel::insert_into(outbox_events::table)
+        .values((
+            outbox_events::id.eq(id),
+            outbox_events::kind.eq(kind),
+            outbox_events::payload.eq(payload),
+            outbox_events::delivered_at.eq(diesel::dsl::now),
+            outbox_events::mailed_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -172,3 +172,23 @@ pub async fn hiring_metrics(conn: &mut PgConn, producer_id: UserId) -> QueryResu
     .get_result(conn)
     .await
 }
+
+/// Up to `limit` talent profiles with ids after `after`, in id order (the match index loads
+/// them page by page).
+pub async fn talents_after(
+    conn: &mut PgConn,
+    after: Option<UserId>,
+    limit: i64,
+) -> QueryResult<Vec<TalentProfile>> {
+    let mut query = talent_profiles::table.into_boxed();
+    if let Some(after) = after {
+        query = query.filter(talent_profiles::user_id.gt(after));
+    }
+    let rows = query
+        .order(talent_profiles::user_id.asc())
+        .limit(limit)
+        .select(TalentProfileRow::as_select())
+        .load(conn)
+        .await?;
+    decode(rows)
+}

@@ -1,10 +1,12 @@
-//! The document store (MongoDB): the notification inbox, the activity feed and the audit log.
+//! The document store (MongoDB): the notification inbox, the activity feed, the audit log and
+//! the explain log (what discover feeds showed).
 //! Every query here has an index, created at start (idempotently) by `Documents::prepare`.
 //! Documents are written only by the outbox's document consumer, from committed events, with
 //! ids derived from the event, so a redelivered event never makes a second document.
 
 pub mod activity;
 pub mod audit;
+pub mod explain;
 pub mod notifications;
 
 use crate::configuration::MongoSettings;
@@ -21,6 +23,7 @@ pub use mongodb::bson;
 pub struct Documents {
     db: Database,
     notification_ttl: Duration,
+    explain_retention: Duration,
 }
 
 impl std::fmt::Debug for Documents {
@@ -46,6 +49,9 @@ impl Documents {
         let client = Client::with_options(options)?;
         Ok(Documents {
             db: client.database(&settings.database),
+            explain_retention: Duration::from_secs(
+                u64::try_from(settings.explain_retention_days).unwrap_or(400) * 86_400,
+            ),
             notification_ttl: Duration::from_secs(
                 u64::try_from(settings.notification_ttl_days).unwrap_or(180) * 86_400,
             ),
@@ -77,30 +83,30 @@ impl Documents {
                 plain(doc! { "userId": 1, "readAt": 1 }, "inbox_unread"),
             ])
             .await?;
-        let ttl_index = IndexModel::builder()
-            .keys(doc! { "createdAt": 1 })
-            .options(
-                IndexOptions::builder()
-                    .name("notifications_expire".to_string())
-                    .expire_after(ttl)
-                    .build(),
-            )
-            .build();
-        let notifications = self.collection::<Document>(notifications::COLLECTION);
-        if let Err(e) = notifications.create_index(ttl_index).await {
-            // IndexOptionsConflict: the TTL setting changed since the index was made.
-            if matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 85) {
-                self.db
-                    .run_command(doc! {
-                        "collMod": notifications::COLLECTION,
-                        "index": { "name": "notifications_expire",
-                                   "expireAfterSeconds": ttl.as_secs() as i64 },
-                    })
-                    .await?;
-            } else {
-                return Err(e);
-            }
-        }
+        self.expire(
+            notifications::COLLECTION,
+            "createdAt",
+            "notifications_expire",
+            ttl,
+        )
+        .await?;
+        self.collection::<Document>(explain::COLLECTION)
+            .create_indexes([
+                plain(doc! { "key": -1 }, "newest_first"),
+                plain(doc! { "jobId": 1, "key": -1 }, "by_job"),
+                plain(
+                    doc! { "jobId": 1, "viewerId": 1, "key": -1 },
+                    "by_job_and_viewer",
+                ),
+            ])
+            .await?;
+        self.expire(
+            explain::COLLECTION,
+            "at",
+            "explain_expire",
+            self.explain_retention,
+        )
+        .await?;
         self.collection::<Document>(activity::COLLECTION)
             .create_indexes([plain(
                 doc! { "audience": 1, "key": -1 },
@@ -115,6 +121,45 @@ impl Documents {
             ])
             .await?;
         Ok(())
+    }
+}
+
+impl Documents {
+    /// A TTL index on `field`; a changed setting is applied to the existing index.
+    async fn expire(
+        &self,
+        collection: &str,
+        field: &str,
+        name: &str,
+        ttl: Duration,
+    ) -> DocResult<()> {
+        let index = IndexModel::builder()
+            .keys(doc! { field: 1 })
+            .options(
+                IndexOptions::builder()
+                    .name(name.to_string())
+                    .expire_after(ttl)
+                    .build(),
+            )
+            .build();
+        match self
+            .collection::<Document>(collection)
+            .create_index(index)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // IndexOptionsConflict: the TTL setting changed since the index was made.
+            Err(e) if matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 85) => {
+                self.db
+                    .run_command(doc! {
+                        "collMod": collection,
+                        "index": { "name": name, "expireAfterSeconds": ttl.as_secs() as i64 },
+                    })
+                    .await
+                    .map(drop)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

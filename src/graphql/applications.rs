@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 connection!(ApplicationConnection, ApplicationEdge, Application);
 
-fn missing(what: &str, id: impl std::fmt::Display) -> async_graphql::Error {
+pub(crate) fn missing(what: &str, id: impl std::fmt::Display) -> async_graphql::Error {
     AppError::Internal(anyhow::anyhow!("{what} {id} is missing")).into()
 }
 

@@ -7,6 +7,7 @@ use super::{loaders, state, viewer};
 use crate::documents::activity::ActivityDoc;
 use crate::documents::audit::AuditDoc;
 use crate::documents::chrono_time;
+use crate::documents::explain::ExplainDoc;
 use crate::domain::ids::*;
 use crate::services::notifications::{self as inbox, DocPage, Notification};
 use actix::Recipient;
@@ -158,6 +159,102 @@ impl AuditDoc {
     }
 }
 
+/// One discover page as it was served: who saw which talents, ranked how and why.
+#[Object(name = "DiscoverLogEntry")]
+impl ExplainDoc {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    async fn job_id(&self) -> &str {
+        &self.job_id
+    }
+    /// Who was shown the page.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        user(ctx, Some(&self.viewer_id)).await
+    }
+    async fn viewer_role(&self) -> &str {
+        &self.viewer_role
+    }
+    /// The version of the scoring rules that ranked it.
+    async fn engine_version(&self) -> &str {
+        &self.engine_version
+    }
+    async fn weights(&self) -> Vec<LoggedWeightNode> {
+        self.weights
+            .iter()
+            .map(|w| LoggedWeightNode {
+                factor: w.factor.clone(),
+                weight: w.weight,
+            })
+            .collect()
+    }
+    /// The page's filter, size and cursor as asked (JSON).
+    async fn request(&self) -> &str {
+        &self.request
+    }
+    /// The talents shown, in order.
+    async fn talents(&self) -> Vec<LoggedTalentNode> {
+        self.talents
+            .iter()
+            .map(|t| LoggedTalentNode {
+                talent_id: t.talent_id.clone(),
+                rank: i32::try_from(t.rank).unwrap_or(i32::MAX),
+                score: t.score,
+                factors: t
+                    .factors
+                    .iter()
+                    .map(|f| LoggedFactorNode {
+                        factor: f.factor.clone(),
+                        score: f.score,
+                        verdict: f.verdict.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+    async fn served_at(&self) -> DateTime<Utc> {
+        chrono_time(self.at)
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "DiscoverLogWeight")]
+pub struct LoggedWeightNode {
+    factor: String,
+    weight: f64,
+}
+
+/// A talent as shown on a logged page.
+#[derive(SimpleObject)]
+#[graphql(name = "DiscoverLogTalent")]
+pub struct LoggedTalentNode {
+    talent_id: String,
+    /// 1-based position in the job's whole ranking (before filters).
+    rank: i32,
+    score: f64,
+    factors: Vec<LoggedFactorNode>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "DiscoverLogFactor")]
+pub struct LoggedFactorNode {
+    factor: String,
+    score: f64,
+    verdict: String,
+}
+
+#[derive(SimpleObject)]
+pub struct DiscoverLogEdge {
+    node: ExplainDoc,
+    cursor: String,
+}
+
+#[derive(SimpleObject)]
+pub struct DiscoverLogConnection {
+    edges: Vec<DiscoverLogEdge>,
+    page_info: PageInfo,
+}
+
 #[derive(SimpleObject)]
 pub struct AuditEdge {
     node: AuditDoc,
@@ -239,6 +336,37 @@ impl DocumentQuery {
         .await?;
         let (edges, page_info) = split(page, |node, cursor| AuditEdge { node, cursor });
         Ok(AuditConnection { edges, page_info })
+    }
+}
+
+#[derive(Default)]
+pub struct ExplainQuery;
+
+#[Object]
+impl ExplainQuery {
+    /// What was shown in a job's discover feed, page by page, newest first; optionally only
+    /// the pages shown to one user. Admins only. An entry holds up to 100 talents with nine
+    /// factors each: pages are small by default, and a query asking for every field of more
+    /// than about six entries is over the query cost limit.
+    async fn discover_log(
+        &self,
+        ctx: &Context<'_>,
+        job_id: JobId,
+        viewer_id: Option<UserId>,
+        #[graphql(default = 5)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<DiscoverLogConnection> {
+        let page = inbox::explain_log(
+            state(ctx),
+            viewer(ctx),
+            job_id,
+            viewer_id,
+            first,
+            after.as_deref(),
+        )
+        .await?;
+        let (edges, page_info) = split(page, |node, cursor| DiscoverLogEdge { node, cursor });
+        Ok(DiscoverLogConnection { edges, page_info })
     }
 }
 

@@ -26,6 +26,7 @@ pub struct Query(
     groups::GroupQuery,
     documents::DocumentQuery,
     matching::MatchingQuery,
+    documents::ExplainQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -62,11 +63,15 @@ impl QueryCost {
         settings: &crate::configuration::Settings,
     ) -> anyhow::Result<QueryCost> {
         let q = &settings.query;
-        let types = cost::TypeInfo::from_sdl(&schema.sdl())?.with_list_cap(
-            "TalentGroup",
-            "members",
-            settings.groups.max_members,
-        );
+        // Lists whose length is known: a group's members are capped, a match has nine factors.
+        let factors = castyou_model::Factor::ALL.len() as u64;
+        let types = cost::TypeInfo::from_sdl(&schema.sdl())?
+            .with_list_cap("TalentGroup", "members", settings.groups.max_members)
+            .with_list_cap("Match", "factors", factors)
+            .with_list_cap("Job", "matchWeights", factors)
+            .with_list_cap("DiscoverLogEntry", "weights", factors)
+            .with_list_cap("DiscoverLogEntry", "talents", 100)
+            .with_list_cap("DiscoverLogTalent", "factors", factors);
         Ok(QueryCost {
             types,
             limits: cost::CostLimits {

@@ -2,6 +2,7 @@
 //! admins), `myApplicationUpdates` for a talent. Streams come from this instance's
 //! `NotificationHub`; the resolvers never run inside an actor.
 
+use super::matching::Match;
 use super::{state, viewer};
 use crate::db::models::Application;
 use crate::domain::ids::*;
@@ -9,7 +10,7 @@ use crate::domain::{ApplicationStage, Role};
 use crate::errors::AppError;
 use crate::services::events::{self, OutboxEvent, PipelineEventKind, PipelinePayload};
 use crate::services::notifications::{self, Notification};
-use crate::services::{jobs, signed_in, AppState, Viewer};
+use crate::services::{jobs, matching, signed_in, AppState, Viewer};
 use actix::Addr;
 use async_graphql::{Context, Object, Result, Subscription};
 use castyou_actors::hub::Unsubscribe;
@@ -130,6 +131,18 @@ async fn subscribe(ctx: &Context<'_>, topic: Topic) -> Result<Live> {
                 slot.free();
             }
             Err(AppError::Internal(anyhow::Error::new(e).context("subscribing")).into())
+        }
+    }
+}
+
+/// A slot of the connection's subscription cap held by a stream that is not a hub
+/// subscription (the job feed); freed when the stream is dropped.
+struct Slot(Option<ConnectionSubscriptions>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(slot) = &self.0 {
+            slot.free();
         }
     }
 }
@@ -279,6 +292,31 @@ impl SubscriptionRoot {
         let viewer = signed_in(viewer(ctx))?;
         let live = subscribe(ctx, Topic::User(viewer.user_id.0)).await?;
         Ok(notification_events(live))
+    }
+
+    /// Jobs published (or changed while open) from now on that match the signed-in talent at
+    /// least `minScore` (0..100), each at most once per subscription, scored on the instance
+    /// the socket is on.
+    async fn job_feed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(60.0)")] min_score: Option<f64>,
+    ) -> Result<impl Stream<Item = Result<Match>>> {
+        recheck_viewer(ctx).await?;
+        let max = state(ctx)
+            .settings
+            .realtime
+            .max_subscriptions_per_connection;
+        let slot = Slot(
+            ctx.data_opt::<ConnectionSubscriptions>()
+                .map(|open| open.take(max))
+                .transpose()?,
+        );
+        let matches = matching::watch_jobs(state(ctx), viewer(ctx), min_score.unwrap_or(60.0))?;
+        Ok(matches.map(move |pair| {
+            let _held = &slot;
+            Ok(Match(pair))
+        }))
     }
 
     /// The signed-in user's unread notification count: first the current count, then each

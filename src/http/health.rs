@@ -54,12 +54,28 @@ async fn readiness(state: &AppState) -> serde_json::Value {
         tracing::warn!(error = ?redis.map(|r| r.map_err(|e| e.to_string())), "readiness: redis");
     }
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    // The match index does not decide readiness: until it is built the feeds say WARMING_UP
+    // and everything else works.
+    let index = state.matches.stats();
     json!({
         "status": if postgres_ok && redis_ok && mongodb_ok { "ready" } else { "unavailable" },
         "checks": {
             "postgres": word(postgres_ok),
             "redis": word(redis_ok),
             "mongodb": word(mongodb_ok),
+        },
+        "matchIndex": {
+            "status": if index.built { "ready" } else { "warming_up" },
+            "talents": index.size.talents,
+            "jobs": index.size.jobs,
+            "talentBytes": index.size.talent_bytes,
+            "cachedRankings": index.size.cached_rankings,
+            "lastEventSeq": index.last_event_seq,
+            "lastEventAt": index.last_event_at,
+            "eventsApplied": index.events_applied,
+            "lastBuildMs": index.last_build.map(|d| d.as_millis() as u64),
+            "builtAt": index.built_at,
+            "builds": index.builds,
         },
     })
 }

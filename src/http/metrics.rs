@@ -1,5 +1,6 @@
 //! `/metrics` in Prometheus text: HTTP requests and latency, open websockets, live
-//! subscriptions, the outbox backlog, running pipeline actors and actor restarts.
+//! subscriptions, the outbox backlog, running pipeline actors, actor restarts and the match
+//! index.
 
 use crate::db;
 use crate::services::pipelines::Pipelines;
@@ -48,6 +49,96 @@ pub struct Metrics {
     mail_failure_source: MailFailures,
     hub: Addr<NotificationHub>,
     pipelines: Pipelines,
+    index: MatchIndexGauges,
+}
+
+/// The match index, as `/metrics` shows it.
+#[derive(Default)]
+struct MatchIndexGauges {
+    ready: Gauge,
+    talents: Gauge,
+    jobs: Gauge,
+    talent_bytes: Gauge,
+    cached_rankings: Gauge,
+    ranking_bytes: Gauge,
+    last_event_seq: Gauge,
+    events_applied: Gauge,
+    build_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    job_feed_subscribers: Gauge,
+}
+
+impl MatchIndexGauges {
+    fn register(&self, registry: &mut Registry) {
+        let mut gauge = |name: &str, help: &str, g: &Gauge| {
+            registry.register(name, help, g.clone());
+        };
+        gauge(
+            "match_index_ready",
+            "1 once the match index is built",
+            &self.ready,
+        );
+        gauge(
+            "match_index_talents",
+            "Talent profiles in the match index",
+            &self.talents,
+        );
+        gauge(
+            "match_index_jobs",
+            "OPEN jobs in the match index",
+            &self.jobs,
+        );
+        gauge(
+            "match_index_talent_bytes",
+            "Bytes the match index holds for talents (features, ids, lookup)",
+            &self.talent_bytes,
+        );
+        gauge(
+            "match_index_cached_rankings",
+            "Jobs whose whole ranking the match index keeps",
+            &self.cached_rankings,
+        );
+        gauge(
+            "match_index_ranking_bytes",
+            "Bytes of the cached rankings",
+            &self.ranking_bytes,
+        );
+        gauge(
+            "match_index_last_event_seq",
+            "Outbox sequence number of the last change the match index applied",
+            &self.last_event_seq,
+        );
+        gauge(
+            "match_index_events_applied",
+            "Changes the match index applied since it started",
+            &self.events_applied,
+        );
+        gauge(
+            "job_feed_subscribers",
+            "Live jobFeed subscriptions on this instance",
+            &self.job_feed_subscribers,
+        );
+        registry.register(
+            "match_index_build_seconds",
+            "How long the last full load of the match index took",
+            self.build_seconds.clone(),
+        );
+    }
+
+    fn set(&self, stats: &castyou_actors::matching::IndexStats) {
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        self.ready.set(i64::from(stats.built));
+        self.talents.set(n(stats.size.talents));
+        self.jobs.set(n(stats.size.jobs));
+        self.talent_bytes.set(n(stats.size.talent_bytes));
+        self.cached_rankings.set(n(stats.size.cached_rankings));
+        self.ranking_bytes.set(n(stats.size.ranking_bytes));
+        self.last_event_seq.set(stats.last_event_seq.unwrap_or(0));
+        self.events_applied
+            .set(i64::try_from(stats.events_applied).unwrap_or(i64::MAX));
+        self.job_feed_subscribers.set(n(stats.watchers));
+        self.build_seconds
+            .set(stats.last_build.map_or(0.0, |d| d.as_secs_f64()));
+    }
 }
 
 impl Metrics {
@@ -124,7 +215,10 @@ impl Metrics {
             "Restarts of supervised actors",
             restarts.clone(),
         );
+        let index = MatchIndexGauges::default();
+        index.register(&mut registry);
         Arc::new(Metrics {
+            index,
             registry,
             requests,
             latency,
@@ -203,6 +297,7 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState
             metrics.unknown_events.set(n);
         }
     }
+    metrics.index.set(&state.matches.stats());
     let failed = metrics.mail_failure_source.get();
     metrics
         .mail_failures

@@ -51,6 +51,14 @@ pub struct JobStatusChanged {
     pub at: DateTime<Utc>,
 }
 
+/// A talent profile was created or changed (the match index re-reads it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TalentProfileChanged {
+    pub talent_id: UserId,
+    pub at: DateTime<Utc>,
+}
+
 /// A job's application deadline is near.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -127,6 +135,11 @@ pub enum OutboxEvent {
     JobPublished(JobStatusChanged),
     JobFilled(JobStatusChanged),
     JobCancelled(JobStatusChanged),
+    /// A job's content or match weights changed (its status did not).
+    JobUpdated(JobStatusChanged),
+    TalentProfileChanged(TalentProfileChanged),
+    /// A discover page served, staged for the explain log (document consumer only).
+    DiscoverServed(super::matching::Served),
     DeadlineReminder(DeadlineReminder),
     GroupInvited(GroupMembershipChanged),
     GroupJoined(GroupMembershipChanged),
@@ -170,6 +183,9 @@ impl OutboxEvent {
             OutboxEvent::JobPublished(_)
             | OutboxEvent::JobFilled(_)
             | OutboxEvent::JobCancelled(_)
+            | OutboxEvent::JobUpdated(_)
+            | OutboxEvent::TalentProfileChanged(_)
+            | OutboxEvent::DiscoverServed(_)
             | OutboxEvent::DeadlineReminder(_)
             | OutboxEvent::GroupInvited(_)
             | OutboxEvent::GroupJoined(_)
@@ -186,8 +202,10 @@ impl OutboxEvent {
     pub fn for_bus(&self) -> bool {
         match self {
             OutboxEvent::Audit(_)
+            | OutboxEvent::DiscoverServed(_)
             | OutboxEvent::EmailVerificationRequested(_)
             | OutboxEvent::PasswordResetRequested(_) => false,
+            OutboxEvent::JobUpdated(_) | OutboxEvent::TalentProfileChanged(_) => true,
             OutboxEvent::Notification(_)
             | OutboxEvent::NotificationsRead(_)
             | OutboxEvent::ApplicationCreated(_)
@@ -212,6 +230,9 @@ impl OutboxEvent {
             }
             OutboxEvent::PasswordResetRequested(m) => Some((AccountTokenPurpose::ResetPassword, m)),
             OutboxEvent::Audit(_)
+            | OutboxEvent::DiscoverServed(_)
+            | OutboxEvent::JobUpdated(_)
+            | OutboxEvent::TalentProfileChanged(_)
             | OutboxEvent::Notification(_)
             | OutboxEvent::NotificationsRead(_)
             | OutboxEvent::ApplicationCreated(_)
@@ -235,16 +256,24 @@ impl OutboxEvent {
         match self {
             OutboxEvent::ApplicationCreated(p)
             | OutboxEvent::ApplicationMoved(p)
-            | OutboxEvent::ApplicationWithdrawn(p)
-            | OutboxEvent::JobClosed(p) => {
+            | OutboxEvent::ApplicationWithdrawn(p) => {
                 let mut topics = vec![Topic::Job(p.job_id.0)];
                 topics.extend(users(&p.user_ids));
                 topics
             }
-            // Pipeline watchers hear only of pipeline events; nobody is told live of these.
+            // A closed job also leaves every match index.
+            OutboxEvent::JobClosed(p) => {
+                let mut topics = vec![Topic::Job(p.job_id.0), Topic::Matching];
+                topics.extend(users(&p.user_ids));
+                topics
+            }
+            // Pipeline watchers hear only of pipeline events; the match indexes of these.
             OutboxEvent::JobPublished(_)
             | OutboxEvent::JobFilled(_)
             | OutboxEvent::JobCancelled(_)
+            | OutboxEvent::JobUpdated(_)
+            | OutboxEvent::TalentProfileChanged(_) => vec![Topic::Matching],
+            OutboxEvent::DiscoverServed(_)
             | OutboxEvent::EmailVerificationRequested(_)
             | OutboxEvent::PasswordResetRequested(_)
             | OutboxEvent::Audit(_) => Vec::new(),
@@ -382,6 +411,27 @@ pub async fn job_status_changed(conn: &mut PgConn, job: &Job) -> AppResult<()> {
         })),
     };
     record(conn, event).await
+}
+
+/// A job's content or match weights changed: each match index re-reads it.
+pub async fn job_updated(conn: &mut PgConn, job: &Job) -> AppResult<()> {
+    let changed = JobStatusChanged {
+        job_id: job.row.id,
+        producer_id: job.row.producer_id,
+        status: job.row.status,
+        at: job.row.updated_at,
+    };
+    record(conn, OutboxEvent::JobUpdated(changed)).await
+}
+
+/// A talent profile was created or changed: each match index re-reads it.
+pub async fn talent_profile_changed(
+    conn: &mut PgConn,
+    talent_id: UserId,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let changed = TalentProfileChanged { talent_id, at };
+    record(conn, OutboxEvent::TalentProfileChanged(changed)).await
 }
 
 /// A job's application deadline is near: its producer hears of it.

@@ -110,9 +110,11 @@ pub async fn update(
                 .await
                 .context("jobs::clear_reminder")?;
         }
-        Ok(db::jobs::update_content(c, id, &changes)
+        let job = db::jobs::update_content(c, id, &changes)
             .await
-            .with_context(|| format!("updating job {id}"))?)
+            .with_context(|| format!("updating job {id}"))?;
+        super::events::job_updated(c, &job).await?;
+        Ok(job)
     })
     .await
 }

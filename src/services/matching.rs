@@ -2,24 +2,46 @@
 //! profiles and jobs turned into the model's inputs, the job's weights, and one pair's
 //! breakdown for the people entitled to see it.
 
-use super::{jobs, signed_in, AppState, Viewer};
+use super::{events, jobs, signed_in, AppState, Viewer};
+use crate::adapters::matching::{job_record, union_code};
 use crate::db::models::{Job, TalentProfile};
 use crate::db::{self};
+use crate::documents::explain::{ExplainDoc, LoggedFactor, LoggedTalent, LoggedWeight};
+use crate::documents::{bson_time, sort_key};
+use crate::domain::ids::EventId;
 use crate::domain::ids::{JobId, UserId};
 use crate::domain::profiles as domain;
+use crate::domain::values::CountryCode;
 use crate::domain::{ProductionType, Proficiency};
+use crate::domain::{Role, UnionStatus};
 use crate::errors::{AppError, AppResult};
 use anyhow::Context as _;
+use base64::Engine as _;
+use castyou_actors::matching::{After, DiscoverFilter, DiscoverQuery, IndexError, Page};
 use castyou_model as model;
 use castyou_model::{Factor, Weights};
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
+use futures_util::Stream;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use uuid::Uuid;
 
 /// One stored weight (`jobs.match_weights` holds all nine, normalised, in factor order).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredWeight {
-    factor: String,
-    weight: f32,
+pub struct StoredWeight {
+    pub factor: String,
+    pub weight: f32,
+}
+
+fn stored(weights: &Weights) -> Vec<StoredWeight> {
+    weights
+        .iter()
+        .map(|(factor, weight)| StoredWeight {
+            factor: factor.as_str().to_string(),
+            weight,
+        })
+        .collect()
 }
 
 /// The weights a job's ranking uses: its own, or the model's defaults.
@@ -163,10 +185,16 @@ pub fn job_input(job: &Job) -> anyhow::Result<model::JobInput> {
     })
 }
 
+/// The talent of a match: loaded already, or to be loaded when a client asks for it.
+pub enum TalentRef {
+    Loaded(Box<TalentProfile>),
+    Id(UserId),
+}
+
 /// One talent scored against one job.
 pub struct PairMatch {
-    pub job: Job,
-    pub talent: TalentProfile,
+    pub job: Arc<Job>,
+    pub talent: TalentRef,
     pub weights: Weights,
     pub scored: model::Scored,
     pub computed_at: DateTime<Utc>,
@@ -206,8 +234,8 @@ pub async fn pair(
         &ctx,
     );
     Ok(PairMatch {
-        job,
-        talent,
+        job: Arc::new(job),
+        talent: TalentRef::Loaded(Box::new(talent)),
         weights,
         scored,
         computed_at: now,
@@ -239,16 +267,392 @@ pub async fn set_weights(
     }
     let normalised =
         Weights::normalised(weights).map_err(|e| AppError::bad_input("weights", e.to_string()))?;
-    let stored: Vec<StoredWeight> = normalised
-        .iter()
-        .map(|(factor, weight)| StoredWeight {
-            factor: factor.as_str().to_string(),
-            weight,
+    let stored = serde_json::to_value(stored(&normalised)).context("encoding match weights")?;
+    let mut conn = state.conn().await?;
+    conn.transaction::<_, AppError, _>(async |c| {
+        let job = db::jobs::set_match_weights(c, job_id, &stored)
+            .await
+            .with_context(|| format!("setting the match weights of job {job_id}"))?;
+        events::job_updated(c, &job).await?;
+        Ok(job)
+    })
+    .await
+}
+
+/// The deepest a feed's `first` goes per page.
+const MAX_FIRST: i32 = 100;
+
+fn first_of(first: Option<i32>) -> AppResult<usize> {
+    let first = first.unwrap_or(20);
+    if !(0..=MAX_FIRST).contains(&first) {
+        return Err(AppError::bad_input(
+            "first",
+            format!("must be between 0 and {MAX_FIRST}"),
+        ));
+    }
+    Ok(first as usize)
+}
+
+/// A feed cursor: the exact score (its bits) and id of the last item seen.
+pub fn encode_cursor(score: f32, id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("m1:{:08x}:{id}", score.to_bits()))
+}
+
+fn decode_cursor(raw: Option<&str>) -> AppResult<Option<After>> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || AppError::bad_input("after", "is not a cursor from this feed");
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad)?;
+    let mut parts = text.splitn(3, ':');
+    let (Some("m1"), Some(bits), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let score = u32::from_str_radix(bits, 16)
+        .map(f32::from_bits)
+        .ok()
+        .filter(|s| s.is_finite())
+        .ok_or_else(bad)?;
+    let id = id.parse().map_err(|_| bad())?;
+    Ok(Some(After { score, id }))
+}
+
+fn min_score(min: Option<f64>, field: &str) -> AppResult<Option<f32>> {
+    match min {
+        Some(m) if !(0.0..=100.0).contains(&m) => {
+            Err(AppError::bad_input(field, "must be between 0 and 100"))
+        }
+        Some(m) => Ok(Some(m as f32)),
+        None => Ok(None),
+    }
+}
+
+fn index_error(e: IndexError) -> AppError {
+    match e {
+        IndexError::WarmingUp => AppError::WarmingUp(
+            "the match index is still loading after a start; retry in a few seconds".into(),
+        ),
+        IndexError::NoProfile => AppError::NotFound("talent profile"),
+        IndexError::Failed(e) => AppError::Internal(anyhow::anyhow!(e)),
+    }
+}
+
+/// `DiscoverFilter` as asked.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverFilterArgs {
+    pub min_score: Option<f64>,
+    pub country: Option<String>,
+    pub union_status: Option<UnionStatus>,
+    pub exclude_applicants: bool,
+}
+
+/// One item of a feed, with its cursor.
+pub struct FeedItem {
+    pub pair: PairMatch,
+    pub cursor: String,
+}
+
+pub struct FeedPage {
+    pub items: Vec<FeedItem>,
+    pub has_next: bool,
+    pub total: Option<usize>,
+}
+
+/// A discover page as staged for the explain log (outbox kind DISCOVER_SERVED).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Served {
+    pub job_id: JobId,
+    pub viewer_id: UserId,
+    pub viewer_role: String,
+    pub engine_version: String,
+    pub weights: Vec<StoredWeight>,
+    pub request: serde_json::Value,
+    pub talents: Vec<ServedTalent>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServedTalent {
+    pub talent_id: UserId,
+    pub rank: u32,
+    pub score: f32,
+    /// In factor order: (score, verdict).
+    pub factors: Vec<(f32, model::Verdict)>,
+}
+
+/// Talents ranked for a job, best first: the job's producer and admins.
+pub async fn discover(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    job_id: JobId,
+    filter: DiscoverFilterArgs,
+    first: Option<i32>,
+    after: Option<&str>,
+    count_total: bool,
+) -> AppResult<FeedPage> {
+    let viewer = signed_in(viewer)?;
+    let first = first_of(first)?;
+    let after_position = decode_cursor(after)?;
+    let min = min_score(filter.min_score, "filter.minScore")?;
+    let country = match filter.country.as_deref() {
+        Some(c) => {
+            let code = CountryCode::parse("filter.country", c)?;
+            Some(model::Code::new(code.as_str()).ok_or_else(|| {
+                AppError::bad_input("filter.country", "is not an ISO 3166 country code")
+            })?)
+        }
+        None => None,
+    };
+    let job = jobs::find(state, Some(viewer), job_id)
+        .await?
+        .ok_or(AppError::NotFound("job"))?;
+    if !jobs::manages(&viewer, &job) {
+        return Err(AppError::forbidden(
+            "the discover feed of a job is for its producer",
+        ));
+    }
+    let exclude = if filter.exclude_applicants {
+        let mut conn = state.conn().await?;
+        db::applications::applicant_ids(&mut conn, job_id)
+            .await
+            .context("applications::applicant_ids")?
+            .into_iter()
+            .map(|u| u.0)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let query = DiscoverQuery {
+        filter: DiscoverFilter {
+            min_score: min,
+            country,
+            union_status: filter.union_status.map(union_code),
+            exclude,
+        },
+        after: after_position,
+        first,
+        count_total,
+    };
+    let job = Arc::new(job);
+    let fallback = job_record((*job).clone()).context("building the job's features")?;
+    let page = state
+        .matches
+        .discover(job_id.0, fallback, query)
+        .await
+        .map_err(index_error)?;
+    let now = Utc::now();
+    // The weights the page was ranked with: the index's (an OPEN job) or the job's own.
+    let weights = state
+        .matches
+        .job(job_id.0)
+        .map(|j| j.weights)
+        .unwrap_or_else(|| weights_of(&job));
+    let served = Served {
+        job_id,
+        viewer_id: viewer.user_id,
+        viewer_role: viewer.role.to_string(),
+        engine_version: model::ENGINE_VERSION.to_string(),
+        weights: stored(&weights),
+        request: serde_json::json!({ "filter": filter, "first": first, "after": after }),
+        talents: page
+            .items
+            .iter()
+            .map(|s| ServedTalent {
+                talent_id: UserId(s.id),
+                rank: s.rank.map_or(0, |r| u32::try_from(r).unwrap_or(u32::MAX)),
+                score: s.scored.total,
+                factors: s
+                    .scored
+                    .factors
+                    .iter()
+                    .map(|f| (f.score, f.verdict))
+                    .collect(),
+            })
+            .collect(),
+        at: now,
+    };
+    // Logged after the answer, off its path: staged in the outbox, shipped to MongoDB.
+    let staging = state.clone();
+    tokio::spawn(async move { stage_served(&staging, served).await });
+    Ok(feed_page(page, now, |_| (Arc::clone(&job), weights)))
+}
+
+fn feed_page(
+    page: Page,
+    now: DateTime<Utc>,
+    mut job_of: impl FnMut(usize) -> (Arc<Job>, Weights),
+) -> FeedPage {
+    let Page {
+        items,
+        has_next,
+        total,
+        ..
+    } = page;
+    let items = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (job, weights) = job_of(i);
+            FeedItem {
+                cursor: encode_cursor(s.scored.total, s.id),
+                pair: PairMatch {
+                    talent: TalentRef::Id(UserId(s.id)),
+                    job,
+                    weights,
+                    scored: s.scored,
+                    computed_at: now,
+                },
+            }
         })
         .collect();
-    let stored = serde_json::to_value(stored).context("encoding match weights")?;
-    let mut conn = state.conn().await?;
-    Ok(db::jobs::set_match_weights(&mut conn, job_id, &stored)
+    FeedPage {
+        items,
+        has_next,
+        total,
+    }
+}
+
+/// The server's job row an index entry carries.
+fn row_of(entry: &castyou_actors::matching::JobEntry) -> anyhow::Result<Arc<Job>> {
+    Arc::clone(&entry.row)
+        .downcast::<Job>()
+        .map_err(|_| anyhow::anyhow!("a match index entry without its job row"))
+}
+
+/// OPEN jobs before their deadline, ranked for the signed-in talent.
+pub async fn job_feed(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    first: Option<i32>,
+    after: Option<&str>,
+    count_total: bool,
+) -> AppResult<FeedPage> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Talent {
+        return Err(AppError::forbidden("the job feed is for talents"));
+    }
+    let first = first_of(first)?;
+    let after = decode_cursor(after)?;
+    let page = state
+        .matches
+        .job_feed(viewer.user_id.0, after, first, count_total)
         .await
-        .with_context(|| format!("setting the match weights of job {job_id}"))?)
+        .map_err(index_error)?;
+    let rows: Vec<(Arc<Job>, Weights)> = page
+        .jobs
+        .iter()
+        .map(|j| Ok((row_of(j)?, j.weights)))
+        .collect::<anyhow::Result<_>>()?;
+    let talent = viewer.user_id;
+    let mut page = feed_page(page, Utc::now(), |i| rows[i].clone());
+    for item in &mut page.items {
+        // The cursor of a job feed names the job.
+        item.cursor = encode_cursor(item.pair.scored.total, item.pair.job.row.id.0);
+        item.pair.talent = TalentRef::Id(talent);
+    }
+    Ok(page)
+}
+
+/// Jobs published (or changed while open) from now on that score at least `min_score` for
+/// the signed-in talent, each at most once per subscription.
+pub fn watch_jobs(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    min_score: f64,
+) -> AppResult<impl Stream<Item = PairMatch> + use<>> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Talent {
+        return Err(AppError::forbidden("the job feed is for talents"));
+    }
+    let min = self::min_score(Some(min_score), "minScore")?.unwrap_or(60.0);
+    let watch = state.matches.watch(
+        viewer.user_id.0,
+        min,
+        state.settings.matching.job_feed_queue,
+    );
+    let talent = viewer.user_id;
+    Ok(futures_util::stream::unfold(
+        watch,
+        move |mut watch| async move {
+            loop {
+                let pushed = watch.matches.recv().await?;
+                match row_of(&pushed.job) {
+                    Ok(job) => {
+                        let pair = PairMatch {
+                            job,
+                            talent: TalentRef::Id(talent),
+                            weights: pushed.job.weights,
+                            scored: pushed.scored,
+                            computed_at: Utc::now(),
+                        };
+                        return Some((pair, watch));
+                    }
+                    Err(e) => tracing::error!(error = %e, "a pushed match without its job"),
+                }
+            }
+        },
+    ))
+}
+
+async fn stage_served(state: &AppState, served: Served) {
+    let staged = async {
+        let (kind, payload) = events::OutboxEvent::DiscoverServed(served).to_columns()?;
+        let mut conn = state.conn().await?;
+        db::outbox::record_staged(&mut conn, EventId::generate(), kind, &payload)
+            .await
+            .context("outbox::record_staged")?;
+        Ok::<(), AppError>(())
+    };
+    if let Err(e) = staged.await {
+        tracing::error!(code = e.code(), "an explain-log entry could not be staged");
+    }
+}
+
+/// The explain-log document of a staged page; its id is the staged row's.
+pub fn explain_doc(served: &Served, id: Uuid) -> ExplainDoc {
+    let at = bson_time(served.at);
+    ExplainDoc {
+        key: sort_key(at, &id.to_string()),
+        id: id.to_string(),
+        job_id: served.job_id.to_string(),
+        viewer_id: served.viewer_id.to_string(),
+        viewer_role: served.viewer_role.clone(),
+        engine_version: served.engine_version.clone(),
+        weights: served
+            .weights
+            .iter()
+            .map(|w| LoggedWeight {
+                factor: w.factor.clone(),
+                weight: f64::from(w.weight),
+            })
+            .collect(),
+        request: served.request.to_string(),
+        talents: served
+            .talents
+            .iter()
+            .map(|t| LoggedTalent {
+                talent_id: t.talent_id.to_string(),
+                rank: i64::from(t.rank),
+                score: f64::from(t.score),
+                factors: Factor::ALL
+                    .iter()
+                    .zip(&t.factors)
+                    .map(|(f, (score, verdict))| LoggedFactor {
+                        factor: f.as_str().to_string(),
+                        score: f64::from(*score),
+                        verdict: verdict.as_str().to_string(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        at,
+    }
 }

@@ -44,6 +44,8 @@ pub struct AppState {
     pub live: Arc<crate::http::live_sessions::LiveSessions>,
     /// Exchange rates the matching model compares pay in.
     pub rates: Arc<castyou_model::ExchangeRates>,
+    /// This instance's match index (filled and kept current by the `MatchIndex` actor).
+    pub matches: castyou_actors::MatchIndexHandle,
     pub docs: crate::documents::Documents,
 }
 
@@ -70,6 +72,7 @@ impl AppState {
         let proxies = Arc::new(crate::http::client_ip::TrustedProxies::new(
             &settings.application.trusted_proxies,
         ));
+        let matching = settings.matching.clone();
         Ok(AppState {
             settings: Arc::new(settings),
             pool,
@@ -80,6 +83,10 @@ impl AppState {
             local_limits: Arc::new(gate::LocalLimits::default()),
             proxies,
             live,
+            matches: castyou_actors::MatchIndexHandle::new(
+                Arc::clone(&rates),
+                matching.ranking_cache_jobs,
+            ),
             rates,
             docs,
         })

@@ -5,6 +5,7 @@ use super::events::{NotificationsRead, OutboxEvent};
 use super::{signed_in, AppState, Viewer};
 use crate::documents::activity::{self, ActivityDoc};
 use crate::documents::audit::{self, AuditDoc};
+use crate::documents::explain::{self, ExplainDoc};
 use crate::documents::notifications::{self, NotificationDoc};
 use crate::documents::{bson, chrono_time, Position};
 use crate::domain::ids::UserId;
@@ -243,5 +244,34 @@ pub async fn audit_log(
     let (docs, more) = audit::page(&state.docs, actor.as_deref(), object, after.as_ref(), first)
         .await
         .map_err(unavailable)?;
+    Ok(DocPage::of(docs, more, |d| (d.at, &d.id)))
+}
+
+/// What producers were shown in a job's discover feed, newest first, optionally one viewer's:
+/// admins only.
+pub async fn explain_log(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    job: crate::domain::ids::JobId,
+    shown_to: Option<UserId>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<DocPage<ExplainDoc>> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Admin {
+        return Err(AppError::forbidden("the explain log is for admins only"));
+    }
+    let first = page_size(first)?;
+    let after = position(after)?;
+    let shown_to = shown_to.map(|v| v.to_string());
+    let (docs, more) = explain::page(
+        &state.docs,
+        &job.to_string(),
+        shown_to.as_deref(),
+        after.as_ref(),
+        first,
+    )
+    .await
+    .map_err(unavailable)?;
     Ok(DocPage::of(docs, more, |d| (d.at, &d.id)))
 }

@@ -11,6 +11,7 @@ use crate::domain::profiles::{ProducerProfileInput, TalentProfileInput};
 use crate::domain::Role;
 use crate::errors::{AppError, AppResult};
 use anyhow::Context;
+use diesel_async::AsyncConnection as _;
 
 pub async fn upsert_talent(
     state: &AppState,
@@ -53,9 +54,16 @@ pub async fn upsert_talent(
         updated_at: chrono::Utc::now(),
     };
     let mut conn = state.conn().await?;
-    Ok(db::profiles::upsert_talent(&mut conn, &changes)
-        .await
-        .with_context(|| format!("saving the talent profile of {}", changes.user_id))?)
+    // The match indexes re-read the profile from the event committed with it.
+    conn.transaction::<_, AppError, _>(async |c| {
+        let profile = db::profiles::upsert_talent(c, &changes)
+            .await
+            .with_context(|| format!("saving the talent profile of {}", changes.user_id))?;
+        super::events::talent_profile_changed(c, profile.row.user_id, profile.row.updated_at)
+            .await?;
+        Ok(profile)
+    })
+    .await
 }
 
 pub async fn upsert_producer(

@@ -19,6 +19,7 @@ pub struct TestApp {
     server: actix_web::dev::ServerHandle,
     hub: actix::Addr<castyou_actors::NotificationHub>,
     pub pipelines: castyou::services::pipelines::Pipelines,
+    pub matches: actix::Addr<castyou_actors::MatchIndex>,
 }
 
 /// A registered user and the tokens it got.
@@ -67,6 +68,7 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
     let server = app.handle();
     let hub = app.hub().clone();
     let pipelines = app.pipelines().clone();
+    let matches = app.matches().clone();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -78,6 +80,7 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
         server,
         hub,
         pipelines,
+        matches,
     }
 }
 

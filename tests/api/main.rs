@@ -11,6 +11,7 @@ mod applications;
 mod auth;
 mod authorization;
 mod deadlines;
+mod discover;
 mod favorites;
 mod groups;
 mod hardening;

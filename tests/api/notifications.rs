@@ -397,8 +397,8 @@ async fn notifications_made_while_a_user_was_offline_are_all_in_the_inbox() {
 
 /// A MongoDB-wire server of this test's own (nx-27017 from the project venv), on a free port,
 /// keeping its data on disk so it survives a restart; killed when dropped.
-struct OwnMongo {
-    port: u16,
+pub(crate) struct OwnMongo {
+    pub(crate) port: u16,
     dir: std::path::PathBuf,
     child: Child,
 }
@@ -436,7 +436,7 @@ impl OwnMongo {
         panic!("nx-27017 did not come up on port {port}");
     }
 
-    async fn start() -> OwnMongo {
+    pub(crate) async fn start() -> OwnMongo {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -445,12 +445,12 @@ impl OwnMongo {
         OwnMongo::start_on(port, dir).await
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    async fn restart(mut self) -> OwnMongo {
+    pub(crate) async fn restart(mut self) -> OwnMongo {
         self.stop();
         let (port, dir) = (self.port, std::mem::take(&mut self.dir));
         std::mem::forget(self);

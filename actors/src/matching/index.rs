@@ -1,0 +1,536 @@
+//! The in-memory match index: every talent's compact features, every OPEN job's features and
+//! weights, and a bounded cache of whole rankings kept exact by the changes applied to it.
+//! Plain data, no actor and no I/O: the `MatchIndex` actor owns one behind a lock and readers
+//! query it from blocking threads.
+//!
+//! Order everywhere: score descending, then id ascending (talent ids in a discover ranking, job
+//! ids in a job feed). A cursor is a position in that order, `(score, id)`: the next page
+//! starts strictly after it, so a talent whose score did not change between two pages is
+//! neither repeated nor skipped, whatever else moved.
+
+use castyou_model::{
+    self as model, Code, Context, JobFeatures, Scored, TalentFeatures, TalentInput, Weights,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::any::Any;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A talent profile as the index needs it (the server builds it from its row).
+#[derive(Debug, Clone)]
+pub struct TalentRecord {
+    pub id: Uuid,
+    pub input: TalentInput,
+    /// For `DiscoverFilter.unionStatus`: the server's own small code for the talent's status.
+    pub union_status: u8,
+}
+
+/// An OPEN job as the index needs it.
+#[derive(Clone)]
+pub struct JobRecord {
+    pub id: Uuid,
+    pub input: model::JobInput,
+    pub weights: Weights,
+    pub application_deadline: DateTime<Utc>,
+    /// The server's own representation of the job, handed back with feed pages and pushes so
+    /// they need no further query. The index never looks inside.
+    pub row: Arc<dyn Any + Send + Sync>,
+}
+
+/// A job held by the index.
+pub struct JobEntry {
+    pub id: Uuid,
+    pub features: JobFeatures,
+    pub weights: Weights,
+    pub application_deadline: DateTime<Utc>,
+    pub row: Arc<dyn Any + Send + Sync>,
+}
+
+impl JobEntry {
+    pub fn new(record: JobRecord) -> JobEntry {
+        JobEntry {
+            id: record.id,
+            features: JobFeatures::new(&record.input),
+            weights: record.weights,
+            application_deadline: record.application_deadline,
+            row: record.row,
+        }
+    }
+}
+
+/// A talent held by the index; `features` is None once the profile is gone (the slot stays so
+/// positions in cached rankings never shift).
+struct TalentSlot {
+    features: Option<TalentFeatures>,
+    country: Option<Code>,
+    union_status: u8,
+}
+
+/// One position of a ranking: a score and the talent's slot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Ranked {
+    score: f32,
+    slot: u32,
+}
+
+/// A job's whole ranking over every talent, best first.
+struct Ranking {
+    day: NaiveDate,
+    entries: Vec<Ranked>,
+    last_used: AtomicU64,
+}
+
+/// A ranking computed under the read lock, to be cached under the write lock (`Index::keep`).
+pub struct Prepared {
+    job: Arc<JobEntry>,
+    generation: u64,
+    day: NaiveDate,
+    entries: Vec<Ranked>,
+}
+
+/// What a discover page asks for.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverQuery {
+    pub filter: DiscoverFilter,
+    pub after: Option<After>,
+    pub first: usize,
+    /// Count every talent that passes the filter (walks the ranking).
+    pub count_total: bool,
+}
+
+/// Where a page starts: after this score and id, in the feed's order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct After {
+    pub score: f32,
+    pub id: Uuid,
+}
+
+/// Which talents a discover page may show.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverFilter {
+    pub min_score: Option<f32>,
+    pub country: Option<Code>,
+    pub union_status: Option<u8>,
+    /// Talents left out (the job's applicants, when asked).
+    pub exclude: HashSet<Uuid>,
+}
+
+/// One talent or job shown, with its full breakdown.
+pub struct Shown {
+    pub id: Uuid,
+    pub scored: Scored,
+    /// 1-based position in the job's whole ranking, before filters (discover pages only).
+    pub rank: Option<usize>,
+}
+
+/// A page of a feed.
+pub struct Page {
+    pub items: Vec<Shown>,
+    pub has_next: bool,
+    /// How many pass the filter in all (only when asked: it walks the whole ranking).
+    pub total: Option<usize>,
+    /// For a job feed, the jobs shown, in order (their server rows).
+    pub jobs: Vec<Arc<JobEntry>>,
+}
+
+/// What the index holds, in numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Size {
+    pub talents: usize,
+    pub jobs: usize,
+    pub cached_rankings: usize,
+    /// Bytes of talent features and their slots (not counting cached rankings).
+    pub talent_bytes: usize,
+    pub ranking_bytes: usize,
+}
+
+pub struct Index {
+    ids: Vec<Uuid>,
+    slots: Vec<TalentSlot>,
+    by_id: HashMap<Uuid, u32>,
+    live: usize,
+    jobs: HashMap<Uuid, Arc<JobEntry>>,
+    rankings: HashMap<Uuid, Ranking>,
+    max_rankings: usize,
+    clock: AtomicU64,
+    /// Bumped by every talent change: a ranking prepared before one is not cached.
+    generation: u64,
+}
+
+fn by_score_then_id(a_score: f32, a_id: &Uuid, b_score: f32, b_id: &Uuid) -> Ordering {
+    b_score.total_cmp(&a_score).then_with(|| a_id.cmp(b_id))
+}
+
+impl Index {
+    /// An empty index caching at most `max_rankings` jobs' rankings.
+    pub fn new(max_rankings: usize) -> Index {
+        Index {
+            ids: Vec::new(),
+            slots: Vec::new(),
+            by_id: HashMap::new(),
+            live: 0,
+            jobs: HashMap::new(),
+            rankings: HashMap::new(),
+            max_rankings,
+            clock: AtomicU64::new(0),
+            generation: 0,
+        }
+    }
+
+    pub fn size(&self) -> Size {
+        let talent_bytes = self
+            .slots
+            .iter()
+            .map(|s| {
+                std::mem::size_of::<TalentSlot>()
+                    + s.features.as_ref().map_or(0, TalentFeatures::heap_bytes)
+            })
+            .sum::<usize>()
+            + self.ids.capacity() * std::mem::size_of::<Uuid>()
+            // A hash map entry: key, value and a control byte, at the table's load factor.
+            + self.by_id.capacity() * (std::mem::size_of::<(Uuid, u32)>() + 1);
+        Size {
+            talents: self.live,
+            jobs: self.jobs.len(),
+            cached_rankings: self.rankings.len(),
+            talent_bytes,
+            ranking_bytes: self
+                .rankings
+                .values()
+                .map(|r| r.entries.capacity() * std::mem::size_of::<Ranked>())
+                .sum(),
+        }
+    }
+
+    pub fn job(&self, id: Uuid) -> Option<&Arc<JobEntry>> {
+        self.jobs.get(&id)
+    }
+
+    pub fn has_talent(&self, id: Uuid) -> bool {
+        self.talent(id).is_some()
+    }
+
+    fn talent(&self, id: Uuid) -> Option<&TalentFeatures> {
+        let slot = *self.by_id.get(&id)?;
+        self.slots[slot as usize].features.as_ref()
+    }
+
+    /// Adds or replaces a talent (None: the profile is gone). Every cached ranking moves the
+    /// talent to its new place, so cached rankings stay exactly what a fresh one would be.
+    pub fn put_talent(&mut self, id: Uuid, record: Option<(TalentFeatures, u8)>, ctx: &Context) {
+        let slot = match self.by_id.get(&id) {
+            Some(&slot) => slot,
+            None if record.is_none() => return,
+            None => {
+                let slot = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                self.ids.push(id);
+                self.slots.push(TalentSlot {
+                    features: None,
+                    country: None,
+                    union_status: 0,
+                });
+                self.by_id.insert(id, slot);
+                slot
+            }
+        };
+        let (features, union_status) = match record {
+            Some((f, u)) => (Some(f), u),
+            None => (None, 0),
+        };
+        self.generation += 1;
+        let old = &self.slots[slot as usize].features;
+        for (job_id, ranking) in &mut self.rankings {
+            let Some(job) = self.jobs.get(job_id) else {
+                continue;
+            };
+            let score_of =
+                |t: &TalentFeatures| model::score_total(t, &job.features, &job.weights, ctx);
+            let ids = &self.ids;
+            let place = |entries: &[Ranked], score: f32| {
+                entries.partition_point(|r| {
+                    by_score_then_id(r.score, &ids[r.slot as usize], score, &id) == Ordering::Less
+                })
+            };
+            if let Some(old) = old {
+                let score = score_of(old);
+                let at = place(&ranking.entries, score);
+                if ranking.entries.get(at).map(|r| r.slot) == Some(slot) {
+                    ranking.entries.remove(at);
+                }
+            }
+            if let Some(new) = &features {
+                let score = score_of(new);
+                let at = place(&ranking.entries, score);
+                ranking.entries.insert(at, Ranked { score, slot });
+            }
+        }
+        let country = features.as_ref().and_then(TalentFeatures::location_country);
+        let s = &mut self.slots[slot as usize];
+        match (s.features.is_some(), features.is_some()) {
+            (false, true) => self.live += 1,
+            (true, false) => self.live -= 1,
+            _ => {}
+        }
+        *s = TalentSlot {
+            features,
+            country,
+            union_status,
+        };
+    }
+
+    /// Adds or replaces an OPEN job (None: it is no longer open). Its cached ranking, if any,
+    /// is dropped: the next page ranks afresh.
+    pub fn put_job(&mut self, id: Uuid, entry: Option<JobEntry>) {
+        self.rankings.remove(&id);
+        match entry {
+            Some(entry) => {
+                self.jobs.insert(id, Arc::new(entry));
+            }
+            None => {
+                self.jobs.remove(&id);
+            }
+        }
+    }
+
+    /// Every live talent scored against `job`, best first.
+    fn rank(&self, job: &JobEntry, ctx: &Context) -> Vec<Ranked> {
+        let mut entries: Vec<Ranked> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| {
+                let t = s.features.as_ref()?;
+                Some(Ranked {
+                    score: model::score_total(t, &job.features, &job.weights, ctx),
+                    slot: u32::try_from(slot).ok()?,
+                })
+            })
+            .collect();
+        let ids = &self.ids;
+        entries.sort_unstable_by(|a, b| {
+            by_score_then_id(
+                a.score,
+                &ids[a.slot as usize],
+                b.score,
+                &ids[b.slot as usize],
+            )
+        });
+        entries
+    }
+
+    /// A page of talents for `job`. An indexed job's ranking is read from the cache when it
+    /// holds one for today; otherwise the job is ranked now, and for an indexed job the fresh
+    /// ranking is returned too, for the caller to `keep` (under the write lock, briefly). A
+    /// draft or closed job is not indexed: the caller gives its entry and nothing is cached.
+    pub fn discover(
+        &self,
+        job: &Arc<JobEntry>,
+        query: &DiscoverQuery,
+        ctx: &Context,
+    ) -> (Page, Option<Prepared>) {
+        let indexed = self.jobs.get(&job.id).is_some_and(|j| Arc::ptr_eq(j, job));
+        if indexed {
+            if let Some(r) = self.rankings.get(&job.id).filter(|r| r.day == ctx.today) {
+                r.last_used.store(
+                    self.clock.fetch_add(1, AtomicOrdering::Relaxed),
+                    AtomicOrdering::Relaxed,
+                );
+                return (self.page(&r.entries, job, query, ctx), None);
+            }
+        }
+        let entries = self.rank(job, ctx);
+        let page = self.page(&entries, job, query, ctx);
+        let prepared = indexed.then(|| Prepared {
+            job: Arc::clone(job),
+            generation: self.generation,
+            day: ctx.today,
+            entries,
+        });
+        (page, prepared)
+    }
+
+    /// Caches a ranking `discover` prepared, unless a talent or the job changed since (then
+    /// the next page ranks afresh); the least recently used ranking goes past the cap.
+    pub fn keep(&mut self, prepared: Prepared) {
+        let current = self
+            .jobs
+            .get(&prepared.job.id)
+            .is_some_and(|j| Arc::ptr_eq(j, &prepared.job));
+        if !current || prepared.generation != self.generation || self.max_rankings == 0 {
+            return;
+        }
+        self.rankings.remove(&prepared.job.id);
+        while self.rankings.len() >= self.max_rankings {
+            let Some(oldest) = self
+                .rankings
+                .iter()
+                .min_by_key(|(_, r)| r.last_used.load(AtomicOrdering::Relaxed))
+                .map(|(id, _)| *id)
+            else {
+                break;
+            };
+            self.rankings.remove(&oldest);
+        }
+        let used = self.clock.fetch_add(1, AtomicOrdering::Relaxed);
+        self.rankings.insert(
+            prepared.job.id,
+            Ranking {
+                day: prepared.day,
+                entries: prepared.entries,
+                last_used: AtomicU64::new(used),
+            },
+        );
+    }
+
+    fn page(&self, entries: &[Ranked], job: &JobEntry, q: &DiscoverQuery, ctx: &Context) -> Page {
+        let ids = &self.ids;
+        let filter = &q.filter;
+        let start = q.after.map_or(0, |a| {
+            entries.partition_point(|r| {
+                by_score_then_id(r.score, &ids[r.slot as usize], a.score, &a.id)
+                    != Ordering::Greater
+            })
+        });
+        let passes = |r: &Ranked| {
+            let slot = &self.slots[r.slot as usize];
+            (filter.country.is_none() || slot.country == filter.country)
+                && filter.union_status.is_none_or(|u| slot.union_status == u)
+                && !filter.exclude.contains(&ids[r.slot as usize])
+        };
+        // Ranked best first: everything from the first score under the minimum is out.
+        let end = filter.min_score.map_or(entries.len(), |min| {
+            entries.partition_point(|r| r.score >= min)
+        });
+        let mut items = Vec::with_capacity(q.first);
+        let mut has_next = false;
+        for (offset, r) in entries
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if !passes(r) {
+                continue;
+            }
+            if items.len() == q.first {
+                has_next = true;
+                break;
+            }
+            let Some(t) = self.slots[r.slot as usize].features.as_ref() else {
+                continue;
+            };
+            items.push(Shown {
+                id: ids[r.slot as usize],
+                scored: model::score(t, &job.features, &job.weights, ctx),
+                rank: Some(start + offset + 1),
+            });
+        }
+        let total = q.count_total.then(|| {
+            let filtered = filter.country.is_some()
+                || filter.union_status.is_some()
+                || !filter.exclude.is_empty();
+            if filtered {
+                entries[..end].iter().filter(|r| passes(r)).count()
+            } else {
+                end
+            }
+        });
+        Page {
+            items,
+            has_next,
+            total,
+            jobs: Vec::new(),
+        }
+    }
+
+    /// A page of OPEN jobs whose deadline is after `now`, ranked for `talent`; None when the
+    /// talent has no profile in the index.
+    pub fn job_feed(
+        &self,
+        talent: Uuid,
+        after: Option<After>,
+        first: usize,
+        count_total: bool,
+        now: DateTime<Utc>,
+        ctx: &Context,
+    ) -> Option<Page> {
+        let t = self.talent(talent)?;
+        let mut ranked: Vec<(f32, &Arc<JobEntry>)> = self
+            .jobs
+            .values()
+            .filter(|j| j.application_deadline > now)
+            .map(|j| (model::score_total(t, &j.features, &j.weights, ctx), j))
+            .filter(|(score, j)| {
+                after.is_none_or(|a| {
+                    by_score_then_id(*score, &j.id, a.score, &a.id) == Ordering::Greater
+                })
+            })
+            .collect();
+        let total = count_total.then_some(ranked.len());
+        let take = first.saturating_add(1).min(ranked.len());
+        let cmp = |a: &(f32, &Arc<JobEntry>), b: &(f32, &Arc<JobEntry>)| {
+            by_score_then_id(a.0, &a.1.id, b.0, &b.1.id)
+        };
+        if take > 0 && take < ranked.len() {
+            ranked.select_nth_unstable_by(take - 1, cmp);
+            ranked.truncate(take);
+        }
+        ranked.sort_unstable_by(cmp);
+        let has_next = ranked.len() > first;
+        ranked.truncate(first);
+        let jobs: Vec<Arc<JobEntry>> = ranked.iter().map(|(_, j)| Arc::clone(j)).collect();
+        let items = jobs
+            .iter()
+            .map(|j| Shown {
+                id: j.id,
+                scored: model::score(t, &j.features, &j.weights, ctx),
+                rank: None,
+            })
+            .collect();
+        // A count that counts the jobs before the cursor too.
+        let total = total.map(|after_cursor| match after {
+            None => after_cursor,
+            Some(_) => self
+                .jobs
+                .values()
+                .filter(|j| j.application_deadline > now)
+                .count(),
+        });
+        Some(Page {
+            items,
+            has_next,
+            total,
+            jobs,
+        })
+    }
+
+    /// Which of `asks` (talent, minimum score) `job` scores at least the minimum for: their
+    /// positions in `asks`, with the breakdown.
+    pub fn announce(
+        &self,
+        job: &JobEntry,
+        asks: &[(Uuid, f32)],
+        ctx: &Context,
+    ) -> Vec<(usize, Scored)> {
+        asks.iter()
+            .enumerate()
+            .filter_map(|(position, &(talent, min))| {
+                let t = self.talent(talent)?;
+                let total = model::score_total(t, &job.features, &job.weights, ctx);
+                (total >= min)
+                    .then(|| (position, model::score(t, &job.features, &job.weights, ctx)))
+            })
+            .collect()
+    }
+}
+
+/// Features of a talent record (the CPU part of loading; run off the async threads).
+pub fn talent_features(record: &TalentRecord) -> (TalentFeatures, u8) {
+    (TalentFeatures::new(&record.input), record.union_status)
+}
+
+#[cfg(test)]
+mod tests;

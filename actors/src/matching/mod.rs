@@ -1,0 +1,617 @@
+//! `MatchIndex`: this instance's in-memory index of every talent's matching features and every
+//! OPEN job (see `index`), loaded from the server's storage at start in pages and kept current
+//! by the events that change a profile or a job. It also pushes newly published jobs to the
+//! talents subscribed to their job feed here.
+//!
+//! The actor only writes: it subscribes to `Topic::Matching` on the hub, asks the port for the
+//! changed record and applies it. Readers (the feeds) go through a `MatchIndexHandle`, which
+//! reads the shared index on a blocking thread: scoring never runs on the arbiter.
+//!
+//! Until the first load completes, reads answer `IndexError::WarmingUp`. A lost subscription
+//! (the hub cut the actor off, or restarted) or a failed change reloads everything while the
+//! previous index keeps answering; so does a supervised restart.
+
+pub mod index;
+
+pub use index::{
+    After, DiscoverFilter, DiscoverQuery, JobEntry, JobRecord, Page, Shown, Size, TalentRecord,
+};
+
+use crate::events::{Event, Topic};
+use crate::hub::{NotificationHub, Subscribe, Unsubscribe};
+use crate::relay::PortFuture;
+use actix::prelude::*;
+use castyou_model::{Context as ScoreContext, ExchangeRates, Scored};
+use chrono::{DateTime, Utc};
+use index::Index;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// How many events may wait for the index before the hub cuts it off (then it reloads).
+const EVENT_QUEUE: usize = 65_536;
+
+/// How long to wait before retrying a failed load or change.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// What an event changed, for the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A talent profile was created, changed or removed.
+    Talent(Uuid),
+    /// A job changed status or content; `announce` when it was published or changed while
+    /// open (its job-feed subscribers may hear of it).
+    Job { id: Uuid, announce: bool },
+}
+
+/// Where the index reads from: the server's storage, and its event vocabulary.
+pub trait MatchSource: Send + Sync + 'static {
+    /// Up to `limit` talent profiles with ids after `after`, in id order.
+    fn talents(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<TalentRecord>>;
+    /// Up to `limit` OPEN jobs with ids after `after`, in id order.
+    fn open_jobs(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<JobRecord>>;
+    /// One talent profile as it now is (None: gone).
+    fn talent(&self, id: Uuid) -> PortFuture<Option<TalentRecord>>;
+    /// One job if it is OPEN now.
+    fn open_job(&self, id: Uuid) -> PortFuture<Option<JobRecord>>;
+    /// What an event on `Topic::Matching` changed (None: nothing the index holds).
+    fn change(&self, event: &Event) -> Option<Change>;
+}
+
+/// Why a read could not be answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexError {
+    /// The index is still being built at start.
+    WarmingUp,
+    /// The talent has no profile in the index.
+    NoProfile,
+    /// The blocking thread failed (a bug: logged by the caller).
+    Failed(String),
+}
+
+impl std::fmt::Display for IndexError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IndexError::WarmingUp => f.write_str("the match index is still being built"),
+            IndexError::NoProfile => f.write_str("no talent profile"),
+            IndexError::Failed(e) => write!(f, "match index read failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for IndexError {}
+
+/// A job pushed to a job-feed subscriber.
+pub struct Pushed {
+    pub job: Arc<JobEntry>,
+    pub scored: Scored,
+}
+
+/// What `/readyz` and `/metrics` report.
+#[derive(Debug, Clone, Default)]
+pub struct IndexStats {
+    pub built: bool,
+    pub size: Size,
+    pub last_event_seq: Option<i64>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub events_applied: u64,
+    pub last_build: Option<Duration>,
+    pub built_at: Option<DateTime<Utc>>,
+    pub builds: u64,
+    pub watchers: usize,
+}
+
+struct Watcher {
+    talent: Uuid,
+    min_score: f32,
+    tx: mpsc::Sender<Pushed>,
+    /// Jobs already pushed: each at most once.
+    pushed: HashSet<Uuid>,
+}
+
+#[derive(Default)]
+struct Watchers {
+    next: u64,
+    by_id: HashMap<u64, Watcher>,
+}
+
+struct Shared {
+    index: RwLock<Index>,
+    built: AtomicBool,
+    rates: Arc<ExchangeRates>,
+    stats: Mutex<IndexStats>,
+    watchers: Mutex<Watchers>,
+}
+
+impl Shared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn stats(&self) -> std::sync::MutexGuard<'_, IndexStats> {
+        self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn watchers(&self) -> std::sync::MutexGuard<'_, Watchers> {
+        self.watchers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn context(&self) -> ScoreContext<'_> {
+        ScoreContext {
+            rates: &self.rates,
+            today: Utc::now().date_naive(),
+        }
+    }
+}
+
+/// The readers' side of the index: cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct MatchIndexHandle {
+    shared: Arc<Shared>,
+}
+
+/// A job-feed subscription: matching jobs arrive on `matches`; dropping it unsubscribes.
+pub struct Watch {
+    pub matches: mpsc::Receiver<Pushed>,
+    id: u64,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.shared.watchers().by_id.remove(&self.id);
+    }
+}
+
+impl MatchIndexHandle {
+    /// An empty, unbuilt index caching at most `max_rankings` jobs' rankings.
+    pub fn new(rates: Arc<ExchangeRates>, max_rankings: usize) -> MatchIndexHandle {
+        MatchIndexHandle {
+            shared: Arc::new(Shared {
+                index: RwLock::new(Index::new(max_rankings)),
+                built: AtomicBool::new(false),
+                rates,
+                stats: Mutex::new(IndexStats::default()),
+                watchers: Mutex::new(Watchers::default()),
+            }),
+        }
+    }
+
+    pub fn is_built(&self) -> bool {
+        self.shared.built.load(Ordering::Acquire)
+    }
+
+    pub fn stats(&self) -> IndexStats {
+        let mut stats = self.shared.stats().clone();
+        stats.built = self.is_built();
+        stats.size = self.shared.read().size();
+        stats.watchers = self.shared.watchers().by_id.len();
+        stats
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Shared) -> Result<T, IndexError> + Send + 'static,
+    ) -> Result<T, IndexError> {
+        if !self.is_built() {
+            return Err(IndexError::WarmingUp);
+        }
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || read(&shared))
+            .await
+            .map_err(|e| IndexError::Failed(e.to_string()))?
+    }
+
+    /// The indexed entry of an OPEN job, if the index holds it.
+    pub fn job(&self, id: Uuid) -> Option<Arc<JobEntry>> {
+        self.shared.read().job(id).cloned()
+    }
+
+    /// A page of talents ranked for a job: the indexed job when `id` is OPEN and indexed
+    /// (its ranking cached), else `fallback` (a job that is not open), ranked afresh.
+    pub async fn discover(
+        &self,
+        id: Uuid,
+        fallback: JobRecord,
+        query: DiscoverQuery,
+    ) -> Result<Page, IndexError> {
+        self.blocking(move |shared| {
+            let ctx = shared.context();
+            let (page, prepared) = {
+                let index = shared.read();
+                let job = match index.job(id) {
+                    Some(job) => Arc::clone(job),
+                    None => Arc::new(JobEntry::new(fallback)),
+                };
+                index.discover(&job, &query, &ctx)
+            };
+            if let Some(prepared) = prepared {
+                shared.write().keep(prepared);
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    /// A page of OPEN jobs (deadline after now) ranked for `talent`.
+    pub async fn job_feed(
+        &self,
+        talent: Uuid,
+        after: Option<After>,
+        first: usize,
+        count_total: bool,
+    ) -> Result<Page, IndexError> {
+        self.blocking(move |shared| {
+            let ctx = shared.context();
+            shared
+                .read()
+                .job_feed(talent, after, first, count_total, Utc::now(), &ctx)
+                .ok_or(IndexError::NoProfile)
+        })
+        .await
+    }
+
+    /// Subscribes `talent` to jobs published (or changed while open) from now on that score
+    /// at least `min_score` for them, each job at most once; up to `capacity` wait unread
+    /// (more are dropped for this subscriber, who can read the job feed).
+    pub fn watch(&self, talent: Uuid, min_score: f32, capacity: usize) -> Watch {
+        let (tx, matches) = mpsc::channel(capacity.max(1));
+        let mut watchers = self.shared.watchers();
+        watchers.next += 1;
+        let id = watchers.next;
+        watchers.by_id.insert(
+            id,
+            Watcher {
+                talent,
+                min_score,
+                tx,
+                pushed: HashSet::new(),
+            },
+        );
+        Watch {
+            matches,
+            id,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// Applies one change (blocking: features are built and scores computed here).
+fn apply(shared: &Shared, change: Change, record: Record) {
+    let ctx = shared.context();
+    match (change, record) {
+        (Change::Talent(id), Record::Talent(record)) => {
+            let features = record.as_ref().map(index::talent_features);
+            shared.write().put_talent(id, features, &ctx);
+        }
+        (Change::Job { id, announce }, Record::Job(record)) => {
+            let entry = record.map(JobEntry::new);
+            let job = {
+                let mut index = shared.write();
+                index.put_job(id, entry);
+                index.job(id).cloned()
+            };
+            if let (true, Some(job)) = (announce, job) {
+                push(shared, &job, &ctx);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Pushes `job` to the watchers it matches well enough and who have not had it yet.
+fn push(shared: &Shared, job: &Arc<JobEntry>, ctx: &ScoreContext) {
+    let waiting: Vec<(u64, Uuid, f32)> = shared
+        .watchers()
+        .by_id
+        .iter()
+        .filter(|(_, w)| !w.pushed.contains(&job.id))
+        .map(|(id, w)| (*id, w.talent, w.min_score))
+        .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    let asks: Vec<(Uuid, f32)> = waiting.iter().map(|(_, t, m)| (*t, *m)).collect();
+    let announced = shared.read().announce(job, &asks, ctx);
+    let mut watchers = shared.watchers();
+    for (position, scored) in announced {
+        let Some(w) = watchers.by_id.get_mut(&waiting[position].0) else {
+            continue;
+        };
+        if w.pushed.insert(job.id) {
+            let _ = w.tx.try_send(Pushed {
+                job: Arc::clone(job),
+                scored,
+            });
+        }
+    }
+}
+
+enum Record {
+    Talent(Option<TalentRecord>),
+    Job(Option<JobRecord>),
+}
+
+/// Reads every talent and OPEN job, `batch` at a time, into a new index.
+async fn build(
+    port: Arc<dyn MatchSource>,
+    shared: Arc<Shared>,
+    max_rankings: usize,
+    batch: usize,
+) -> anyhow::Result<Index> {
+    let mut index = Index::new(max_rankings);
+    let mut after = None;
+    loop {
+        let records = port.talents(after, batch).await?;
+        let Some(last) = records.last() else { break };
+        after = Some(last.id);
+        let full = records.len() == batch;
+        let s = Arc::clone(&shared);
+        index = tokio::task::spawn_blocking(move || {
+            let ctx = s.context();
+            for r in &records {
+                index.put_talent(r.id, Some(index::talent_features(r)), &ctx);
+            }
+            index
+        })
+        .await?;
+        if !full {
+            break;
+        }
+    }
+    let mut after = None;
+    loop {
+        let records = port.open_jobs(after, batch).await?;
+        let Some(last) = records.last() else { break };
+        after = Some(last.id);
+        let full = records.len() == batch;
+        index = tokio::task::spawn_blocking(move || {
+            for r in records {
+                index.put_job(r.id, Some(JobEntry::new(r)));
+            }
+            index
+        })
+        .await?;
+        if !full {
+            break;
+        }
+    }
+    Ok(index)
+}
+
+pub struct MatchIndex {
+    restarts: crate::RestartCounter,
+    port: Arc<dyn MatchSource>,
+    hub: Addr<NotificationHub>,
+    shared: Arc<Shared>,
+    max_rankings: usize,
+    batch: usize,
+    subscription: Option<u64>,
+    /// Bumped by each (re)subscription: events of an older one are ignored.
+    epoch: u64,
+}
+
+impl MatchIndex {
+    /// An index reading from `port` in pages of `batch`, hearing of changes through `hub`.
+    pub fn new(
+        handle: &MatchIndexHandle,
+        port: Arc<dyn MatchSource>,
+        hub: Addr<NotificationHub>,
+        max_rankings: usize,
+        batch: usize,
+    ) -> MatchIndex {
+        MatchIndex {
+            restarts: crate::RestartCounter::default(),
+            port,
+            hub,
+            shared: Arc::clone(&handle.shared),
+            max_rankings,
+            batch: batch.max(1),
+            subscription: None,
+            epoch: 0,
+        }
+    }
+
+    pub fn counting_restarts_in(mut self, counter: crate::RestartCounter) -> Self {
+        self.restarts = counter;
+        self
+    }
+
+    /// Runs `work` before anything else the actor does; if it panics, the actor stops and its
+    /// supervisor restarts it (which reloads the index).
+    fn guarded(
+        &mut self,
+        ctx: &mut Context<Self>,
+        work: impl std::future::Future<Output = anyhow::Result<()>> + 'static,
+    ) {
+        use futures_util::FutureExt;
+        ctx.wait(
+            std::panic::AssertUnwindSafe(work)
+                .catch_unwind()
+                .into_actor(self)
+                .map(|outcome, _act, ctx| match outcome {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "match index: a change could not be applied; reloading");
+                        ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
+                    }
+                    Err(_) => {
+                        tracing::error!("match index panicked; restarting");
+                        ctx.stop();
+                    }
+                }),
+        );
+    }
+
+    /// Subscribes to changes, then loads everything (changes queue meanwhile and are applied
+    /// after, so none committed during the load is missed).
+    fn rebuild(&mut self, ctx: &mut Context<Self>) {
+        if let Some(id) = self.subscription.take() {
+            self.hub.do_send(Unsubscribe {
+                topic: Topic::Matching,
+                id,
+            });
+        }
+        self.epoch += 1;
+        let hub = self.hub.clone();
+        let subscribed = async move {
+            hub.send(Subscribe {
+                topic: Topic::Matching,
+                capacity: EVENT_QUEUE,
+            })
+            .await
+        };
+        ctx.wait(
+            subscribed
+                .into_actor(self)
+                .map(|subscription, act, ctx| match subscription {
+                    Ok(mut s) => {
+                        act.subscription = Some(s.id);
+                        let epoch = act.epoch;
+                        // Each event, then one `None` when the hub ends the subscription.
+                        let mut ended = false;
+                        let events = futures_util::stream::poll_fn(move |cx| {
+                            if ended {
+                                return std::task::Poll::Ready(None);
+                            }
+                            s.events.poll_recv(cx).map(|e| {
+                                ended = e.is_none();
+                                Some((epoch, e))
+                            })
+                        });
+                        ctx.add_stream(events);
+                        act.load(ctx);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "match index: the hub did not answer; retrying");
+                        ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
+                    }
+                }),
+        );
+    }
+
+    fn load(&mut self, ctx: &mut Context<Self>) {
+        let (port, shared) = (Arc::clone(&self.port), Arc::clone(&self.shared));
+        let (max, batch) = (self.max_rankings, self.batch);
+        let started = Instant::now();
+        tracing::info!("match index: loading talents and open jobs");
+        ctx.wait(
+            build(port, Arc::clone(&shared), max, batch)
+                .into_actor(self)
+                .map(move |built, act, ctx| match built {
+                    Ok(index) => {
+                        let size = index.size();
+                        *act.shared.write() = index;
+                        act.shared.built.store(true, Ordering::Release);
+                        let took = started.elapsed();
+                        let mut stats = act.shared.stats();
+                        stats.last_build = Some(took);
+                        stats.built_at = Some(Utc::now());
+                        stats.builds += 1;
+                        tracing::info!(
+                            talents = size.talents,
+                            jobs = size.jobs,
+                            talent_bytes = size.talent_bytes,
+                            took_ms = took.as_millis() as u64,
+                            "match index built"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "match index: loading failed; retrying");
+                        ctx.run_later(RETRY, |act, ctx| act.load(ctx));
+                    }
+                }),
+        );
+    }
+}
+
+impl Actor for MatchIndex {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.rebuild(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if let Some(id) = self.subscription.take() {
+            self.hub.do_send(Unsubscribe {
+                topic: Topic::Matching,
+                id,
+            });
+        }
+    }
+}
+
+impl Supervised for MatchIndex {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record();
+        tracing::warn!("match index restarting; reloading (the previous index keeps answering)");
+    }
+}
+
+impl StreamHandler<(u64, Option<Arc<Event>>)> for MatchIndex {
+    fn handle(&mut self, (epoch, event): (u64, Option<Arc<Event>>), ctx: &mut Context<Self>) {
+        if epoch != self.epoch {
+            return;
+        }
+        let Some(event) = event else {
+            // The hub cut the index off (it fell behind) or restarted: reload everything.
+            tracing::warn!("match index: its event subscription ended; reloading");
+            self.subscription = None;
+            self.rebuild(ctx);
+            return;
+        };
+        let Some(change) = self.port.change(&event) else {
+            return;
+        };
+        let (port, shared) = (Arc::clone(&self.port), Arc::clone(&self.shared));
+        let applied = async move {
+            let record = match change {
+                Change::Talent(id) => Record::Talent(port.talent(id).await?),
+                Change::Job { id, .. } => Record::Job(port.open_job(id).await?),
+            };
+            let s = Arc::clone(&shared);
+            tokio::task::spawn_blocking(move || apply(&s, change, record)).await?;
+            let mut stats = shared.stats();
+            stats.last_event_seq = Some(event.seq);
+            stats.last_event_at = Some(event.at);
+            stats.events_applied += 1;
+            Ok::<(), anyhow::Error>(())
+        };
+        // One change at a time, in the order they were committed.
+        self.guarded(ctx, applied);
+    }
+
+    /// A subscription's stream ended (its `None` was handled above): the actor carries on.
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+}
+
+/// Reloads everything now (operators; tests).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Rebuild;
+
+impl Handler<Rebuild> for MatchIndex {
+    type Result = ();
+    fn handle(&mut self, _msg: Rebuild, ctx: &mut Context<Self>) {
+        self.rebuild(ctx);
+    }
+}
+
+/// A supervision drill: the actor panics, is restarted and reloads. Nothing outside the
+/// process can send it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+impl Handler<Crash> for MatchIndex {
+    type Result = ();
+    fn handle(&mut self, _msg: Crash, ctx: &mut Context<Self>) {
+        self.guarded(ctx, async {
+            panic!("supervision drill on the match index")
+        });
+    }
+}

@@ -1,0 +1,137 @@
+//! `MatchSource` over PostgreSQL: talent profiles and OPEN jobs as the match index reads them,
+//! and which events change them.
+
+use crate::db;
+use crate::db::models::{Job, TalentProfile};
+use crate::domain::ids::{JobId, UserId};
+use crate::domain::{JobStatus, UnionStatus};
+use crate::services::events::{self, OutboxEvent};
+use crate::services::matching::{job_input, talent_input, weights_of};
+use crate::services::AppState;
+use anyhow::Context;
+use castyou_actors::matching::{Change, JobRecord, MatchSource, TalentRecord};
+use castyou_actors::relay::PortFuture;
+use castyou_actors::Event;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub struct PgMatchSource {
+    state: AppState,
+}
+
+impl PgMatchSource {
+    pub fn new(state: AppState) -> PgMatchSource {
+        PgMatchSource { state }
+    }
+}
+
+/// The index's small code for a union status (`DiscoverFilter.unionStatus`).
+pub fn union_code(status: UnionStatus) -> u8 {
+    match status {
+        UnionStatus::NonUnion => 1,
+        UnionStatus::SagAftra => 2,
+        UnionStatus::Equity => 3,
+        UnionStatus::Other => 4,
+    }
+}
+
+fn talent_record(profile: &TalentProfile) -> TalentRecord {
+    TalentRecord {
+        id: profile.row.user_id.0,
+        input: talent_input(profile),
+        union_status: union_code(profile.row.union_status),
+    }
+}
+
+/// The index's record of a job; its row travels with it so feed pages need no query.
+pub fn job_record(job: Job) -> anyhow::Result<JobRecord> {
+    Ok(JobRecord {
+        id: job.row.id.0,
+        input: job_input(&job)?,
+        weights: weights_of(&job),
+        application_deadline: job.row.application_deadline,
+        row: Arc::new(job),
+    })
+}
+
+impl MatchSource for PgMatchSource {
+    fn talents(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<TalentRecord>> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let profiles = db::profiles::talents_after(&mut conn, after.map(UserId), limit)
+                .await
+                .context("profiles::talents_after")?;
+            Ok(profiles.iter().map(talent_record).collect())
+        })
+    }
+
+    fn open_jobs(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<JobRecord>> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let jobs = db::jobs::open_after(&mut conn, after.map(JobId), limit)
+                .await
+                .context("jobs::open_after")?;
+            jobs.into_iter().map(job_record).collect()
+        })
+    }
+
+    fn talent(&self, id: Uuid) -> PortFuture<Option<TalentRecord>> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
+            let profile = db::profiles::find_talent(&mut conn, UserId(id))
+                .await
+                .context("profiles::find_talent")?;
+            Ok(profile.as_ref().map(talent_record))
+        })
+    }
+
+    fn open_job(&self, id: Uuid) -> PortFuture<Option<JobRecord>> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
+            let job = db::jobs::find(&mut conn, JobId(id))
+                .await
+                .context("jobs::find")?;
+            job.filter(|j| j.row.status == JobStatus::Open)
+                .map(job_record)
+                .transpose()
+        })
+    }
+
+    fn change(&self, event: &Event) -> Option<Change> {
+        let decoded = events::decode(event)?;
+        match &*decoded {
+            OutboxEvent::TalentProfileChanged(c) => Some(Change::Talent(c.talent_id.0)),
+            OutboxEvent::JobPublished(c) | OutboxEvent::JobUpdated(c) => Some(Change::Job {
+                id: c.job_id.0,
+                announce: true,
+            }),
+            OutboxEvent::JobFilled(c) | OutboxEvent::JobCancelled(c) => Some(Change::Job {
+                id: c.job_id.0,
+                announce: false,
+            }),
+            OutboxEvent::JobClosed(p) => Some(Change::Job {
+                id: p.job_id.0,
+                announce: false,
+            }),
+            OutboxEvent::ApplicationCreated(_)
+            | OutboxEvent::ApplicationMoved(_)
+            | OutboxEvent::ApplicationWithdrawn(_)
+            | OutboxEvent::DiscoverServed(_)
+            | OutboxEvent::DeadlineReminder(_)
+            | OutboxEvent::GroupInvited(_)
+            | OutboxEvent::GroupJoined(_)
+            | OutboxEvent::SessionsRevoked(_)
+            | OutboxEvent::EmailVerificationRequested(_)
+            | OutboxEvent::PasswordResetRequested(_)
+            | OutboxEvent::Audit(_)
+            | OutboxEvent::Notification(_)
+            | OutboxEvent::NotificationsRead(_) => None,
+        }
+    }
+}
