@@ -10,6 +10,7 @@ pub mod errors;
 pub mod graphql;
 pub mod http;
 pub mod realtime;
+pub mod seed;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

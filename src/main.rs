@@ -29,6 +29,20 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Fill the database with realistic demo data: producers, talent profiles and OPEN jobs
+    /// (accounts sign in with the password `castyou-demo`). Start or restart the server after
+    /// seeding: the match index loads everything when it starts.
+    Seed {
+        #[arg(long, default_value_t = 2_000)]
+        talents: usize,
+        #[arg(long, default_value_t = 200)]
+        jobs: usize,
+        #[arg(long, default_value_t = 50)]
+        producers: usize,
+        /// The random seed (the same seed makes the same people).
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Grant or revoke the ADMIN role.
     Admin {
         #[command(subcommand)]
@@ -80,6 +94,38 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             telemetry::init(&settings.log);
             let applied = db::run_migrations(&settings.database).await?;
             println!("{} migration(s) applied", applied.len());
+        }
+        Command::Seed {
+            talents,
+            jobs,
+            producers,
+            seed,
+        } => {
+            telemetry::init(&settings.log);
+            db::run_migrations(&settings.database).await?;
+            let pool = db::build_pool(&settings.database)?;
+            let docs = castyou::documents::Documents::connect(&settings.mongodb).await?;
+            let state = services::AppState::new(settings, pool, docs)?;
+            let hash = services::auth::hash_for_seed(&state, castyou::seed::DEMO_PASSWORD)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message()))?;
+            let mut conn = state.pool.get().await?;
+            let plan = castyou::seed::Plan {
+                talents,
+                jobs,
+                producers,
+                seed,
+            };
+            let made = castyou::seed::run(&mut conn, &hash, plan).await?;
+            println!(
+                "seeded {} producers, {} talent profiles and {} open jobs in {:.1} s \
+                 (password: {})",
+                made.producers,
+                made.talents,
+                made.jobs,
+                made.took.as_secs_f64(),
+                castyou::seed::DEMO_PASSWORD
+            );
         }
         // Answered in `main` before settings load (printing the schema needs none).
         Command::Schema => print!("{}", graphql::schema_sdl()),

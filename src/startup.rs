@@ -37,6 +37,7 @@ impl Application {
         telemetry::init(&settings.log);
         let state = prepare_state(settings).await?;
         let actors = RealtimeActors::start(&state)?;
+        actix_web::rt::spawn(Arc::clone(&state.explain).run(state.clone()));
         let metrics = Metrics::new(
             actors.hub.clone(),
             actors.pipelines.clone(),
@@ -110,6 +111,13 @@ impl Application {
         actix_web::rt::spawn(self.operations);
         let served = self.server.await;
         operations.stop(true).await;
+        // Pages served just before the stop still reach the explain log.
+        if let Err(e) = self.state.explain.flush(&self.state).await {
+            tracing::error!(
+                code = e.code(),
+                "explain-log pages could not be staged at shutdown"
+            );
+        }
         // The actors stop once the servers no longer use them.
         drop(self.actors);
         served

@@ -53,8 +53,8 @@ async fn store(state: &AppState, event: &Event) -> anyhow::Result<Vec<Event>> {
         audit::store(&state.docs, &audit_doc(staged.clone(), event.id)).await?;
         return Ok(Vec::new());
     }
-    if let OutboxEvent::DiscoverServed(served) = &*decoded {
-        explain::store(&state.docs, &matching::explain_doc(served, event.id)).await?;
+    if let OutboxEvent::DiscoverServed(pages) = &*decoded {
+        explain::store(&state.docs, &matching::explain_docs(pages, event.id)).await?;
         return Ok(Vec::new());
     }
     let made = make(state, event, &decoded).await?;

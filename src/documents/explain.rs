@@ -1,7 +1,8 @@
 //! The explain log: one entry per discover page served — the job, who was shown it, the
 //! weights and engine version, and for each talent its rank, score and nine factor scores.
-//! Staged in PostgreSQL's outbox after the page is answered and shipped here by the document
-//! consumer; `_id` is the staged row's id, so shipping twice stores one entry. A TTL index on
+//! Staged in PostgreSQL's outbox in batches after the pages are answered and shipped here by
+//! the document consumer; each `_id` derives from the staged row's id and the page's place in
+//! it, so shipping a row twice stores each entry once. A TTL index on
 //! `at` keeps entries `mongodb.explain_retention_days`.
 
 use super::{DocResult, Documents, Position};
@@ -10,16 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub const COLLECTION: &str = "discover_log";
 
-/// One factor of one talent as shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LoggedFactor {
-    pub factor: String,
-    pub score: f64,
-    pub verdict: String,
-}
-
-/// One talent as shown.
+/// One talent as shown. An entry is written for every page served, so it is compact: the nine
+/// factor scores in `MatchFactor` order (fixed for an `engineVersion`) and their verdicts as one
+/// letter each (`M` MATCH, `P` PARTIAL, `N` NO_MATCH, `D` NO_DATA).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoggedTalent {
@@ -27,7 +21,28 @@ pub struct LoggedTalent {
     /// 1-based position in the job's whole ranking (before filters).
     pub rank: i64,
     pub score: f64,
-    pub factors: Vec<LoggedFactor>,
+    pub scores: Vec<f64>,
+    pub verdicts: String,
+}
+
+/// The letter of a verdict in `LoggedTalent::verdicts`.
+pub fn verdict_letter(verdict: &str) -> char {
+    match verdict {
+        "MATCH" => 'M',
+        "PARTIAL" => 'P',
+        "NO_MATCH" => 'N',
+        _ => 'D',
+    }
+}
+
+/// The verdict a letter of `LoggedTalent::verdicts` stands for.
+pub fn verdict_of(letter: char) -> &'static str {
+    match letter {
+        'M' => "MATCH",
+        'P' => "PARTIAL",
+        'N' => "NO_MATCH",
+        _ => "NO_DATA",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,8 +70,24 @@ pub struct ExplainDoc {
     pub key: String,
 }
 
-pub async fn store(docs: &Documents, entry: &ExplainDoc) -> DocResult<()> {
-    super::insert_once(docs, COLLECTION, entry).await
+/// Stores the entries, skipping any stored already (a redelivered row).
+pub async fn store(docs: &Documents, entries: &[ExplainDoc]) -> DocResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let options = mongodb::options::InsertManyOptions::builder()
+        .ordered(false)
+        .build();
+    match docs
+        .collection::<ExplainDoc>(COLLECTION)
+        .insert_many(entries)
+        .with_options(options)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if super::only_duplicates(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// A page of the entries of one job, newest first, optionally of one viewer.

@@ -7,7 +7,7 @@ use super::{loaders, state, viewer};
 use crate::documents::activity::ActivityDoc;
 use crate::documents::audit::AuditDoc;
 use crate::documents::chrono_time;
-use crate::documents::explain::ExplainDoc;
+use crate::documents::explain::{verdict_of, ExplainDoc};
 use crate::domain::ids::*;
 use crate::services::notifications::{self as inbox, DocPage, Notification};
 use actix::Recipient;
@@ -200,13 +200,14 @@ impl ExplainDoc {
                 talent_id: t.talent_id.clone(),
                 rank: i32::try_from(t.rank).unwrap_or(i32::MAX),
                 score: t.score,
-                factors: t
-                    .factors
+                factors: castyou_model::Factor::ALL
                     .iter()
-                    .map(|f| LoggedFactorNode {
-                        factor: f.factor.clone(),
-                        score: f.score,
-                        verdict: f.verdict.clone(),
+                    .zip(&t.scores)
+                    .zip(t.verdicts.chars())
+                    .map(|((factor, score), letter)| LoggedFactorNode {
+                        factor: factor.as_str().to_string(),
+                        score: *score,
+                        verdict: verdict_of(letter).to_string(),
                     })
                     .collect(),
             })

@@ -31,6 +31,11 @@ fn argon2(state: &AppState) -> AppResult<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Hashes a password as sign-up does (for `castyou seed`, whose accounts share one hash).
+pub async fn hash_for_seed(state: &AppState, password: &str) -> AppResult<String> {
+    hash_password(state, password.to_string()).await
+}
+
 /// Hashes off the async workers: Argon2id is deliberately slow.
 pub(crate) async fn hash_password(state: &AppState, password: String) -> AppResult<String> {
     let hasher = argon2(state)?;

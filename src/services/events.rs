@@ -139,7 +139,7 @@ pub enum OutboxEvent {
     JobUpdated(JobStatusChanged),
     TalentProfileChanged(TalentProfileChanged),
     /// A discover page served, staged for the explain log (document consumer only).
-    DiscoverServed(super::matching::Served),
+    DiscoverServed(super::matching::ServedPages),
     DeadlineReminder(DeadlineReminder),
     GroupInvited(GroupMembershipChanged),
     GroupJoined(GroupMembershipChanged),

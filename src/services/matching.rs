@@ -6,7 +6,7 @@ use super::{events, jobs, signed_in, AppState, Viewer};
 use crate::adapters::matching::{job_record, union_code};
 use crate::db::models::{Job, TalentProfile};
 use crate::db::{self};
-use crate::documents::explain::{ExplainDoc, LoggedFactor, LoggedTalent, LoggedWeight};
+use crate::documents::explain::{verdict_letter, ExplainDoc, LoggedTalent, LoggedWeight};
 use crate::documents::{bson_time, sort_key};
 use crate::domain::ids::EventId;
 use crate::domain::ids::{JobId, UserId};
@@ -479,9 +479,9 @@ pub async fn discover(
             .collect(),
         at: now,
     };
-    // Logged after the answer, off its path: staged in the outbox, shipped to MongoDB.
-    let staging = state.clone();
-    tokio::spawn(async move { stage_served(&staging, served).await });
+    // Logged off the answer's path: the instance's stager writes it to the outbox in a batch
+    // within `EXPLAIN_FLUSH`, and the document consumer ships it to MongoDB.
+    state.explain.push(served);
     Ok(feed_page(page, now, |_| (Arc::clone(&job), weights)))
 }
 
@@ -602,22 +602,126 @@ pub fn watch_jobs(
     ))
 }
 
-async fn stage_served(state: &AppState, served: Served) {
-    let staged = async {
-        let (kind, payload) = events::OutboxEvent::DiscoverServed(served).to_columns()?;
-        let mut conn = state.conn().await?;
-        db::outbox::record_staged(&mut conn, EventId::generate(), kind, &payload)
-            .await
-            .context("outbox::record_staged")?;
-        Ok::<(), AppError>(())
-    };
-    if let Err(e) = staged.await {
-        tracing::error!(code = e.code(), "an explain-log entry could not be staged");
+/// Discover pages staged together in one outbox row (kind DISCOVER_SERVED).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServedPages {
+    pub pages: Vec<Served>,
+}
+
+/// How long a served page waits, at most, before it is written to the outbox.
+const EXPLAIN_FLUSH: std::time::Duration = std::time::Duration::from_millis(200);
+/// Pages per outbox row (and a flush is started once this many wait).
+const EXPLAIN_BATCH: usize = 200;
+/// Pages kept waiting while PostgreSQL cannot take them; the oldest go first past this.
+const EXPLAIN_MAX_WAITING: usize = 50_000;
+
+/// This instance's explain-log stager: pages served wait here (no I/O on the answer's path)
+/// and are written to the outbox in batches every `EXPLAIN_FLUSH` by `run`, and once more when
+/// the server stops. While PostgreSQL is away they keep waiting (up to `EXPLAIN_MAX_WAITING`,
+/// then the oldest are dropped and counted); a crash loses at most the last flush interval.
+#[derive(Default)]
+pub struct ExplainStage {
+    waiting: std::sync::Mutex<std::collections::VecDeque<Served>>,
+    wake: tokio::sync::Notify,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+impl ExplainStage {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Served>> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn push(&self, served: Served) {
+        let mut waiting = self.waiting();
+        if waiting.len() >= EXPLAIN_MAX_WAITING {
+            waiting.pop_front();
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(
+                "the explain log is full while PostgreSQL is away; dropped the oldest page"
+            );
+        }
+        waiting.push_back(served);
+        if waiting.len() >= EXPLAIN_BATCH {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Pages dropped because too many waited.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Writes every waiting page to the outbox; on failure they wait for the next flush.
+    pub async fn flush(&self, state: &AppState) -> AppResult<usize> {
+        let mut written = 0;
+        loop {
+            let batch: Vec<Served> = {
+                let mut waiting = self.waiting();
+                let n = waiting.len().min(EXPLAIN_BATCH);
+                waiting.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                return Ok(written);
+            }
+            let n = batch.len();
+            let event = events::OutboxEvent::DiscoverServed(ServedPages { pages: batch });
+            if let Err(e) = stage(state, &event).await {
+                let events::OutboxEvent::DiscoverServed(ServedPages { pages }) = event else {
+                    return Err(e);
+                };
+                let mut waiting = self.waiting();
+                for page in pages.into_iter().rev() {
+                    waiting.push_front(page);
+                }
+                return Err(e);
+            }
+            written += n;
+        }
+    }
+
+    /// Flushes every `EXPLAIN_FLUSH` (sooner when a batch is full), for as long as the server runs.
+    pub async fn run(self: std::sync::Arc<Self>, state: AppState) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(EXPLAIN_FLUSH) => {}
+                () = self.wake.notified() => {}
+            }
+            if let Err(e) = self.flush(&state).await {
+                tracing::error!(
+                    code = e.code(),
+                    "explain-log pages could not be staged; retrying"
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
     }
 }
 
-/// The explain-log document of a staged page; its id is the staged row's.
-pub fn explain_doc(served: &Served, id: Uuid) -> ExplainDoc {
+async fn stage(state: &AppState, event: &events::OutboxEvent) -> AppResult<()> {
+    let (kind, payload) = event.to_columns()?;
+    let mut conn = state.conn().await?;
+    db::outbox::record_staged(&mut conn, EventId::generate(), kind, &payload)
+        .await
+        .context("outbox::record_staged")?;
+    Ok(())
+}
+
+/// The explain-log documents of a staged row: the `n`th page's id is derived from the row's,
+/// so shipping the row twice stores each page once.
+pub fn explain_docs(pages: &ServedPages, row: Uuid) -> Vec<ExplainDoc> {
+    pages
+        .pages
+        .iter()
+        .enumerate()
+        .map(|(n, page)| explain_doc(page, Uuid::new_v5(&row, n.to_string().as_bytes())))
+        .collect()
+}
+
+fn explain_doc(served: &Served, id: Uuid) -> ExplainDoc {
     let at = bson_time(served.at);
     ExplainDoc {
         key: sort_key(at, &id.to_string()),
@@ -642,14 +746,11 @@ pub fn explain_doc(served: &Served, id: Uuid) -> ExplainDoc {
                 talent_id: t.talent_id.to_string(),
                 rank: i64::from(t.rank),
                 score: f64::from(t.score),
-                factors: Factor::ALL
+                scores: t.factors.iter().map(|(s, _)| f64::from(*s)).collect(),
+                verdicts: t
+                    .factors
                     .iter()
-                    .zip(&t.factors)
-                    .map(|(f, (score, verdict))| LoggedFactor {
-                        factor: f.as_str().to_string(),
-                        score: f64::from(*score),
-                        verdict: verdict.as_str().to_string(),
-                    })
+                    .map(|(_, v)| verdict_letter(v.as_str()))
                     .collect(),
             })
             .collect(),

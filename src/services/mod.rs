@@ -46,6 +46,8 @@ pub struct AppState {
     pub rates: Arc<castyou_model::ExchangeRates>,
     /// This instance's match index (filled and kept current by the `MatchIndex` actor).
     pub matches: castyou_actors::MatchIndexHandle,
+    /// Discover pages waiting to be written to the explain log.
+    pub explain: Arc<matching::ExplainStage>,
     pub docs: crate::documents::Documents,
 }
 
@@ -88,6 +90,7 @@ impl AppState {
                 matching.ranking_cache_jobs,
             ),
             rates,
+            explain: Arc::default(),
             docs,
         })
     }

@@ -702,3 +702,45 @@ async fn a_restarted_index_is_rebuilt_and_ranks_the_same() {
         before
     );
 }
+
+#[actix_web::test]
+async fn seeded_people_are_loaded_by_the_index_and_ranked() {
+    let app = spawn_app().await;
+    let pool = castyou::db::build_pool(&app.settings.database).expect("a pool");
+    let mut conn = pool.get().await.expect("a connection");
+    let plan = castyou::seed::Plan {
+        talents: 1_200,
+        jobs: 30,
+        producers: 3,
+        seed: 11,
+    };
+    let made = castyou::seed::run(&mut conn, "not-a-real-hash", plan)
+        .await
+        .expect("seeding");
+    assert_eq!((made.talents, made.jobs, made.producers), (1_200, 30, 3));
+    let open = app
+        .sql_values("SELECT count(*)::text AS value FROM jobs WHERE status = 'OPEN'")
+        .await;
+    assert_eq!(open, ["30"]);
+
+    // The index loads everything when an instance starts.
+    let b = spawn_with_settings(app.settings.clone(), app.db_name.clone()).await;
+    let stats = index_ready(&b).await;
+    assert_eq!(stats["talents"], 1_200, "{stats}");
+    assert_eq!(stats["jobs"], 30, "{stats}");
+    let job: Uuid = b
+        .sql_values("SELECT id::text AS value FROM jobs ORDER BY id LIMIT 1")
+        .await[0]
+        .parse()
+        .expect("a job id");
+    let admin = b.admin().await;
+    let page = discover(&b, &admin, job, json!({ "first": 20 })).await;
+    assert_no_errors(&page);
+    assert_eq!(talents_of(&page).len(), 20);
+    assert_eq!(page["data"]["discoverFeed"]["totalCount"], 1_200);
+    let scores: Vec<f64> = page["data"]["discoverFeed"]["edges"]
+        .as_array()
+        .map(|edges| edges.iter().filter_map(|e| e["node"]["score"].as_f64()).collect())
+        .unwrap_or_default();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+}

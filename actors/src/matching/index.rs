@@ -16,7 +16,7 @@ use std::any::Any;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use uuid::Uuid;
 
 /// A talent profile as the index needs it (the server builds it from its row).
@@ -82,6 +82,18 @@ struct Ranking {
     entries: Vec<Ranked>,
     last_used: AtomicU64,
 }
+
+impl Clone for Ranking {
+    fn clone(&self) -> Ranking {
+        Ranking {
+            day: self.day,
+            entries: self.entries.clone(),
+            last_used: AtomicU64::new(self.last_used.load(AtomicOrdering::Relaxed)),
+        }
+    }
+}
+
+type Rankings = HashMap<Uuid, Arc<Ranking>>;
 
 /// A ranking computed under the read lock, to be cached under the write lock (`Index::keep`).
 pub struct Prepared {
@@ -153,12 +165,17 @@ pub struct Index {
     by_id: HashMap<Uuid, u32>,
     live: usize,
     jobs: HashMap<Uuid, Arc<JobEntry>>,
-    rankings: HashMap<Uuid, Ranking>,
+    /// Cached rankings. Readers (holding the index's read lock) look up and add under this
+    /// mutex briefly; talent and job changes (holding the write lock) edit them in place.
+    rankings: Mutex<Rankings>,
     max_rankings: usize,
     clock: AtomicU64,
     /// Bumped by every talent change: a ranking prepared before one is not cached.
     generation: u64,
 }
+
+/// Below this many talents a ranking is scored on one thread.
+const PARALLEL_FROM: usize = 8192;
 
 fn by_score_then_id(a_score: f32, a_id: &Uuid, b_score: f32, b_id: &Uuid) -> Ordering {
     b_score.total_cmp(&a_score).then_with(|| a_id.cmp(b_id))
@@ -173,14 +190,19 @@ impl Index {
             by_id: HashMap::new(),
             live: 0,
             jobs: HashMap::new(),
-            rankings: HashMap::new(),
+            rankings: Mutex::new(HashMap::new()),
             max_rankings,
             clock: AtomicU64::new(0),
             generation: 0,
         }
     }
 
+    fn rankings(&self) -> std::sync::MutexGuard<'_, Rankings> {
+        self.rankings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn size(&self) -> Size {
+        let rankings = self.rankings();
         let talent_bytes = self
             .slots
             .iter()
@@ -195,10 +217,9 @@ impl Index {
         Size {
             talents: self.live,
             jobs: self.jobs.len(),
-            cached_rankings: self.rankings.len(),
+            cached_rankings: rankings.len(),
             talent_bytes,
-            ranking_bytes: self
-                .rankings
+            ranking_bytes: rankings
                 .values()
                 .map(|r| r.entries.capacity() * std::mem::size_of::<Ranked>())
                 .sum(),
@@ -242,7 +263,13 @@ impl Index {
         };
         self.generation += 1;
         let old = &self.slots[slot as usize].features;
-        for (job_id, ranking) in &mut self.rankings {
+        let rankings = self
+            .rankings
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (job_id, ranking) in rankings.iter_mut() {
+            // No reader holds a ranking while the index is locked for writing: no copy is made.
+            let ranking = Arc::make_mut(ranking);
             let Some(job) = self.jobs.get(job_id) else {
                 continue;
             };
@@ -284,7 +311,10 @@ impl Index {
     /// Adds or replaces an OPEN job (None: it is no longer open). Its cached ranking, if any,
     /// is dropped: the next page ranks afresh.
     pub fn put_job(&mut self, id: Uuid, entry: Option<JobEntry>) {
-        self.rankings.remove(&id);
+        self.rankings
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
         match entry {
             Some(entry) => {
                 self.jobs.insert(id, Arc::new(entry));
@@ -295,20 +325,44 @@ impl Index {
         }
     }
 
-    /// Every live talent scored against `job`, best first.
+    /// Every live talent scored against `job`, best first. Large indexes are scored on every
+    /// core (the caller is a blocking thread already).
     fn rank(&self, job: &JobEntry, ctx: &Context) -> Vec<Ranked> {
-        let mut entries: Vec<Ranked> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, s)| {
-                let t = s.features.as_ref()?;
-                Some(Ranked {
-                    score: model::score_total(t, &job.features, &job.weights, ctx),
-                    slot: u32::try_from(slot).ok()?,
+        let score_part = |first: usize, part: &[TalentSlot]| -> Vec<Ranked> {
+            part.iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let t = s.features.as_ref()?;
+                    Some(Ranked {
+                        score: model::score_total(t, &job.features, &job.weights, ctx),
+                        slot: u32::try_from(first + i).ok()?,
+                    })
                 })
+                .collect()
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let chunk = self.slots.len().div_ceil(threads).max(PARALLEL_FROM);
+        let mut entries: Vec<Ranked> = if self.slots.len() > chunk {
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = self
+                    .slots
+                    .chunks(chunk)
+                    .enumerate()
+                    .map(|(n, part)| scope.spawn(move || score_part(n * chunk, part)))
+                    .collect();
+                let mut all = Vec::with_capacity(self.live);
+                for part in parts {
+                    // A panicking part panics here too: the caller's thread reports it.
+                    match part.join() {
+                        Ok(ranked) => all.extend(ranked),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                all
             })
-            .collect();
+        } else {
+            score_part(0, &self.slots)
+        };
         let ids = &self.ids;
         entries.sort_unstable_by(|a, b| {
             by_score_then_id(
@@ -333,7 +387,12 @@ impl Index {
     ) -> (Page, Option<Prepared>) {
         let indexed = self.jobs.get(&job.id).is_some_and(|j| Arc::ptr_eq(j, job));
         if indexed {
-            if let Some(r) = self.rankings.get(&job.id).filter(|r| r.day == ctx.today) {
+            let cached = self
+                .rankings()
+                .get(&job.id)
+                .filter(|r| r.day == ctx.today)
+                .cloned();
+            if let Some(r) = cached {
                 r.last_used.store(
                     self.clock.fetch_add(1, AtomicOrdering::Relaxed),
                     AtomicOrdering::Relaxed,
@@ -353,8 +412,9 @@ impl Index {
     }
 
     /// Caches a ranking `discover` prepared, unless a talent or the job changed since (then
-    /// the next page ranks afresh); the least recently used ranking goes past the cap.
-    pub fn keep(&mut self, prepared: Prepared) {
+    /// the next page ranks afresh); the least recently used ranking goes past the cap. Needs
+    /// only the read lock, so no reader waits behind it.
+    pub fn keep(&self, prepared: Prepared) {
         let current = self
             .jobs
             .get(&prepared.job.id)
@@ -362,26 +422,26 @@ impl Index {
         if !current || prepared.generation != self.generation || self.max_rankings == 0 {
             return;
         }
-        self.rankings.remove(&prepared.job.id);
-        while self.rankings.len() >= self.max_rankings {
-            let Some(oldest) = self
-                .rankings
+        let mut rankings = self.rankings();
+        rankings.remove(&prepared.job.id);
+        while rankings.len() >= self.max_rankings {
+            let Some(oldest) = rankings
                 .iter()
                 .min_by_key(|(_, r)| r.last_used.load(AtomicOrdering::Relaxed))
                 .map(|(id, _)| *id)
             else {
                 break;
             };
-            self.rankings.remove(&oldest);
+            rankings.remove(&oldest);
         }
         let used = self.clock.fetch_add(1, AtomicOrdering::Relaxed);
-        self.rankings.insert(
+        rankings.insert(
             prepared.job.id,
-            Ranking {
+            Arc::new(Ranking {
                 day: prepared.day,
                 entries: prepared.entries,
                 last_used: AtomicU64::new(used),
-            },
+            }),
         );
     }
 

@@ -220,16 +220,14 @@ impl MatchIndexHandle {
     ) -> Result<Page, IndexError> {
         self.blocking(move |shared| {
             let ctx = shared.context();
-            let (page, prepared) = {
-                let index = shared.read();
-                let job = match index.job(id) {
-                    Some(job) => Arc::clone(job),
-                    None => Arc::new(JobEntry::new(fallback)),
-                };
-                index.discover(&job, &query, &ctx)
+            let index = shared.read();
+            let job = match index.job(id) {
+                Some(job) => Arc::clone(job),
+                None => Arc::new(JobEntry::new(fallback)),
             };
+            let (page, prepared) = index.discover(&job, &query, &ctx);
             if let Some(prepared) = prepared {
-                shared.write().keep(prepared);
+                index.keep(prepared);
             }
             Ok(page)
         })

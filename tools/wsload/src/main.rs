@@ -11,10 +11,14 @@
 //!   secret), each with one websocket subscribed to `notifications`, all applicants of one job;
 //!   the producer closes the job, which notifies every one of them: the time from sending the
 //!   mutation to each live notification.
+//! - `matching`: discover and job feeds over a database filled by `castyou seed` (see
+//!   `matching.rs`).
 //! - `inbox`: N notifications stored for one producer (through the outbox and the document
 //!   consumer, as in production), then the latency of the inbox's first page.
 //!
 //! Only the server at `--url` is contacted; every wait is bounded.
+
+mod matching;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -82,6 +86,25 @@ enum Scenario {
         #[arg(long, default_value_t = 10_000)]
         users: usize,
     },
+    /// Discover and job feeds over a seeded database (`castyou seed`): cold discover pages,
+    /// concurrent discover pages (first and deeper), concurrent job feeds, and the push of a
+    /// newly published job to subscribed talents.
+    Matching {
+        /// Jobs whose first discover page is asked cold, one request at a time.
+        #[arg(long, default_value_t = 50)]
+        cold_jobs: usize,
+        /// Jobs the concurrent discover clients spread over.
+        #[arg(long, default_value_t = 200)]
+        jobs: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Requests per concurrent phase.
+        #[arg(long, default_value_t = 3_000)]
+        requests: usize,
+        /// Talents subscribed to `jobFeed` for the push measurement.
+        #[arg(long, default_value_t = 1_000)]
+        subscribers: usize,
+    },
     /// The inbox's first page with N notifications stored for its user.
     Inbox {
         #[arg(long, default_value_t = 100_000)]
@@ -127,6 +150,22 @@ async fn main() -> Result<()> {
             notifications,
             requests,
         } => inbox(&api, &world, &cli, notifications, requests).await,
+        Scenario::Matching {
+            cold_jobs,
+            jobs,
+            concurrency,
+            requests,
+            subscribers,
+        } => {
+            let plan = matching::Plan {
+                cold_jobs,
+                jobs,
+                concurrency,
+                requests,
+                subscribers,
+            };
+            matching::run(&api, &cli, plan).await
+        }
     }
 }
 
@@ -591,6 +630,11 @@ struct Claims<'a> {
 /// An access token for `user`, as the server signs them (HS256, issuer and audience of the
 /// default settings).
 fn token_for(secret: &str, user: &str) -> Result<String> {
+    token_with_role(secret, user, "TALENT")
+}
+
+/// An access token for `user` in `role`.
+fn token_with_role(secret: &str, user: &str, role: &str) -> Result<String> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
@@ -600,7 +644,7 @@ fn token_for(secret: &str, user: &str) -> Result<String> {
         sub: user,
         exp: now + 3600,
         iat: now,
-        role: "TALENT",
+        role,
         sid: uuid::Uuid::new_v4(),
     };
     Ok(jsonwebtoken::encode(

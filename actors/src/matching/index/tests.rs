@@ -286,3 +286,27 @@ fn announce_keeps_those_at_or_above_their_minimum() {
         .collect();
     assert_eq!(positions, vec![0, 3]);
 }
+
+#[test]
+fn a_large_index_ranked_on_every_core_is_in_order_and_complete() {
+    let r = rates();
+    let talents: Vec<(u128, i32)> = (1..=20_000u128)
+        .map(|n| (n * 7919 % 100_003, 200 + (n as i32 * 37) % 1200))
+        .collect();
+    let (index, job) = indexed(&talents, 8);
+    let (page, _) = index.discover(&job, &query(20_000, None), &ctx(&r));
+    assert_eq!(page.items.len(), 20_000);
+    for pair in page.items.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert!(
+            a.scored.total > b.scored.total || (a.scored.total == b.scored.total && a.id < b.id),
+            "out of order: {} {} then {} {}",
+            a.scored.total,
+            a.id,
+            b.scored.total,
+            b.id
+        );
+    }
+    let unique: HashSet<Uuid> = page.items.iter().map(|s| s.id).collect();
+    assert_eq!(unique.len(), 20_000);
+}
