@@ -693,10 +693,14 @@ async fn a_restarted_index_is_rebuilt_and_ranks_the_same() {
     }
     assert_eq!(rebuilt["builds"].as_u64(), Some(builds + 1), "{rebuilt}");
     assert_eq!(rebuilt["talents"], 6);
-    assert!(app
-        .metrics_text()
-        .await
-        .contains("castyou_actor_restarts_total{actor=\"match_index\"} 1"));
+    let metrics = app.metrics_text().await;
+    assert!(metrics.contains("castyou_actor_restarts_total{actor=\"match_index\"} 1"));
+    assert!(metrics.contains("castyou_match_index_ready 1"), "{metrics}");
+    assert!(
+        metrics.contains("castyou_match_index_talents 6"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("castyou_match_index_jobs 1"), "{metrics}");
     assert_eq!(
         talents_of(&discover(&app, &producer, job, json!({})).await),
         before
@@ -740,7 +744,12 @@ async fn seeded_people_are_loaded_by_the_index_and_ranked() {
     assert_eq!(page["data"]["discoverFeed"]["totalCount"], 1_200);
     let scores: Vec<f64> = page["data"]["discoverFeed"]["edges"]
         .as_array()
-        .map(|edges| edges.iter().filter_map(|e| e["node"]["score"].as_f64()).collect())
+        .map(|edges| {
+            edges
+                .iter()
+                .filter_map(|e| e["node"]["score"].as_f64())
+                .collect()
+        })
         .unwrap_or_default();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
 }

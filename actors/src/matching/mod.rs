@@ -613,3 +613,31 @@ impl Handler<Crash> for MatchIndex {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> JobRecord {
+        JobRecord {
+            id: Uuid::from_u128(1),
+            input: castyou_model::JobInput::default(),
+            weights: castyou_model::Weights::default(),
+            application_deadline: Utc::now() + chrono::Duration::days(1),
+            row: Arc::new(()),
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_before_the_first_load_say_warming_up_instead_of_answering_empty() {
+        let handle = MatchIndexHandle::new(Arc::new(ExchangeRates::base_only("USD")), 4);
+        assert!(!handle.is_built());
+        let discover = handle
+            .discover(Uuid::from_u128(1), record(), DiscoverQuery::default())
+            .await;
+        assert!(matches!(discover, Err(IndexError::WarmingUp)));
+        let feed = handle.job_feed(Uuid::from_u128(2), None, 20, false).await;
+        assert!(matches!(feed, Err(IndexError::WarmingUp)));
+        assert!(!handle.stats().built);
+    }
+}
