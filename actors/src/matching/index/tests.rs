@@ -163,7 +163,7 @@ fn pages_never_repeat_or_skip_unchanged_talents_while_others_change() {
         // Between pages: two talents change (one better, one worse) and one joins.
         round += 1;
         for (n, rate) in [(round * 7 % 200 + 1, 250), (round * 13 % 200 + 1, 1500)] {
-            index.put_talent(id(n), Some(talent(rate as i32, "GB")), &ctx(&r));
+            index.put_talent(id(n), Some(talent(rate, "GB")), &ctx(&r));
             changed.insert(id(n));
         }
         index.put_talent(id(1000 + round), Some(talent(500, "GB")), &ctx(&r));
