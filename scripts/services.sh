@@ -244,6 +244,13 @@ cmd_start() {
     ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || packages+=(postgresql)
   fi
   have psql && have pg_isready || packages+=(postgresql-client)
+  # Talent search uses the pg_trgm and fuzzystrmatch extensions (Debian's postgresql-contrib),
+  # for our cluster or a local one we reuse.
+  if [[ $start_pg -eq 1 ]] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    ls /usr/share/postgresql/*/extension/pg_trgm.control >/dev/null 2>&1 \
+      && ls /usr/share/postgresql/*/extension/fuzzystrmatch.control >/dev/null 2>&1 \
+      || packages+=(postgresql-contrib)
+  fi
   if port_open "$REDIS_PORT"; then
     log "Redis: something listens on 127.0.0.1:$REDIS_PORT, reusing it$([[ -f $REDIS_PID ]] && echo " (ours, from .data)")"
   else

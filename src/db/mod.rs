@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod page;
 pub mod profiles;
 pub mod schema;
+pub mod search;
 pub mod sessions;
 pub mod types;
 pub mod users;

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod loaders;
 pub mod matching;
 pub mod profiles;
+pub mod search;
 pub mod subscriptions;
 pub mod users;
 
@@ -27,6 +28,7 @@ pub struct Query(
     documents::DocumentQuery,
     matching::MatchingQuery,
     documents::ExplainQuery,
+    search::SearchQuery,
 );
 
 #[derive(MergedObject, Default)]

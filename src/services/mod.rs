@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod persisted_queries;
 pub mod pipelines;
 pub mod profiles;
+pub mod search;
 pub mod tokens;
 pub mod users;
 

@@ -388,7 +388,37 @@ pub async fn sql_values_in(
         .collect()
 }
 
+#[derive(diesel::QueryableByName)]
+struct PlanRow {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
 impl TestApp {
+    /// The plan PostgreSQL chooses for `query` after the `SET LOCAL` statements in `settings`
+    /// (one transaction, rolled back).
+    pub async fn explain(&self, settings: &[&str], query: &str) -> String {
+        use diesel_async::SimpleAsyncConnection;
+        let mut conn = AsyncPgConnection::establish(self.settings.database.url.expose_secret())
+            .await
+            .expect("connecting to the test database");
+        conn.batch_execute("BEGIN").await.expect("BEGIN");
+        for setting in settings {
+            conn.batch_execute(&format!("SET LOCAL {setting}"))
+                .await
+                .expect("SET LOCAL");
+        }
+        let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN {query}"))
+            .load(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("explaining {query}: {e}"));
+        conn.batch_execute("ROLLBACK").await.expect("ROLLBACK");
+        plan.into_iter()
+            .map(|r| r.line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// An absolute URL on this server.
     /// How many live subscriptions this instance's hub holds.
     pub async fn live_subscriptions(&self) -> usize {

@@ -30,6 +30,7 @@ mod pipelines;
 mod profiles;
 mod provider_login;
 mod rate_limit;
+mod search;
 mod subscriptions;
 mod transport;
 mod two_factor;

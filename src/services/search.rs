@@ -1,0 +1,289 @@
+//! Hybrid talent search: ranked lists from several indexes, fused by reciprocal rank fusion.
+//!
+//! - FULL_TEXT: the name ('simple') and what the talent did (English stemming: headline, bio,
+//!   notable works), ranked by `ts_rank_cd`.
+//! - FUZZY: typo tolerance on stage names. Trigram candidates (word similarity ≥ 0.25, from the
+//!   GIN index) are re-ranked by optimal-string-alignment distance, where a swapped pair of
+//!   letters is one typo: a word of 4–8 letters may have one typo, 9 or more two (at least
+//!   Meilisearch's rule, which allows none under 5), shorter words must match exactly. A talent
+//!   is kept when at least one word matches; more words matched, then fewer typos, rank first.
+//!   Names in any script are compared this way.
+//! - PHONETIC: double metaphone keys of the Latin-script words of the query against those of
+//!   stage names ("Jon Smyth" finds "John Smith"); most words matched first.
+//! - SEMANTIC: not built yet (no embeddings); `semantic: true` is accepted and adds nothing.
+//!
+//! Fusion: `score = Σ 1 / (60 + rank)` over the lists that found a talent (rank from 1; k = 60
+//! as in Cormack et al.), ties by talent id. Each list goes `LIST_DEPTH` deep, so a search
+//! pages through at most a few hundred talents; cursors are positions in the fused list.
+
+use super::{signed_in, AppState, Viewer};
+use crate::db;
+use crate::domain::ids::UserId;
+use crate::errors::{AppError, AppResult};
+use anyhow::Context;
+use base64::Engine as _;
+use std::collections::HashMap;
+
+/// How deep each list goes.
+pub const LIST_DEPTH: i64 = 200;
+/// The rank constant of reciprocal rank fusion.
+pub const RRF_K: f64 = 60.0;
+/// Query length limits, in characters.
+const MAX_QUERY_CHARS: usize = 200;
+/// At most this many words of a query are looked up by name.
+const MAX_NAME_WORDS: usize = 6;
+/// Trigram word similarity a name must reach to be a fuzzy candidate.
+const FUZZY_THRESHOLD: f32 = 0.25;
+
+/// Which list found a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
+pub enum SearchSignal {
+    FullText,
+    Fuzzy,
+    Phonetic,
+    Semantic,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub talent_id: UserId,
+    pub score: f64,
+    pub signals: Vec<SearchSignal>,
+    pub cursor: String,
+}
+
+pub struct SearchPage {
+    pub hits: Vec<Hit>,
+    pub has_next: bool,
+}
+
+/// Lower-cased words of `text` (letters and digits of any script).
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Typos a word of this many letters may have.
+pub fn typo_budget(len: usize) -> usize {
+    match len {
+        0..=3 => 0,
+        4..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// How a stage name matches the query words: (words matched, typos over those words), or None
+/// when no word matches within its budget.
+pub fn fuzzy_match(query: &[String], name: &str) -> Option<(usize, usize)> {
+    let parts = words(name);
+    let mut matched = 0;
+    let mut typos = 0;
+    for q in query {
+        let budget = typo_budget(q.chars().count());
+        let best = parts
+            .iter()
+            .map(|p| strsim::osa_distance(q, p))
+            .min()
+            .unwrap_or(usize::MAX);
+        if best <= budget {
+            matched += 1;
+            typos += best;
+        }
+    }
+    (matched > 0).then_some((matched, typos))
+}
+
+/// Fuses ranked lists: each talent's score is the sum of 1 / (k + rank) over the lists that
+/// have it; best first, ties by id.
+pub fn fuse(lists: &[(SearchSignal, Vec<UserId>)]) -> Vec<(UserId, f64, Vec<SearchSignal>)> {
+    let mut fused: HashMap<UserId, (f64, Vec<SearchSignal>)> = HashMap::new();
+    for (signal, list) in lists {
+        for (i, id) in list.iter().enumerate() {
+            let entry = fused.entry(*id).or_default();
+            entry.0 += 1.0 / (RRF_K + (i + 1) as f64);
+            if !entry.1.contains(signal) {
+                entry.1.push(*signal);
+            }
+        }
+    }
+    let mut out: Vec<(UserId, f64, Vec<SearchSignal>)> = fused
+        .into_iter()
+        .map(|(id, (score, mut signals))| {
+            signals.sort();
+            (id, score, signals)
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+fn cursor(position: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s1:{position}"))
+}
+
+fn position(after: Option<&str>) -> AppResult<usize> {
+    let Some(raw) = after.filter(|a| !a.is_empty()) else {
+        return Ok(0);
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.strip_prefix("s1:")?.parse::<usize>().ok())
+        .map(|p| p + 1)
+        .ok_or_else(|| AppError::bad_input("after", "is not a cursor from this search"))
+}
+
+/// Talents found by `query` (signed-in users), best first.
+pub async fn search_talents(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    query: &str,
+    _semantic: bool,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<SearchPage> {
+    signed_in(viewer)?;
+    let query = query.trim();
+    let chars = query.chars().count();
+    if chars == 0 || chars > MAX_QUERY_CHARS {
+        return Err(AppError::bad_input(
+            "query",
+            format!("must be 1 to {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let first = first.unwrap_or(20);
+    if !(0..=100).contains(&first) {
+        return Err(AppError::bad_input("first", "must be between 0 and 100"));
+    }
+    let start = position(after)?;
+    let name_words: Vec<String> = words(query)
+        .into_iter()
+        .filter(|w| w.chars().count() >= 2)
+        .take(MAX_NAME_WORDS)
+        .collect();
+    let latin: Vec<String> = name_words
+        .iter()
+        .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+        .cloned()
+        .collect();
+
+    let mut conn = state.conn().await?;
+    let full_text = db::search::full_text(&mut conn, query, LIST_DEPTH)
+        .await
+        .context("search::full_text")?;
+    let candidates = if name_words.is_empty() {
+        Vec::new()
+    } else {
+        db::search::name_candidates(&mut conn, &name_words, FUZZY_THRESHOLD, LIST_DEPTH)
+            .await
+            .context("search::name_candidates")?
+    };
+    let phonetic = if latin.is_empty() {
+        Vec::new()
+    } else {
+        db::search::phonetic(&mut conn, &latin, LIST_DEPTH)
+            .await
+            .context("search::phonetic")?
+    };
+    drop(conn);
+
+    let mut fuzzy: Vec<((usize, usize), UserId)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for c in candidates {
+        if !seen.insert(c.user_id) {
+            continue;
+        }
+        if let Some((matched, typos)) = fuzzy_match(&name_words, &c.stage_name) {
+            fuzzy.push(((usize::MAX - matched, typos), c.user_id));
+        }
+    }
+    fuzzy.sort();
+    fuzzy.truncate(LIST_DEPTH as usize);
+    let fused = fuse(&[
+        (SearchSignal::FullText, full_text),
+        (
+            SearchSignal::Fuzzy,
+            fuzzy.into_iter().map(|(_, id)| id).collect(),
+        ),
+        (SearchSignal::Phonetic, phonetic),
+    ]);
+    let has_next = fused.len() > start + first as usize;
+    let hits = fused
+        .into_iter()
+        .enumerate()
+        .skip(start)
+        .take(first as usize)
+        .map(|(i, (talent_id, score, signals))| Hit {
+            talent_id,
+            score,
+            signals,
+            cursor: cursor(i),
+        })
+        .collect();
+    Ok(SearchPage { hits, has_next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        words(s)
+    }
+
+    #[test]
+    fn typos_follow_the_word_length() {
+        // A swapped pair of letters is one typo.
+        assert_eq!(fuzzy_match(&w("Smtih"), "John Smith"), Some((1, 1)));
+        assert_eq!(fuzzy_match(&w("Jonh"), "John Smith"), Some((1, 1)));
+        assert_eq!(
+            fuzzy_match(&w("Jon"), "John Smith"),
+            None,
+            "3 letters: exact only"
+        );
+        assert_eq!(fuzzy_match(&w("Smiht Jonh"), "John Smith"), Some((2, 2)));
+        assert_eq!(fuzzy_match(&w("Sxxth"), "John Smith"), None);
+        // Nine letters may have two typos.
+        assert_eq!(fuzzy_match(&w("Zimermanm"), "Zoe Zimmermann"), Some((1, 2)));
+        // Other scripts too.
+        assert_eq!(fuzzy_match(&w("Иванав"), "Дмитрий Иванов"), Some((1, 1)));
+    }
+
+    #[test]
+    fn fusion_sums_reciprocal_ranks_and_lists_the_signals() {
+        let (a, b, c) = (
+            UserId(uuid::Uuid::from_u128(1)),
+            UserId(uuid::Uuid::from_u128(2)),
+            UserId(uuid::Uuid::from_u128(3)),
+        );
+        let fused = fuse(&[
+            (SearchSignal::FullText, vec![a, b]),
+            (SearchSignal::Fuzzy, vec![b, c]),
+            (SearchSignal::Phonetic, vec![b]),
+        ]);
+        let order: Vec<UserId> = fused.iter().map(|f| f.0).collect();
+        assert_eq!(order, vec![b, a, c]);
+        let b_score = 1.0 / 62.0 + 1.0 / 61.0 + 1.0 / 61.0;
+        assert!((fused[0].1 - b_score).abs() < 1e-12);
+        assert_eq!(
+            fused[0].2,
+            vec![
+                SearchSignal::FullText,
+                SearchSignal::Fuzzy,
+                SearchSignal::Phonetic
+            ]
+        );
+        // a (rank 1 in one list) and c (rank 2 in another): a first.
+        assert!(fused[1].1 > fused[2].1);
+    }
+
+    #[test]
+    fn cursors_are_positions_and_garbage_is_refused() {
+        assert_eq!(position(None).ok(), Some(0));
+        assert_eq!(position(Some(&cursor(4))).ok(), Some(5));
+        assert!(position(Some("nope")).is_err());
+    }
+}
