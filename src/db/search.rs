@@ -23,12 +23,56 @@ pub struct Candidate {
     pub stage_name: String,
 }
 
-/// Talents whose name, headline, bio or notable works match the words of `query`, best first.
-pub async fn full_text(
+/// What the three lexical lists found: full-text hits, name candidates, phonetic hits.
+pub struct Lists {
+    pub full_text: Vec<UserId>,
+    pub candidates: Vec<Candidate>,
+    pub phonetic: Vec<UserId>,
+}
+
+/// The three lexical lists, read in one transaction with JIT compilation off (it costs more
+/// than these short queries) and the trigram threshold set for this transaction only
+/// (connections are pooled).
+pub async fn lists(
     conn: &mut PgConn,
     query: &str,
+    name_words: &[String],
+    latin_words: &[String],
+    threshold: f32,
     limit: i64,
-) -> diesel::QueryResult<Vec<UserId>> {
+) -> diesel::QueryResult<Lists> {
+    let (query, name_words, latin_words) =
+        (query.to_string(), name_words.to_vec(), latin_words.to_vec());
+    conn.transaction::<_, diesel::result::Error, _>(async move |c| {
+        diesel::sql_query("SET LOCAL jit = off").execute(c).await?;
+        diesel::sql_query(format!(
+            "SET LOCAL pg_trgm.word_similarity_threshold = {}",
+            threshold.clamp(0.0, 1.0)
+        ))
+        .execute(c)
+        .await?;
+        let full_text = full_text(c, &query, limit).await?;
+        let candidates = if name_words.is_empty() {
+            Vec::new()
+        } else {
+            name_candidates(c, &name_words, limit).await?
+        };
+        let phonetic = if latin_words.is_empty() {
+            Vec::new()
+        } else {
+            phonetic(c, &latin_words, limit).await?
+        };
+        Ok(Lists {
+            full_text,
+            candidates,
+            phonetic,
+        })
+    })
+    .await
+}
+
+/// Talents whose name, headline, bio or notable works match the words of `query`, best first.
+async fn full_text(conn: &mut PgConn, query: &str, limit: i64) -> diesel::QueryResult<Vec<UserId>> {
     let found: Vec<Found> = diesel::sql_query(
         "SELECT user_id FROM talent_profiles,
                 websearch_to_tsquery('simple', $1) AS qs, websearch_to_tsquery('english', $1) AS qe
@@ -44,38 +88,27 @@ pub async fn full_text(
 }
 
 /// Up to `limit` talents per word whose stage name has a part similar to the word (trigram
-/// word similarity ≥ `threshold`, set for this transaction only: connections are pooled).
-pub async fn name_candidates(
+/// word similarity at least the transaction's threshold).
+async fn name_candidates(
     conn: &mut PgConn,
     words: &[String],
-    threshold: f32,
     limit: i64,
 ) -> diesel::QueryResult<Vec<Candidate>> {
-    let words = words.to_vec();
-    conn.transaction::<_, diesel::result::Error, _>(async move |c| {
-        diesel::sql_query(format!(
-            "SET LOCAL pg_trgm.word_similarity_threshold = {}",
-            threshold.clamp(0.0, 1.0)
-        ))
-        .execute(c)
+    let mut all = Vec::new();
+    for word in words {
+        let found: Vec<Candidate> = diesel::sql_query(
+            "SELECT user_id, stage_name FROM talent_profiles
+             WHERE lower(stage_name) %> $1
+             ORDER BY $1 <<-> lower(stage_name), user_id
+             LIMIT $2",
+        )
+        .bind::<Text, _>(word)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
         .await?;
-        let mut all = Vec::new();
-        for word in &words {
-            let found: Vec<Candidate> = diesel::sql_query(
-                "SELECT user_id, stage_name FROM talent_profiles
-                 WHERE lower(stage_name) %> $1
-                 ORDER BY $1 <<-> lower(stage_name), user_id
-                 LIMIT $2",
-            )
-            .bind::<Text, _>(word)
-            .bind::<BigInt, _>(limit)
-            .load(c)
-            .await?;
-            all.extend(found);
-        }
-        Ok(all)
-    })
-    .await
+        all.extend(found);
+    }
+    Ok(all)
 }
 
 #[derive(QueryableByName)]

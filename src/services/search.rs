@@ -171,23 +171,20 @@ pub async fn search_talents(
         .collect();
 
     let mut conn = state.conn().await?;
-    let full_text = db::search::full_text(&mut conn, query, LIST_DEPTH)
-        .await
-        .context("search::full_text")?;
-    let candidates = if name_words.is_empty() {
-        Vec::new()
-    } else {
-        db::search::name_candidates(&mut conn, &name_words, FUZZY_THRESHOLD, LIST_DEPTH)
-            .await
-            .context("search::name_candidates")?
-    };
-    let phonetic = if latin.is_empty() {
-        Vec::new()
-    } else {
-        db::search::phonetic(&mut conn, &latin, LIST_DEPTH)
-            .await
-            .context("search::phonetic")?
-    };
+    let db::search::Lists {
+        full_text,
+        candidates,
+        phonetic,
+    } = db::search::lists(
+        &mut conn,
+        query,
+        &name_words,
+        &latin,
+        FUZZY_THRESHOLD,
+        LIST_DEPTH,
+    )
+    .await
+    .context("search::lists")?;
     drop(conn);
 
     let mut fuzzy: Vec<((usize, usize), UserId)> = Vec::new();
