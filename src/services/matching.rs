@@ -338,6 +338,9 @@ fn index_error(e: IndexError) -> AppError {
             "the match index is still loading after a start; retry in a few seconds".into(),
         ),
         IndexError::NoProfile => AppError::NotFound("talent profile"),
+        IndexError::NotIndexed => AppError::Internal(anyhow::anyhow!(
+            "the job left the match index twice in a row"
+        )),
         IndexError::Failed(e) => AppError::Internal(anyhow::anyhow!(e)),
     }
 }
@@ -442,12 +445,25 @@ pub async fn discover(
         count_total,
     };
     let job = Arc::new(job);
-    let fallback = job_record((*job).clone()).context("building the job's features")?;
-    let page = state
+    // An OPEN job is ranked from the index; only a job it does not hold (a draft, a closed
+    // job, or one that just left it) needs its features built here.
+    let fallback = || job_record((*job).clone()).context("building the job's features");
+    let first_try = match state.matches.job(job_id.0) {
+        Some(_) => None,
+        None => Some(fallback()?),
+    };
+    let page = match state
         .matches
-        .discover(job_id.0, fallback, query)
+        .discover(job_id.0, first_try, query.clone())
         .await
-        .map_err(index_error)?;
+    {
+        Err(IndexError::NotIndexed) => state
+            .matches
+            .discover(job_id.0, Some(fallback()?), query)
+            .await
+            .map_err(index_error)?,
+        other => other.map_err(index_error)?,
+    };
     let now = Utc::now();
     // The weights the page was ranked with: the index's (an OPEN job) or the job's own.
     let weights = state

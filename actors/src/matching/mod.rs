@@ -68,6 +68,8 @@ pub enum IndexError {
     WarmingUp,
     /// The talent has no profile in the index.
     NoProfile,
+    /// The job is not (or no longer) indexed and no record of it was given: ask again with one.
+    NotIndexed,
     /// The blocking thread failed (a bug: logged by the caller).
     Failed(String),
 }
@@ -77,6 +79,7 @@ impl std::fmt::Display for IndexError {
         match self {
             IndexError::WarmingUp => f.write_str("the match index is still being built"),
             IndexError::NoProfile => f.write_str("no talent profile"),
+            IndexError::NotIndexed => f.write_str("the job is not in the match index"),
             IndexError::Failed(e) => write!(f, "match index read failed: {e}"),
         }
     }
@@ -211,19 +214,21 @@ impl MatchIndexHandle {
     }
 
     /// A page of talents ranked for a job: the indexed job when `id` is OPEN and indexed
-    /// (its ranking cached), else `fallback` (a job that is not open), ranked afresh.
+    /// (its ranking cached), else `fallback` (a job that is not open), ranked afresh; without
+    /// a fallback for a job that is not indexed, `NotIndexed`.
     pub async fn discover(
         &self,
         id: Uuid,
-        fallback: JobRecord,
+        fallback: Option<JobRecord>,
         query: DiscoverQuery,
     ) -> Result<Page, IndexError> {
         self.blocking(move |shared| {
             let ctx = shared.context();
             let index = shared.read();
-            let job = match index.job(id) {
-                Some(job) => Arc::clone(job),
-                None => Arc::new(JobEntry::new(fallback)),
+            let job = match (index.job(id), fallback) {
+                (Some(job), _) => Arc::clone(job),
+                (None, Some(fallback)) => Arc::new(JobEntry::new(fallback)),
+                (None, None) => return Err(IndexError::NotIndexed),
             };
             let (page, prepared) = index.discover(&job, &query, &ctx);
             if let Some(prepared) = prepared {
@@ -633,7 +638,7 @@ mod tests {
         let handle = MatchIndexHandle::new(Arc::new(ExchangeRates::base_only("USD")), 4);
         assert!(!handle.is_built());
         let discover = handle
-            .discover(Uuid::from_u128(1), record(), DiscoverQuery::default())
+            .discover(Uuid::from_u128(1), Some(record()), DiscoverQuery::default())
             .await;
         assert!(matches!(discover, Err(IndexError::WarmingUp)));
         let feed = handle.job_feed(Uuid::from_u128(2), None, 20, false).await;
