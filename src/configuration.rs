@@ -52,7 +52,59 @@ pub struct Settings {
     pub operations: OperationsSettings,
     pub mail: MailSettings,
     pub matching: MatchingSettings,
+    pub ai: AiSettings,
     pub log: LogSettings,
+}
+
+/// The OpenAI-compatible endpoint behind semantic search, semantic matching and model-written
+/// fliers. Without `base_url` those are off (said once at start and in `/readyz`); everything
+/// else works.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiSettings {
+    /// The API's base URL including `/v1` (`OPENAI_BASE_URL`), e.g. `https://api.openai.com/v1`
+    /// or a local Ollama's `http://localhost:11434/v1`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The bearer key (`OPENAI_API_KEY`); local servers often need none.
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    pub embedding_model: String,
+    /// The length of every vector. Vectors of another length are refused.
+    pub embedding_dimensions: u32,
+    /// Whether to ask for `embedding_dimensions` in each request (text-embedding-3 models
+    /// shorten their vectors to it; servers of fixed-size models may refuse the field).
+    pub send_dimensions: bool,
+    pub chat_model: String,
+    /// One embeddings call, and one chat call, at most this long.
+    pub embedding_timeout_ms: u64,
+    pub chat_timeout_ms: u64,
+    /// How long a call is retried on 429 and 5xx answers before it counts as failed.
+    pub retry_budget_ms: u64,
+    /// Texts per embeddings call.
+    pub embedding_batch: usize,
+    /// Every text is cut to this many characters before it reaches a model.
+    pub max_input_chars: usize,
+    /// How long a search query's embedding stays cached in Redis.
+    pub query_cache_ttl_secs: u64,
+    /// How often the embedding worker looks for work when no event woke it.
+    pub worker_poll_secs: u64,
+    /// The longest the embedding worker waits before trying a failing endpoint again.
+    pub worker_retry_max_secs: u64,
+    /// HNSW: links per node, and candidate lists while building and searching.
+    pub hnsw_m: usize,
+    pub hnsw_ef_construction: usize,
+    pub hnsw_ef_search: usize,
+}
+
+impl AiSettings {
+    /// The endpoint, when one is configured (an empty value counts as none).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.base_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+    }
 }
 
 /// The matching model's settings.
@@ -448,6 +500,8 @@ const CONVENTIONAL_VARIABLES: &[(&str, &str)] = &[
     ("MONGODB_URI", "mongodb.uri"),
     ("JWT_SECRET", "auth.jwt_secret"),
     ("SMTP_URL", "mail.smtp_url"),
+    ("OPENAI_BASE_URL", "ai.base_url"),
+    ("OPENAI_API_KEY", "ai.api_key"),
     ("PORT", "application.port"),
     ("HOST", "application.host"),
 ];
@@ -610,6 +664,42 @@ impl Settings {
                     "matching.rates.{code}: needs an ISO 4217 code and a positive rate"
                 ));
             }
+        }
+        let ai = &self.ai;
+        if let Some(url) = ai.endpoint() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(
+                    "ai.base_url (OPENAI_BASE_URL): must be an http(s) URL including /v1".into(),
+                );
+            }
+        }
+        if !(8..=8192).contains(&ai.embedding_dimensions) {
+            problems.push("ai.embedding_dimensions: must be 8 to 8192".into());
+        }
+        if ai.embedding_model.trim().is_empty() || ai.chat_model.trim().is_empty() {
+            problems.push("ai.embedding_model / ai.chat_model: must not be empty".into());
+        }
+        if ai.embedding_timeout_ms < 100 || ai.chat_timeout_ms < 100 {
+            problems.push("ai.embedding_timeout_ms / ai.chat_timeout_ms: at least 100".into());
+        }
+        if !(1..=2048).contains(&ai.embedding_batch) {
+            problems.push("ai.embedding_batch: must be 1 to 2048".into());
+        }
+        if !(100..=100_000).contains(&ai.max_input_chars) {
+            problems.push("ai.max_input_chars: must be 100 to 100000".into());
+        }
+        if ai.worker_poll_secs == 0 || ai.worker_retry_max_secs == 0 {
+            problems.push("ai.worker_poll_secs / ai.worker_retry_max_secs: at least 1".into());
+        }
+        if !(4..=128).contains(&ai.hnsw_m)
+            || ai.hnsw_ef_construction < ai.hnsw_m
+            || ai.hnsw_ef_search == 0
+        {
+            problems.push(
+                "ai.hnsw_m (4 to 128), ai.hnsw_ef_construction (at least hnsw_m), \
+                 ai.hnsw_ef_search (at least 1)"
+                    .into(),
+            );
         }
         if self.operations.host.trim().is_empty() {
             problems.push("operations.host: must not be empty".into());

@@ -134,6 +134,17 @@ async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
     let pool = db::build_pool(&settings.database)?;
     let docs = Documents::connect(&settings.mongodb).await?;
     let state = AppState::new(settings, pool, docs)?;
+    match &state.ai {
+        Some(ai) => tracing::info!(
+            embedding_model = ai.embedding_model(),
+            chat_model = ai.chat_model(),
+            "AI endpoint configured"
+        ),
+        None => tracing::info!(
+            "no AI endpoint (OPENAI_BASE_URL): semantic search, semantic matching and \
+             model-written fliers are off"
+        ),
+    }
     // Indexes are made once MongoDB answers; until then the document consumer waits and
     // events stay in the outbox.
     start_preparing(state.docs.clone());

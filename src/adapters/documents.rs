@@ -4,6 +4,7 @@
 
 use crate::db;
 use crate::documents::activity::{self, ActivityDoc};
+use crate::documents::ai_results;
 use crate::documents::audit::{self, AuditDoc};
 use crate::documents::explain;
 use crate::documents::notifications::{self, NotificationDoc};
@@ -51,6 +52,10 @@ async fn store(state: &AppState, event: &Event) -> anyhow::Result<Vec<Event>> {
     };
     if let OutboxEvent::Audit(staged) = &*decoded {
         audit::store(&state.docs, &audit_doc(staged.clone(), event.id)).await?;
+        return Ok(Vec::new());
+    }
+    if let OutboxEvent::AiResult(result) = &*decoded {
+        ai_results::store(&state.docs, &ai_results::AiResultDoc::new(result, event.id)).await?;
         return Ok(Vec::new());
     }
     if let OutboxEvent::DiscoverServed(pages) = &*decoded {
@@ -328,6 +333,7 @@ async fn make(state: &AppState, event: &Event, decoded: &OutboxEvent) -> anyhow:
         // Stored above; the bus-only kinds never reach the outbox.
         OutboxEvent::Audit(_)
         | OutboxEvent::DiscoverServed(_)
+        | OutboxEvent::AiResult(_)
         | OutboxEvent::Notification(_)
         | OutboxEvent::NotificationsRead(_) => {}
     }

@@ -123,6 +123,7 @@ impl MatchSource for PgMatchSource {
             | OutboxEvent::ApplicationMoved(_)
             | OutboxEvent::ApplicationWithdrawn(_)
             | OutboxEvent::DiscoverServed(_)
+            | OutboxEvent::AiResult(_)
             | OutboxEvent::DeadlineReminder(_)
             | OutboxEvent::GroupInvited(_)
             | OutboxEvent::GroupJoined(_)

@@ -1,5 +1,6 @@
-//! The server's implementations of the actors' ports.
+//! The server's implementations of the actors' ports, and its clients of outside services.
 
+pub mod ai;
 pub mod deadlines;
 pub mod documents;
 pub mod mail;

@@ -82,6 +82,20 @@ pub async fn update_content(
     Ok(Job::from(row))
 }
 
+/// Stores a job's flier spec.
+pub async fn set_flier(
+    conn: &mut PgConn,
+    id: JobId,
+    flier: &serde_json::Value,
+) -> QueryResult<Job> {
+    let row = diesel::update(jobs::table.find(id))
+        .set((jobs::flier.eq(flier), jobs::updated_at.eq(diesel::dsl::now)))
+        .returning(JobRow::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok(Job::from(row))
+}
+
 /// Stores a job's ranking weights.
 pub async fn set_match_weights(
     conn: &mut PgConn,

@@ -1,10 +1,11 @@
 //! The document store (MongoDB): the notification inbox, the activity feed, the audit log and
-//! the explain log (what discover feeds showed).
+//! the explain log (what discover feeds showed) and AI results (what each model call cost).
 //! Every query here has an index, created at start (idempotently) by `Documents::prepare`.
 //! Documents are written only by the outbox's document consumer, from committed events, with
 //! ids derived from the event, so a redelivered event never makes a second document.
 
 pub mod activity;
+pub mod ai_results;
 pub mod audit;
 pub mod explain;
 pub mod notifications;
@@ -107,6 +108,9 @@ impl Documents {
             self.explain_retention,
         )
         .await?;
+        self.collection::<Document>(ai_results::COLLECTION)
+            .create_indexes([plain(doc! { "jobId": 1, "at": -1 }, "by_job")])
+            .await?;
         self.collection::<Document>(activity::COLLECTION)
             .create_indexes([plain(
                 doc! { "audience": 1, "key": -1 },

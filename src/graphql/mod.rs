@@ -6,6 +6,7 @@ pub mod connection;
 pub mod cost;
 pub mod documents;
 pub mod errors;
+pub mod fliers;
 pub mod groups;
 pub mod jobs;
 pub mod loaders;
@@ -29,6 +30,7 @@ pub struct Query(
     matching::MatchingQuery,
     documents::ExplainQuery,
     search::SearchQuery,
+    fliers::FlierQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +42,7 @@ pub struct Mutation(
     groups::GroupMutation,
     documents::DocumentMutation,
     matching::MatchingMutation,
+    fliers::FlierMutation,
 );
 
 pub type CastYouSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;

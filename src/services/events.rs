@@ -140,6 +140,8 @@ pub enum OutboxEvent {
     TalentProfileChanged(TalentProfileChanged),
     /// A discover page served, staged for the explain log (document consumer only).
     DiscoverServed(super::matching::ServedPages),
+    /// One AI generation's metadata (model, latency, tokens, outcome), for the document store.
+    AiResult(super::fliers::AiResult),
     DeadlineReminder(DeadlineReminder),
     GroupInvited(GroupMembershipChanged),
     GroupJoined(GroupMembershipChanged),
@@ -186,6 +188,7 @@ impl OutboxEvent {
             | OutboxEvent::JobUpdated(_)
             | OutboxEvent::TalentProfileChanged(_)
             | OutboxEvent::DiscoverServed(_)
+            | OutboxEvent::AiResult(_)
             | OutboxEvent::DeadlineReminder(_)
             | OutboxEvent::GroupInvited(_)
             | OutboxEvent::GroupJoined(_)
@@ -203,6 +206,7 @@ impl OutboxEvent {
         match self {
             OutboxEvent::Audit(_)
             | OutboxEvent::DiscoverServed(_)
+            | OutboxEvent::AiResult(_)
             | OutboxEvent::EmailVerificationRequested(_)
             | OutboxEvent::PasswordResetRequested(_) => false,
             OutboxEvent::JobUpdated(_) | OutboxEvent::TalentProfileChanged(_) => true,
@@ -231,6 +235,7 @@ impl OutboxEvent {
             OutboxEvent::PasswordResetRequested(m) => Some((AccountTokenPurpose::ResetPassword, m)),
             OutboxEvent::Audit(_)
             | OutboxEvent::DiscoverServed(_)
+            | OutboxEvent::AiResult(_)
             | OutboxEvent::JobUpdated(_)
             | OutboxEvent::TalentProfileChanged(_)
             | OutboxEvent::Notification(_)
@@ -274,6 +279,7 @@ impl OutboxEvent {
             | OutboxEvent::JobUpdated(_)
             | OutboxEvent::TalentProfileChanged(_) => vec![Topic::Matching],
             OutboxEvent::DiscoverServed(_)
+            | OutboxEvent::AiResult(_)
             | OutboxEvent::EmailVerificationRequested(_)
             | OutboxEvent::PasswordResetRequested(_)
             | OutboxEvent::Audit(_) => Vec::new(),
@@ -422,6 +428,11 @@ pub async fn job_updated(conn: &mut PgConn, job: &Job) -> AppResult<()> {
         at: job.row.updated_at,
     };
     record(conn, OutboxEvent::JobUpdated(changed)).await
+}
+
+/// An AI generation's metadata, for the document store only.
+pub async fn ai_result(conn: &mut PgConn, result: &super::fliers::AiResult) -> AppResult<()> {
+    record(conn, OutboxEvent::AiResult(result.clone())).await
 }
 
 /// A talent profile was created or changed: each match index re-reads it.

@@ -175,11 +175,22 @@ pub async fn admit(
 
 /// Counts an authentication attempt (register, login, refresh, provider login, 2FA codes).
 pub async fn count_auth_attempt(state: &AppState, client: Option<&str>) -> AppResult<()> {
+    let key = state.redis.key(&["rl", "auth", client_key(client)]);
+    count_strictly(state, key, "auth attempts").await
+}
+
+/// Counts one costly operation (`what`, e.g. a model call) of `who` against the strict limit
+/// (`rate_limit.auth_max` per window), in a bucket of its own.
+pub async fn count_strict(state: &AppState, what: &str, who: &str) -> AppResult<()> {
+    let key = state.redis.key(&["rl", "strict", what, who]);
+    count_strictly(state, key, what).await
+}
+
+async fn count_strictly(state: &AppState, key: String, what: &str) -> AppResult<()> {
     let limits = &state.settings.rate_limit;
     if !limits.enabled {
         return Ok(());
     }
-    let key = state.redis.key(&["rl", "auth", client_key(client)]);
     let outcome: redis::RedisResult<(u64, i64)> = async {
         let mut conn = state.redis.connection().await?;
         COUNT
@@ -195,7 +206,7 @@ pub async fn count_auth_attempt(state: &AppState, client: Option<&str>) -> AppRe
         }),
         Ok(_) => Ok(()),
         Err(e) => {
-            tracing::warn!(error = %e, "redis unavailable: auth attempts counted in this instance");
+            tracing::warn!(error = %e, what, "redis unavailable: counted in this instance");
             let (count, left) =
                 state
                     .local_limits

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod favorites;
+pub mod fliers;
 pub mod gate;
 pub mod groups;
 pub mod identity;
@@ -50,6 +51,8 @@ pub struct AppState {
     /// Discover pages waiting to be written to the explain log.
     pub explain: Arc<matching::ExplainStage>,
     pub docs: crate::documents::Documents,
+    /// The OpenAI-compatible endpoint, when one is configured.
+    pub ai: Option<crate::adapters::ai::Ai>,
 }
 
 impl AppState {
@@ -76,7 +79,9 @@ impl AppState {
             &settings.application.trusted_proxies,
         ));
         let matching = settings.matching.clone();
+        let ai = crate::adapters::ai::Ai::from_settings(&settings.ai)?;
         Ok(AppState {
+            ai,
             settings: Arc::new(settings),
             pool,
             redis,

@@ -46,6 +46,9 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     settings.redis.key_prefix = format!("castyou-test:{}:", Uuid::new_v4().simple());
     settings.mongodb.database = db_name.clone();
     settings.application.port = 0;
+    // An endpoint exported in the shell must not reach the tests; those that want one say so.
+    settings.ai.base_url = None;
+    settings.ai.api_key = None;
     customise(&mut settings);
     spawn_with_settings(settings, db_name).await
 }
@@ -426,6 +429,38 @@ impl TestApp {
             .send(castyou_actors::hub::CountSubscriptions)
             .await
             .expect("the hub answers")
+    }
+
+    /// The documents of `collection` in this test's MongoDB database matching `filter`, once
+    /// at least `at_least` are there (the document consumer writes after the commit), or after
+    /// 10 s whatever is there.
+    pub async fn documents(
+        &self,
+        collection: &str,
+        filter: mongodb::bson::Document,
+        at_least: usize,
+    ) -> Vec<mongodb::bson::Document> {
+        use futures_util::TryStreamExt;
+        let client = mongodb::Client::with_uri_str(self.settings.mongodb.uri.expose_secret())
+            .await
+            .expect("a MongoDB client");
+        let coll = client
+            .database(&self.settings.mongodb.database)
+            .collection::<mongodb::bson::Document>(collection);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let found: Vec<_> = coll
+                .find(filter.clone())
+                .await
+                .expect("find")
+                .try_collect()
+                .await
+                .expect("documents");
+            if found.len() >= at_least || std::time::Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// The server's `/metrics` text.

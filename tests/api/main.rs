@@ -13,6 +13,7 @@ mod authorization;
 mod deadlines;
 mod discover;
 mod favorites;
+mod fliers;
 mod groups;
 mod hardening;
 mod hostile;
