@@ -85,6 +85,8 @@ pub struct AiSettings {
     pub embedding_batch: usize,
     /// Every text is cut to this many characters before it reaches a model.
     pub max_input_chars: usize,
+    /// The least cosine similarity for a talent to count as a SEMANTIC hit.
+    pub semantic_min_similarity: f32,
     /// How long a search query's embedding stays cached in Redis.
     pub query_cache_ttl_secs: u64,
     /// How often the embedding worker looks for work when no event woke it.
@@ -672,6 +674,9 @@ impl Settings {
                     "ai.base_url (OPENAI_BASE_URL): must be an http(s) URL including /v1".into(),
                 );
             }
+        }
+        if !(-1.0..=1.0).contains(&ai.semantic_min_similarity) {
+            problems.push("ai.semantic_min_similarity: must be -1 to 1".into());
         }
         if !(8..=8192).contains(&ai.embedding_dimensions) {
             problems.push("ai.embedding_dimensions: must be 8 to 8192".into());

@@ -3,8 +3,10 @@
 //! the bus), the document writer and its relay (MongoDB), the deadline scheduler and the
 //! pipeline registry, and the mailer with its relay. `start` returns their handles; restarts are counted per `ActorName`.
 
+use crate::adapters::ai::Ai;
 use crate::adapters::deadlines::PgDeadlines;
 use crate::adapters::documents::MongoDocuments;
+use crate::adapters::embeddings::{PgEmbeddings, PgSemanticSource};
 use crate::adapters::mail::LettreMail;
 use crate::adapters::matching::PgMatchSource;
 use crate::adapters::outbox::PgOutbox;
@@ -15,9 +17,12 @@ use crate::services::pipelines::Pipelines;
 use crate::services::AppState;
 use actix::{Addr, Supervisor};
 use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
+use castyou_actors::embeddings::{WakeWorker, WorkerSettings};
+use castyou_actors::semantic::HnswParams;
 use castyou_actors::{
-    ActorName, BusPort, DocumentPort, DocumentWriter, EventBus, MailFailures, MailPort, Mailer,
-    MatchIndex, MatchSource, NotificationHub, OutboxPort, OutboxRelay, Restarts,
+    ActorName, BusPort, DocumentPort, DocumentWriter, EmbeddingPort, EmbeddingWorker, EventBus,
+    MailFailures, MailPort, Mailer, MatchIndex, MatchSource, NotificationHub, OutboxPort,
+    OutboxRelay, Restarts, SemanticIndex, SemanticSource,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +47,47 @@ pub struct RealtimeActors {
     _document_relay: Addr<OutboxRelay>,
     _deadlines: Addr<DeadlineScheduler>,
     pub matches: Addr<MatchIndex>,
+    /// The embedding worker and the semantic index (with an endpoint only).
+    pub semantic: Option<(Addr<EmbeddingWorker>, Addr<SemanticIndex>)>,
+}
+
+/// Queues whatever has no vectors of the configured model yet (first configuration, a new
+/// model, seeded rows), then wakes the worker; retried until PostgreSQL answers.
+fn queue_missing(state: AppState, ai: Ai, worker: Addr<EmbeddingWorker>) {
+    actix_web::rt::spawn(async move {
+        let mut wait = Duration::from_millis(500);
+        loop {
+            let queued = async {
+                let mut conn = state
+                    .conn()
+                    .await
+                    .map_err(crate::adapters::documents::anyhow_app)?;
+                anyhow::Ok(
+                    crate::db::embeddings::enqueue_missing(
+                        &mut conn,
+                        ai.embedding_model(),
+                        ai.dimensions() as i32,
+                    )
+                    .await?,
+                )
+            }
+            .await;
+            match queued {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(queued = n, "subjects without vectors queued for embedding");
+                    }
+                    worker.do_send(WakeWorker);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not queue subjects for embedding; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    });
 }
 
 impl RealtimeActors {
@@ -130,6 +176,42 @@ impl RealtimeActors {
                 .counting_restarts_in(counter.clone())
         });
 
+        // With an endpoint: the embedding worker and the semantic index.
+        let semantic = state.ai.as_ref().map(|ai| {
+            let settings = &state.settings.ai;
+            let port: Arc<dyn EmbeddingPort> =
+                Arc::new(PgEmbeddings::new(state.pool.clone(), ai.clone()));
+            let (stats, to_hub) = (Arc::clone(&state.embedding_stats), hub.clone());
+            let worker_settings = WorkerSettings {
+                batch: settings.embedding_batch,
+                poll: Duration::from_secs(settings.worker_poll_secs),
+                retry_max: Duration::from_secs(settings.worker_retry_max_secs),
+            };
+            let counter = restarts.of(ActorName::EmbeddingWorker);
+            let worker = Supervisor::start(move |_| {
+                EmbeddingWorker::new(port.clone(), to_hub.clone(), stats.clone(), worker_settings)
+                    .counting_restarts_in(counter.clone())
+            });
+            queue_missing(state.clone(), ai.clone(), worker.clone());
+
+            let source: Arc<dyn SemanticSource> =
+                Arc::new(PgSemanticSource::new(state.pool.clone(), ai));
+            let (handle, to_hub) = (state.semantic.clone(), hub.clone());
+            let params = HnswParams {
+                dims: ai.dimensions(),
+                m: settings.hnsw_m,
+                ef_construction: settings.hnsw_ef_construction,
+                ef_search: settings.hnsw_ef_search,
+            };
+            let batch = state.settings.matching.load_batch;
+            let counter = restarts.of(ActorName::SemanticIndex);
+            let index = Supervisor::start(move |_| {
+                SemanticIndex::new(&handle, source.clone(), to_hub.clone(), params, batch)
+                    .counting_restarts_in(counter.clone())
+            });
+            (worker, index)
+        });
+
         let pipelines = Pipelines::start(
             state.clone(),
             PIPELINE_IDLE,
@@ -150,6 +232,7 @@ impl RealtimeActors {
             _document_relay: document_relay,
             _deadlines: deadlines,
             matches,
+            semantic,
         })
     }
 

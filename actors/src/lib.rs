@@ -7,14 +7,17 @@
 //! - `relay`: `OutboxRelay`, which delivers committed events, in order, at least once.
 //! - `bus`: `EventBus`, which carries relayed events to every instance's hub.
 //! - `deadlines`: `DeadlineScheduler`, which closes jobs at their deadline and reminds before.
+//! - `embeddings`: `EmbeddingWorker`, which turns changed profile and job text into vectors.
 //! - `documents`: `DocumentWriter`, which stores each event's documents, then pushes them live.
 //! - `mailer`: `Mailer`, which sends account mail from the outbox, retrying with backoff.
 //! - `matching`: `MatchIndex`, every talent's and OPEN job's matching features in memory.
+//! - `semantic`: `SemanticIndex`, an HNSW index over the talents' profile vectors.
 //! - `pipeline`: `PipelineRegistry`, one `PipelineActor` per busy job, serializing its moves.
 
 pub mod bus;
 pub mod deadlines;
 pub mod documents;
+pub mod embeddings;
 pub mod events;
 pub mod hub;
 pub mod mailer;
@@ -22,9 +25,11 @@ pub mod matching;
 pub mod pipeline;
 pub mod relay;
 pub mod restarts;
+pub mod semantic;
 
 pub use bus::{BusPort, EventBus, Publish, PublishAll};
 pub use documents::{DocumentPort, DocumentWriter};
+pub use embeddings::{EmbeddingPort, EmbeddingStats, EmbeddingWorker};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
 pub use mailer::{MailFailures, MailPort, Mailer};
@@ -32,3 +37,4 @@ pub use matching::{MatchIndex, MatchIndexHandle, MatchSource};
 pub use pipeline::{PipelinePort, PipelineRegistry};
 pub use relay::{OutboxPort, OutboxRelay};
 pub use restarts::{ActorName, RestartCounter, Restarts};
+pub use semantic::{SemanticHandle, SemanticIndex, SemanticSource};

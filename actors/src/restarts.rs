@@ -39,6 +39,10 @@ pub enum ActorName {
     MailRelay,
     /// The in-memory match index.
     MatchIndex,
+    /// The HNSW index over talent vectors.
+    SemanticIndex,
+    /// The worker turning profile and job text into vectors.
+    EmbeddingWorker,
 }
 
 impl ActorName {

@@ -334,6 +334,7 @@ async fn make(state: &AppState, event: &Event, decoded: &OutboxEvent) -> anyhow:
         OutboxEvent::Audit(_)
         | OutboxEvent::DiscoverServed(_)
         | OutboxEvent::AiResult(_)
+        | OutboxEvent::EmbeddingsStored(_)
         | OutboxEvent::Notification(_)
         | OutboxEvent::NotificationsRead(_) => {}
     }

@@ -124,6 +124,7 @@ impl MatchSource for PgMatchSource {
             | OutboxEvent::ApplicationWithdrawn(_)
             | OutboxEvent::DiscoverServed(_)
             | OutboxEvent::AiResult(_)
+            | OutboxEvent::EmbeddingsStored(_)
             | OutboxEvent::DeadlineReminder(_)
             | OutboxEvent::GroupInvited(_)
             | OutboxEvent::GroupJoined(_)

@@ -3,6 +3,7 @@
 pub mod ai;
 pub mod deadlines;
 pub mod documents;
+pub mod embeddings;
 pub mod mail;
 pub mod matching;
 pub mod outbox;

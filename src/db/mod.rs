@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod embeddings;
 pub mod favorites;
 pub mod groups;
 pub mod jobs;

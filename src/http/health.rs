@@ -57,7 +57,34 @@ async fn readiness(state: &AppState) -> serde_json::Value {
     // The match index does not decide readiness: until it is built the feeds say WARMING_UP
     // and everything else works.
     let index = state.matches.stats();
+    let semantic = state.semantic.stats();
+    let embeddings = &state.embedding_stats;
+    let ai = match &state.ai {
+        None => json!({
+            "status": "off",
+            "reason": "no endpoint configured (OPENAI_BASE_URL): semantic search, semantic \
+                       matching and model-written fliers are off",
+        }),
+        Some(ai) => json!({
+            "status": "configured",
+            "embeddingModel": ai.embedding_model(),
+            "dimensions": ai.dimensions(),
+            "chatModel": ai.chat_model(),
+            "embeddingBacklog": embeddings.backlog.load(std::sync::atomic::Ordering::Relaxed),
+            "embeddingFailures": embeddings.failures.load(std::sync::atomic::Ordering::Relaxed),
+            "lastEmbeddingError": embeddings.last_error(),
+            "semanticIndex": {
+                "status": if semantic.built { "ready" } else { "warming_up" },
+                "vectors": semantic.vectors,
+                "tombstones": semantic.tombstones,
+                "lastBuildMs": semantic.last_build.map(|d| d.as_millis() as u64),
+                "builds": semantic.builds,
+                "updates": semantic.updates,
+            },
+        }),
+    };
     json!({
+        "ai": ai,
         "status": if postgres_ok && redis_ok && mongodb_ok { "ready" } else { "unavailable" },
         "checks": {
             "postgres": word(postgres_ok),

@@ -50,6 +50,95 @@ pub struct Metrics {
     hub: Addr<NotificationHub>,
     pipelines: Pipelines,
     index: MatchIndexGauges,
+    ai: AiGauges,
+}
+
+/// The embedding worker and the semantic index, as `/metrics` shows them.
+#[derive(Default)]
+struct AiGauges {
+    configured: Gauge,
+    embedding_backlog: Gauge,
+    embedded_texts: Counter,
+    embedding_calls: Counter,
+    embedding_failures: Counter,
+    semantic_ready: Gauge,
+    semantic_vectors: Gauge,
+    semantic_tombstones: Gauge,
+    semantic_build_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl AiGauges {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "ai_configured",
+            "1 when an OpenAI-compatible endpoint is configured",
+            self.configured.clone(),
+        );
+        registry.register(
+            "embedding_backlog",
+            "Talents and jobs waiting for their vectors",
+            self.embedding_backlog.clone(),
+        );
+        registry.register(
+            "embedded_texts",
+            "Texts embedded by this instance",
+            self.embedded_texts.clone(),
+        );
+        registry.register(
+            "embedding_calls",
+            "Calls this instance made to the embeddings endpoint",
+            self.embedding_calls.clone(),
+        );
+        registry.register(
+            "embedding_failures",
+            "Embedding passes that failed (the backlog waits and is retried)",
+            self.embedding_failures.clone(),
+        );
+        registry.register(
+            "semantic_index_ready",
+            "1 once the semantic index is built",
+            self.semantic_ready.clone(),
+        );
+        registry.register(
+            "semantic_index_vectors",
+            "Talent vectors in the semantic index",
+            self.semantic_vectors.clone(),
+        );
+        registry.register(
+            "semantic_index_tombstones",
+            "Replaced vectors still in the graph (until the next rebuild)",
+            self.semantic_tombstones.clone(),
+        );
+        registry.register(
+            "semantic_index_build_seconds",
+            "How long the last semantic index build took",
+            self.semantic_build_seconds.clone(),
+        );
+    }
+
+    fn set(&self, state: &AppState) {
+        use std::sync::atomic::Ordering;
+        self.configured.set(i64::from(state.ai.is_some()));
+        let stats = &state.embedding_stats;
+        self.embedding_backlog
+            .set(stats.backlog.load(Ordering::Relaxed));
+        let catch_up = |c: &Counter, now: u64| c.inc_by(now.saturating_sub(c.get()));
+        catch_up(
+            &self.embedded_texts,
+            stats.embedded_texts.load(Ordering::Relaxed),
+        );
+        catch_up(&self.embedding_calls, stats.calls.load(Ordering::Relaxed));
+        catch_up(
+            &self.embedding_failures,
+            stats.failures.load(Ordering::Relaxed),
+        );
+        let semantic = state.semantic.stats();
+        self.semantic_ready.set(i64::from(semantic.built));
+        self.semantic_vectors.set(semantic.vectors as i64);
+        self.semantic_tombstones.set(semantic.tombstones as i64);
+        self.semantic_build_seconds
+            .set(semantic.last_build.map_or(0.0, |d| d.as_secs_f64()));
+    }
 }
 
 /// The match index, as `/metrics` shows it.
@@ -217,8 +306,11 @@ impl Metrics {
         );
         let index = MatchIndexGauges::default();
         index.register(&mut registry);
+        let ai = AiGauges::default();
+        ai.register(&mut registry);
         Arc::new(Metrics {
             index,
+            ai,
             registry,
             requests,
             latency,
@@ -298,6 +390,7 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState
         }
     }
     metrics.index.set(&state.matches.stats());
+    metrics.ai.set(&state);
     let failed = metrics.mail_failure_source.get();
     metrics
         .mail_failures

@@ -59,6 +59,16 @@ pub struct TalentProfileChanged {
     pub at: DateTime<Utc>,
 }
 
+/// Vectors were stored for these talents and jobs (each instance's semantic index and match
+/// index re-read them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbeddingsStored {
+    pub talent_ids: Vec<UserId>,
+    pub job_ids: Vec<JobId>,
+    pub at: DateTime<Utc>,
+}
+
 /// A job's application deadline is near.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -138,6 +148,7 @@ pub enum OutboxEvent {
     /// A job's content or match weights changed (its status did not).
     JobUpdated(JobStatusChanged),
     TalentProfileChanged(TalentProfileChanged),
+    EmbeddingsStored(EmbeddingsStored),
     /// A discover page served, staged for the explain log (document consumer only).
     DiscoverServed(super::matching::ServedPages),
     /// One AI generation's metadata (model, latency, tokens, outcome), for the document store.
@@ -187,6 +198,7 @@ impl OutboxEvent {
             | OutboxEvent::JobCancelled(_)
             | OutboxEvent::JobUpdated(_)
             | OutboxEvent::TalentProfileChanged(_)
+            | OutboxEvent::EmbeddingsStored(_)
             | OutboxEvent::DiscoverServed(_)
             | OutboxEvent::AiResult(_)
             | OutboxEvent::DeadlineReminder(_)
@@ -209,7 +221,9 @@ impl OutboxEvent {
             | OutboxEvent::AiResult(_)
             | OutboxEvent::EmailVerificationRequested(_)
             | OutboxEvent::PasswordResetRequested(_) => false,
-            OutboxEvent::JobUpdated(_) | OutboxEvent::TalentProfileChanged(_) => true,
+            OutboxEvent::JobUpdated(_)
+            | OutboxEvent::TalentProfileChanged(_)
+            | OutboxEvent::EmbeddingsStored(_) => true,
             OutboxEvent::Notification(_)
             | OutboxEvent::NotificationsRead(_)
             | OutboxEvent::ApplicationCreated(_)
@@ -238,6 +252,7 @@ impl OutboxEvent {
             | OutboxEvent::AiResult(_)
             | OutboxEvent::JobUpdated(_)
             | OutboxEvent::TalentProfileChanged(_)
+            | OutboxEvent::EmbeddingsStored(_)
             | OutboxEvent::Notification(_)
             | OutboxEvent::NotificationsRead(_)
             | OutboxEvent::ApplicationCreated(_)
@@ -277,7 +292,8 @@ impl OutboxEvent {
             | OutboxEvent::JobFilled(_)
             | OutboxEvent::JobCancelled(_)
             | OutboxEvent::JobUpdated(_)
-            | OutboxEvent::TalentProfileChanged(_) => vec![Topic::Matching],
+            | OutboxEvent::TalentProfileChanged(_)
+            | OutboxEvent::EmbeddingsStored(_) => vec![Topic::Matching],
             OutboxEvent::DiscoverServed(_)
             | OutboxEvent::AiResult(_)
             | OutboxEvent::EmailVerificationRequested(_)
@@ -428,6 +444,20 @@ pub async fn job_updated(conn: &mut PgConn, job: &Job) -> AppResult<()> {
         at: job.row.updated_at,
     };
     record(conn, OutboxEvent::JobUpdated(changed)).await
+}
+
+/// Vectors were stored: every instance's indexes re-read them.
+pub async fn embeddings_stored(
+    conn: &mut PgConn,
+    talent_ids: Vec<UserId>,
+    job_ids: Vec<JobId>,
+) -> AppResult<()> {
+    let stored = EmbeddingsStored {
+        talent_ids,
+        job_ids,
+        at: Utc::now(),
+    };
+    record(conn, OutboxEvent::EmbeddingsStored(stored)).await
 }
 
 /// An AI generation's metadata, for the document store only.

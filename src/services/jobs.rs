@@ -64,9 +64,17 @@ pub async fn create(state: &AppState, viewer: Option<Viewer>, input: JobInput) -
             "create your producer profile before posting jobs",
         ));
     }
-    let job = db::jobs::insert(&mut conn, JobId::generate(), viewer.user_id, &changes)
-        .await
-        .context("jobs::insert")?;
+    let job = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let job = db::jobs::insert(c, JobId::generate(), viewer.user_id, &changes)
+                .await
+                .context("jobs::insert")?;
+            db::embeddings::enqueue(c, job.row.id.0, db::embeddings::Subject::Job)
+                .await
+                .context("embeddings::enqueue")?;
+            Ok(job)
+        })
+        .await?;
     tracing::info!(job_id = %job.row.id, "job created");
     Ok(job)
 }
@@ -114,6 +122,9 @@ pub async fn update(
             .await
             .with_context(|| format!("updating job {id}"))?;
         super::events::job_updated(c, &job).await?;
+        db::embeddings::enqueue(c, id.0, db::embeddings::Subject::Job)
+            .await
+            .context("embeddings::enqueue")?;
         Ok(job)
     })
     .await

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod embeddings;
 pub mod events;
 pub mod favorites;
 pub mod fliers;
@@ -53,6 +54,10 @@ pub struct AppState {
     pub docs: crate::documents::Documents,
     /// The OpenAI-compatible endpoint, when one is configured.
     pub ai: Option<crate::adapters::ai::Ai>,
+    /// This instance's semantic index (built only with an endpoint).
+    pub semantic: castyou_actors::SemanticHandle,
+    /// The embedding worker's counters.
+    pub embedding_stats: Arc<castyou_actors::EmbeddingStats>,
 }
 
 impl AppState {
@@ -82,6 +87,8 @@ impl AppState {
         let ai = crate::adapters::ai::Ai::from_settings(&settings.ai)?;
         Ok(AppState {
             ai,
+            semantic: Default::default(),
+            embedding_stats: Default::default(),
             settings: Arc::new(settings),
             pool,
             redis,

@@ -61,6 +61,10 @@ pub async fn upsert_talent(
             .with_context(|| format!("saving the talent profile of {}", changes.user_id))?;
         super::events::talent_profile_changed(c, profile.row.user_id, profile.row.updated_at)
             .await?;
+        // Its vectors follow (the embedding worker skips texts that did not change).
+        db::embeddings::enqueue(c, profile.row.user_id.0, db::embeddings::Subject::Talent)
+            .await
+            .context("embeddings::enqueue")?;
         Ok(profile)
     })
     .await

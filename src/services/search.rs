@@ -10,7 +10,10 @@
 //!   Names in any script are compared this way.
 //! - PHONETIC: double metaphone keys of the Latin-script words of the query against those of
 //!   stage names ("Jon Smyth" finds "John Smith"); most words matched first.
-//! - SEMANTIC: not built yet (no embeddings); `semantic: true` is accepted and adds nothing.
+//! - SEMANTIC (with an endpoint, when asked): the talents whose profile vectors are nearest
+//!   the query's (HNSW, cosine similarity at least `ai.semantic_min_similarity`). The query's
+//!   vector is cached in Redis by a hash of the model and the text; an endpoint that fails
+//!   leaves the list empty and the search answers from the other three.
 //!
 //! Fusion: `score = Σ 1 / (60 + rank)` over the lists that found a talent (rank from 1; k = 60
 //! as in Cormack et al.), ties by talent id. Each list goes `LIST_DEPTH` deep, so a search
@@ -136,12 +139,75 @@ fn position(after: Option<&str>) -> AppResult<usize> {
         .ok_or_else(|| AppError::bad_input("after", "is not a cursor from this search"))
 }
 
+/// The talents nearest the query's meaning (empty without an endpoint, when not asked, or
+/// when the endpoint or the index cannot answer now).
+async fn semantic_list(state: &AppState, query: &str, wanted: bool) -> Vec<UserId> {
+    let Some(ai) = state.ai.as_ref().filter(|_| wanted) else {
+        return Vec::new();
+    };
+    if !state.semantic.is_built() {
+        return Vec::new();
+    }
+    let Some(vector) = query_vector(state, ai, query).await else {
+        return Vec::new();
+    };
+    let min = state.settings.ai.semantic_min_similarity;
+    match state
+        .semantic
+        .search(vector, LIST_DEPTH as usize, min)
+        .await
+    {
+        Ok(found) => found.into_iter().map(|(id, _)| UserId(id)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "semantic search unavailable; lexical lists only");
+            Vec::new()
+        }
+    }
+}
+
+/// The query's vector: from Redis when cached, else from the endpoint (then cached).
+async fn query_vector(
+    state: &AppState,
+    ai: &crate::adapters::ai::Ai,
+    query: &str,
+) -> Option<Vec<f32>> {
+    use redis::AsyncCommands;
+    let text = ai.bounded(query).to_string();
+    let hash =
+        super::embeddings::content_hash(ai.embedding_model(), ai.dimensions(), "QUERY", &text);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let key = state.redis.key(&["qemb", &hex]);
+    if let Ok(mut conn) = state.redis.connection().await {
+        if let Ok(Some(bytes)) = conn.get::<_, Option<Vec<u8>>>(&key).await {
+            let v = db::embeddings::from_bytes(&bytes);
+            if v.len() == ai.dimensions() {
+                return Some(v);
+            }
+        }
+    }
+    match ai.embed(&[text]).await {
+        Ok(mut embedded) => {
+            let v = embedded.vectors.pop()?;
+            let ttl = state.settings.ai.query_cache_ttl_secs.max(1);
+            if let Ok(mut conn) = state.redis.connection().await {
+                let _: redis::RedisResult<()> =
+                    conn.set_ex(&key, db::embeddings::to_bytes(&v), ttl).await;
+            }
+            Some(v)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, code = e.code(), "the query could not be embedded; lexical lists only");
+            None
+        }
+    }
+}
+
 /// Talents found by `query` (signed-in users), best first.
 pub async fn search_talents(
     state: &AppState,
     viewer: Option<Viewer>,
     query: &str,
-    _semantic: bool,
+    semantic: bool,
     first: Option<i32>,
     after: Option<&str>,
 ) -> AppResult<SearchPage> {
@@ -170,22 +236,26 @@ pub async fn search_talents(
         .cloned()
         .collect();
 
-    let mut conn = state.conn().await?;
+    let lexical = async {
+        let mut conn = state.conn().await?;
+        let lists = db::search::lists(
+            &mut conn,
+            query,
+            &name_words,
+            &latin,
+            FUZZY_THRESHOLD,
+            LIST_DEPTH,
+        )
+        .await
+        .context("search::lists")?;
+        AppResult::Ok(lists)
+    };
+    let (lexical, nearest) = tokio::join!(lexical, semantic_list(state, query, semantic));
     let db::search::Lists {
         full_text,
         candidates,
         phonetic,
-    } = db::search::lists(
-        &mut conn,
-        query,
-        &name_words,
-        &latin,
-        FUZZY_THRESHOLD,
-        LIST_DEPTH,
-    )
-    .await
-    .context("search::lists")?;
-    drop(conn);
+    } = lexical?;
 
     let mut fuzzy: Vec<((usize, usize), UserId)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -206,6 +276,7 @@ pub async fn search_talents(
             fuzzy.into_iter().map(|(_, id)| id).collect(),
         ),
         (SearchSignal::Phonetic, phonetic),
+        (SearchSignal::Semantic, nearest),
     ]);
     let has_next = fused.len() > start + first as usize;
     let hits = fused

@@ -32,6 +32,7 @@ mod profiles;
 mod provider_login;
 mod rate_limit;
 mod search;
+mod semantic;
 mod subscriptions;
 mod transport;
 mod two_factor;

@@ -1,0 +1,624 @@
+//! `SemanticIndex`: this instance's approximate nearest-neighbour index (HNSW, `hnsw_rs`) over
+//! the talents' profile vectors, built from the server's storage at start and kept current by
+//! the events that say a talent was re-embedded. Readers search through a `SemanticHandle` on a
+//! blocking thread.
+//!
+//! HNSW cannot delete: a talent re-embedded gets a new node and the old one is skipped in
+//! answers (a tombstone). When tombstones pass a quarter of the live nodes the index is rebuilt
+//! in the background while the old one keeps answering. Vectors are normalised, so the dot
+//! product is the cosine similarity.
+
+use crate::events::{Event, Topic};
+use crate::hub::{NotificationHub, Subscribe, Unsubscribe};
+use crate::relay::PortFuture;
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use hnsw_rs::prelude::{Distance, Hnsw};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const EVENT_QUEUE: usize = 65_536;
+const RETRY: Duration = Duration::from_secs(2);
+/// HNSW layers (log_M of the largest index we expect is far below).
+const MAX_LAYERS: usize = 16;
+
+/// Where the index reads from.
+pub trait SemanticSource: Send + Sync + 'static {
+    /// Up to `limit` talents' profile vectors (of the configured model) with ids after
+    /// `after`, in id order.
+    fn vectors(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<(Uuid, Vec<f32>)>>;
+    /// The current profile vector of each talent (None: it has none any more).
+    fn current(&self, ids: Vec<Uuid>) -> PortFuture<Vec<(Uuid, Option<Vec<f32>>)>>;
+    /// The talents whose vectors an event on `Topic::Matching` says changed.
+    fn changed(&self, event: &Event) -> Vec<Uuid>;
+}
+
+/// How the graph is built and searched.
+#[derive(Debug, Clone, Copy)]
+pub struct HnswParams {
+    pub dims: usize,
+    pub m: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+}
+
+/// 1 − the dot product of two unit vectors (their cosine distance), never negative: rounding
+/// can make the dot product of a vector with itself exceed 1 (anndists' `DistDot` asserts on
+/// that).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnitCosine;
+
+impl Distance<f32> for UnitCosine {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        // Eight lanes, so the compiler vectorises the sum.
+        let mut lanes = [0f32; 8];
+        let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        let tail: f32 = ca
+            .remainder()
+            .iter()
+            .zip(cb.remainder())
+            .map(|(x, y)| x * y)
+            .sum();
+        for (x, y) in ca.zip(cb) {
+            for (lane, (x, y)) in lanes.iter_mut().zip(x.iter().zip(y)) {
+                *lane += x * y;
+            }
+        }
+        (1.0 - (lanes.iter().sum::<f32>() + tail)).max(0.0)
+    }
+}
+
+/// Scales `v` to length 1 (a zero vector stays zero).
+pub fn normalised(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// The graph and what its node ids stand for.
+pub struct VectorIndex {
+    params: HnswParams,
+    hnsw: Hnsw<'static, f32, UnitCosine>,
+    /// Node id -> talent.
+    talents: Vec<Uuid>,
+    /// Node id -> whether it is the talent's current node.
+    live: Vec<bool>,
+    /// Talent -> its current node.
+    node: HashMap<Uuid, usize>,
+    tombstones: usize,
+}
+
+impl VectorIndex {
+    pub fn new(params: HnswParams, expected: usize) -> VectorIndex {
+        VectorIndex {
+            params,
+            hnsw: Hnsw::new(
+                params.m,
+                expected.max(1024),
+                MAX_LAYERS,
+                params.ef_construction,
+                UnitCosine,
+            ),
+            talents: Vec::with_capacity(expected),
+            live: Vec::with_capacity(expected),
+            node: HashMap::with_capacity(expected),
+            tombstones: 0,
+        }
+    }
+
+    /// Builds from `vectors` (each talent once), inserting on every core.
+    pub fn build(params: HnswParams, vectors: Vec<(Uuid, Vec<f32>)>) -> VectorIndex {
+        let mut index = VectorIndex::new(params, vectors.len());
+        let mut points = Vec::with_capacity(vectors.len());
+        for (talent, v) in vectors {
+            if v.len() != params.dims {
+                continue;
+            }
+            let id = index.talents.len();
+            index.talents.push(talent);
+            index.live.push(true);
+            if let Some(old) = index.node.insert(talent, id) {
+                index.live[old] = false;
+                index.tombstones += 1;
+            }
+            points.push((normalised(v), id));
+        }
+        let refs: Vec<(&[f32], usize)> = points.iter().map(|(v, id)| (v.as_slice(), *id)).collect();
+        index.hnsw.parallel_insert_slice(&refs);
+        index
+    }
+
+    /// Puts a talent's new vector in (None: takes the talent out).
+    pub fn put(&mut self, talent: Uuid, vector: Option<Vec<f32>>) {
+        if let Some(old) = self.node.remove(&talent) {
+            self.live[old] = false;
+            self.tombstones += 1;
+        }
+        let Some(v) = vector.filter(|v| v.len() == self.params.dims) else {
+            return;
+        };
+        let id = self.talents.len();
+        self.talents.push(talent);
+        self.live.push(true);
+        self.node.insert(talent, id);
+        let v = normalised(v);
+        self.hnsw.insert_slice((&v, id));
+    }
+
+    /// The `k` talents nearest `query` with a cosine similarity of at least `min_similarity`,
+    /// nearest first.
+    pub fn search(&self, query: &[f32], k: usize, min_similarity: f32) -> Vec<(Uuid, f32)> {
+        if query.len() != self.params.dims || self.node.is_empty() || k == 0 {
+            return Vec::new();
+        }
+        let query = normalised(query.to_vec());
+        // Ask for more than `k` to cover tombstones among the nearest.
+        let want = k + k.min(self.tombstones);
+        let ef = self.params.ef_search.max(want);
+        let mut found: Vec<(Uuid, f32)> = self
+            .hnsw
+            .search(&query, want, ef)
+            .into_iter()
+            .filter(|n| self.live.get(n.d_id).copied().unwrap_or(false))
+            .map(|n| (self.talents[n.d_id], 1.0 - n.distance))
+            .filter(|(_, similarity)| *similarity >= min_similarity)
+            .collect();
+        found.truncate(k);
+        found
+    }
+
+    pub fn len(&self) -> usize {
+        self.node.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.node.is_empty()
+    }
+
+    /// Whether replaced nodes have piled up enough to rebuild.
+    pub fn needs_rebuild(&self) -> bool {
+        self.tombstones > 1_000 && self.tombstones > self.node.len() / 4
+    }
+}
+
+/// Why a search has no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SemanticError {
+    /// The first load has not finished.
+    WarmingUp,
+    Failed(String),
+}
+
+impl std::fmt::Display for SemanticError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SemanticError::WarmingUp => f.write_str("the semantic index is still loading"),
+            SemanticError::Failed(e) => write!(f, "the semantic index failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SemanticError {}
+
+/// What `/readyz` and `/metrics` show.
+#[derive(Debug, Clone, Default)]
+pub struct SemanticStats {
+    pub built: bool,
+    pub vectors: usize,
+    pub tombstones: usize,
+    pub builds: u64,
+    pub last_build: Option<Duration>,
+    pub built_at: Option<DateTime<Utc>>,
+    pub updates: u64,
+}
+
+struct Shared {
+    index: RwLock<Option<VectorIndex>>,
+    built: AtomicBool,
+    stats: Mutex<SemanticStats>,
+}
+
+/// Searches this instance's semantic index; cheap to clone.
+#[derive(Clone)]
+pub struct SemanticHandle {
+    shared: Arc<Shared>,
+}
+
+impl Default for SemanticHandle {
+    fn default() -> Self {
+        SemanticHandle {
+            shared: Arc::new(Shared {
+                index: RwLock::new(None),
+                built: AtomicBool::new(false),
+                stats: Mutex::new(SemanticStats::default()),
+            }),
+        }
+    }
+}
+
+impl SemanticHandle {
+    pub fn is_built(&self) -> bool {
+        self.shared.built.load(Ordering::Acquire)
+    }
+
+    pub fn stats(&self) -> SemanticStats {
+        let mut stats = self
+            .shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        stats.built = self.is_built();
+        if let Some(index) = self
+            .shared
+            .index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            stats.vectors = index.len();
+            stats.tombstones = index.tombstones;
+        }
+        stats
+    }
+
+    /// The `k` talents nearest `query` (cosine similarity at least `min_similarity`).
+    pub async fn search(
+        &self,
+        query: Vec<f32>,
+        k: usize,
+        min_similarity: f32,
+    ) -> Result<Vec<(Uuid, f32)>, SemanticError> {
+        if !self.is_built() {
+            return Err(SemanticError::WarmingUp);
+        }
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || {
+            shared
+                .index
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .map(|index| index.search(&query, k, min_similarity))
+                .unwrap_or_default()
+        })
+        .await
+        .map_err(|e| SemanticError::Failed(e.to_string()))
+    }
+}
+
+/// Loads every vector in pages of `batch` and builds the graph on blocking threads.
+async fn build(
+    port: Arc<dyn SemanticSource>,
+    params: HnswParams,
+    batch: usize,
+) -> anyhow::Result<VectorIndex> {
+    let mut vectors = Vec::new();
+    let mut after = None;
+    loop {
+        let page = port.vectors(after, batch).await?;
+        let full = page.len() == batch;
+        after = page.last().map(|(id, _)| *id);
+        vectors.extend(page);
+        if !full {
+            break;
+        }
+    }
+    Ok(tokio::task::spawn_blocking(move || VectorIndex::build(params, vectors)).await?)
+}
+
+/// Rebuilds the index (a message, so a supervisor's restart and a drill can ask for it).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RebuildSemantic;
+
+pub struct SemanticIndex {
+    restarts: crate::RestartCounter,
+    port: Arc<dyn SemanticSource>,
+    hub: Addr<NotificationHub>,
+    shared: Arc<Shared>,
+    params: HnswParams,
+    batch: usize,
+    subscription: Option<u64>,
+    epoch: u64,
+    loading: bool,
+}
+
+impl SemanticIndex {
+    pub fn new(
+        handle: &SemanticHandle,
+        port: Arc<dyn SemanticSource>,
+        hub: Addr<NotificationHub>,
+        params: HnswParams,
+        batch: usize,
+    ) -> SemanticIndex {
+        SemanticIndex {
+            restarts: crate::RestartCounter::default(),
+            port,
+            hub,
+            shared: Arc::clone(&handle.shared),
+            params,
+            batch: batch.max(1),
+            subscription: None,
+            epoch: 0,
+            loading: false,
+        }
+    }
+
+    pub fn counting_restarts_in(mut self, counter: crate::RestartCounter) -> Self {
+        self.restarts = counter;
+        self
+    }
+
+    /// Subscribes, then loads (changes queue meanwhile and are applied after).
+    fn rebuild(&mut self, ctx: &mut Context<Self>) {
+        if let Some(id) = self.subscription.take() {
+            self.hub.do_send(Unsubscribe {
+                topic: Topic::Matching,
+                id,
+            });
+        }
+        self.epoch += 1;
+        let hub = self.hub.clone();
+        ctx.wait(
+            async move {
+                hub.send(Subscribe {
+                    topic: Topic::Matching,
+                    capacity: EVENT_QUEUE,
+                })
+                .await
+            }
+            .into_actor(self)
+            .map(|subscription, act, ctx| match subscription {
+                Ok(mut s) => {
+                    act.subscription = Some(s.id);
+                    let epoch = act.epoch;
+                    let mut ended = false;
+                    let events = futures_util::stream::poll_fn(move |cx| {
+                        if ended {
+                            return std::task::Poll::Ready(None);
+                        }
+                        s.events.poll_recv(cx).map(|e| {
+                            ended = e.is_none();
+                            Some((epoch, e))
+                        })
+                    });
+                    ctx.add_stream(events);
+                    act.load(ctx);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "semantic index: the hub did not answer; retrying");
+                    ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
+                }
+            }),
+        );
+    }
+
+    fn load(&mut self, ctx: &mut Context<Self>) {
+        self.loading = true;
+        let started = Instant::now();
+        ctx.wait(
+            build(Arc::clone(&self.port), self.params, self.batch)
+                .into_actor(self)
+                .map(move |built, act, ctx| {
+                    act.loading = false;
+                    match built {
+                        Ok(index) => {
+                            let vectors = index.len();
+                            *act.shared
+                                .index
+                                .write()
+                                .unwrap_or_else(PoisonError::into_inner) = Some(index);
+                            act.shared.built.store(true, Ordering::Release);
+                            let took = started.elapsed();
+                            let mut stats = act
+                                .shared
+                                .stats
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner);
+                            stats.builds += 1;
+                            stats.last_build = Some(took);
+                            stats.built_at = Some(Utc::now());
+                            tracing::info!(
+                                vectors,
+                                took_ms = took.as_millis() as u64,
+                                "semantic index built"
+                            );
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "semantic index: loading failed; retrying");
+                            ctx.run_later(RETRY, |act, ctx| act.load(ctx));
+                        }
+                    }
+                }),
+        );
+    }
+}
+
+impl Actor for SemanticIndex {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.rebuild(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if let Some(id) = self.subscription.take() {
+            self.hub.do_send(Unsubscribe {
+                topic: Topic::Matching,
+                id,
+            });
+        }
+    }
+}
+
+impl Supervised for SemanticIndex {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record();
+        tracing::warn!("semantic index restarting; reloading (the previous index keeps answering)");
+    }
+}
+
+impl StreamHandler<(u64, Option<Arc<Event>>)> for SemanticIndex {
+    fn handle(&mut self, (epoch, event): (u64, Option<Arc<Event>>), ctx: &mut Context<Self>) {
+        if epoch != self.epoch {
+            return;
+        }
+        let Some(event) = event else {
+            tracing::warn!("semantic index: the hub ended its subscription; reloading");
+            self.rebuild(ctx);
+            return;
+        };
+        let talents = self.port.changed(&event);
+        if talents.is_empty() {
+            return;
+        }
+        let (port, shared) = (Arc::clone(&self.port), Arc::clone(&self.shared));
+        ctx.wait(
+            async move {
+                let current = port.current(talents).await?;
+                let shared2 = Arc::clone(&shared);
+                let rebuild = tokio::task::spawn_blocking(move || {
+                    let mut guard = shared2.index.write().unwrap_or_else(PoisonError::into_inner);
+                    let Some(index) = guard.as_mut() else {
+                        return false;
+                    };
+                    for (talent, vector) in current {
+                        index.put(talent, vector);
+                    }
+                    index.needs_rebuild()
+                })
+                .await?;
+                shared
+                    .stats
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .updates += 1;
+                anyhow::Ok(rebuild)
+            }
+            .into_actor(self)
+            .map(|outcome, act, ctx| match outcome {
+                Ok(true) if !act.loading => {
+                    tracing::info!("semantic index: many replaced vectors; rebuilding");
+                    act.load(ctx);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "semantic index: a change could not be applied; reloading");
+                    ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
+                }
+            }),
+        );
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+}
+
+impl Handler<RebuildSemantic> for SemanticIndex {
+    type Result = ();
+    fn handle(&mut self, _msg: RebuildSemantic, ctx: &mut Context<Self>) {
+        self.rebuild(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(dims: usize) -> HnswParams {
+        HnswParams {
+            dims,
+            m: 16,
+            ef_construction: 100,
+            ef_search: 64,
+        }
+    }
+
+    /// A deterministic pseudo-random unit vector.
+    fn vector(seed: u64, dims: usize) -> Vec<f32> {
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..dims)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn id(n: u64) -> Uuid {
+        Uuid::from_u64_pair(0, n)
+    }
+
+    #[test]
+    fn finds_the_nearest_and_keeps_up_with_changes() {
+        let dims = 16;
+        let vectors: Vec<_> = (0..1_000).map(|n| (id(n), vector(n, dims))).collect();
+        let mut index = VectorIndex::build(params(dims), vectors.clone());
+        assert_eq!(index.len(), 1_000);
+        // Each vector finds itself first, with similarity 1.
+        for n in [0u64, 17, 999, 555] {
+            let found = index.search(&vector(n, dims), 5, -1.0);
+            assert_eq!(found[0].0, id(n));
+            assert!((found[0].1 - 1.0).abs() < 1e-4, "{:?}", found[0]);
+        }
+        // A talent re-embedded is found by its new vector, never by its old one.
+        index.put(id(17), Some(vector(50_000, dims)));
+        assert_eq!(index.search(&vector(50_000, dims), 1, -1.0)[0].0, id(17));
+        let old = index.search(&vector(17, dims), 5, -1.0);
+        assert!(
+            old.iter().all(|(t, s)| *t != id(17) || *s < 0.99),
+            "{old:?}"
+        );
+        assert_eq!(index.len(), 1_000);
+        // Removed: gone from answers.
+        index.put(id(999), None);
+        assert!(index
+            .search(&vector(999, dims), 10, -1.0)
+            .iter()
+            .all(|(t, _)| *t != id(999)));
+        assert_eq!(index.len(), 999);
+        // Wrong length: ignored; a similarity floor cuts the answer.
+        index.put(id(5), Some(vec![1.0; 3]));
+        assert_eq!(index.len(), 998);
+        assert!(index.search(&[1.0; 3], 5, -1.0).is_empty());
+        assert!(index.search(&vector(1, dims), 50, 0.999).len() <= 1);
+    }
+
+    #[test]
+    fn recall_against_brute_force_is_high() {
+        let dims = 32;
+        let vectors: Vec<_> = (0..3_000).map(|n| (id(n), vector(n, dims))).collect();
+        let index = VectorIndex::build(params(dims), vectors.clone());
+        let units: Vec<(Uuid, Vec<f32>)> = vectors
+            .into_iter()
+            .map(|(t, v)| (t, normalised(v)))
+            .collect();
+        let mut hits = 0;
+        let queries = 30;
+        for q in 0..queries {
+            let query = normalised(vector(1_000_000 + q, dims));
+            let mut exact: Vec<(Uuid, f32)> = units
+                .iter()
+                .map(|(t, v)| (*t, v.iter().zip(&query).map(|(a, b)| a * b).sum()))
+                .collect();
+            exact.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let truth: Vec<Uuid> = exact.iter().take(10).map(|(t, _)| *t).collect();
+            hits += index
+                .search(&query, 10, -1.0)
+                .iter()
+                .filter(|(t, _)| truth.contains(t))
+                .count();
+        }
+        let recall = hits as f64 / (queries as f64 * 10.0);
+        assert!(recall >= 0.9, "recall@10 {recall}");
+    }
+}
