@@ -19,6 +19,7 @@
 //! Only the server at `--url` is contacted; every wait is bounded.
 
 mod matching;
+mod search;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -105,6 +106,31 @@ enum Scenario {
         #[arg(long, default_value_t = 1_000)]
         subscribers: usize,
     },
+    /// `searchTalents` over a seeded database: lexical and semantic queries at N concurrent
+    /// clients.
+    Search {
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Requests per phase (lexical, then semantic).
+        #[arg(long, default_value_t = 3_000)]
+        requests: usize,
+    },
+    /// The semantic index alone (no server): build time, memory per vector and recall@10
+    /// against brute force, over vectors exported one base64 float32 vector per line.
+    Recall {
+        #[arg(long)]
+        file: String,
+        #[arg(long, default_value_t = 512)]
+        dims: usize,
+        #[arg(long, default_value_t = 16)]
+        m: usize,
+        #[arg(long, default_value_t = 200)]
+        ef_construction: usize,
+        #[arg(long, default_value_t = 64)]
+        ef_search: usize,
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+    },
     /// The inbox's first page with N notifications stored for its user.
     Inbox {
         #[arg(long, default_value_t = 100_000)]
@@ -120,6 +146,23 @@ const PIPELINE: &str = "subscription($job: UUID!) { applicationPipeline(jobId: $
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Scenario::Recall {
+        file,
+        dims,
+        m,
+        ef_construction,
+        ef_search,
+        queries,
+    } = &cli.scenario
+    {
+        let params = castyou_actors::semantic::HnswParams {
+            dims: *dims,
+            m: *m,
+            ef_construction: *ef_construction,
+            ef_search: *ef_search,
+        };
+        return search::recall(file, params, *queries);
+    }
     let http = reqwest::Client::new();
     let api = Arc::new(Api {
         http,
@@ -150,6 +193,11 @@ async fn main() -> Result<()> {
             notifications,
             requests,
         } => inbox(&api, &world, &cli, notifications, requests).await,
+        Scenario::Search {
+            concurrency,
+            requests,
+        } => search::run(&api, &cli, concurrency, requests).await,
+        Scenario::Recall { .. } => Ok(()),
         Scenario::Matching {
             cold_jobs,
             jobs,

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Search load test of a release build on this machine: seeds a fresh database with
+# `castyou seed` (100,000 talent profiles by default), starts a stand-in embeddings endpoint
+# (tools/fake-openai: fixed latency, 5 ms by default) and the server against it, waits until
+# every profile is embedded and in the semantic index, then measures with tools/wsload:
+# `searchTalents` p50/p99 at 16 concurrent clients for lexical and for semantic queries
+# (each query's embedding cached after its first use), and the HNSW index alone (`recall`:
+# build time, memory per vector, recall@10 against brute force) over the stored vectors.
+# Only 127.0.0.1 is contacted.
+#
+#   scripts/searchload.sh
+#   TALENTS=20000 REQUESTS=1000 scripts/searchload.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/castyou-target}"
+TALENTS="${TALENTS:-100000}"
+JOBS="${JOBS:-2000}"
+PRODUCERS="${PRODUCERS:-200}"
+REQUESTS="${REQUESTS:-3000}"
+CONCURRENCY="${CONCURRENCY:-16}"
+DIMS="${DIMS:-512}"
+LATENCY_MS="${LATENCY_MS:-5}"
+JWT="load-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+PORT_="${LOAD_PORT:-18090}"
+OPS_PORT="${LOAD_OPS_PORT:-18091}"
+AI_PORT="${LOAD_AI_PORT:-18099}"
+DB="castyou_searchload"
+URL="postgres://postgres@127.0.0.1:5432/$DB"
+OUT="$ROOT/.data/searchload"
+BIN="$CARGO_TARGET_DIR/release/castyou"
+TOOL="$CARGO_TARGET_DIR/release/castyou-wsload"
+
+log() { printf 'searchload: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for n in "$TALENTS" "$JOBS" "$PRODUCERS" "$REQUESTS" "$CONCURRENCY" "$DIMS"; do
+  [[ $n =~ ^[0-9]+$ ]] || die "TALENTS, JOBS, PRODUCERS, REQUESTS, CONCURRENCY and DIMS are whole numbers"
+done
+command -v curl >/dev/null 2>&1 || die "curl is needed"
+
+log "cargo build --release (server and load tool)"
+cargo build --release -p castyou -p castyou-wsload
+scripts/services.sh
+mkdir -p "$OUT"
+
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB" >/dev/null
+
+SERVER_ENV=(APP_ENVIRONMENT=production HOST=127.0.0.1 PORT="$PORT_" JWT_SECRET="$JWT" \
+    DATABASE_URL="$URL" REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
+    APP_REDIS__KEY_PREFIX="castyou-searchload-$$:" \
+    MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:27017}" \
+    APP_MONGODB__DATABASE="castyou_searchload_$$" \
+    APP_RATE_LIMIT__GENERAL_MAX=1000000000 APP_LOG__FILTER=warn \
+    APP_OPERATIONS__PORT="$OPS_PORT" APP_MAIL__TRANSPORT=file APP_MAIL__DIR="$OUT/mail" \
+    OPENAI_BASE_URL="http://127.0.0.1:$AI_PORT/v1" APP_AI__EMBEDDING_MODEL=fake-embedder \
+    APP_AI__EMBEDDING_DIMENSIONS="$DIMS" APP_AI__EMBEDDING_BATCH=256)
+
+log "seeding $TALENTS talents, $JOBS open jobs, $PRODUCERS producers"
+env "${SERVER_ENV[@]}" "$BIN" seed --talents "$TALENTS" --jobs "$JOBS" --producers "$PRODUCERS" | tee "$OUT/seed.txt"
+
+PIDS=()
+stop_all() {
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+for port in "$PORT_" "$AI_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "127.0.0.1:$port is already taken; set LOAD_PORT / LOAD_AI_PORT"
+  fi
+done
+python3 tools/fake-openai/server.py --port "$AI_PORT" --dims "$DIMS" --latency-ms "$LATENCY_MS" &
+PIDS+=($!)
+env "${SERVER_ENV[@]}" "$BIN" serve >"$OUT/server.log" 2>&1 &
+SERVER_PID=$!
+PIDS+=("$SERVER_PID")
+
+started=$(date +%s)
+log "waiting for every profile to be embedded and indexed"
+for i in $(seq 1 1800); do
+  ready=$(curl -fsS "http://127.0.0.1:$OPS_PORT/readyz" 2>/dev/null || true)
+  vectors=$(sed -n 's/.*"semanticIndex":{[^}]*"vectors":\([0-9]*\).*/\1/p' <<<"$ready")
+  backlog=$(sed -n 's/.*"embeddingBacklog":\([0-9]*\).*/\1/p' <<<"$ready")
+  if [[ -n $vectors && $vectors -ge $TALENTS && $backlog == 0 ]]; then break; fi
+  kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$OUT/server.log" >&2; die "the server exited"; }
+  [[ $i -lt 1800 ]] || die "not embedded within 15 minutes (vectors ${vectors:-?}, backlog ${backlog:-?})"
+  if (( i % 20 == 0 )); then log "vectors ${vectors:-0}, backlog ${backlog:-?}"; fi
+  sleep 0.5
+done
+took=$(( $(date +%s) - started ))
+rss_kib=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
+{
+  echo "embedded and indexed $TALENTS profiles in ${took} s (fake endpoint, ${LATENCY_MS} ms per call, 256 texts per call)"
+  echo "server RSS with the match and semantic indexes: ${rss_kib} KiB"
+} | tee "$OUT/search.txt"
+
+WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" \
+  --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" \
+  --database-url "$URL" search --concurrency "$CONCURRENCY" --requests "$REQUESTS" \
+  | tee -a "$OUT/search.txt"
+
+log "exporting the profile vectors for the index measurement"
+psql "$URL" -qAt -c "COPY (SELECT translate(encode(vector, 'base64'), E'\\n', '')
+    FROM talent_embeddings WHERE part = 'PROFILE' ORDER BY talent_id) TO STDOUT" >"$OUT/vectors.b64"
+"$TOOL" --url "http://127.0.0.1:$PORT_" recall --file "$OUT/vectors.b64" --dims "$DIMS" \
+  | tee -a "$OUT/search.txt"
+log "figures in $OUT/search.txt"
