@@ -71,17 +71,28 @@ pub async fn lists(
     .await
 }
 
-/// Talents whose name, headline, bio or notable works match the words of `query`, best first.
+/// The most full-text matches ranked: words found in tens of thousands of profiles would
+/// otherwise rank them all (seconds on 100,000 seeded profiles). Past this many, the ranked
+/// ones are those the index returns first; a query that matches so many is not distinctive,
+/// and the other lists still rank it.
+pub const FULL_TEXT_RANKED: i64 = 2_000;
+
+/// Talents whose name, headline, bio or notable works match the words of `query`, best first
+/// (among at most `FULL_TEXT_RANKED` matches).
 async fn full_text(conn: &mut PgConn, query: &str, limit: i64) -> diesel::QueryResult<Vec<UserId>> {
     let found: Vec<Found> = diesel::sql_query(
-        "SELECT user_id FROM talent_profiles,
-                websearch_to_tsquery('simple', $1) AS qs, websearch_to_tsquery('english', $1) AS qe
-         WHERE search @@ qs OR search_en @@ qe
+        "SELECT user_id FROM (
+             SELECT user_id, search, search_en, qs, qe FROM talent_profiles,
+                 websearch_to_tsquery('simple', $1) AS qs,
+                 websearch_to_tsquery('english', $1) AS qe
+             WHERE search @@ qs OR search_en @@ qe
+             LIMIT $3) AS matched
          ORDER BY ts_rank_cd(search, qs) + ts_rank_cd(search_en, qe) DESC, user_id
          LIMIT $2",
     )
     .bind::<Text, _>(query)
     .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(FULL_TEXT_RANKED)
     .load(conn)
     .await?;
     Ok(found.into_iter().map(|f| f.user_id).collect())
