@@ -220,7 +220,9 @@ async fn the_model_writes_the_flier_and_each_generation_is_recorded() {
         .await;
     let spec = flier(&generate(&app, &producer, job, None, None).await);
     assert_eq!(spec["generatedBy"], "model");
-    assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
+    // The 429 was answered, then the retry succeeded (a slow machine may retry once more).
+    let asked = server.received_requests().await.expect("recorded").len();
+    assert!((2..=3).contains(&asked), "{asked} requests");
 
     // A schema-breaking first answer (an invented pay) is retried once with the reason, and
     // the corrected answer is taken.
