@@ -47,6 +47,27 @@ pub struct Subscription {
     pub cut_off: Arc<AtomicBool>,
 }
 
+impl Subscription {
+    /// Its events tagged with `epoch`, then one `(epoch, None)` when the hub ends it: for an
+    /// actor that resubscribes (bumping its epoch) and must tell a lost subscription from the
+    /// events of an older one.
+    pub fn tagged(
+        mut self,
+        epoch: u64,
+    ) -> impl futures_util::Stream<Item = (u64, Option<Arc<Event>>)> {
+        let mut ended = false;
+        futures_util::stream::poll_fn(move |cx| {
+            if ended {
+                return std::task::Poll::Ready(None);
+            }
+            self.events.poll_recv(cx).map(|e| {
+                ended = e.is_none();
+                Some((epoch, e))
+            })
+        })
+    }
+}
+
 /// Asks the hub for the events of `topic`, queued up to `capacity`.
 #[derive(Message)]
 #[rtype(result = "Subscription")]

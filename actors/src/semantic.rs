@@ -312,11 +312,6 @@ async fn build(
     Ok(tokio::task::spawn_blocking(move || VectorIndex::build(params, vectors)).await?)
 }
 
-/// Rebuilds the index (a message, so a supervisor's restart and a drill can ask for it).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RebuildSemantic;
-
 pub struct SemanticIndex {
     restarts: crate::RestartCounter,
     port: Arc<dyn SemanticSource>,
@@ -375,19 +370,9 @@ impl SemanticIndex {
             }
             .into_actor(self)
             .map(|subscription, act, ctx| match subscription {
-                Ok(mut s) => {
+                Ok(s) => {
                     act.subscription = Some(s.id);
-                    let epoch = act.epoch;
-                    let mut ended = false;
-                    let events = futures_util::stream::poll_fn(move |cx| {
-                        if ended {
-                            return std::task::Poll::Ready(None);
-                        }
-                        s.events.poll_recv(cx).map(|e| {
-                            ended = e.is_none();
-                            Some((epoch, e))
-                        })
-                    });
+                    let events = s.tagged(act.epoch);
                     ctx.add_stream(events);
                     act.load(ctx);
                 }
@@ -516,14 +501,8 @@ impl StreamHandler<(u64, Option<Arc<Event>>)> for SemanticIndex {
         );
     }
 
+    /// A subscription's stream ended (its `None` was handled above): the actor carries on.
     fn finished(&mut self, _ctx: &mut Context<Self>) {}
-}
-
-impl Handler<RebuildSemantic> for SemanticIndex {
-    type Result = ();
-    fn handle(&mut self, _msg: RebuildSemantic, ctx: &mut Context<Self>) {
-        self.rebuild(ctx);
-    }
 }
 
 #[cfg(test)]

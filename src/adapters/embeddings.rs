@@ -28,21 +28,10 @@ struct Ticket {
     id: Uuid,
     talent: bool,
     queued_at: DateTime<Utc>,
-    /// Parts embedded, in the order of the texts, with their hashes (hex).
-    embed: Vec<(String, String)>,
+    /// Parts embedded, in the order of the texts, with their content hashes.
+    embed: Vec<(String, Vec<u8>)>,
     /// Parts whose text is now empty: their vectors go.
     clear: Vec<String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 pub struct PgEmbeddings {
@@ -129,7 +118,7 @@ async fn claim(pool: &PgPool, ai: &Ai, limit: usize) -> anyhow::Result<Vec<Pendi
             }
             let hash = content_hash(model, dims, &part, &text);
             if known != Some(&hash) {
-                ticket.embed.push((part, hex(&hash)));
+                ticket.embed.push((part, hash));
                 to_embed.push(text);
             }
         }
@@ -172,11 +161,10 @@ async fn store_vectors(
         let mut settled = Vec::new();
         for (ticket, vectors) in &tickets {
             for ((part, hash), vector) in ticket.embed.iter().zip(vectors) {
-                let hash = unhex(hash);
                 if ticket.talent {
-                    store::put_talent_part(c, ticket.id, part, &model, &hash, Some(vector)).await
+                    store::put_talent_part(c, ticket.id, part, &model, hash, Some(vector)).await
                 } else {
-                    store::put_job(c, ticket.id, &model, &hash, Some(vector)).await
+                    store::put_job(c, ticket.id, &model, hash, Some(vector)).await
                 }
                 .or_else(ignore_vanished)?;
             }

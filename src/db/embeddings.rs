@@ -307,25 +307,6 @@ pub async fn talent_vectors(
     .await
 }
 
-/// A job's vector of `model`.
-pub async fn job_vector(
-    conn: &mut PgConn,
-    id: Uuid,
-    model: &str,
-    dims: i32,
-) -> diesel::QueryResult<Option<Vec<f32>>> {
-    let rows: Vec<VectorRow> = diesel::sql_query(
-        "SELECT job_id AS subject_id, 'JOB' AS part, vector FROM job_embeddings \
-         WHERE job_id = $1 AND model = $2 AND dims = $3",
-    )
-    .bind::<SqlUuid, _>(id)
-    .bind::<Text, _>(model)
-    .bind::<Integer, _>(dims)
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().next().map(|r| from_bytes(&r.vector)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

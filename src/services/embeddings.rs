@@ -26,10 +26,6 @@ impl Part {
             Part::Dreams => "DREAMS",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Part> {
-        Part::ALL.into_iter().find(|p| p.as_str() == s)
-    }
 }
 
 /// The part of a job's vector in hashes (jobs have one text).

@@ -471,20 +471,10 @@ impl MatchIndex {
             subscribed
                 .into_actor(self)
                 .map(|subscription, act, ctx| match subscription {
-                    Ok(mut s) => {
+                    Ok(s) => {
                         act.subscription = Some(s.id);
-                        let epoch = act.epoch;
                         // Each event, then one `None` when the hub ends the subscription.
-                        let mut ended = false;
-                        let events = futures_util::stream::poll_fn(move |cx| {
-                            if ended {
-                                return std::task::Poll::Ready(None);
-                            }
-                            s.events.poll_recv(cx).map(|e| {
-                                ended = e.is_none();
-                                Some((epoch, e))
-                            })
-                        });
+                        let events = s.tagged(act.epoch);
                         ctx.add_stream(events);
                         act.load(ctx);
                     }
