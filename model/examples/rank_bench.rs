@@ -112,6 +112,8 @@ fn talent(r: &mut Lcg) -> TalentInput {
                 }
             })
             .collect(),
+        works_vector: None,
+        dreams_vector: None,
     }
 }
 

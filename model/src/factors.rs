@@ -2,6 +2,7 @@
 //! asked, the sentence, so [`crate::score_total`] and [`crate::score`] share one rule.
 
 use crate::features::{Code, JobFeatures, Money, TalentFeatures};
+use crate::semantic::{self, Sketch};
 use crate::text::{self, WordId};
 use crate::{Context, Factor, FactorScore, Verdict};
 use chrono::{Datelike, NaiveDate};
@@ -403,6 +404,27 @@ const WORK_TYPE_SHARE: f32 = 0.7;
 const OLD_FACTOR: f32 = 0.5;
 /// NOTABLE_WORKS is a MATCH from here (about two recent works of the job's type).
 pub const WORKS_MATCH_AT: f32 = 0.9;
+/// How much semantic closeness of the works to the job counts (like one recent work of the
+/// job's type).
+pub const WORKS_SEMANTIC_SHARE: f32 = 0.7;
+
+/// The estimated similarity of two embeddings, when both exist and compare.
+fn similarity(a: &Option<Sketch>, b: &Option<Sketch>) -> Option<f32> {
+    a.as_ref()?.similarity(b.as_ref()?)
+}
+
+/// The clause a sentence ends with when embeddings were compared.
+fn semantic_clause(what: &str, similarity: f32) -> String {
+    let close = semantic::closeness(similarity);
+    let how = if close >= 1.0 {
+        "semantically close to"
+    } else if close > 0.0 {
+        "semantically related to"
+    } else {
+        "not semantically close to"
+    };
+    format!(" {what} {how} the job's text (similarity {similarity:.2}).")
+}
 
 /// NOTABLE_WORKS: how relevant the talent's notable works are to this job.
 ///
@@ -411,8 +433,12 @@ pub const WORKS_MATCH_AT: f32 = 0.9;
 /// with recency 1 for a work from the last [`RECENT_YEARS`] years (or a future one) and 0.5 for
 /// older or undated ones. The works combine like independent chances:
 /// score = 1 − Π(1 − rᵢ), so more relevant works raise the score and unrelated ones never lower
-/// it. MATCH from 0.9, NO_MATCH at 0 (no work of the type and no shared word), PARTIAL between;
-/// no works → NO_DATA.
+/// it. Where both the works and the job have embeddings (see [`crate::semantic`]) their
+/// similarity is one more chance: score = 1 − (1 − word score) × (1 − 0.7 × closeness), the
+/// closeness being 0 up to a similarity of 0.25 and 1 from 0.65 ([`semantic::closeness`]), so
+/// works about the same kind of story count like a recent work of the job's type even when no
+/// word is shared. MATCH from 0.9, NO_MATCH at 0 (no work of the type, no shared word, not
+/// semantically close), PARTIAL between; no works → NO_DATA.
 pub fn notable_works(t: &TalentFeatures, j: &JobFeatures, ctx: &Context) -> FactorScore {
     works(t, j, ctx, true).into_factor(Factor::NotableWorks)
 }
@@ -438,8 +464,27 @@ pub(crate) fn works(t: &TalentFeatures, j: &JobFeatures, ctx: &Context, explain:
             best = (r, i);
         }
     }
+    let sim = similarity(&t.works_sketch, &j.sketch);
+    if let Some(sim) = sim {
+        miss *= 1.0 - WORKS_SEMANTIC_SHARE * semantic::closeness(sim);
+    }
     let score = 1.0 - miss;
     out(score, verdict_at(score, WORKS_MATCH_AT), explain, || {
+        let mut s = works_sentence(t, j, best);
+        if let Some(sim) = sim {
+            let what = if t.works.len() == 1 {
+                "It is"
+            } else {
+                "Together they are"
+            };
+            s.push_str(&semantic_clause(what, sim));
+        }
+        s
+    })
+}
+
+fn works_sentence(t: &TalentFeatures, j: &JobFeatures, best: (f32, usize)) -> String {
+    {
         let n = t.works.len();
         let of_type = t
             .works
@@ -485,7 +530,7 @@ pub(crate) fn works(t: &TalentFeatures, j: &JobFeatures, ctx: &Context, explain:
         }
         s.push('.');
         s
-    })
+    }
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -653,7 +698,9 @@ pub(crate) fn awards_out(
 /// For each dream gig: the share of its words (normalised and stemmed) found in the job's
 /// title, project name, description and the words naming its production type (a THEATRE job
 /// adds "theatre" and "stage"); score = the best gig's share. MATCH at 1, NO_MATCH at 0, PARTIAL
-/// between; no dream gigs (or none with a meaningful word) → NO_DATA.
+/// between; no dream gigs (or none with a meaningful word) → NO_DATA. Where both the dream
+/// gigs and the job have embeddings, score = max(best share, closeness of the two
+/// ([`semantic::closeness`])): a job that is the dream in other words still counts.
 pub fn dream_gig(t: &TalentFeatures, j: &JobFeatures, ctx: &Context) -> FactorScore {
     dream(t, j, ctx, true).into_factor(Factor::DreamGig)
 }
@@ -669,24 +716,36 @@ pub(crate) fn dream(t: &TalentFeatures, j: &JobFeatures, _ctx: &Context, explain
             best = (share, i);
         }
     }
-    graded(best.0, explain, || {
-        if best.0 <= 0.0 {
+    let sim = similarity(&t.dreams_sketch, &j.sketch);
+    let score = best.0.max(sim.map_or(0.0, semantic::closeness));
+    graded(score, explain, || {
+        let mut s = if best.0 <= 0.0 {
             let which = match t.dream_words.len() {
                 1 => "The dream gig shares".to_owned(),
                 n => format!("None of the {n} dream gigs shares"),
             };
-            return format!("{which} no word with the job or its production type.");
+            format!("{which} no word with the job or its production type.")
+        } else {
+            let gig = t.dream_words.get(best.1);
+            let shared = text::shared_ids(gig, &j.dream_words);
+            let names = shared_words(t.dream_texts.get(best.1), &shared, j);
+            format!(
+                "Dream gig '{}' shares {} of its {} with the job ({}).",
+                t.dream_texts.get(best.1),
+                shared.len(),
+                plural(gig.len(), "word", "words"),
+                join_and(&names)
+            )
+        };
+        if let Some(sim) = sim {
+            let what = if t.dream_words.len() == 1 {
+                "The dream gig is"
+            } else {
+                "The dream gigs are"
+            };
+            s.push_str(&semantic_clause(what, sim));
         }
-        let gig = t.dream_words.get(best.1);
-        let shared = text::shared_ids(gig, &j.dream_words);
-        let names = shared_words(t.dream_texts.get(best.1), &shared, j);
-        format!(
-            "Dream gig '{}' shares {} of its {} with the job ({}).",
-            t.dream_texts.get(best.1),
-            shared.len(),
-            plural(gig.len(), "word", "words"),
-            join_and(&names)
-        )
+        s
     })
 }
 

@@ -7,6 +7,7 @@
 //! list becomes a boxed slice (no spare capacity). Scoring then only compares numbers and merges
 //! sorted slices.
 
+use crate::semantic::Sketch;
 use crate::text::{self, alloc_bytes, Texts, WordId, WordSets};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -214,6 +215,12 @@ pub struct TalentInput {
     /// ISO 4217; `None` means USD (the server's default).
     pub currency: Option<String>,
     pub availability: Vec<AvailabilityWindow>,
+    /// Embedding of the notable works' text, when one exists (see [`crate::semantic`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub works_vector: Option<Vec<f32>>,
+    /// Embedding of the dream gigs' text, when one exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dreams_vector: Option<Vec<f32>>,
 }
 
 /// What a role asks of a talent (the server's `JobRequirements`, less union status and
@@ -235,7 +242,7 @@ pub struct JobRequirements {
 }
 
 /// A job as the model sees it (the server's `JobDraft` fields that the factors read).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct JobInput {
     pub title: String,
@@ -254,6 +261,9 @@ pub struct JobInput {
     /// Shoot period, both days included; one date alone is a one-day shoot.
     pub shoot_start: Option<NaiveDate>,
     pub shoot_end: Option<NaiveDate>,
+    /// Embedding of the job's text (title, project, description), when one exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<Vec<f32>>,
 }
 
 /// An amount range in one currency, `min <= max`.
@@ -397,6 +407,9 @@ pub struct TalentFeatures {
     pub(crate) dream_texts: Texts,
     /// Merged, sorted, disjoint and non-adjacent inclusive day ranges.
     pub(crate) availability: Box<[(NaiveDate, NaiveDate)]>,
+    /// Sketches of the works' and the dream gigs' embeddings (only with works / gigs).
+    pub(crate) works_sketch: Option<Sketch>,
+    pub(crate) dreams_sketch: Option<Sketch>,
 }
 
 /// Merges inclusive day ranges: sorted by start, overlapping or touching ranges joined, inverted
@@ -500,6 +513,12 @@ impl TalentFeatures {
             dream_words,
             dream_texts,
             availability: merge_windows(&input.availability).into_boxed_slice(),
+            works_sketch: (!input.notable_works.is_empty())
+                .then(|| input.works_vector.as_deref().and_then(Sketch::new))
+                .flatten(),
+            dreams_sketch: (!gigs.is_empty())
+                .then(|| input.dreams_vector.as_deref().and_then(Sketch::new))
+                .flatten(),
         }
     }
 
@@ -523,6 +542,11 @@ impl TalentFeatures {
             + self.dream_words.heap_bytes()
             + self.dream_texts.heap_bytes()
             + alloc_bytes(size_of_val(&*self.availability))
+            + [&self.works_sketch, &self.dreams_sketch]
+                .iter()
+                .filter_map(|s| s.as_ref())
+                .map(|s| alloc_bytes(s.heap_bytes()))
+                .sum::<usize>()
     }
 
     /// `size_of::<TalentFeatures>() + heap_bytes()`: what one talent costs in memory.
@@ -555,6 +579,8 @@ pub struct JobFeatures {
     pub(crate) dream_words: Box<[WordId]>,
     /// The first written (folded) form of each word id, sorted by id, for explanations.
     pub(crate) surfaces: Box<[(WordId, Box<str>)]>,
+    /// Sketch of the job text's embedding.
+    pub(crate) sketch: Option<Sketch>,
 }
 
 impl JobFeatures {
@@ -631,6 +657,7 @@ impl JobFeatures {
             text_words: text_words.into_boxed_slice(),
             dream_words: dream_words.into_boxed_slice(),
             surfaces: surfaces.into_boxed_slice(),
+            sketch: input.vector.as_deref().and_then(Sketch::new),
         }
     }
 

@@ -49,10 +49,10 @@
 //! | [`SALARY_ALIGNMENT`](salary_alignment) | 0.15 | Day rate vs pay range in the job's currency: overlap or below the pay → 1; above by `gap` → `max(0, 1 − gap / pay_max)`; no pay, no rate or no exchange rate → NO_DATA. |
 //! | [`WORK_AUTHORIZATION`](work_authorization) | 0.15 | Remote → MATCH; else share of the required countries (or the job's country) among the talent's authorizations plus its own country; nothing required → MATCH; talent lists none → NO_DATA. |
 //! | [`PHYSICAL_ATTRIBUTES`](physical_attributes) | 0.15 | Share of the stated requirements (gender, playing-age overlap, height in range) that hold; a part with no talent value is skipped; none stated → MATCH. |
-//! | [`NOTABLE_WORKS`](notable_works) | 0.10 | Per work `r = recency × (0.7 × same type + 0.3 × word share)`, recency 1 within 5 years else 0.5; score `1 − Π(1 − r)`; MATCH from 0.9; no works → NO_DATA. |
+//! | [`NOTABLE_WORKS`](notable_works) | 0.10 | Per work `r = recency × (0.7 × same type + 0.3 × word share)`, recency 1 within 5 years else 0.5; score `1 − Π(1 − r)`, with embeddings `× (1 − 0.7 × closeness)` inside; MATCH from 0.9; no works → NO_DATA. |
 //! | [`PRODUCTION_EXPERIENCE`](production_experience) | 0.10 | `min(1, years / minimum)` and `min(1, works of the job's type / 2)`, mixed 0.7 / 0.3 when both known; nothing to check → MATCH. |
 //! | [`AWARDS`](awards()) | 0.05 | `1 − e^(−points)`, a win 1 point, a nomination 0.35, halved when older than 5 years; MATCH from 0.6; no awards → NO_DATA (not a penalty). |
-//! | [`DREAM_GIG`](dream_gig) | 0.05 | Best dream gig's share of words found in the job's text and production-type words; none → NO_DATA. |
+//! | [`DREAM_GIG`](dream_gig) | 0.05 | Best dream gig's share of words found in the job's text and production-type words, or the gigs' semantic closeness to the job if higher; none → NO_DATA. |
 //! | [`LANGUAGES`](languages()) | 0.15 | Share of required languages at their minimum (below it counts ½) and required accents held; none required → MATCH. |
 //! | [`AVAILABILITY`](availability()) | 0.10 | Share of the shoot days covered by the talent's merged windows; no shoot dates → MATCH; no windows → NO_DATA. |
 //!
@@ -94,10 +94,11 @@
 //! ## Cost
 //!
 //! [`score_total`] allocates nothing (a test counts allocations). A [`TalentFeatures`] is
-//! 272 bytes inline; the typical profile of the `typical_profile_fits_in_a_kibibyte` test
+//! 304 bytes inline; the typical profile of the `typical_profile_fits_in_a_kibibyte` test
 //! (3 languages, 2 accents, 2 authorizations, 5 notable works with roles, 3 awards, 2 dream
 //! gigs, 3 availability windows) owns 512 bytes more on the heap (each allocation rounded up
-//! to 16 bytes), **784 bytes per talent**, so 100,000 such talents take about 75 MiB;
+//! to 16 bytes), **816 bytes per talent**, so 100,000 such talents take about 78 MiB (with
+//! embeddings of works and dream gigs, 128 bytes more: 944 bytes, 90 MiB);
 //! [`TalentFeatures::memory_bytes`] measures one. Building features costs about 9 µs per
 //! profile (tokenising and stemming); do it when a profile changes, not per request.
 //!
@@ -105,6 +106,16 @@
 //! talents (541 bytes each on average) against one job: `score_total` for all of them plus the
 //! sort took about 35 ms on one core of a 2-core machine, and [`score`] for a page of 20 about
 //! 0.25 ms.
+//!
+//! ## Embeddings
+//!
+//! Where the server has embeddings (an embeddings endpoint is configured), the talent's notable
+//! works and dream gigs and the job's text each carry one ([`TalentInput::works_vector`],
+//! [`TalentInput::dreams_vector`], [`JobInput::vector`]). Features keep a 1-bit-per-dimension
+//! sketch of each ([`semantic::Sketch`], 64 bytes at 512 dimensions), and NOTABLE_WORKS and
+//! DREAM_GIG add the estimated similarity (graded by [`semantic::closeness`]) to their word
+//! overlap; their sentences then give the similarity. Without embeddings the word-overlap rules
+//! stand alone, exactly as before.
 //!
 //! ## Inputs the factors do not read
 //!
@@ -114,12 +125,13 @@
 pub mod factors;
 pub mod features;
 pub mod rates;
+pub mod semantic;
 pub mod text;
 pub mod weights;
 
 /// The version of the scoring rules, logged with every page a producer is shown: change it
 /// whenever a factor's rule, a default weight or the total's formula changes.
-pub const ENGINE_VERSION: &str = "castyou-9f/1";
+pub const ENGINE_VERSION: &str = "castyou-9f/2";
 
 pub use factors::{
     availability, awards, dream_gig, languages, notable_works, physical_attributes,

@@ -1202,6 +1202,8 @@ fn fitting_input() -> TalentInput {
         rate_max: Some(700),
         currency: Some("EUR".into()),
         availability: vec![window("2025-08-01", "2025-10-31")],
+        works_vector: None,
+        dreams_vector: None,
     }
 }
 
@@ -1228,6 +1230,8 @@ fn unfit_input() -> TalentInput {
         rate_max: Some(9000),
         currency: Some("USD".into()),
         availability: vec![window("2025-01-01", "2025-02-01")],
+        works_vector: None,
+        dreams_vector: None,
     }
 }
 
@@ -1492,6 +1496,8 @@ fn typical_input() -> TalentInput {
             window("2025-09-01", "2025-10-31"),
             window("2025-12-01", "2026-01-31"),
         ],
+        works_vector: None,
+        dreams_vector: None,
     }
 }
 
@@ -1507,5 +1513,173 @@ fn typical_profile_fits_in_a_kibibyte() {
     assert_eq!(t.memory_bytes(), inline + heap);
     assert!(t.memory_bytes() < 1024, "{} bytes", t.memory_bytes());
     // The input it came from is several times larger.
-    assert!(heap > 0 && inline <= 288, "{inline}");
+    assert!(heap > 0 && inline <= 304, "{inline}");
+    // With embeddings of works and dream gigs (512 dimensions): two 64-byte sketches more.
+    let with = TalentFeatures::new(&TalentInput {
+        works_vector: Some(unit(1, 512)),
+        dreams_vector: Some(unit(2, 512)),
+        ..typical_input()
+    });
+    assert_eq!(with.memory_bytes(), t.memory_bytes() + 128);
+    assert!(with.memory_bytes() < 1024, "{} bytes", with.memory_bytes());
+}
+
+/// A deterministic pseudo-random unit vector.
+fn unit(seed: u64, dims: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_add(0x0005_DEEC_E66D);
+    let v: Vec<f32> = (0..dims)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        })
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / norm).collect()
+}
+
+/// A talent with one old film whose title shares nothing with the detective job below, and a
+/// dream gig likewise, each with the given embedding.
+fn semantic_talent(works: Option<Vec<f32>>, dreams: Option<Vec<f32>>) -> TalentFeatures {
+    talent(|t| {
+        t.notable_works = vec![work(
+            "Harbour Lights",
+            Some(2012),
+            Some(ProductionType::Film),
+        )];
+        t.dream_gigs = strings(&["Costume piece on the BBC"]);
+        t.works_vector = works;
+        t.dreams_vector = dreams;
+    })
+}
+
+fn detective_job(vector: Option<Vec<f32>>) -> JobFeatures {
+    job(|j| {
+        j.title = "Inspector in a Victorian mystery".into();
+        j.production_type = ProductionType::Tv;
+        j.vector = vector;
+    })
+}
+
+#[test]
+fn embeddings_add_semantic_similarity_to_notable_works_and_dream_gigs() {
+    let rates = rates();
+    let ctx = ctx_with(&rates);
+    let v = unit(3, 512);
+    // Without embeddings: no word shared, another type, old → NO_MATCH on both.
+    let plain = score(
+        &semantic_talent(None, None),
+        &detective_job(None),
+        &Weights::default(),
+        &ctx,
+    );
+    let works = plain.factor(Factor::NotableWorks);
+    assert_eq!((works.verdict, works.score), (NoMatch, 0.0));
+    assert!(
+        !works.explanation.contains("semantic"),
+        "{}",
+        works.explanation
+    );
+    assert_eq!(plain.factor(Factor::DreamGig).verdict, NoMatch);
+
+    // The same texts with embeddings the same as the job's: close, and the sentences say so.
+    let close = score(
+        &semantic_talent(Some(v.clone()), Some(v.clone())),
+        &detective_job(Some(v.clone())),
+        &Weights::default(),
+        &ctx,
+    );
+    let works = close.factor(Factor::NotableWorks);
+    assert_eq!(works.verdict, Partial);
+    assert!(
+        (works.score - factors::WORKS_SEMANTIC_SHARE).abs() < 1e-6,
+        "{}",
+        works.score
+    );
+    assert!(
+        works
+            .explanation
+            .ends_with("It is semantically close to the job's text (similarity 1.00)."),
+        "{}",
+        works.explanation
+    );
+    let dream = close.factor(Factor::DreamGig);
+    assert_eq!((dream.verdict, dream.score), (Match, 1.0));
+    assert!(
+        dream
+            .explanation
+            .starts_with("The dream gig shares no word with the job")
+            && dream.explanation.ends_with(
+                "The dream gig is semantically close to the job's text (similarity 1.00)."
+            ),
+        "{}",
+        dream.explanation
+    );
+    assert!(close.total > plain.total);
+
+    // Unrelated embeddings (random vectors: similarity near 0) change nothing but the words.
+    let far = score(
+        &semantic_talent(Some(unit(4, 512)), Some(unit(5, 512))),
+        &detective_job(Some(v.clone())),
+        &Weights::default(),
+        &ctx,
+    );
+    let works = far.factor(Factor::NotableWorks);
+    assert_eq!((works.verdict, works.score), (NoMatch, 0.0));
+    assert!(
+        works
+            .explanation
+            .contains("not semantically close to the job's text"),
+        "{}",
+        works.explanation
+    );
+    assert!((far.total - plain.total).abs() < 1e-4);
+
+    // Embeddings of another size (a model change half done) are not compared.
+    let other = score(
+        &semantic_talent(Some(unit(6, 1536)), Some(unit(6, 1536))),
+        &detective_job(Some(v)),
+        &Weights::default(),
+        &ctx,
+    );
+    assert_eq!(
+        other.factor(Factor::NotableWorks),
+        plain.factor(Factor::NotableWorks)
+    );
+    assert_eq!(
+        other.factor(Factor::DreamGig),
+        plain.factor(Factor::DreamGig)
+    );
+}
+
+#[test]
+fn semantic_scores_add_up_the_same_without_sentences_and_allocate_nothing() {
+    let rates = rates();
+    let ctx = ctx_with(&rates);
+    let v = unit(9, 512);
+    let near: Vec<f32> = v
+        .iter()
+        .zip(unit(10, 512))
+        .map(|(a, b)| a + 0.6 * b)
+        .collect();
+    let t = TalentFeatures::new(&TalentInput {
+        works_vector: Some(near.clone()),
+        dreams_vector: Some(near),
+        ..typical_input()
+    });
+    let j = detective_job(Some(v));
+    let w = Weights::default();
+    let explained = score(&t, &j, &w, &ctx);
+    let before = allocations();
+    let total = score_total(&t, &j, &w, &ctx);
+    assert_eq!(allocations() - before, 0);
+    assert!((explained.total - total).abs() < 1e-4);
+    // Related but not the same: graded between.
+    let works = explained.factor(Factor::NotableWorks);
+    assert!(
+        works.explanation.contains("semantically"),
+        "{}",
+        works.explanation
+    );
 }

@@ -295,10 +295,9 @@ impl SemanticSource for PgSemanticSource {
         Box::pin(async move {
             let mut conn = pool.get().await?;
             let mut found: HashMap<Uuid, Vec<f32>> =
-                store::talent_vectors(&mut conn, &ids, &model, dims)
+                store::talent_vectors(&mut conn, &ids, &[Part::Profile.as_str()], &model, dims)
                     .await?
                     .into_iter()
-                    .filter(|r| r.part == Part::Profile.as_str())
                     .map(|r| (r.subject_id, store::from_bytes(&r.vector)))
                     .collect();
             Ok(ids

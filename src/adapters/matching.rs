@@ -6,7 +6,9 @@ use crate::db::models::{Job, TalentProfile};
 use crate::domain::ids::{JobId, UserId};
 use crate::domain::{JobStatus, UnionStatus};
 use crate::services::events::{self, OutboxEvent};
-use crate::services::matching::{job_input, talent_input, weights_of};
+use crate::services::matching::{
+    add_job_vectors, add_talent_vectors, job_input, talent_input, weights_of,
+};
 use crate::services::AppState;
 use anyhow::Context;
 use castyou_actors::matching::{Change, JobRecord, MatchSource, TalentRecord};
@@ -63,7 +65,7 @@ impl MatchSource for PgMatchSource {
             let profiles = db::profiles::talents_after(&mut conn, after.map(UserId), limit)
                 .await
                 .context("profiles::talents_after")?;
-            Ok(profiles.iter().map(talent_record).collect())
+            talent_records(&state, &mut conn, &profiles).await
         })
     }
 
@@ -75,18 +77,24 @@ impl MatchSource for PgMatchSource {
             let jobs = db::jobs::open_after(&mut conn, after.map(JobId), limit)
                 .await
                 .context("jobs::open_after")?;
-            jobs.into_iter().map(job_record).collect()
+            let mut records = jobs
+                .into_iter()
+                .map(job_record)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            add_vectors(&state, &mut conn, &mut records).await?;
+            Ok(records)
         })
     }
 
-    fn talent(&self, id: Uuid) -> PortFuture<Option<TalentRecord>> {
+    fn talents_by_id(&self, ids: Vec<Uuid>) -> PortFuture<Vec<TalentRecord>> {
         let state = self.state.clone();
         Box::pin(async move {
             let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
-            let profile = db::profiles::find_talent(&mut conn, UserId(id))
+            let ids: Vec<UserId> = ids.into_iter().map(UserId).collect();
+            let profiles = db::profiles::find_talents(&mut conn, &ids)
                 .await
-                .context("profiles::find_talent")?;
-            Ok(profile.as_ref().map(talent_record))
+                .context("profiles::find_talents")?;
+            talent_records(&state, &mut conn, &profiles).await
         })
     }
 
@@ -97,16 +105,38 @@ impl MatchSource for PgMatchSource {
             let job = db::jobs::find(&mut conn, JobId(id))
                 .await
                 .context("jobs::find")?;
-            job.filter(|j| j.row.status == JobStatus::Open)
+            let Some(mut record) = job
+                .filter(|j| j.row.status == JobStatus::Open)
                 .map(job_record)
-                .transpose()
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            add_vectors(&state, &mut conn, std::slice::from_mut(&mut record)).await?;
+            Ok(Some(record))
         })
     }
 
-    fn change(&self, event: &Event) -> Option<Change> {
-        let decoded = events::decode(event)?;
-        match &*decoded {
-            OutboxEvent::TalentProfileChanged(c) => Some(Change::Talent(c.talent_id.0)),
+    fn changes(&self, event: &Event) -> Vec<Change> {
+        let Some(decoded) = events::decode(event) else {
+            return Vec::new();
+        };
+        let change = match &*decoded {
+            OutboxEvent::TalentProfileChanged(c) => Some(Change::Talents(vec![c.talent_id.0])),
+            // New vectors change NOTABLE_WORKS and DREAM_GIG (only read with an endpoint).
+            OutboxEvent::EmbeddingsStored(stored) if self.state.ai.is_some() => {
+                let mut changes = Vec::new();
+                if !stored.talent_ids.is_empty() {
+                    changes.push(Change::Talents(
+                        stored.talent_ids.iter().map(|t| t.0).collect(),
+                    ));
+                }
+                changes.extend(stored.job_ids.iter().map(|j| Change::Job {
+                    id: j.0,
+                    announce: false,
+                }));
+                return changes;
+            }
             OutboxEvent::JobPublished(c) | OutboxEvent::JobUpdated(c) => Some(Change::Job {
                 id: c.job_id.0,
                 announce: true,
@@ -134,6 +164,30 @@ impl MatchSource for PgMatchSource {
             | OutboxEvent::Audit(_)
             | OutboxEvent::Notification(_)
             | OutboxEvent::NotificationsRead(_) => None,
-        }
+        };
+        change.into_iter().collect()
     }
+}
+
+/// The index's records of these profiles, with their embeddings where they exist.
+async fn talent_records(
+    state: &AppState,
+    conn: &mut db::PgConn,
+    profiles: &[TalentProfile],
+) -> anyhow::Result<Vec<TalentRecord>> {
+    let mut records: Vec<TalentRecord> = profiles.iter().map(talent_record).collect();
+    let mut inputs: Vec<(Uuid, &mut castyou_model::TalentInput)> =
+        records.iter_mut().map(|r| (r.id, &mut r.input)).collect();
+    add_talent_vectors(state, conn, &mut inputs).await?;
+    Ok(records)
+}
+
+async fn add_vectors(
+    state: &AppState,
+    conn: &mut db::PgConn,
+    records: &mut [JobRecord],
+) -> anyhow::Result<()> {
+    let mut inputs: Vec<(Uuid, &mut castyou_model::JobInput)> =
+        records.iter_mut().map(|r| (r.id, &mut r.input)).collect();
+    add_job_vectors(state, conn, &mut inputs).await
 }

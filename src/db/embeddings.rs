@@ -289,16 +289,44 @@ pub async fn talent_vectors_page(
     .await
 }
 
-/// The vectors of `model` of these talents (every part).
+/// The vectors of `model` of these talents, of the parts named.
 pub async fn talent_vectors(
     conn: &mut PgConn,
     ids: &[Uuid],
+    parts: &[&str],
     model: &str,
     dims: i32,
 ) -> diesel::QueryResult<Vec<VectorRow>> {
     diesel::sql_query(
         "SELECT talent_id AS subject_id, part, vector FROM talent_embeddings \
-         WHERE talent_id = ANY($1) AND model = $2 AND dims = $3",
+         WHERE talent_id = ANY($1) AND part = ANY($2) AND model = $3 AND dims = $4",
+    )
+    .bind::<Array<SqlUuid>, _>(ids.to_vec())
+    .bind::<Array<Text>, _>(parts.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+    .bind::<Text, _>(model)
+    .bind::<Integer, _>(dims)
+    .load(conn)
+    .await
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct JobVectorRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub job_id: Uuid,
+    #[diesel(sql_type = Bytea)]
+    pub vector: Vec<u8>,
+}
+
+/// The vectors of `model` of these jobs.
+pub async fn job_vectors(
+    conn: &mut PgConn,
+    ids: &[Uuid],
+    model: &str,
+    dims: i32,
+) -> diesel::QueryResult<Vec<JobVectorRow>> {
+    diesel::sql_query(
+        "SELECT job_id, vector FROM job_embeddings \
+         WHERE job_id = ANY($1) AND model = $2 AND dims = $3",
     )
     .bind::<Array<SqlUuid>, _>(ids.to_vec())
     .bind::<Text, _>(model)

@@ -15,6 +15,7 @@ use crate::domain::values::CountryCode;
 use crate::domain::{ProductionType, Proficiency};
 use crate::domain::{Role, UnionStatus};
 use crate::errors::{AppError, AppResult};
+use crate::services::embeddings::Part;
 use anyhow::Context as _;
 use base64::Engine as _;
 use castyou_actors::matching::{After, DiscoverFilter, DiscoverQuery, IndexError, Page};
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -146,7 +148,74 @@ pub fn talent_input(profile: &TalentProfile) -> model::TalentInput {
                 to: w.to.date_naive(),
             })
             .collect(),
+        works_vector: None,
+        dreams_vector: None,
     }
+}
+
+/// Adds the embeddings of the talents' notable works and dream gigs (of the configured model)
+/// to their model inputs. Without an embeddings endpoint nothing is added: the semantic parts
+/// of NOTABLE_WORKS and DREAM_GIG are off and the word-overlap rules stand alone.
+pub async fn add_talent_vectors(
+    state: &AppState,
+    conn: &mut db::PgConn,
+    inputs: &mut [(Uuid, &mut model::TalentInput)],
+) -> anyhow::Result<()> {
+    let Some(ai) = &state.ai else { return Ok(()) };
+    if inputs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = inputs.iter().map(|(id, _)| *id).collect();
+    let parts = [Part::Works.as_str(), Part::Dreams.as_str()];
+    let rows = db::embeddings::talent_vectors(
+        conn,
+        &ids,
+        &parts,
+        ai.embedding_model(),
+        ai.dimensions() as i32,
+    )
+    .await
+    .context("reading talents' work and dream-gig embeddings")?;
+    let mut found: HashMap<(Uuid, String), Vec<f32>> = rows
+        .into_iter()
+        .map(|r| {
+            (
+                (r.subject_id, r.part),
+                db::embeddings::from_bytes(&r.vector),
+            )
+        })
+        .collect();
+    for (id, input) in inputs.iter_mut() {
+        input.works_vector = found.remove(&(*id, Part::Works.as_str().to_owned()));
+        input.dreams_vector = found.remove(&(*id, Part::Dreams.as_str().to_owned()));
+    }
+    Ok(())
+}
+
+/// Adds the embeddings of the jobs' text (of the configured model) to their model inputs;
+/// nothing without an embeddings endpoint.
+pub async fn add_job_vectors(
+    state: &AppState,
+    conn: &mut db::PgConn,
+    inputs: &mut [(Uuid, &mut model::JobInput)],
+) -> anyhow::Result<()> {
+    let Some(ai) = &state.ai else { return Ok(()) };
+    if inputs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = inputs.iter().map(|(id, _)| *id).collect();
+    let rows =
+        db::embeddings::job_vectors(conn, &ids, ai.embedding_model(), ai.dimensions() as i32)
+            .await
+            .context("reading jobs' embeddings")?;
+    let mut found: HashMap<Uuid, Vec<f32>> = rows
+        .into_iter()
+        .map(|r| (r.job_id, db::embeddings::from_bytes(&r.vector)))
+        .collect();
+    for (id, input) in inputs.iter_mut() {
+        input.vector = found.remove(id);
+    }
+    Ok(())
 }
 
 /// A job as the model reads it.
@@ -182,6 +251,7 @@ pub fn job_input(job: &Job) -> anyhow::Result<model::JobInput> {
         },
         shoot_start: row.shoot_start.map(|d| d.date_naive()),
         shoot_end: row.shoot_end.map(|d| d.date_naive()),
+        vector: None,
     })
 }
 
@@ -222,14 +292,18 @@ pub async fn pair(
         ));
     }
     let weights = weights_of(&job);
+    let mut t_input = talent_input(&talent);
+    let mut j_input = job_input(&job)?;
+    add_talent_vectors(state, &mut conn, &mut [(talent_id.0, &mut t_input)]).await?;
+    add_job_vectors(state, &mut conn, &mut [(job.row.id.0, &mut j_input)]).await?;
     let now = Utc::now();
     let ctx = model::Context {
         rates: &state.rates,
         today: now.date_naive(),
     };
     let scored = model::score(
-        &model::TalentFeatures::new(&talent_input(&talent)),
-        &model::JobFeatures::new(&job_input(&job)?),
+        &model::TalentFeatures::new(&t_input),
+        &model::JobFeatures::new(&j_input),
         &weights,
         &ctx,
     );
@@ -447,10 +521,15 @@ pub async fn discover(
     let job = Arc::new(job);
     // An OPEN job is ranked from the index; only a job it does not hold (a draft, a closed
     // job, or one that just left it) needs its features built here.
-    let fallback = || job_record((*job).clone()).context("building the job's features");
+    let fallback = || async {
+        let mut record = job_record((*job).clone()).context("building the job's features")?;
+        let mut conn = state.conn().await?;
+        add_job_vectors(state, &mut conn, &mut [(record.id, &mut record.input)]).await?;
+        Ok::<_, AppError>(record)
+    };
     let first_try = match state.matches.job(job_id.0) {
         Some(_) => None,
-        None => Some(fallback()?),
+        None => Some(fallback().await?),
     };
     let page = match state
         .matches
@@ -459,7 +538,7 @@ pub async fn discover(
     {
         Err(IndexError::NotIndexed) => state
             .matches
-            .discover(job_id.0, Some(fallback()?), query)
+            .discover(job_id.0, Some(fallback().await?), query)
             .await
             .map_err(index_error)?,
         other => other.map_err(index_error)?,

@@ -588,7 +588,7 @@ async fn the_explain_log_holds_every_page_served_even_across_a_mongodb_outage() 
     assert_eq!(entry["jobId"], job.to_string());
     assert_eq!(entry["viewer"]["id"], admin.id.to_string());
     assert_eq!(entry["viewerRole"], "ADMIN");
-    assert_eq!(entry["engineVersion"], "castyou-9f/1");
+    assert_eq!(entry["engineVersion"], "castyou-9f/2");
     assert_eq!(entry["weights"].as_array().map(Vec::len), Some(9));
     let shown = &entry["talents"];
     assert_eq!(shown.as_array().map(Vec::len), Some(1), "{entry:#}");

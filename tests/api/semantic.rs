@@ -379,3 +379,125 @@ async fn the_backlog_waits_out_an_endpoint_outage_and_another_instance_drains_it
         .await;
     }
 }
+
+const MATCH: &str = r#"query($j: UUID!, $t: UUID!) { match(jobId: $j, talentId: $t) {
+    factors { factor score verdict explanation } } }"#;
+const DISCOVER: &str = r#"query($j: UUID!) { discoverFeed(jobId: $j, first: 10) {
+    edges { node { talent { id } factors { factor score verdict explanation } } } } }"#;
+
+/// The factor named `name` of a list of factors.
+fn factor<'v>(factors: &'v Value, name: &str) -> &'v Value {
+    factors
+        .as_array()
+        .expect("factors")
+        .iter()
+        .find(|f| f["factor"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {factors}"))
+}
+
+#[actix_web::test]
+async fn notable_works_and_dream_gigs_add_semantic_similarity_where_vectors_exist() {
+    let server = MockServer::start().await;
+    mount_embedder(&server).await;
+    let app = spawn_app_with(with_endpoint(&server)).await;
+    let producer = app.producer().await;
+    // The job and the profile share no word the model's word overlap sees ("sleuth" and
+    // "inspector" are "detective", "costume" and "historical" are "period" only to the
+    // embeddings).
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let created = app
+        .gql_ok(
+            r#"mutation($d: DateTime!) { createJob(input: {
+                title: "Sleuth for a costume series", description: "Inspector in a historical piece.",
+                productionType: TV, applicationDeadline: $d }) { id } }"#,
+            json!({ "d": deadline }),
+            Some(&producer.access_token),
+        )
+        .await;
+    let job = created["createJob"]["id"].as_str().expect("id").to_string();
+    app.gql_ok(
+        "mutation($id: UUID!) { publishJob(id: $id) { id } }",
+        json!({ "id": job }),
+        Some(&producer.access_token),
+    )
+    .await;
+    let maria = talent(
+        &app,
+        json!({
+            "stageName": "Maria Lopez",
+            "notableWorks": [{"title": "Detective Ruiz in a period drama", "role": "Lead", "year": 2024}],
+            "dreamGigs": ["Playing a detective in a period drama"]
+        }),
+    )
+    .await;
+    until("the job's and the talent's vectors", || async {
+        backlog(&app).await == 0
+            && app.row_count("job_embeddings").await == 1
+            && app.row_count("talent_embeddings").await == 3
+    })
+    .await;
+
+    let vars = json!({ "j": job, "t": maria.id });
+    let with = app
+        .gql_ok(MATCH, vars.clone(), Some(&producer.access_token))
+        .await;
+    let works = factor(&with["match"]["factors"], "NOTABLE_WORKS");
+    let text = works["explanation"].as_str().expect("sentence");
+    assert_eq!(works["verdict"], "PARTIAL", "{works}");
+    assert!(works["score"].as_f64().expect("score") > 0.1, "{works}");
+    assert!(
+        text.contains("semantically")
+            && !text.contains("not semantically")
+            && text.contains("(similarity 0."),
+        "{text}"
+    );
+    let dream = factor(&with["match"]["factors"], "DREAM_GIG");
+    let text = dream["explanation"].as_str().expect("sentence");
+    assert!(dream["score"].as_f64().expect("score") > 0.5, "{dream}");
+    assert!(text.contains("The dream gig is semantically"), "{text}");
+
+    // The match index reads the vectors too (EMBEDDINGS_STORED reached it): the discover
+    // feed says the same.
+    until("the discover feed to see the vectors", || async {
+        let page = app
+            .gql_ok(DISCOVER, json!({ "j": job }), Some(&producer.access_token))
+            .await;
+        page["discoverFeed"]["edges"][0]["node"]["factors"]
+            .as_array()
+            .map(|_| {
+                factor(
+                    &page["discoverFeed"]["edges"][0]["node"]["factors"],
+                    "NOTABLE_WORKS",
+                ) == works
+            })
+            .unwrap_or(false)
+    })
+    .await;
+
+    // An instance without an endpoint on the same data: the word-overlap rules alone, as
+    // before (nothing shared, another type → NO_MATCH, and no word about similarity).
+    let mut settings = app.settings.clone();
+    settings.ai.base_url = None;
+    let plain = spawn_with_settings(settings, app.db_name.clone()).await;
+    let without = plain
+        .gql_ok(MATCH, vars, Some(&producer.access_token))
+        .await;
+    let works = factor(&without["match"]["factors"], "NOTABLE_WORKS");
+    assert_eq!(works["verdict"], "NO_MATCH", "{works}");
+    assert!(
+        !works["explanation"]
+            .as_str()
+            .expect("sentence")
+            .contains("semantic"),
+        "{works}"
+    );
+    let dream = factor(&without["match"]["factors"], "DREAM_GIG");
+    assert!(dream["score"].as_f64().expect("score") < 0.5, "{dream}");
+    assert!(
+        !dream["explanation"]
+            .as_str()
+            .expect("sentence")
+            .contains("semantic"),
+        "{dream}"
+    );
+}

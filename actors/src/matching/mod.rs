@@ -38,10 +38,10 @@ const EVENT_QUEUE: usize = 65_536;
 const RETRY: Duration = Duration::from_secs(2);
 
 /// What an event changed, for the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A talent profile was created, changed or removed.
-    Talent(Uuid),
+    /// Talent profiles were created, changed or removed, or got new embeddings.
+    Talents(Vec<Uuid>),
     /// A job changed status or content; `announce` when it was published or changed while
     /// open (its job-feed subscribers may hear of it).
     Job { id: Uuid, announce: bool },
@@ -53,12 +53,12 @@ pub trait MatchSource: Send + Sync + 'static {
     fn talents(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<TalentRecord>>;
     /// Up to `limit` OPEN jobs with ids after `after`, in id order.
     fn open_jobs(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<JobRecord>>;
-    /// One talent profile as it now is (None: gone).
-    fn talent(&self, id: Uuid) -> PortFuture<Option<TalentRecord>>;
+    /// These talent profiles as they now are (a profile gone is left out).
+    fn talents_by_id(&self, ids: Vec<Uuid>) -> PortFuture<Vec<TalentRecord>>;
     /// One job if it is OPEN now.
     fn open_job(&self, id: Uuid) -> PortFuture<Option<JobRecord>>;
-    /// What an event on `Topic::Matching` changed (None: nothing the index holds).
-    fn change(&self, event: &Event) -> Option<Change>;
+    /// What an event on `Topic::Matching` changed, in order (empty: nothing the index holds).
+    fn changes(&self, event: &Event) -> Vec<Change>;
 }
 
 /// Why a read could not be answered.
@@ -286,12 +286,18 @@ impl MatchIndexHandle {
 fn apply(shared: &Shared, change: Change, record: Record) {
     let ctx = shared.context();
     match (change, record) {
-        (Change::Talent(id), Record::Talent(record)) => {
-            let features = record.as_ref().map(index::talent_features);
-            shared.write().put_talent(id, features, &ctx);
+        (Change::Talents(ids), Record::Talents(records)) => {
+            let mut found: HashMap<Uuid, (castyou_model::TalentFeatures, u8)> = records
+                .iter()
+                .map(|r| (r.id, index::talent_features(r)))
+                .collect();
+            let mut index = shared.write();
+            for id in ids {
+                index.put_talent(id, found.remove(&id), &ctx);
+            }
         }
         (Change::Job { id, announce }, Record::Job(record)) => {
-            let entry = record.map(JobEntry::new);
+            let entry = record.map(|r| JobEntry::new(*r));
             let job = {
                 let mut index = shared.write();
                 index.put_job(id, entry);
@@ -334,8 +340,8 @@ fn push(shared: &Shared, job: &Arc<JobEntry>, ctx: &ScoreContext) {
 }
 
 enum Record {
-    Talent(Option<TalentRecord>),
-    Job(Option<JobRecord>),
+    Talents(Vec<TalentRecord>),
+    Job(Option<Box<JobRecord>>),
 }
 
 /// Reads every talent and OPEN job, `batch` at a time, into a new index.
@@ -557,17 +563,20 @@ impl StreamHandler<(u64, Option<Arc<Event>>)> for MatchIndex {
             self.rebuild(ctx);
             return;
         };
-        let Some(change) = self.port.change(&event) else {
+        let changes = self.port.changes(&event);
+        if changes.is_empty() {
             return;
-        };
+        }
         let (port, shared) = (Arc::clone(&self.port), Arc::clone(&self.shared));
         let applied = async move {
-            let record = match change {
-                Change::Talent(id) => Record::Talent(port.talent(id).await?),
-                Change::Job { id, .. } => Record::Job(port.open_job(id).await?),
-            };
-            let s = Arc::clone(&shared);
-            tokio::task::spawn_blocking(move || apply(&s, change, record)).await?;
+            for change in changes {
+                let record = match &change {
+                    Change::Talents(ids) => Record::Talents(port.talents_by_id(ids.clone()).await?),
+                    Change::Job { id, .. } => Record::Job(port.open_job(*id).await?.map(Box::new)),
+                };
+                let s = Arc::clone(&shared);
+                tokio::task::spawn_blocking(move || apply(&s, change, record)).await?;
+            }
             let mut stats = shared.stats();
             stats.last_event_seq = Some(event.seq);
             stats.last_event_at = Some(event.at);
