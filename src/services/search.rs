@@ -2,12 +2,13 @@
 //!
 //! - FULL_TEXT: the name ('simple') and what the talent did (English stemming: headline, bio,
 //!   notable works), ranked by `ts_rank_cd`.
-//! - FUZZY: typo tolerance on stage names. Trigram candidates (word similarity ≥ 0.25, from the
-//!   GIN index) are re-ranked by optimal-string-alignment distance, where a swapped pair of
-//!   letters is one typo: a word of 4–8 letters may have one typo, 9 or more two (at least
-//!   Meilisearch's rule, which allows none under 5), shorter words must match exactly. A talent
-//!   is kept when at least one word matches; more words matched, then fewer typos, rank first.
-//!   Names in any script are compared this way.
+//! - FUZZY: typo tolerance on the words of stage names and headlines. Candidate words come from
+//!   a dictionary of the distinct words (any shared trigram, from its GIN index) and are kept
+//!   by optimal-string-alignment distance, where a swapped pair of letters is one typo: a word
+//!   of 4–8 letters may have one typo, 9 or more two (at least Meilisearch's rule, which allows
+//!   none under 5), shorter words must match exactly. Talents using the kept words rank by
+//!   query words matched, then words found in the stage name rather than only the headline,
+//!   then fewer typos. Words in any script are compared this way.
 //! - PHONETIC: double metaphone keys of the Latin-script words of the query against those of
 //!   stage names ("Jon Smyth" finds "John Smith"); most words matched first.
 //! - SEMANTIC (with an endpoint, when asked): the talents whose profile vectors are nearest
@@ -35,8 +36,6 @@ pub const RRF_K: f64 = 60.0;
 const MAX_QUERY_CHARS: usize = 200;
 /// At most this many words of a query are looked up by name.
 const MAX_NAME_WORDS: usize = 6;
-/// Trigram word similarity a name must reach to be a fuzzy candidate.
-const FUZZY_THRESHOLD: f32 = 0.25;
 
 /// Which list found a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
@@ -77,25 +76,11 @@ pub fn typo_budget(len: usize) -> usize {
     }
 }
 
-/// How a stage name matches the query words: (words matched, typos over those words), or None
-/// when no word matches within its budget.
-pub fn fuzzy_match(query: &[String], name: &str) -> Option<(usize, usize)> {
-    let parts = words(name);
-    let mut matched = 0;
-    let mut typos = 0;
-    for q in query {
-        let budget = typo_budget(q.chars().count());
-        let best = parts
-            .iter()
-            .map(|p| strsim::osa_distance(q, p))
-            .min()
-            .unwrap_or(usize::MAX);
-        if best <= budget {
-            matched += 1;
-            typos += best;
-        }
-    }
-    (matched > 0).then_some((matched, typos))
+/// The typos between a query word and a word of a name or headline, if within the query
+/// word's budget.
+pub fn word_typos(query: &str, word: &str) -> Option<usize> {
+    let typos = strsim::osa_distance(query, word);
+    (typos <= typo_budget(query.chars().count())).then_some(typos)
 }
 
 /// Fuses ranked lists: each talent's score is the sum of 1 / (k + rank) over the lists that
@@ -230,6 +215,13 @@ pub async fn search_talents(
         .filter(|w| w.chars().count() >= 2)
         .take(MAX_NAME_WORDS)
         .collect();
+    let query_words: Vec<db::search::QueryWord> = name_words
+        .iter()
+        .map(|w| db::search::QueryWord {
+            word: w.clone(),
+            typos: typo_budget(w.chars().count()) as i32,
+        })
+        .collect();
     let latin: Vec<String> = name_words
         .iter()
         .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
@@ -238,43 +230,41 @@ pub async fn search_talents(
 
     let lexical = async {
         let mut conn = state.conn().await?;
-        let lists = db::search::lists(
-            &mut conn,
-            query,
-            &name_words,
-            &latin,
-            FUZZY_THRESHOLD,
-            LIST_DEPTH,
-        )
-        .await
-        .context("search::lists")?;
-        AppResult::Ok(lists)
+        let lists = db::search::lists(&mut conn, query, &query_words, &latin, LIST_DEPTH)
+            .await
+            .context("search::lists")?;
+        // The dictionary's candidates within each query word's typo budget.
+        let matched: Vec<db::search::Matched> = lists
+            .candidates
+            .iter()
+            .filter_map(|c| {
+                let q = name_words.get(usize::try_from(c.q).ok()?.checked_sub(1)?)?;
+                let typos = word_typos(q, &c.word)?;
+                Some(db::search::Matched {
+                    word: c.word.clone(),
+                    q: c.q,
+                    typos: typos as i32,
+                })
+            })
+            .collect();
+        let fuzzy = db::search::typo_tolerant(&mut conn, &matched, LIST_DEPTH)
+            .await
+            .context("search::typo_tolerant")?;
+        AppResult::Ok((lists, fuzzy))
     };
     let (lexical, nearest) = tokio::join!(lexical, semantic_list(state, query, semantic));
-    let db::search::Lists {
-        full_text,
-        candidates,
-        phonetic,
-    } = lexical?;
+    let (
+        db::search::Lists {
+            full_text,
+            phonetic,
+            ..
+        },
+        fuzzy,
+    ) = lexical?;
 
-    let mut fuzzy: Vec<((usize, usize), UserId)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for c in candidates {
-        if !seen.insert(c.user_id) {
-            continue;
-        }
-        if let Some((matched, typos)) = fuzzy_match(&name_words, &c.stage_name) {
-            fuzzy.push(((usize::MAX - matched, typos), c.user_id));
-        }
-    }
-    fuzzy.sort();
-    fuzzy.truncate(LIST_DEPTH as usize);
     let fused = fuse(&[
         (SearchSignal::FullText, full_text),
-        (
-            SearchSignal::Fuzzy,
-            fuzzy.into_iter().map(|(_, id)| id).collect(),
-        ),
+        (SearchSignal::Fuzzy, fuzzy),
         (SearchSignal::Phonetic, phonetic),
         (SearchSignal::Semantic, nearest),
     ]);
@@ -298,26 +288,19 @@ pub async fn search_talents(
 mod tests {
     use super::*;
 
-    fn w(s: &str) -> Vec<String> {
-        words(s)
-    }
-
     #[test]
     fn typos_follow_the_word_length() {
         // A swapped pair of letters is one typo.
-        assert_eq!(fuzzy_match(&w("Smtih"), "John Smith"), Some((1, 1)));
-        assert_eq!(fuzzy_match(&w("Jonh"), "John Smith"), Some((1, 1)));
-        assert_eq!(
-            fuzzy_match(&w("Jon"), "John Smith"),
-            None,
-            "3 letters: exact only"
-        );
-        assert_eq!(fuzzy_match(&w("Smiht Jonh"), "John Smith"), Some((2, 2)));
-        assert_eq!(fuzzy_match(&w("Sxxth"), "John Smith"), None);
+        assert_eq!(word_typos("smtih", "smith"), Some(1));
+        assert_eq!(word_typos("jonh", "john"), Some(1));
+        assert_eq!(word_typos("jon", "john"), None, "3 letters: exact only");
+        assert_eq!(word_typos("jon", "jon"), Some(0));
+        assert_eq!(word_typos("sxxth", "smith"), None);
         // Nine letters may have two typos.
-        assert_eq!(fuzzy_match(&w("Zimermanm"), "Zoe Zimmermann"), Some((1, 2)));
+        assert_eq!(word_typos("zimermanm", "zimmermann"), Some(2));
+        assert_eq!(word_typos("zimermanm", "zimmermannn"), None);
         // Other scripts too.
-        assert_eq!(fuzzy_match(&w("Иванав"), "Дмитрий Иванов"), Some((1, 1)));
+        assert_eq!(word_typos("иванав", "иванов"), Some(1));
     }
 
     #[test]
