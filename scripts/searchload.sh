@@ -62,6 +62,10 @@ SERVER_ENV=(APP_ENVIRONMENT=production HOST=127.0.0.1 PORT="$PORT_" JWT_SECRET="
 log "seeding $TALENTS talents, $JOBS open jobs, $PRODUCERS producers"
 env "${SERVER_ENV[@]}" "$BIN" seed --talents "$TALENTS" --jobs "$JOBS" --producers "$PRODUCERS" | tee "$OUT/seed.txt"
 
+# As autovacuum would after a bulk load: statistics for the planner, and visibility maps so
+# the covering indexes answer without visiting the heap.
+psql "$URL" -qc "VACUUM ANALYZE" >/dev/null
+
 PIDS=()
 stop_all() {
   for pid in "${PIDS[@]}"; do
@@ -114,6 +118,6 @@ WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" \
 log "exporting the profile vectors for the index measurement"
 psql "$URL" -qAt -c "COPY (SELECT translate(encode(vector, 'base64'), E'\\n', '')
     FROM talent_embeddings WHERE part = 'PROFILE' ORDER BY talent_id) TO STDOUT" >"$OUT/vectors.b64"
-"$TOOL" --url "http://127.0.0.1:$PORT_" recall --file "$OUT/vectors.b64" --dims "$DIMS" \
+"$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" recall --file "$OUT/vectors.b64" --dims "$DIMS" \
   | tee -a "$OUT/search.txt"
 log "figures in $OUT/search.txt"

@@ -17,8 +17,9 @@
 //!   leaves the list empty and the search answers from the other three.
 //!
 //! Fusion: `score = Σ 1 / (60 + rank)` over the lists that found a talent (rank from 1; k = 60
-//! as in Cormack et al.), ties by talent id. Each list goes `LIST_DEPTH` deep, so a search
-//! pages through at most a few hundred talents; cursors are positions in the fused list.
+//! as in Cormack et al.), ties by talent id. Each lexical list goes `LIST_DEPTH` deep and the
+//! semantic one `SEMANTIC_DEPTH`, so a search pages through at most a few hundred talents;
+//! cursors are positions in the fused list.
 
 use super::{signed_in, AppState, Viewer};
 use crate::db;
@@ -28,8 +29,11 @@ use anyhow::Context;
 use base64::Engine as _;
 use std::collections::HashMap;
 
-/// How deep each list goes.
+/// How deep each lexical list goes.
 pub const LIST_DEPTH: i64 = 200;
+/// How deep the semantic list goes: nearest neighbours past the first 50 are weak matches,
+/// and the HNSW search explores at least this many candidates (200 cost four times the CPU).
+pub const SEMANTIC_DEPTH: usize = 50;
 /// The rank constant of reciprocal rank fusion.
 pub const RRF_K: f64 = 60.0;
 /// Query length limits, in characters.
@@ -137,11 +141,7 @@ async fn semantic_list(state: &AppState, query: &str, wanted: bool) -> Vec<UserI
         return Vec::new();
     };
     let min = state.settings.ai.semantic_min_similarity;
-    match state
-        .semantic
-        .search(vector, LIST_DEPTH as usize, min)
-        .await
-    {
+    match state.semantic.search(vector, SEMANTIC_DEPTH, min).await {
         Ok(found) => found.into_iter().map(|(id, _)| UserId(id)).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "semantic search unavailable; lexical lists only");
