@@ -53,7 +53,89 @@ pub struct Settings {
     pub mail: MailSettings,
     pub matching: MatchingSettings,
     pub ai: AiSettings,
+    pub media: MediaSettings,
     pub log: LogSettings,
+}
+
+/// Where media objects live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Files under `media.dir`; the server itself takes uploads and serves downloads on signed,
+    /// expiring URLs.
+    Local,
+    /// An S3-compatible bucket (`media.s3`): presigned URLs.
+    S3,
+}
+
+/// What one media kind accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaKindLimits {
+    /// Content types accepted (lower case, no parameters).
+    pub types: Vec<String>,
+    pub max_bytes: u64,
+}
+
+/// An S3-compatible bucket.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// The service's base URL, e.g. `https://s3.eu-west-1.amazonaws.com`, a MinIO
+    /// `http://127.0.0.1:9000` or `https://<account>.r2.cloudflarestorage.com`.
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub bucket: String,
+    pub region: String,
+    #[serde(default)]
+    pub access_key: String,
+    #[serde(default)]
+    pub secret_key: Option<SecretString>,
+    /// `https://endpoint/bucket/key` (MinIO, Ceph, moto) rather than `https://bucket.endpoint/key`.
+    pub path_style: bool,
+}
+
+impl fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("path_style", &self.path_style)
+            .finish()
+    }
+}
+
+/// Headshots, reels and voice reels: storage, limits and processing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    pub storage: StorageKind,
+    /// The local store's folder.
+    pub dir: String,
+    /// Absolute base of the server's own media URLs (local store); empty: `http://host:port`
+    /// of the address the server listens on.
+    #[serde(default)]
+    pub public_base_url: String,
+    /// How long an upload URL works; an upload not completed by then is swept.
+    pub upload_ttl_secs: u64,
+    /// How long a download URL works.
+    pub download_ttl_secs: u64,
+    /// How often uploads never completed are looked for (and swept with their objects).
+    pub sweep_secs: u64,
+    pub headshot: MediaKindLimits,
+    pub reel: MediaKindLimits,
+    pub voice_reel: MediaKindLimits,
+    /// Per user: items (every status) and bytes.
+    pub quota_items: u64,
+    pub quota_bytes: u64,
+    pub s3: S3Settings,
 }
 
 /// The OpenAI-compatible endpoint behind semantic search, semantic matching and model-written
@@ -665,6 +747,50 @@ impl Settings {
                 problems.push(format!(
                     "matching.rates.{code}: needs an ISO 4217 code and a positive rate"
                 ));
+            }
+        }
+        let media = &self.media;
+        let base = media.public_base_url.trim();
+        if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
+            problems.push("media.public_base_url: must be empty or an http(s) URL".into());
+        }
+        if media.upload_ttl_secs == 0 || media.download_ttl_secs == 0 {
+            problems
+                .push("media.upload_ttl_secs, media.download_ttl_secs: must be positive".into());
+        }
+        // A presigned S3 URL works at most 7 days.
+        if media.upload_ttl_secs > 604_800 || media.download_ttl_secs > 604_800 {
+            problems.push("media.upload_ttl_secs, media.download_ttl_secs: at most 7 days".into());
+        }
+        for (name, limits) in [
+            ("headshot", &media.headshot),
+            ("reel", &media.reel),
+            ("voice_reel", &media.voice_reel),
+        ] {
+            // Sizes travel as GraphQL Int (32-bit).
+            if limits.max_bytes == 0 || limits.max_bytes > i32::MAX as u64 {
+                problems.push(format!("media.{name}.max_bytes: must be 1 to {}", i32::MAX));
+            }
+            if limits.types.is_empty() {
+                problems.push(format!(
+                    "media.{name}.types: name at least one content type"
+                ));
+            }
+        }
+        if media.storage == StorageKind::Local && media.dir.trim().is_empty() {
+            problems.push("media.dir: required when media.storage is local".into());
+        }
+        if media.storage == StorageKind::S3 {
+            let s3 = &media.s3;
+            if !(s3.endpoint.starts_with("http://") || s3.endpoint.starts_with("https://")) {
+                problems.push("media.s3.endpoint: an http(s) URL, required for s3 storage".into());
+            }
+            if s3.bucket.trim().is_empty() || s3.access_key.trim().is_empty() {
+                problems
+                    .push("media.s3.bucket, media.s3.access_key: required for s3 storage".into());
+            }
+            if s3.secret_key.is_none() {
+                problems.push("media.s3.secret_key: required for s3 storage".into());
             }
         }
         let ai = &self.ai;

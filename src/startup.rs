@@ -33,8 +33,16 @@ pub struct Application {
 impl Application {
     /// Migrates the database, starts the realtime actors, builds the schema and binds the
     /// public and the operators' listeners.
-    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         telemetry::init(&settings.log);
+        // Bound first: with port 0 the settings then carry the real port, which the media
+        // store's own URLs are built from.
+        let listener = bind(
+            &settings.application.host,
+            settings.application.port,
+            "application.host:port",
+        )?;
+        settings.application.port = listener.local_addr()?.port();
         let state = prepare_state(settings).await?;
         let actors = RealtimeActors::start(&state)?;
         actix_web::rt::spawn(Arc::clone(&state.explain).run(state.clone()));
@@ -55,8 +63,7 @@ impl Application {
         let schema = graphql::build_schema(Some(state.clone()), Some(actors.for_schema()), limits);
         let cost = Arc::new(graphql::QueryCost::new(&schema, &state.settings)?);
 
-        let listener = bind(&app.host, app.port, "application.host:port")?;
-        let port = listener.local_addr()?.port();
+        let port = app.port;
         let ops = &state.settings.operations;
         let ops_listener = bind(&ops.host, ops.port, "operations.host:port")?;
         let operations_port = ops_listener.local_addr()?.port();
@@ -148,6 +155,7 @@ async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
     // Indexes are made once MongoDB answers; until then the document consumer waits and
     // events stay in the outbox.
     start_preparing(state.docs.clone());
+    crate::services::media::start_sweeping(state.clone());
     // Redis holds nothing that cannot be rebuilt: refill the revocation cache now (and keep
     // retrying in the background while Redis is away).
     gate::start_repair(&state);
@@ -216,6 +224,15 @@ fn serve(
             .service(graphql_resource)
             .route("/healthz", web::get().to(http::health::healthz))
             .route("/readyz", web::get().to(http::health::readyz))
+            .route("/media/upload/{key:.*}", web::put().to(http::media::upload))
+            .route(
+                "/media/files/{key:.*}",
+                web::get().to(http::media::download),
+            )
+            .route(
+                "/media/files/{key:.*}",
+                web::head().to(http::media::download),
+            )
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().json(serde_json::json!({ "error": "not found" }))
             }))

@@ -8,3 +8,4 @@ pub mod mail;
 pub mod matching;
 pub mod outbox;
 pub mod redis_bus;
+pub mod storage;

@@ -7,6 +7,7 @@ pub mod embeddings;
 pub mod favorites;
 pub mod groups;
 pub mod jobs;
+pub mod media;
 pub mod models;
 pub mod outbox;
 pub mod page;

@@ -53,4 +53,6 @@ ids! {
     SessionId;
     /// An outbox event.
     EventId;
+    /// A media item (headshot, reel, voice reel).
+    MediaId;
 }

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod jobs;
 pub mod loaders;
 pub mod matching;
+pub mod media;
 pub mod profiles;
 pub mod search;
 pub mod subscriptions;
@@ -31,6 +32,7 @@ pub struct Query(
     documents::ExplainQuery,
     search::SearchQuery,
     fliers::FlierQuery,
+    media::MediaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +45,7 @@ pub struct Mutation(
     documents::DocumentMutation,
     matching::MatchingMutation,
     fliers::FlierMutation,
+    media::MediaMutation,
 );
 
 pub type CastYouSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;

@@ -39,6 +39,21 @@ impl TalentProfile {
     async fn user(&self, ctx: &Context<'_>) -> Result<UserNode> {
         user_of(ctx, self.row.user_id).await
     }
+    /// READY items for others; every item for the owner (and admins). Newest first, at most
+    /// 100.
+    async fn media(
+        &self,
+        ctx: &Context<'_>,
+        kind: Option<crate::services::media::MediaKind>,
+    ) -> Result<Vec<super::media::MediaItem>> {
+        Ok(
+            crate::services::media::of_talent(state(ctx), viewer(ctx), self.row.user_id, kind)
+                .await?
+                .into_iter()
+                .map(super::media::MediaItem)
+                .collect(),
+        )
+    }
     async fn stage_name(&self) -> &str {
         &self.row.stage_name
     }

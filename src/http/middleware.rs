@@ -31,9 +31,20 @@ pub fn security_headers(settings: &Settings) -> DefaultHeaders {
 /// Browsers may call from the configured origins only.
 pub fn cors(settings: &Settings) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "POST", "OPTIONS"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([HeaderName::from_static("x-request-id")])
+        // PUT: uploads to the local media store's signed URLs; Range: video players.
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::RANGE,
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+            header::CONTENT_LENGTH,
+        ])
         .max_age(3600);
     for origin in &settings.application.cors_allowed_origins {
         cors = cors.allowed_origin(origin);

@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod graphql;
 pub mod health;
 pub mod live_sessions;
+pub mod media;
 pub mod metrics;
 pub mod middleware;
 pub mod over_http;

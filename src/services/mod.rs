@@ -14,6 +14,7 @@ pub mod groups;
 pub mod identity;
 pub mod jobs;
 pub mod matching;
+pub mod media;
 pub mod notifications;
 pub mod persisted_queries;
 pub mod pipelines;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub semantic: castyou_actors::SemanticHandle,
     /// The embedding worker's counters.
     pub embedding_stats: Arc<castyou_actors::EmbeddingStats>,
+    /// Where media objects live.
+    pub media_store: Arc<crate::adapters::storage::MediaStore>,
 }
 
 impl AppState {
@@ -85,8 +88,12 @@ impl AppState {
         ));
         let matching = settings.matching.clone();
         let ai = crate::adapters::ai::Ai::from_settings(&settings.ai)?;
+        let media_store = Arc::new(crate::adapters::storage::MediaStore::from_settings(
+            &settings,
+        )?);
         Ok(AppState {
             ai,
+            media_store,
             semantic: Default::default(),
             embedding_stats: Default::default(),
             settings: Arc::new(settings),

@@ -20,6 +20,7 @@ mod hostile;
 mod jobs;
 mod mail_sink;
 mod matching;
+mod media;
 mod migrations;
 mod notifications;
 mod operations;

@@ -1,0 +1,212 @@
+//! Media items (migration `2026-12-01-000010_media`): status, keys and what processing found.
+
+use super::PgConn;
+use crate::domain::ids::{MediaId, UserId};
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{
+    BigInt, Double, Float, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
+
+const COLUMNS: &str = "id, owner_id, kind, status, content_type, byte_size, file_name, \
+    object_key, display_key, thumbnail_key, progress, width, height, duration_seconds, error, \
+    upload_expires_at, created_at, updated_at";
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MediaRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: MediaId,
+    #[diesel(sql_type = SqlUuid)]
+    pub owner_id: UserId,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub content_type: String,
+    #[diesel(sql_type = BigInt)]
+    pub byte_size: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub file_name: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub object_key: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub display_key: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub thumbnail_key: Option<String>,
+    #[diesel(sql_type = Float)]
+    pub progress: f32,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub width: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub height: Option<i32>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub duration_seconds: Option<f64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub upload_expires_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new item awaiting its upload.
+pub struct NewMedia<'a> {
+    pub id: MediaId,
+    pub owner_id: UserId,
+    pub kind: &'a str,
+    pub content_type: &'a str,
+    pub byte_size: i64,
+    pub file_name: Option<&'a str>,
+    pub object_key: &'a str,
+    pub upload_expires_at: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &mut PgConn, new: &NewMedia<'_>) -> diesel::QueryResult<MediaRow> {
+    diesel::sql_query(format!(
+        "INSERT INTO media_items (id, owner_id, kind, status, content_type, byte_size, \
+         file_name, object_key, upload_expires_at) \
+         VALUES ($1, $2, $3, 'AWAITING_UPLOAD', $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+    ))
+    .bind::<SqlUuid, _>(new.id)
+    .bind::<SqlUuid, _>(new.owner_id)
+    .bind::<Text, _>(new.kind)
+    .bind::<Text, _>(new.content_type)
+    .bind::<BigInt, _>(new.byte_size)
+    .bind::<Nullable<Text>, _>(new.file_name)
+    .bind::<Text, _>(new.object_key)
+    .bind::<Timestamptz, _>(new.upload_expires_at)
+    .get_result(conn)
+    .await
+}
+
+pub async fn find(conn: &mut PgConn, id: MediaId) -> diesel::QueryResult<Option<MediaRow>> {
+    diesel::sql_query(format!("SELECT {COLUMNS} FROM media_items WHERE id = $1"))
+        .bind::<SqlUuid, _>(id)
+        .get_result(conn)
+        .await
+        .map(Some)
+        .or_else(not_found_is_none)
+}
+
+fn not_found_is_none<T>(e: diesel::result::Error) -> diesel::QueryResult<Option<T>> {
+    match e {
+        diesel::result::Error::NotFound => Ok(None),
+        other => Err(other),
+    }
+}
+
+/// An owner's items of `kind` (every kind when None), newest first; `ready_only` leaves out
+/// everything not READY.
+pub async fn of_owner(
+    conn: &mut PgConn,
+    owner: UserId,
+    kind: Option<&str>,
+    ready_only: bool,
+    limit: i64,
+) -> diesel::QueryResult<Vec<MediaRow>> {
+    diesel::sql_query(format!(
+        "SELECT {COLUMNS} FROM media_items WHERE owner_id = $1 \
+         AND ($2::text IS NULL OR kind = $2) AND (NOT $3 OR status = 'READY') \
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    ))
+    .bind::<SqlUuid, _>(owner)
+    .bind::<Nullable<Text>, _>(kind)
+    .bind::<diesel::sql_types::Bool, _>(ready_only)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+#[derive(QueryableByName)]
+pub struct Usage {
+    #[diesel(sql_type = BigInt)]
+    pub items: i64,
+    #[diesel(sql_type = BigInt)]
+    pub bytes: i64,
+}
+
+/// What an owner's items take: how many, and their declared bytes.
+pub async fn usage(conn: &mut PgConn, owner: UserId) -> diesel::QueryResult<Usage> {
+    diesel::sql_query(
+        "SELECT count(*) AS items, coalesce(sum(byte_size), 0)::bigint AS bytes \
+         FROM media_items WHERE owner_id = $1",
+    )
+    .bind::<SqlUuid, _>(owner)
+    .get_result(conn)
+    .await
+}
+
+/// AWAITING_UPLOAD → PROCESSING (progress 0, ready for a worker). None: the item was not
+/// awaiting its upload any more (completed twice at once, or swept).
+pub async fn start_processing(
+    conn: &mut PgConn,
+    id: MediaId,
+) -> diesel::QueryResult<Option<MediaRow>> {
+    diesel::sql_query(format!(
+        "UPDATE media_items SET status = 'PROCESSING', progress = 0, leased_until = NULL, \
+         updated_at = now() WHERE id = $1 AND status = 'AWAITING_UPLOAD' RETURNING {COLUMNS}"
+    ))
+    .bind::<SqlUuid, _>(id)
+    .get_result(conn)
+    .await
+    .map(Some)
+    .or_else(not_found_is_none)
+}
+
+/// → FAILED with the reason, from AWAITING_UPLOAD or PROCESSING.
+pub async fn fail(
+    conn: &mut PgConn,
+    id: MediaId,
+    reason: &str,
+) -> diesel::QueryResult<Option<MediaRow>> {
+    diesel::sql_query(format!(
+        "UPDATE media_items SET status = 'FAILED', error = $2, leased_until = NULL, \
+         updated_at = now() WHERE id = $1 AND status IN ('AWAITING_UPLOAD', 'PROCESSING') \
+         RETURNING {COLUMNS}"
+    ))
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(reason)
+    .get_result(conn)
+    .await
+    .map(Some)
+    .or_else(not_found_is_none)
+}
+
+pub async fn delete(conn: &mut PgConn, id: MediaId) -> diesel::QueryResult<bool> {
+    diesel::sql_query("DELETE FROM media_items WHERE id = $1")
+        .bind::<SqlUuid, _>(id)
+        .execute(conn)
+        .await
+        .map(|n| n > 0)
+}
+
+/// Up to `limit` items whose upload URL expired more than `grace_secs` ago without a
+/// completed upload, oldest first (skipping rows another sweeper holds).
+pub async fn expired_uploads(
+    conn: &mut PgConn,
+    grace_secs: i64,
+    limit: i64,
+) -> diesel::QueryResult<Vec<MediaRow>> {
+    diesel::sql_query(format!(
+        "SELECT {COLUMNS} FROM media_items WHERE status = 'AWAITING_UPLOAD' \
+         AND upload_expires_at < now() - make_interval(secs => $1) \
+         ORDER BY upload_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind::<Double, _>(grace_secs as f64)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// Deletes an item still awaiting its upload (None of it changed meanwhile).
+pub async fn delete_awaiting(conn: &mut PgConn, id: MediaId) -> diesel::QueryResult<bool> {
+    diesel::sql_query("DELETE FROM media_items WHERE id = $1 AND status = 'AWAITING_UPLOAD'")
+        .bind::<SqlUuid, _>(id)
+        .execute(conn)
+        .await
+        .map(|n| n > 0)
+}

@@ -1,0 +1,423 @@
+//! Headshots, reels and voice reels: a talent asks for an upload URL (type, size and quota
+//! checked), uploads straight to the store, and completes the upload, which checks the stored
+//! object (exact size, magic bytes of the declared type) before processing starts.
+
+use super::{signed_in, AppState, Viewer};
+use crate::adapters::storage::key_of;
+use crate::configuration::MediaKindLimits;
+use crate::db;
+use crate::db::media::{MediaRow, NewMedia};
+use crate::domain::ids::{MediaId, UserId};
+use crate::domain::Role;
+use crate::errors::{AppError, AppResult};
+use anyhow::Context;
+use chrono::{Duration, Utc};
+
+/// What a media item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum MediaKind {
+    /// A still image.
+    Headshot,
+    /// A video.
+    Reel,
+    /// An audio recording.
+    VoiceReel,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Headshot => "HEADSHOT",
+            MediaKind::Reel => "REEL",
+            MediaKind::VoiceReel => "VOICE_REEL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MediaKind> {
+        match s {
+            "HEADSHOT" => Some(MediaKind::Headshot),
+            "REEL" => Some(MediaKind::Reel),
+            "VOICE_REEL" => Some(MediaKind::VoiceReel),
+            _ => None,
+        }
+    }
+
+    fn limits(self, state: &AppState) -> &MediaKindLimits {
+        let media = &state.settings.media;
+        match self {
+            MediaKind::Headshot => &media.headshot,
+            MediaKind::Reel => &media.reel,
+            MediaKind::VoiceReel => &media.voice_reel,
+        }
+    }
+}
+
+/// Where an item is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum MediaStatus {
+    AwaitingUpload,
+    Processing,
+    Ready,
+    Failed,
+}
+
+impl MediaStatus {
+    pub fn parse(s: &str) -> MediaStatus {
+        match s {
+            "PROCESSING" => MediaStatus::Processing,
+            "READY" => MediaStatus::Ready,
+            "FAILED" => MediaStatus::Failed,
+            _ => MediaStatus::AwaitingUpload,
+        }
+    }
+}
+
+/// The name of the uploaded object of every item.
+pub const ORIGINAL: &str = "original";
+/// How many first bytes are read to tell a file's type (WebM's header needs a few hundred).
+const SNIFF_BYTES: usize = 8192;
+/// Longest file name kept (a label only).
+const MAX_FILE_NAME_CHARS: usize = 255;
+/// At most this many items are listed per profile and kind.
+pub const LIST_CAP: i64 = 100;
+
+/// A signed upload for a new item.
+pub struct Upload {
+    pub media: MediaRow,
+    pub url: String,
+    pub method: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+/// The content type as compared with the allowlists: lower case, parameters dropped.
+fn normalised_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// `requestMediaUpload`: talents, for their own profile.
+pub async fn request_upload(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    kind: MediaKind,
+    content_type: &str,
+    byte_size: i32,
+    file_name: Option<&str>,
+) -> AppResult<Upload> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Talent {
+        return Err(AppError::forbidden("media belongs to talent profiles"));
+    }
+    let limits = kind.limits(state);
+    let content_type = normalised_type(content_type);
+    if !limits.types.contains(&content_type) {
+        return Err(AppError::bad_input(
+            "contentType",
+            format!(
+                "a {} must be one of {}",
+                kind.as_str(),
+                limits.types.join(", ")
+            ),
+        ));
+    }
+    let size = u64::try_from(byte_size).unwrap_or(0);
+    if size == 0 || size > limits.max_bytes {
+        return Err(AppError::bad_input(
+            "byteSize",
+            format!("a {} is 1 to {} bytes", kind.as_str(), limits.max_bytes),
+        ));
+    }
+    let file_name = file_name.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(name) = file_name {
+        if name.chars().count() > MAX_FILE_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(AppError::bad_input(
+                "fileName",
+                format!("at most {MAX_FILE_NAME_CHARS} characters, no control characters"),
+            ));
+        }
+    }
+    let mut conn = state.conn().await?;
+    let media = &state.settings.media;
+    let usage = db::media::usage(&mut conn, viewer.user_id)
+        .await
+        .context("media::usage")?;
+    if usage.items as u64 >= media.quota_items {
+        return Err(AppError::bad_input(
+            "kind",
+            format!(
+                "you have {} media items, the most allowed; delete one first",
+                usage.items
+            ),
+        ));
+    }
+    if usage.bytes as u64 + size > media.quota_bytes {
+        return Err(AppError::bad_input(
+            "byteSize",
+            format!(
+                "this would take your media past {} bytes ({} used)",
+                media.quota_bytes, usage.bytes
+            ),
+        ));
+    }
+    let id = MediaId::generate();
+    let key = key_of(id.0, ORIGINAL);
+    let ttl = Duration::seconds(media.upload_ttl_secs as i64);
+    let signed = state.media_store.upload_url(&key, &content_type, size, ttl);
+    let row = db::media::insert(
+        &mut conn,
+        &NewMedia {
+            id,
+            owner_id: viewer.user_id,
+            kind: kind.as_str(),
+            content_type: &content_type,
+            byte_size: i64::from(byte_size),
+            file_name,
+            object_key: &key,
+            upload_expires_at: signed.expires_at,
+        },
+    )
+    .await
+    .context("media::insert")?;
+    Ok(Upload {
+        media: row,
+        url: signed.url,
+        method: signed.method,
+        headers: signed.headers,
+        expires_at: signed.expires_at,
+    })
+}
+
+/// Whether `head` (the first bytes) is what `content_type` says.
+pub fn sniff_matches(content_type: &str, head: &[u8]) -> bool {
+    let Some(found) = infer::get(head).map(|t| t.mime_type()) else {
+        return false;
+    };
+    match content_type {
+        "image/jpeg" => found == "image/jpeg",
+        "image/png" => found == "image/png",
+        "image/webp" => found == "image/webp",
+        // ISO media: the major brand tells mp4, QuickTime and m4a apart only roughly.
+        "video/mp4" => matches!(found, "video/mp4" | "video/x-m4v" | "video/quicktime"),
+        "video/quicktime" => matches!(found, "video/quicktime" | "video/mp4"),
+        "video/webm" => matches!(found, "video/webm" | "video/x-matroska"),
+        "audio/mpeg" => found == "audio/mpeg",
+        "audio/wav" | "audio/x-wav" | "audio/wave" => found == "audio/x-wav",
+        "audio/mp4" | "audio/x-m4a" => matches!(found, "audio/m4a" | "video/mp4"),
+        _ => false,
+    }
+}
+
+/// `completeMediaUpload`: the uploader, once the upload is done.
+pub async fn complete_upload(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: MediaId,
+) -> AppResult<MediaRow> {
+    let viewer = signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    let row = db::media::find(&mut conn, id)
+        .await
+        .context("media::find")?
+        .ok_or(AppError::NotFound("media"))?;
+    if row.owner_id != viewer.user_id {
+        return Err(AppError::forbidden("only the uploader completes an upload"));
+    }
+    if MediaStatus::parse(&row.status) != MediaStatus::AwaitingUpload {
+        return Err(AppError::conflict(format!(
+            "the upload was completed already (the item is {})",
+            row.status
+        )));
+    }
+    if row.upload_expires_at < Utc::now() {
+        return Err(AppError::conflict(
+            "the upload URL has expired; request a new upload",
+        ));
+    }
+    let stored = state
+        .media_store
+        .size(&row.object_key)
+        .await
+        .context("reading the uploaded object's size")?;
+    let Some(stored) = stored else {
+        return Err(AppError::conflict("nothing has been uploaded yet"));
+    };
+    if stored != row.byte_size as u64 {
+        return Err(AppError::conflict(format!(
+            "{stored} bytes were uploaded, {} declared; upload the whole file again",
+            row.byte_size
+        )));
+    }
+    let head = state
+        .media_store
+        .head(&row.object_key, SNIFF_BYTES)
+        .await
+        .context("reading the uploaded object's first bytes")?;
+    if !sniff_matches(&row.content_type, &head) {
+        let failed = db::media::fail(
+            &mut conn,
+            id,
+            &format!("the file is not a {} file", row.content_type),
+        )
+        .await
+        .context("media::fail")?;
+        drop(conn);
+        if let Err(e) = state.media_store.delete_item(id.0).await {
+            tracing::warn!(media = %id, error = %e, "the refused upload's objects were not removed");
+        }
+        return failed.ok_or_else(|| AppError::conflict("the item changed meanwhile"));
+    }
+    db::media::start_processing(&mut conn, id)
+        .await
+        .context("media::start_processing")?
+        .ok_or_else(|| AppError::conflict("the upload was completed already"))
+}
+
+/// `deleteMedia`: the owner and admins; every object made from the item goes with it.
+pub async fn delete(state: &AppState, viewer: Option<Viewer>, id: MediaId) -> AppResult<bool> {
+    let viewer = signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    let Some(row) = db::media::find(&mut conn, id)
+        .await
+        .context("media::find")?
+    else {
+        return Err(AppError::NotFound("media"));
+    };
+    if row.owner_id != viewer.user_id && !viewer.is_admin() {
+        return Err(AppError::forbidden(
+            "media is deleted by its owner or an admin",
+        ));
+    }
+    // Objects first: a row without objects is harmless, objects without a row would leak.
+    state
+        .media_store
+        .delete_item(id.0)
+        .await
+        .context("removing the item's objects")?;
+    Ok(db::media::delete(&mut conn, id)
+        .await
+        .context("media::delete")?)
+}
+
+/// Whether `viewer` may see `row`: READY items for anyone signed in, every item for the owner
+/// and admins.
+pub fn visible(viewer: &Viewer, row: &MediaRow) -> bool {
+    row.owner_id == viewer.user_id
+        || viewer.is_admin()
+        || MediaStatus::parse(&row.status) == MediaStatus::Ready
+}
+
+/// `media(id)`.
+pub async fn find(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: MediaId,
+) -> AppResult<Option<MediaRow>> {
+    let viewer = signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    Ok(db::media::find(&mut conn, id)
+        .await
+        .context("media::find")?
+        .filter(|row| visible(&viewer, row)))
+}
+
+/// `TalentProfile.media(kind)`.
+pub async fn of_talent(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    talent: UserId,
+    kind: Option<MediaKind>,
+) -> AppResult<Vec<MediaRow>> {
+    let viewer = signed_in(viewer)?;
+    let everything = viewer.user_id == talent || viewer.is_admin();
+    let mut conn = state.conn().await?;
+    Ok(db::media::of_owner(
+        &mut conn,
+        talent,
+        kind.map(MediaKind::as_str),
+        !everything,
+        LIST_CAP,
+    )
+    .await
+    .context("media::of_owner")?)
+}
+
+/// Items swept per round.
+const SWEEP_BATCH: i64 = 100;
+
+/// Removes uploads never completed, objects first: an item whose URL expired a whole
+/// `upload_ttl_secs` ago (an upload begun just before the expiry may still be streaming until
+/// then). Returns how many were removed.
+pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
+    let grace = state.settings.media.upload_ttl_secs as i64;
+    let mut conn = state.conn().await?;
+    let expired = db::media::expired_uploads(&mut conn, grace, SWEEP_BATCH)
+        .await
+        .context("media::expired_uploads")?;
+    let mut removed = 0;
+    for row in expired {
+        if let Err(e) = state.media_store.delete_item(row.id.0).await {
+            tracing::warn!(media = %row.id, error = %e, "an expired upload's objects were not removed; retrying later");
+            continue;
+        }
+        if db::media::delete_awaiting(&mut conn, row.id)
+            .await
+            .context("media::delete_awaiting")?
+        {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Sweeps expired uploads every `media.sweep_secs` (every instance may: rows are locked while
+/// they are removed).
+pub fn start_sweeping(state: AppState) {
+    let every = std::time::Duration::from_secs(state.settings.media.sweep_secs.max(1));
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match sweep_expired(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired media uploads swept"),
+                Err(e) => tracing::warn!(code = e.code(), "sweeping expired media uploads failed"),
+            }
+        }
+    });
+}
+
+/// A download URL of one of the item's objects.
+pub fn download_url(state: &AppState, key: &str, content_type: &str) -> String {
+    let ttl = Duration::seconds(state.settings.media.download_ttl_secs as i64);
+    state.media_store.download_url(key, content_type, ttl).url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_bytes_must_be_the_declared_type() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0];
+        assert!(sniff_matches("image/jpeg", &jpeg));
+        assert!(!sniff_matches("image/png", &jpeg));
+        let elf = [0x7F, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0];
+        assert!(!sniff_matches("image/jpeg", &elf));
+        assert!(!sniff_matches("image/jpeg", b""));
+        let png = [
+            0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D,
+        ];
+        assert!(sniff_matches("image/png", &png));
+    }
+
+    #[test]
+    fn content_types_compare_without_parameters_or_case() {
+        assert_eq!(normalised_type(" Image/JPEG; charset=binary"), "image/jpeg");
+    }
+}
