@@ -16,7 +16,11 @@
 # for it, installed into a project venv (.data/venv) and run with isolated in-memory databases.
 # Production runs real MongoDB (MONGODB_URI).
 #
+# Media: `ffmpeg`/`ffprobe` (Debian's ffmpeg) probe videos and cut poster frames; an S3 API for
+# the S3 storage adapter's tests is the `moto` server (PyPI, same venv) on 127.0.0.1:4569.
+#
 # Overrides (mostly for testing this script): CASTYOU_PG_PORT, CASTYOU_REDIS_PORT, CASTYOU_MONGO_PORT,
+# CASTYOU_S3_PORT,
 # CASTYOU_DB_NAME (default castyou), CASTYOU_DATA_DIR (default <repo>/.data).
 set -euo pipefail
 
@@ -36,6 +40,11 @@ VENV="$DATA/venv"
 NX_VERSION="0.8.1"
 # The tests' SMTP sink (they start their own, to stop and restart it): aiosmtpd from PyPI.
 AIOSMTPD_VERSION="1.4.6"
+# The S3 API the storage adapter's tests run against.
+MOTO_VERSION="5.2.5"
+S3_PORT="${CASTYOU_S3_PORT:-4569}"
+S3_DIR="$DATA/s3"
+S3_PID="$S3_DIR/moto.pid"
 WAIT_SECS="${CASTYOU_SERVICES_WAIT_SECS:-60}"
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -198,17 +207,28 @@ PY
 
 install_nx() {
   if [[ -x $VENV/bin/nx-27017 ]] && "$VENV/bin/pip" show -q nx-27017 >/dev/null 2>&1 \
-    && "$VENV/bin/pip" show -q aiosmtpd >/dev/null 2>&1; then return; fi
+    && "$VENV/bin/pip" show -q aiosmtpd >/dev/null 2>&1 \
+    && "$VENV/bin/pip" show -q moto >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server ]]; then return; fi
   have python3 || apt_install python3
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     apt_install python3-venv
   fi
-  log "installing nx-27017 $NX_VERSION into $VENV"
+  log "installing nx-27017 $NX_VERSION, aiosmtpd and moto $MOTO_VERSION into $VENV"
   rm -rf "$VENV"
   python3 -m venv "$VENV" || die "could not create $VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "nx-27017==$NX_VERSION" \
-    "aiosmtpd==$AIOSMTPD_VERSION" || die "pip could not install nx-27017 and aiosmtpd"
+    "aiosmtpd==$AIOSMTPD_VERSION" "moto[server]==$MOTO_VERSION" \
+    || die "pip could not install nx-27017, aiosmtpd and moto"
 }
+
+start_s3() {
+  mkdir -p "$S3_DIR"
+  log "starting moto (S3 API) on 127.0.0.1:$S3_PORT"
+  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" 9>&- >"$S3_DIR/moto.log" 2>&1 &
+  echo $! >"$S3_PID"
+}
+
+s3_ready() { port_open "$S3_PORT"; }
 
 start_mongo() {
   install_nx
@@ -257,8 +277,10 @@ cmd_start() {
     start_rd=1
     have redis-server || packages+=(redis-server)
   fi
+  # Media processing: ffprobe and ffmpeg.
+  have ffmpeg && have ffprobe || packages+=(ffmpeg)
   [[ ${#packages[@]} -eq 0 ]] || apt_install "${packages[@]}"
-  local start_mg=0
+  local start_mg=0 start_s3=0
   # The tests also run servers of their own (to stop and restart them): the venv is installed
   # even when a MongoDB already answers on the port.
   install_nx
@@ -267,17 +289,24 @@ cmd_start() {
   else
     start_mg=1
   fi
+  if port_open "$S3_PORT"; then
+    log "S3 API: something listens on 127.0.0.1:$S3_PORT, reusing it$([[ -f $S3_PID ]] && echo " (ours, from .data)")"
+  else
+    start_s3=1
+  fi
 
   # The packages' own services are kept from starting, but check again before starting ours.
   if [[ $start_pg -eq 1 ]] && ! port_open "$PG_PORT"; then start_postgres; fi
   if [[ $start_rd -eq 1 ]] && ! port_open "$REDIS_PORT"; then start_redis; fi
   if [[ $start_mg -eq 1 ]]; then start_mongo; fi
+  if [[ $start_s3 -eq 1 ]]; then start_s3; fi
 
   wait_for PostgreSQL pg_ready
   wait_for Redis redis_ready
   wait_for MongoDB mongo_ready
+  wait_for "S3 API" s3_ready
   create_database
-  log "ready: postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME, redis://127.0.0.1:$REDIS_PORT, mongodb://127.0.0.1:$MONGO_PORT"
+  log "ready: postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME, redis://127.0.0.1:$REDIS_PORT, mongodb://127.0.0.1:$MONGO_PORT, s3 http://127.0.0.1:$S3_PORT"
 }
 
 # stop_pidfile NAME PIDFILE PATTERN: stops the process in PIDFILE if this script started it,
@@ -311,6 +340,7 @@ cmd_stop() {
   fi
   stop_pidfile Redis "$REDIS_PID" 'redis-server'
   stop_pidfile MongoDB "$MONGO_PID" 'nx.27017'
+  stop_pidfile "S3 API" "$S3_PID" 'moto_server'
 }
 
 cmd_status() {
@@ -321,6 +351,8 @@ cmd_status() {
   if redis_ready; then log "Redis 127.0.0.1:$REDIS_PORT up ($owner)"; else log "Redis 127.0.0.1:$REDIS_PORT down"; fi
   owner="$([[ -f $MONGO_PID ]] && echo "started by this script: pid $(cat "$MONGO_PID")" || echo "not ours")"
   if mongo_ready; then log "MongoDB 127.0.0.1:$MONGO_PORT up ($owner)"; else log "MongoDB 127.0.0.1:$MONGO_PORT down"; fi
+  owner="$([[ -f $S3_PID ]] && echo "started by this script: pid $(cat "$S3_PID")" || echo "not ours")"
+  if s3_ready; then log "S3 API 127.0.0.1:$S3_PORT up ($owner)"; else log "S3 API 127.0.0.1:$S3_PORT down"; fi
 }
 
 mkdir -p "$DATA"

@@ -135,6 +135,25 @@ pub struct MediaSettings {
     /// Per user: items (every status) and bytes.
     pub quota_items: u64,
     pub quota_bytes: u64,
+    /// Whether this instance processes media (false: it takes uploads and leaves processing to
+    /// the instances that do).
+    pub process: bool,
+    /// Items processed at once by this instance (0: one per core).
+    pub workers: usize,
+    /// A worker's lease on an item; renewed while it works.
+    pub lease_secs: u64,
+    /// Tries before an item whose workers keep dying is FAILED.
+    pub max_attempts: i32,
+    /// How often idle workers look for work completed on other instances.
+    pub poll_secs: u64,
+    /// How long ffprobe or ffmpeg may run before it is killed.
+    pub tool_timeout_ms: u64,
+    /// Largest still accepted (width × height).
+    pub max_image_pixels: u64,
+    /// Bytes a still's decoder may allocate.
+    pub max_image_alloc: u64,
+    pub ffprobe: String,
+    pub ffmpeg: String,
     pub s3: S3Settings,
 }
 
@@ -792,6 +811,26 @@ impl Settings {
             if s3.secret_key.is_none() {
                 problems.push("media.s3.secret_key: required for s3 storage".into());
             }
+        }
+        if media.workers > 64 {
+            problems.push("media.workers: 0 (one per core) to 64".into());
+        }
+        if media.lease_secs < 5 || media.poll_secs == 0 || media.max_attempts < 1 {
+            problems.push(
+                "media.lease_secs (at least 5), media.poll_secs, media.max_attempts: positive"
+                    .into(),
+            );
+        }
+        if media.tool_timeout_ms == 0 {
+            problems.push("media.tool_timeout_ms: positive".into());
+        }
+        if media.max_image_pixels == 0 || media.max_image_alloc < 1 << 20 {
+            problems.push(
+                "media.max_image_pixels: positive; media.max_image_alloc: at least 1 MiB".into(),
+            );
+        }
+        if media.ffprobe.trim().is_empty() || media.ffmpeg.trim().is_empty() {
+            problems.push("media.ffprobe, media.ffmpeg: the programs to run".into());
         }
         let ai = &self.ai;
         if let Some(url) = ai.endpoint() {

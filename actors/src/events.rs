@@ -7,8 +7,9 @@ use std::any::Any;
 use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
 
-/// Who may be interested in an event: everyone watching a job's pipeline, one user, or each
-/// instance's session watcher (revoked sessions, whose sockets must close).
+/// Who may be interested in an event: everyone watching a job's pipeline, one user, one media
+/// item's processing, or each instance's session watcher (revoked sessions, whose sockets must
+/// close).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Topic {
     Job(Uuid),
@@ -16,6 +17,8 @@ pub enum Topic {
     Sessions,
     /// Each instance's match index: talent profiles and jobs whose matching inputs changed.
     Matching,
+    /// One media item's processing (its owner's `mediaProcessing` subscriptions).
+    Media(Uuid),
 }
 
 /// A committed change, as the outbox relays it: an envelope around the server's own event type,

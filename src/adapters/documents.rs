@@ -7,6 +7,7 @@ use crate::documents::activity::{self, ActivityDoc};
 use crate::documents::ai_results;
 use crate::documents::audit::{self, AuditDoc};
 use crate::documents::explain;
+use crate::documents::media_metadata;
 use crate::documents::notifications::{self, NotificationDoc};
 use crate::documents::{bson, bson_time, sort_key};
 use crate::domain::ids::{GroupId, JobId, UserId};
@@ -56,6 +57,14 @@ async fn store(state: &AppState, event: &Event) -> anyhow::Result<Vec<Event>> {
     }
     if let OutboxEvent::AiResult(result) = &*decoded {
         ai_results::store(&state.docs, &ai_results::AiResultDoc::new(result, event.id)).await?;
+        return Ok(Vec::new());
+    }
+    if let OutboxEvent::MediaProcessed(processed) = &*decoded {
+        media_metadata::store(
+            &state.docs,
+            &media_metadata::MediaMetadataDoc::new(processed),
+        )
+        .await?;
         return Ok(Vec::new());
     }
     if let OutboxEvent::DiscoverServed(pages) = &*decoded {
@@ -335,6 +344,8 @@ async fn make(state: &AppState, event: &Event, decoded: &OutboxEvent) -> anyhow:
         | OutboxEvent::DiscoverServed(_)
         | OutboxEvent::AiResult(_)
         | OutboxEvent::EmbeddingsStored(_)
+        | OutboxEvent::MediaChanged(_)
+        | OutboxEvent::MediaProcessed(_)
         | OutboxEvent::Notification(_)
         | OutboxEvent::NotificationsRead(_) => {}
     }

@@ -159,6 +159,8 @@ impl MatchSource for PgMatchSource {
             | OutboxEvent::GroupInvited(_)
             | OutboxEvent::GroupJoined(_)
             | OutboxEvent::SessionsRevoked(_)
+            | OutboxEvent::MediaChanged(_)
+            | OutboxEvent::MediaProcessed(_)
             | OutboxEvent::EmailVerificationRequested(_)
             | OutboxEvent::PasswordResetRequested(_)
             | OutboxEvent::Audit(_)

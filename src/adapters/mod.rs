@@ -4,6 +4,8 @@ pub mod ai;
 pub mod deadlines;
 pub mod documents;
 pub mod embeddings;
+pub mod ffmpeg;
+pub mod imaging;
 pub mod mail;
 pub mod matching;
 pub mod outbox;

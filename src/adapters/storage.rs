@@ -65,6 +65,15 @@ pub fn valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
+/// The upload of every item.
+pub const ORIGINAL: &str = "original";
+/// A still's large and small renditions; a video's poster frame.
+pub const LARGE: &str = "large.jpg";
+pub const SMALL: &str = "small.jpg";
+pub const POSTER: &str = "poster.jpg";
+/// The names of every object the server makes for an item.
+pub const ITEM_OBJECTS: [&str; 4] = [ORIGINAL, LARGE, SMALL, POSTER];
+
 /// The key of an item's object called `name`.
 pub fn key_of(item: uuid::Uuid, name: &str) -> String {
     format!("m/{}/{name}", item.hyphenated())
@@ -286,9 +295,213 @@ impl LocalStore {
     }
 }
 
+/// The S3-compatible adapter: presigned PUT (type and length signed, so the client must send
+/// exactly what was declared) and GET URLs, and the server's own requests signed the same way
+/// through the shared HTTP client. Path-style and custom endpoints make MinIO, R2, Ceph and
+/// moto work alike.
+pub struct S3Store {
+    bucket: rusty_s3::Bucket,
+    credentials: rusty_s3::Credentials,
+    http: reqwest::Client,
+}
+
+/// How long the server's own signed requests are valid.
+const OWN_REQUEST_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn ttl_of(ttl: Duration) -> std::time::Duration {
+    ttl.to_std()
+        .unwrap_or(std::time::Duration::from_secs(1))
+        .max(std::time::Duration::from_secs(1))
+}
+
+impl S3Store {
+    pub fn new(settings: &crate::configuration::S3Settings) -> anyhow::Result<S3Store> {
+        use anyhow::Context;
+        use secrecy::ExposeSecret;
+        let endpoint: reqwest::Url = settings
+            .endpoint
+            .trim()
+            .parse()
+            .context("media.s3.endpoint is not a URL")?;
+        anyhow::ensure!(
+            !settings.bucket.trim().is_empty(),
+            "media.s3.bucket is required with media.storage = \"s3\""
+        );
+        let style = if settings.path_style {
+            rusty_s3::UrlStyle::Path
+        } else {
+            rusty_s3::UrlStyle::VirtualHost
+        };
+        let bucket = rusty_s3::Bucket::new(
+            endpoint,
+            style,
+            settings.bucket.trim().to_string(),
+            settings.region.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("media.s3: {e}"))?;
+        let secret = settings
+            .secret_key
+            .as_ref()
+            .map(|s| s.expose_secret().to_string())
+            .unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .context("building the S3 client")?;
+        Ok(S3Store {
+            bucket,
+            credentials: rusty_s3::Credentials::new(settings.access_key.clone(), secret),
+            http,
+        })
+    }
+
+    fn sign_get(
+        &self,
+        key: &str,
+        content_type: Option<&str>,
+        ttl: std::time::Duration,
+    ) -> reqwest::Url {
+        use rusty_s3::S3Action;
+        let mut get = self.bucket.get_object(Some(&self.credentials), key);
+        if let Some(t) = content_type {
+            get.query_mut()
+                .insert("response-content-type", t.to_string());
+        }
+        get.sign(ttl)
+    }
+
+    pub fn upload_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        ttl: Duration,
+    ) -> SignedRequest {
+        use rusty_s3::S3Action;
+        let mut put = self.bucket.put_object(Some(&self.credentials), key);
+        put.headers_mut()
+            .insert("content-type", content_type.to_string());
+        put.headers_mut().insert("content-length", size.to_string());
+        SignedRequest {
+            url: put.sign(ttl_of(ttl)).to_string(),
+            method: "PUT",
+            headers: vec![
+                ("Content-Type".into(), content_type.into()),
+                ("Content-Length".into(), size.to_string()),
+            ],
+            expires_at: Utc::now() + ttl,
+        }
+    }
+
+    pub fn download_url(&self, key: &str, content_type: &str, ttl: Duration) -> SignedRequest {
+        SignedRequest {
+            url: self
+                .sign_get(key, Some(content_type), ttl_of(ttl))
+                .to_string(),
+            method: "GET",
+            headers: Vec::new(),
+            expires_at: Utc::now() + ttl,
+        }
+    }
+
+    /// A URL the server's own tools (ffmpeg) read the object through.
+    pub fn read_url(&self, key: &str) -> String {
+        self.sign_get(key, None, OWN_REQUEST_TTL).to_string()
+    }
+
+    pub async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        use rusty_s3::S3Action;
+        let url = self
+            .bucket
+            .head_object(Some(&self.credentials), key)
+            .sign(OWN_REQUEST_TTL);
+        let response = self.http.head(url).send().await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = response.error_for_status()?;
+        // `content_length()` is the body's length, which a HEAD answer does not have.
+        let length = response
+            .headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Ok(length)
+    }
+
+    /// Up to `max` bytes of the object from `offset` on (`max` bytes is an error past it).
+    async fn get_range(&self, key: &str, offset: u64, max: u64) -> anyhow::Result<Vec<u8>> {
+        let url = self.sign_get(key, None, OWN_REQUEST_TTL);
+        let mut response = self
+            .http
+            .get(url)
+            .header(
+                reqwest::header::RANGE,
+                format!("bytes={offset}-{}", offset + max.max(1) - 1),
+            )
+            .send()
+            .await?
+            .error_for_status()?;
+        let mut out = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            let room = (max as usize).saturating_sub(out.len());
+            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if out.len() >= max as usize {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, key: &str, max: u64) -> anyhow::Result<Vec<u8>> {
+        let bytes = self.get_range(key, 0, max + 1).await?;
+        anyhow::ensure!(
+            bytes.len() as u64 <= max,
+            "the object is larger than {max} bytes"
+        );
+        Ok(bytes)
+    }
+
+    pub async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        use rusty_s3::S3Action;
+        let url = self
+            .bucket
+            .put_object(Some(&self.credentials), key)
+            .sign(OWN_REQUEST_TTL);
+        self.http
+            .put(url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// Removes every object of an item: the server names them all (see [`ITEM_OBJECTS`]), so
+    /// nothing needs listing.
+    pub async fn delete_item(&self, item: uuid::Uuid) -> anyhow::Result<()> {
+        use rusty_s3::S3Action;
+        for name in ITEM_OBJECTS {
+            let key = key_of(item, name);
+            let url = self
+                .bucket
+                .delete_object(Some(&self.credentials), &key)
+                .sign(OWN_REQUEST_TTL);
+            let response = self.http.delete(url).send().await?;
+            if response.status() != reqwest::StatusCode::NOT_FOUND {
+                response.error_for_status()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The configured store.
 pub enum MediaStore {
     Local(LocalStore),
+    S3(S3Store),
 }
 
 impl MediaStore {
@@ -322,9 +535,7 @@ impl MediaStore {
                     &secret,
                 )))
             }
-            StorageKind::S3 => anyhow::bail!(
-                "media.storage = \"s3\" is not available in this build; use \"local\""
-            ),
+            StorageKind::S3 => Ok(MediaStore::S3(S3Store::new(&media.s3)?)),
         }
     }
 
@@ -337,30 +548,61 @@ impl MediaStore {
     ) -> SignedRequest {
         match self {
             MediaStore::Local(s) => s.upload_url(key, content_type, size, ttl),
+            MediaStore::S3(s) => s.upload_url(key, content_type, size, ttl),
         }
     }
 
     pub fn download_url(&self, key: &str, content_type: &str, ttl: Duration) -> SignedRequest {
         match self {
             MediaStore::Local(s) => s.download_url(key, content_type, ttl),
+            MediaStore::S3(s) => s.download_url(key, content_type, ttl),
         }
     }
 
     pub async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {
         match self {
             MediaStore::Local(s) => Ok(s.size(key).await?),
+            MediaStore::S3(s) => s.size(key).await,
         }
     }
 
     pub async fn head(&self, key: &str, n: usize) -> anyhow::Result<Vec<u8>> {
         match self {
             MediaStore::Local(s) => Ok(s.head(key, n).await?),
+            MediaStore::S3(s) => s.get_range(key, 0, n as u64).await,
         }
     }
 
-    pub async fn put(&self, key: &str, _content_type: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    /// A whole object of at most `max` bytes (stills, read for processing).
+    pub async fn get(&self, key: &str, max: u64) -> anyhow::Result<Vec<u8>> {
         match self {
-            MediaStore::Local(s) => Ok(s.put(key, bytes).await?),
+            MediaStore::Local(s) => {
+                let bytes = s.head(key, max as usize + 1).await?;
+                anyhow::ensure!(
+                    bytes.len() as u64 <= max,
+                    "the object is larger than {max} bytes"
+                );
+                Ok(bytes)
+            }
+            MediaStore::S3(s) => s.get(key, max).await,
+        }
+    }
+
+    /// Where ffprobe and ffmpeg read an object.
+    pub fn tool_input(&self, key: &str) -> anyhow::Result<super::ffmpeg::Input> {
+        match self {
+            MediaStore::Local(s) => {
+                let path = s.path(key).ok_or_else(|| bad_key(key))?;
+                Ok(super::ffmpeg::Input::File(std::path::absolute(path)?))
+            }
+            MediaStore::S3(s) => Ok(super::ffmpeg::Input::Url(s.read_url(key))),
+        }
+    }
+
+    pub async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            MediaStore::Local(s) => Ok(s.put(key, &bytes).await?),
+            MediaStore::S3(s) => s.put(key, content_type, bytes).await,
         }
     }
 
@@ -368,12 +610,22 @@ impl MediaStore {
     pub async fn delete_item(&self, item: uuid::Uuid) -> anyhow::Result<()> {
         match self {
             MediaStore::Local(s) => Ok(s.delete_item(item).await?),
+            MediaStore::S3(s) => s.delete_item(item).await,
         }
     }
 
     pub fn local(&self) -> Option<&LocalStore> {
         match self {
             MediaStore::Local(s) => Some(s),
+            MediaStore::S3(_) => None,
+        }
+    }
+
+    /// "local" or "s3".
+    pub fn name(&self) -> &'static str {
+        match self {
+            MediaStore::Local(_) => "local",
+            MediaStore::S3(_) => "s3",
         }
     }
 }

@@ -11,9 +11,11 @@ use diesel_async::RunQueryDsl;
 
 const COLUMNS: &str = "id, owner_id, kind, status, content_type, byte_size, file_name, \
     object_key, display_key, thumbnail_key, progress, width, height, duration_seconds, error, \
-    upload_expires_at, created_at, updated_at";
+    upload_expires_at, attempts, created_at, updated_at";
 
-#[derive(Debug, Clone, QueryableByName)]
+/// An item as stored (and as `MEDIA_CHANGED` events carry it).
+#[derive(Debug, Clone, QueryableByName, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MediaRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: MediaId,
@@ -47,6 +49,10 @@ pub struct MediaRow {
     pub error: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     pub upload_expires_at: DateTime<Utc>,
+    /// How many times a worker took it (each write of a worker names its attempt).
+    #[diesel(sql_type = Integer)]
+    #[serde(default)]
+    pub attempts: i32,
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
     #[diesel(sql_type = Timestamptz)]
@@ -209,4 +215,146 @@ pub async fn delete_awaiting(conn: &mut PgConn, id: MediaId) -> diesel::QueryRes
         .execute(conn)
         .await
         .map(|n| n > 0)
+}
+
+/// Leases the oldest item waiting for processing (never leased, or its lease ran out) for
+/// `lease_secs`, skipping rows another instance is claiming; items already tried
+/// `max_attempts` times are left for [`exhausted`]. The returned row's `attempts` is the fence
+/// every later write of this worker names, so a worker whose lease ran out changes nothing.
+pub async fn claim(
+    conn: &mut PgConn,
+    lease_secs: f64,
+    max_attempts: i32,
+) -> diesel::QueryResult<Option<MediaRow>> {
+    diesel::sql_query(format!(
+        "UPDATE media_items SET leased_until = now() + make_interval(secs => $1), \
+         attempts = attempts + 1 \
+         WHERE id = (SELECT id FROM media_items WHERE status = 'PROCESSING' \
+           AND (leased_until IS NULL OR leased_until < now()) AND attempts < $2 \
+           ORDER BY leased_until NULLS FIRST LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         RETURNING {COLUMNS}"
+    ))
+    .bind::<Double, _>(lease_secs)
+    .bind::<Integer, _>(max_attempts)
+    .get_result(conn)
+    .await
+    .map(Some)
+    .or_else(not_found_is_none)
+}
+
+/// Items whose last lease ran out after `max_attempts` tries (each worker died on them),
+/// locked for the caller's transaction.
+pub async fn exhausted(
+    conn: &mut PgConn,
+    max_attempts: i32,
+    limit: i64,
+) -> diesel::QueryResult<Vec<MediaRow>> {
+    diesel::sql_query(format!(
+        "SELECT {COLUMNS} FROM media_items WHERE status = 'PROCESSING' \
+         AND leased_until < now() AND attempts >= $1 \
+         ORDER BY leased_until LIMIT $2 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind::<Integer, _>(max_attempts)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// Extends the lease of `attempt` (false: the item is no longer this attempt's).
+pub async fn renew(
+    conn: &mut PgConn,
+    id: MediaId,
+    attempt: i32,
+    lease_secs: f64,
+) -> diesel::QueryResult<bool> {
+    diesel::sql_query(
+        "UPDATE media_items SET leased_until = now() + make_interval(secs => $3) \
+         WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING'",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Integer, _>(attempt)
+    .bind::<Double, _>(lease_secs)
+    .execute(conn)
+    .await
+    .map(|n| n > 0)
+}
+
+/// Records progress (0..1) of `attempt`, extending its lease.
+pub async fn set_progress(
+    conn: &mut PgConn,
+    id: MediaId,
+    attempt: i32,
+    progress: f32,
+    lease_secs: f64,
+) -> diesel::QueryResult<Option<MediaRow>> {
+    diesel::sql_query(format!(
+        "UPDATE media_items SET progress = $3, leased_until = now() + make_interval(secs => $4), \
+         updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING' \
+         RETURNING {COLUMNS}"
+    ))
+    .bind::<SqlUuid, _>(id)
+    .bind::<Integer, _>(attempt)
+    .bind::<Float, _>(progress)
+    .bind::<Double, _>(lease_secs)
+    .get_result(conn)
+    .await
+    .map(Some)
+    .or_else(not_found_is_none)
+}
+
+/// What processing made of an item.
+#[derive(Debug, Clone, Default)]
+pub struct Processed {
+    pub display_key: Option<String>,
+    pub thumbnail_key: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub duration_seconds: Option<f64>,
+}
+
+/// PROCESSING → READY with what `attempt` made (None: the item is no longer this attempt's).
+pub async fn finish(
+    conn: &mut PgConn,
+    id: MediaId,
+    attempt: i32,
+    done: &Processed,
+) -> diesel::QueryResult<Option<MediaRow>> {
+    diesel::sql_query(format!(
+        "UPDATE media_items SET status = 'READY', progress = 1, leased_until = NULL, \
+         display_key = $3, thumbnail_key = $4, width = $5, height = $6, duration_seconds = $7, \
+         error = NULL, updated_at = now() \
+         WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING' RETURNING {COLUMNS}"
+    ))
+    .bind::<SqlUuid, _>(id)
+    .bind::<Integer, _>(attempt)
+    .bind::<Nullable<Text>, _>(done.display_key.as_deref())
+    .bind::<Nullable<Text>, _>(done.thumbnail_key.as_deref())
+    .bind::<Nullable<Integer>, _>(done.width)
+    .bind::<Nullable<Integer>, _>(done.height)
+    .bind::<Nullable<Double>, _>(done.duration_seconds)
+    .get_result(conn)
+    .await
+    .map(Some)
+    .or_else(not_found_is_none)
+}
+
+/// PROCESSING → FAILED with the reason, if still `attempt`'s.
+pub async fn fail_attempt(
+    conn: &mut PgConn,
+    id: MediaId,
+    attempt: i32,
+    reason: &str,
+) -> diesel::QueryResult<Option<MediaRow>> {
+    diesel::sql_query(format!(
+        "UPDATE media_items SET status = 'FAILED', error = $3, leased_until = NULL, \
+         updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING' \
+         RETURNING {COLUMNS}"
+    ))
+    .bind::<SqlUuid, _>(id)
+    .bind::<Integer, _>(attempt)
+    .bind::<Text, _>(reason)
+    .get_result(conn)
+    .await
+    .map(Some)
+    .or_else(not_found_is_none)
 }

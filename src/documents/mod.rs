@@ -8,6 +8,7 @@ pub mod activity;
 pub mod ai_results;
 pub mod audit;
 pub mod explain;
+pub mod media_metadata;
 pub mod notifications;
 
 use crate::configuration::MongoSettings;

@@ -1,8 +1,10 @@
 //! Live pipelines over websockets: `applicationPipeline(jobId)` for the job's producer (and
 //! admins), `myApplicationUpdates` for a talent. Streams come from this instance's
-//! `NotificationHub`; the resolvers never run inside an actor.
+//! `NotificationHub`; the resolvers never run inside an actor. `mediaProcessing(mediaId)`
+//! follows a media item's processing for its owner.
 
 use super::matching::Match;
+use super::media::MediaItem;
 use super::{state, viewer};
 use crate::db::models::Application;
 use crate::domain::ids::*;
@@ -10,7 +12,7 @@ use crate::domain::{ApplicationStage, Role};
 use crate::errors::AppError;
 use crate::services::events::{self, OutboxEvent, PipelineEventKind, PipelinePayload};
 use crate::services::notifications::{self, Notification};
-use crate::services::{jobs, matching, signed_in, AppState, Viewer};
+use crate::services::{jobs, matching, media, signed_in, AppState, Viewer};
 use actix::Addr;
 use async_graphql::{Context, Object, Result, Subscription};
 use castyou_actors::hub::Unsubscribe;
@@ -243,6 +245,54 @@ fn pipeline_events(live: Live) -> impl Stream<Item = Result<PipelineEvent>> {
     })
 }
 
+/// `first` (the item as it was when subscribing), then each newer state of it from `live`,
+/// until READY or FAILED; ends with an error if the hub cut the subscriber off.
+fn media_states(
+    live: Live,
+    first: crate::db::media::MediaRow,
+) -> impl Stream<Item = Result<MediaItem>> {
+    futures_util::stream::unfold(
+        (Some(live), Some(first), None::<crate::db::media::MediaRow>),
+        move |(live, first, last)| async move {
+            if let Some(first) = first {
+                let done = media::is_final(&first);
+                let next_live = if done { None } else { live };
+                return Some((Ok(MediaItem(first.clone())), (next_live, None, Some(first))));
+            }
+            let mut live = live?;
+            loop {
+                let Some(event): Option<Arc<Event>> = live.subscription.events.recv().await else {
+                    if live.subscription.cut_off.load(Ordering::Acquire) {
+                        return Some((Err(cut_off_error()), (None, None, last)));
+                    }
+                    return None;
+                };
+                let Some(decoded) = events::decode(&event) else {
+                    continue;
+                };
+                let OutboxEvent::MediaChanged(changed) = &*decoded else {
+                    continue;
+                };
+                let row = &changed.media;
+                // Events committed before the first read carry nothing new.
+                if let Some(last) = &last {
+                    let older = row.updated_at < last.updated_at
+                        || (row.updated_at == last.updated_at
+                            && row.status == last.status
+                            && row.progress == last.progress);
+                    if row.id != last.id || older {
+                        continue;
+                    }
+                }
+                let done = media::is_final(row);
+                let item = MediaItem(row.clone());
+                let next_live = if done { None } else { Some(live) };
+                return Some((Ok(item), (next_live, None, Some(row.clone()))));
+            }
+        },
+    )
+}
+
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
@@ -282,6 +332,20 @@ impl SubscriptionRoot {
         }
         let live = subscribe(ctx, Topic::User(viewer.user_id.0)).await?;
         Ok(pipeline_events(live))
+    }
+
+    /// A media item as it is now, then every status or progress change until READY or FAILED:
+    /// its owner (and admins) only.
+    async fn media_processing(
+        &self,
+        ctx: &Context<'_>,
+        media_id: MediaId,
+    ) -> Result<impl Stream<Item = Result<MediaItem>>> {
+        let viewer = signed_in(viewer(ctx))?;
+        // Subscribed before reading, so no change falls between the read and the first event.
+        let live = subscribe(ctx, Topic::Media(media_id.0)).await?;
+        let row = media::watchable(state(ctx), Some(viewer), media_id).await?;
+        Ok(media_states(live, row))
     }
 
     /// The signed-in user's new notifications, pushed once they are stored.

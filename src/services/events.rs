@@ -69,6 +69,24 @@ pub struct EmbeddingsStored {
     pub at: DateTime<Utc>,
 }
 
+/// A media item's status or progress changed: the item as it now is (its owner's
+/// `mediaProcessing` subscriptions, on every instance).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaChanged {
+    pub media: crate::db::media::MediaRow,
+}
+
+/// What processing a media item found and how long each step took (the document consumer
+/// keeps it as the item's media metadata).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaProcessed {
+    pub media_id: MediaId,
+    pub owner_id: UserId,
+    pub report: super::media::ProcessingReport,
+}
+
 /// A job's application deadline is near.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -149,6 +167,10 @@ pub enum OutboxEvent {
     JobUpdated(JobStatusChanged),
     TalentProfileChanged(TalentProfileChanged),
     EmbeddingsStored(EmbeddingsStored),
+    /// A media item's status or progress changed (bus only: its `mediaProcessing` watchers).
+    MediaChanged(MediaChanged),
+    /// A media item's processing results, for the document store.
+    MediaProcessed(MediaProcessed),
     /// A discover page served, staged for the explain log (document consumer only).
     DiscoverServed(super::matching::ServedPages),
     /// One AI generation's metadata (model, latency, tokens, outcome), for the document store.
@@ -199,6 +221,8 @@ impl OutboxEvent {
             | OutboxEvent::JobUpdated(_)
             | OutboxEvent::TalentProfileChanged(_)
             | OutboxEvent::EmbeddingsStored(_)
+            | OutboxEvent::MediaChanged(_)
+            | OutboxEvent::MediaProcessed(_)
             | OutboxEvent::DiscoverServed(_)
             | OutboxEvent::AiResult(_)
             | OutboxEvent::DeadlineReminder(_)
@@ -219,8 +243,10 @@ impl OutboxEvent {
             OutboxEvent::Audit(_)
             | OutboxEvent::DiscoverServed(_)
             | OutboxEvent::AiResult(_)
+            | OutboxEvent::MediaProcessed(_)
             | OutboxEvent::EmailVerificationRequested(_)
             | OutboxEvent::PasswordResetRequested(_) => false,
+            OutboxEvent::MediaChanged(_) => true,
             OutboxEvent::JobUpdated(_)
             | OutboxEvent::TalentProfileChanged(_)
             | OutboxEvent::EmbeddingsStored(_) => true,
@@ -253,6 +279,8 @@ impl OutboxEvent {
             | OutboxEvent::JobUpdated(_)
             | OutboxEvent::TalentProfileChanged(_)
             | OutboxEvent::EmbeddingsStored(_)
+            | OutboxEvent::MediaChanged(_)
+            | OutboxEvent::MediaProcessed(_)
             | OutboxEvent::Notification(_)
             | OutboxEvent::NotificationsRead(_)
             | OutboxEvent::ApplicationCreated(_)
@@ -296,9 +324,11 @@ impl OutboxEvent {
             | OutboxEvent::EmbeddingsStored(_) => vec![Topic::Matching],
             OutboxEvent::DiscoverServed(_)
             | OutboxEvent::AiResult(_)
+            | OutboxEvent::MediaProcessed(_)
             | OutboxEvent::EmailVerificationRequested(_)
             | OutboxEvent::PasswordResetRequested(_)
             | OutboxEvent::Audit(_) => Vec::new(),
+            OutboxEvent::MediaChanged(m) => vec![Topic::Media(m.media.id.0)],
             OutboxEvent::DeadlineReminder(r) => users(&r.user_ids),
             OutboxEvent::GroupInvited(g) | OutboxEvent::GroupJoined(g) => users(&g.user_ids),
             OutboxEvent::SessionsRevoked(_) => vec![Topic::Sessions],
@@ -532,6 +562,32 @@ pub async fn sessions_revoked(
         reason: reason.to_string(),
     };
     record(conn, OutboxEvent::SessionsRevoked(revoked)).await
+}
+
+/// A media item's new status or progress, for its `mediaProcessing` subscribers.
+pub async fn media_changed(conn: &mut PgConn, row: &db::media::MediaRow) -> AppResult<()> {
+    record(
+        conn,
+        OutboxEvent::MediaChanged(MediaChanged { media: row.clone() }),
+    )
+    .await
+}
+
+/// A media item's processing results, for its media metadata document.
+pub async fn media_processed(
+    conn: &mut PgConn,
+    row: &db::media::MediaRow,
+    report: super::media::ProcessingReport,
+) -> AppResult<()> {
+    record(
+        conn,
+        OutboxEvent::MediaProcessed(MediaProcessed {
+            media_id: row.id,
+            owner_id: row.owner_id,
+            report,
+        }),
+    )
+    .await
 }
 
 /// Builds the relay's envelope from an outbox row. Its topics come from the decoded event; a

@@ -3,7 +3,7 @@
 //! object (exact size, magic bytes of the declared type) before processing starts.
 
 use super::{signed_in, AppState, Viewer};
-use crate::adapters::storage::key_of;
+use crate::adapters::storage::{key_of, ORIGINAL};
 use crate::configuration::MediaKindLimits;
 use crate::db;
 use crate::db::media::{MediaRow, NewMedia};
@@ -12,6 +12,7 @@ use crate::domain::Role;
 use crate::errors::{AppError, AppResult};
 use anyhow::Context;
 use chrono::{Duration, Utc};
+use diesel_async::AsyncConnection;
 
 /// What a media item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
@@ -72,8 +73,79 @@ impl MediaStatus {
     }
 }
 
-/// The name of the uploaded object of every item.
-pub const ORIGINAL: &str = "original";
+/// One step of a worker's processing and how long it took.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub name: String,
+    pub ms: f64,
+}
+
+/// An object made from an item.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rendition {
+    /// `large`, `small` or `poster`.
+    pub name: String,
+    pub key: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+/// What processing found, made and took: the item's media metadata document.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessingReport {
+    pub kind: String,
+    pub content_type: String,
+    pub byte_size: i64,
+    /// The attempt that finished it (1 unless a worker died on it before).
+    pub attempt: i32,
+    /// READY or FAILED.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub duration_seconds: Option<f64>,
+    pub format: Option<String>,
+    pub video_codec: Option<String>,
+    pub audio_codec: Option<String>,
+    /// The EXIF orientation applied to a still (1: none).
+    pub orientation: Option<u8>,
+    /// How a still was decoded (format, JPEG scale).
+    pub decoded: Option<String>,
+    pub renditions: Vec<Rendition>,
+    pub steps: Vec<Step>,
+    pub started_at: chrono::DateTime<Utc>,
+    pub finished_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl ProcessingReport {
+    pub fn new(row: &MediaRow, started_at: chrono::DateTime<Utc>) -> ProcessingReport {
+        ProcessingReport {
+            kind: row.kind.clone(),
+            content_type: row.content_type.clone(),
+            byte_size: row.byte_size,
+            attempt: row.attempts,
+            outcome: String::new(),
+            error: None,
+            width: None,
+            height: None,
+            duration_seconds: None,
+            format: None,
+            video_codec: None,
+            audio_codec: None,
+            orientation: None,
+            decoded: None,
+            renditions: Vec::new(),
+            steps: Vec::new(),
+            started_at,
+            finished_at: None,
+        }
+    }
+}
+
 /// How many first bytes are read to tell a file's type (WebM's header needs a few hundred).
 const SNIFF_BYTES: usize = 8192;
 /// Longest file name kept (a label only).
@@ -258,23 +330,37 @@ pub async fn complete_upload(
         .await
         .context("reading the uploaded object's first bytes")?;
     if !sniff_matches(&row.content_type, &head) {
-        let failed = db::media::fail(
-            &mut conn,
-            id,
-            &format!("the file is not a {} file", row.content_type),
-        )
-        .await
-        .context("media::fail")?;
+        let reason = format!("the file is not a {} file", row.content_type);
+        let failed = conn
+            .transaction::<_, AppError, _>(async |c| {
+                let failed = db::media::fail(c, id, &reason)
+                    .await
+                    .context("media::fail")?;
+                if let Some(row) = &failed {
+                    super::events::media_changed(c, row).await?;
+                }
+                Ok(failed)
+            })
+            .await?;
         drop(conn);
         if let Err(e) = state.media_store.delete_item(id.0).await {
             tracing::warn!(media = %id, error = %e, "the refused upload's objects were not removed");
         }
         return failed.ok_or_else(|| AppError::conflict("the item changed meanwhile"));
     }
-    db::media::start_processing(&mut conn, id)
-        .await
-        .context("media::start_processing")?
-        .ok_or_else(|| AppError::conflict("the upload was completed already"))
+    let processing = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let row = db::media::start_processing(c, id)
+                .await
+                .context("media::start_processing")?
+                .ok_or_else(|| AppError::conflict("the upload was completed already"))?;
+            super::events::media_changed(c, &row).await?;
+            Ok(row)
+        })
+        .await?;
+    // This instance's workers take it now; the others would on their next look.
+    state.media_wake.notify_one();
+    Ok(processing)
 }
 
 /// `deleteMedia`: the owner and admins; every object made from the item goes with it.
@@ -298,9 +384,14 @@ pub async fn delete(state: &AppState, viewer: Option<Viewer>, id: MediaId) -> Ap
         .delete_item(id.0)
         .await
         .context("removing the item's objects")?;
-    Ok(db::media::delete(&mut conn, id)
+    let deleted = db::media::delete(&mut conn, id)
         .await
-        .context("media::delete")?)
+        .context("media::delete")?;
+    drop(conn);
+    if let Err(e) = crate::documents::media_metadata::remove(&state.docs, &id.to_string()).await {
+        tracing::warn!(media = %id, error = %e, "a deleted item's media metadata was not removed");
+    }
+    Ok(deleted)
 }
 
 /// Whether `viewer` may see `row`: READY items for anyone signed in, every item for the owner
@@ -309,6 +400,34 @@ pub fn visible(viewer: &Viewer, row: &MediaRow) -> bool {
     row.owner_id == viewer.user_id
         || viewer.is_admin()
         || MediaStatus::parse(&row.status) == MediaStatus::Ready
+}
+
+/// Whether an item will not change any more (READY or FAILED).
+pub fn is_final(row: &MediaRow) -> bool {
+    matches!(
+        MediaStatus::parse(&row.status),
+        MediaStatus::Ready | MediaStatus::Failed
+    )
+}
+
+/// `mediaProcessing(mediaId)`: the item, for its owner and admins only.
+pub async fn watchable(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: MediaId,
+) -> AppResult<MediaRow> {
+    let viewer = signed_in(viewer)?;
+    let mut conn = state.conn().await?;
+    let row = db::media::find(&mut conn, id)
+        .await
+        .context("media::find")?
+        .ok_or(AppError::NotFound("media"))?;
+    if row.owner_id != viewer.user_id && !viewer.is_admin() {
+        return Err(AppError::forbidden(
+            "an item's processing is followed by its owner",
+        ));
+    }
+    Ok(row)
 }
 
 /// `media(id)`.

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod jobs;
 pub mod matching;
 pub mod media;
+pub mod media_workers;
 pub mod notifications;
 pub mod persisted_queries;
 pub mod pipelines;
@@ -61,6 +62,10 @@ pub struct AppState {
     pub embedding_stats: Arc<castyou_actors::EmbeddingStats>,
     /// Where media objects live.
     pub media_store: Arc<crate::adapters::storage::MediaStore>,
+    /// Wakes this instance's media workers (an upload was completed here).
+    pub media_wake: Arc<tokio::sync::Notify>,
+    /// The media workers' counters.
+    pub media_stats: Arc<media_workers::MediaWorkerStats>,
 }
 
 impl AppState {
@@ -94,6 +99,8 @@ impl AppState {
         Ok(AppState {
             ai,
             media_store,
+            media_wake: Arc::default(),
+            media_stats: Arc::default(),
             semantic: Default::default(),
             embedding_stats: Default::default(),
             settings: Arc::new(settings),

@@ -21,6 +21,7 @@ mod jobs;
 mod mail_sink;
 mod matching;
 mod media;
+mod media_processing;
 mod migrations;
 mod notifications;
 mod operations;

@@ -18,13 +18,42 @@ const MEDIA: &str = r#"query($id: UUID!) { media(id: $id) { id status fileName }
 const PROFILE_MEDIA: &str = r#"query($id: UUID!) { talentProfile(id: $id) {
     media(kind: HEADSHOT) { id status } } }"#;
 
-/// A PNG's signature and header chunk start, then filler: enough for the type check.
-fn png_like(len: usize) -> Vec<u8> {
-    let mut bytes = vec![
-        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, b'I', b'H', b'D', b'R',
-    ];
-    bytes.resize(len, 7);
+/// A real (2 × 2) PNG padded with zeros after its end to `len` bytes: decoders stop at IEND.
+pub(crate) fn png_like(len: usize) -> Vec<u8> {
+    let image =
+        image::RgbImage::from_fn(2, 2, |x, y| image::Rgb([x as u8 * 200, y as u8 * 200, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("a png");
+    let mut bytes = out.into_inner();
+    assert!(bytes.len() <= len, "{} bytes", bytes.len());
+    bytes.resize(len, 0);
     bytes
+}
+
+/// The item once it is READY or FAILED (polled as its owner sees it).
+pub(crate) async fn settled(app: &TestApp, user: &TestUser, id: &str) -> Value {
+    let query = r#"query($id: UUID!) { media(id: $id) {
+        id status progress error url thumbnailUrl width height durationSeconds } }"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let body = app
+            .gql_ok(query, json!({ "id": id }), Some(&user.access_token))
+            .await;
+        let status = body["media"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if status == "READY" || status == "FAILED" {
+            return body["media"].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {status} after 30 s: {body:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 async fn request(
@@ -109,6 +138,24 @@ async fn a_talent_uploads_through_the_signed_url_and_processing_starts() {
         (Some(0.0), &Value::Null)
     );
 
+    // Unfinished media is the owner's to see.
+    let listed = |user: &TestUser| {
+        let token = user.access_token.clone();
+        let app = &app;
+        async move {
+            app.gql_ok(PROFILE_MEDIA, json!({ "id": talent.id }), Some(&token))
+                .await["talentProfile"]["media"]
+                .as_array()
+                .expect("a list")
+                .len()
+        }
+    };
+    let theirs = app
+        .gql_ok(MEDIA, json!({ "id": id }), Some(&producer.access_token))
+        .await;
+    assert_eq!(theirs["media"], Value::Null);
+    assert_eq!((listed(&talent).await, listed(&producer).await), (1, 0));
+
     // Completing before the upload: nothing is there yet.
     assert_error(&complete(&app, &talent, id).await, "CONFLICT");
 
@@ -125,28 +172,14 @@ async fn a_talent_uploads_through_the_signed_url_and_processing_starts() {
     // Once only.
     assert_error(&complete(&app, &talent, id).await, "CONFLICT");
 
-    // Unfinished media is the owner's to see.
-    let mine = app
-        .gql_ok(MEDIA, json!({ "id": id }), Some(&talent.access_token))
-        .await;
-    assert_eq!(mine["media"]["status"], "PROCESSING");
+    // Processed, it is everyone's to see.
+    let ready = settled(&app, &talent, id).await;
+    assert_eq!(ready["status"], "READY", "{ready:#}");
     let theirs = app
         .gql_ok(MEDIA, json!({ "id": id }), Some(&producer.access_token))
         .await;
-    assert_eq!(theirs["media"], Value::Null);
-    let listed = |user: &TestUser| {
-        let token = user.access_token.clone();
-        let app = &app;
-        async move {
-            app.gql_ok(PROFILE_MEDIA, json!({ "id": talent.id }), Some(&token))
-                .await["talentProfile"]["media"]
-                .as_array()
-                .expect("a list")
-                .len()
-        }
-    };
-    assert_eq!(listed(&talent).await, 1);
-    assert_eq!(listed(&producer).await, 0);
+    assert_eq!(theirs["media"]["status"], "READY");
+    assert_eq!(listed(&producer).await, 1);
 }
 
 #[actix_web::test]
@@ -453,13 +486,6 @@ async fn uploads_never_completed_are_swept_with_their_objects() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     // The completed one stays, objects and all.
+    assert_eq!(settled(&app, &talent, &completed).await["status"], "READY");
     assert!(stored_path(&app, &completed).exists());
-    let left = app
-        .gql_ok(
-            MEDIA,
-            json!({ "id": completed }),
-            Some(&talent.access_token),
-        )
-        .await;
-    assert_eq!(left["media"]["status"], "PROCESSING");
 }
