@@ -83,8 +83,24 @@ async fn readiness(state: &AppState) -> serde_json::Value {
             },
         }),
     };
+    let workers = &state.media_stats;
+    let count = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    let media = json!({
+        "storage": state.media_store.name(),
+        "processing": state.settings.media.process,
+        "workers": if state.settings.media.process {
+            crate::services::media_workers::concurrency(state)
+        } else {
+            0
+        },
+        "running": count(&workers.running),
+        "ready": count(&workers.ready),
+        "failed": count(&workers.failed),
+        "retried": count(&workers.retried),
+    });
     json!({
         "ai": ai,
+        "media": media,
         "status": if postgres_ok && redis_ok && mongodb_ok { "ready" } else { "unavailable" },
         "checks": {
             "postgres": word(postgres_ok),

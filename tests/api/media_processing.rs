@@ -526,6 +526,24 @@ async fn hostile_files_fail_cleanly_and_the_workers_go_on() {
         .await
         .expect("health");
     assert_eq!(health.status(), 200);
+    // The operators see the same: three failed, one ready, nothing left running.
+    let ready: Value = app
+        .client
+        .get(app.ops_url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("JSON");
+    let media = &ready["media"];
+    assert_eq!(media["storage"], "local", "{ready:#}");
+    assert_eq!(media["processing"], true, "{ready:#}");
+    assert_eq!(
+        (&media["failed"], &media["ready"], &media["running"]),
+        (&json!(3), &json!(1), &json!(0)),
+        "{ready:#}"
+    );
 }
 
 #[actix_web::test]
@@ -595,6 +613,18 @@ async fn an_item_whose_worker_died_is_processed_once_after_a_restart() {
         vec!["2".to_string()]
     );
 
+    // Its owner follows it on the API-only instance: the changes come from the instance that
+    // processes it.
+    let mut socket = connect(&api, TRANSPORT_WS, &talent).await;
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        &ids[0],
+        WATCH,
+        json!({ "id": ids[0] }),
+    )
+    .await;
+
     // Two processing instances start on the same data (a restart, and another instance).
     let mut settings = api.settings.clone();
     settings.media.process = true;
@@ -604,6 +634,9 @@ async fn an_item_whose_worker_died_is_processed_once_after_a_restart() {
     for id in &ids {
         assert_eq!(settled(&first, &talent, id).await["status"], "READY");
     }
+    let states = watch_until_settled(&mut socket, &ids[0]).await;
+    assert_eq!(states[0]["status"], "PROCESSING", "{states:#?}");
+    assert_progress_rises_to_ready(&states);
     // Each once: one READY event and one metadata document each; the died-on item on its
     // second attempt, after its lease ran out.
     for (id, attempt) in [(&ids[0], 2), (&ids[1], 1)] {

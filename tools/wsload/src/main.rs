@@ -19,6 +19,7 @@
 //! Only the server at `--url` is contacted; every wait is bounded.
 
 mod matching;
+mod media;
 mod search;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -131,6 +132,22 @@ enum Scenario {
         #[arg(long, default_value_t = 500)]
         queries: usize,
     },
+    /// The media pipeline: images per CPU-second and peak memory for 12-megapixel stills, a
+    /// long video's poster frame, a large upload's throughput and memory (scripts/mediaload.sh).
+    Media {
+        /// A 12-megapixel JPEG.
+        #[arg(long)]
+        jpeg: String,
+        /// A long 1080p MP4.
+        #[arg(long)]
+        video: String,
+        #[arg(long, default_value_t = 40)]
+        images: usize,
+        #[arg(long, default_value_t = 20)]
+        concurrent: usize,
+        #[arg(long, default_value_t = 1024)]
+        upload_mib: u64,
+    },
     /// The inbox's first page with N notifications stored for its user.
     Inbox {
         #[arg(long, default_value_t = 100_000)]
@@ -198,6 +215,22 @@ async fn main() -> Result<()> {
             requests,
         } => search::run(&api, &cli, concurrency, requests).await,
         Scenario::Recall { .. } => Ok(()),
+        Scenario::Media {
+            jpeg,
+            video,
+            images,
+            concurrent,
+            upload_mib,
+        } => {
+            let plan = media::Plan {
+                jpeg,
+                video,
+                images,
+                concurrent,
+                upload_mib,
+            };
+            media::run(&api, cli.server_pid, plan).await
+        }
         Scenario::Matching {
             cold_jobs,
             jobs,
