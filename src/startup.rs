@@ -12,11 +12,15 @@ use crate::services::pipelines::Pipelines;
 use crate::services::{gate, AppState};
 use crate::{db, telemetry};
 use actix::Addr;
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{guard, middleware, web, App, HttpResponse, HttpServer};
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use castyou_actors::NotificationHub;
 use std::net::TcpListener;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
@@ -184,6 +188,9 @@ fn start_preparing(docs: Documents) {
     });
 }
 
+/// The public listener: every HTTP route through actix-web's middleware, and websocket upgrades
+/// handed by actix-http to `http::upgrade` (which leaves the HTTP dispatcher behind). Built on
+/// `actix-server` the way `HttpServer::listen` builds it, plus the upgrade service.
 fn serve(
     listener: TcpListener,
     state: AppState,
@@ -191,31 +198,38 @@ fn serve(
     metrics: web::Data<Arc<Metrics>>,
     cost: Arc<graphql::QueryCost>,
 ) -> anyhow::Result<Server> {
-    let cost = web::Data::new(cost);
+    let address = listener.local_addr()?;
     let settings = state.settings.clone();
     let app = &settings.application;
-    let schema = web::Data::new(schema);
     let body_limit = app.body_limit_bytes;
     let server_settings = settings.clone();
-    let mut server = HttpServer::new(move || {
+    let mut builder = actix_server::Server::build().shutdown_timeout(app.shutdown_timeout_secs);
+    if app.workers > 0 {
+        builder = builder.workers(app.workers);
+    }
+    let shutdown = builder.graceful_shutdown_signal();
+    let builder = builder.listen("castyou-http", listener, move || {
         let worker_state = state.for_worker().unwrap_or_else(|e| {
             tracing::warn!(error = %e, "worker shares the process-wide connections");
             state.clone()
         });
-        let graphql_resource = web::resource("/graphql")
+        let upgrades = Rc::new(http::upgrade::Upgrades {
+            state: worker_state.clone(),
+            schema: schema.clone(),
+            metrics: metrics.get_ref().clone(),
+            cost: cost.clone(),
+            cohorts: graphql::live::Cohorts::new(metrics.cohort_gauge()),
+            shutdown: shutdown.clone(),
+        });
+        let graphql_resource = web::resource(http::upgrade::GRAPHQL_PATH)
             .route(web::post().to(http::graphql::graphql_post))
-            .route(
-                web::get()
-                    .guard(guard::Header("upgrade", "websocket"))
-                    .to(http::graphql::graphql_ws),
-            )
             .route(web::get().to(http::graphql::graphql_get));
-        App::new()
+        let app = App::new()
             .app_data(web::Data::new(worker_state))
             .app_data(web::Data::new(graphql::errors::DocumentCache::default()))
-            .app_data(schema.clone())
+            .app_data(web::Data::new(schema.clone()))
             .app_data(metrics.clone())
-            .app_data(cost.clone())
+            .app_data(web::Data::new(cost.clone()))
             .app_data(web::PayloadConfig::new(body_limit))
             .wrap(middleware::from_fn(http::metrics::record))
             .wrap(middleware::from_fn(http::middleware::request_id_header))
@@ -236,14 +250,28 @@ fn serve(
             )
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().json(serde_json::json!({ "error": "not found" }))
-            }))
-    })
-    .listen(listener)?
-    .shutdown_timeout(app.shutdown_timeout_secs);
-    if app.workers > 0 {
-        server = server.workers(app.workers);
-    }
-    Ok(server.run())
+            }));
+        let http_signal = shutdown.clone();
+        HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let signal = http_signal.clone();
+                async move { signal.notified().await }
+            })
+            .keep_alive(KeepAlive::default())
+            .client_request_timeout(Duration::from_secs(5))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .h1_allow_half_closed(true)
+            .tcp_nodelay(true)
+            .local_addr(address)
+            .upgrade(fn_service(move |upgrade| upgrades.clone().serve(upgrade)))
+            .finish(map_config(
+                app.into_factory()
+                    .map_err(|e: actix_web::Error| e.error_response()),
+                |_| AppConfig::default(),
+            ))
+            .tcp()
+    })?;
+    Ok(builder.run())
 }
 
 /// The operators' listener: `/metrics` and the detailed `/readyz` (bearer token when set), one

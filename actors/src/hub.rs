@@ -5,7 +5,7 @@
 use crate::events::{Event, Topic};
 use actix::{Actor, Context, Handler, Message, MessageResult, Supervised};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -15,6 +15,8 @@ const SEEN_CAPACITY: usize = 8192;
 struct Subscriber {
     tx: mpsc::Sender<Arc<Event>>,
     cut_off: Arc<AtomicBool>,
+    /// How many clients this subscription stands for, when it is shared by several.
+    stands_for: Option<Arc<AtomicUsize>>,
 }
 
 #[derive(Default)]
@@ -76,6 +78,16 @@ pub struct Subscribe {
     pub capacity: usize,
 }
 
+/// Like `Subscribe`, for one subscription shared by several clients: `subscribers` says how
+/// many, for `CountSubscriptions`.
+#[derive(Message)]
+#[rtype(result = "Subscription")]
+pub struct SubscribeCounted {
+    pub topic: Topic,
+    pub capacity: usize,
+    pub subscribers: Arc<AtomicUsize>,
+}
+
 /// Tells the hub a subscriber has gone.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -99,23 +111,15 @@ impl Handler<Subscribe> for NotificationHub {
     type Result = MessageResult<Subscribe>;
 
     fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
-        let (tx, events) = mpsc::channel(msg.capacity.max(1));
-        let cut_off = Arc::new(AtomicBool::new(false));
-        self.next_id += 1;
-        let id = self.next_id;
-        self.topics.entry(msg.topic).or_default().insert(
-            id,
-            Subscriber {
-                tx,
-                cut_off: cut_off.clone(),
-            },
-        );
-        MessageResult(Subscription {
-            id,
-            topic: msg.topic,
-            events,
-            cut_off,
-        })
+        MessageResult(self.add(msg.topic, msg.capacity, None))
+    }
+}
+
+impl Handler<SubscribeCounted> for NotificationHub {
+    type Result = MessageResult<SubscribeCounted>;
+
+    fn handle(&mut self, msg: SubscribeCounted, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.add(msg.topic, msg.capacity, Some(msg.subscribers)))
     }
 }
 
@@ -140,7 +144,12 @@ impl Handler<CountSubscriptions> for NotificationHub {
             .iter()
             // Clients' subscriptions only: not the instance's own watchers.
             .filter(|(topic, _)| !matches!(topic, Topic::Sessions | Topic::Matching))
-            .map(|(_, subscribers)| subscribers.len())
+            .flat_map(|(_, subscribers)| subscribers.values())
+            .map(|s| {
+                s.stands_for
+                    .as_ref()
+                    .map_or(1, |n| n.load(Ordering::Acquire))
+            })
             .sum()
     }
 }
@@ -151,6 +160,32 @@ impl NotificationHub {
         NotificationHub {
             restarts,
             ..NotificationHub::default()
+        }
+    }
+
+    fn add(
+        &mut self,
+        topic: Topic,
+        capacity: usize,
+        stands_for: Option<Arc<AtomicUsize>>,
+    ) -> Subscription {
+        let (tx, events) = mpsc::channel(capacity.max(1));
+        let cut_off = Arc::new(AtomicBool::new(false));
+        self.next_id += 1;
+        let id = self.next_id;
+        self.topics.entry(topic).or_default().insert(
+            id,
+            Subscriber {
+                tx,
+                cut_off: cut_off.clone(),
+                stands_for,
+            },
+        );
+        Subscription {
+            id,
+            topic,
+            events,
+            cut_off,
         }
     }
 

@@ -3,6 +3,7 @@
 //! `NotificationHub`; the resolvers never run inside an actor. `mediaProcessing(mediaId)`
 //! follows a media item's processing for its owner.
 
+use super::live::{AdmissionProbe, CohortSubscribers};
 use super::matching::Match;
 use super::media::MediaItem;
 use super::{state, viewer};
@@ -15,11 +16,11 @@ use crate::services::notifications::{self, Notification};
 use crate::services::{jobs, matching, media, signed_in, AppState, Viewer};
 use actix::Addr;
 use async_graphql::{Context, Object, Result, Subscription};
-use castyou_actors::hub::Unsubscribe;
+use castyou_actors::hub::{SubscribeCounted, Unsubscribe};
 use castyou_actors::{Event, NotificationHub, Subscribe, Subscription as HubSubscription, Topic};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// One change in a job's pipeline, decoded once per event and shared by every subscriber.
@@ -48,36 +49,11 @@ impl PipelineEvent {
     }
 }
 
-/// The subscriptions open on one websocket connection (set in the connection's data).
-#[derive(Debug, Clone, Default)]
-pub struct ConnectionSubscriptions(Arc<AtomicUsize>);
-
-impl ConnectionSubscriptions {
-    /// Takes a slot, or refuses when `max` are open.
-    fn take(&self, max: usize) -> Result<ConnectionSubscriptions, AppError> {
-        self.0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .map(|_| self.clone())
-            .map_err(|_| {
-                AppError::conflict(format!(
-                    "this connection already has {max} subscriptions; complete one first"
-                ))
-            })
-    }
-
-    fn free(&self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// A hub subscription as a stream; leaving (the client's `complete`, or a closed socket)
-/// drops it, tells the hub and frees the connection's slot.
+/// drops it and tells the hub.
 struct Live {
     subscription: HubSubscription,
     hub: Addr<NotificationHub>,
-    slot: Option<ConnectionSubscriptions>,
 }
 
 impl Drop for Live {
@@ -86,67 +62,39 @@ impl Drop for Live {
             topic: self.subscription.topic,
             id: self.subscription.id,
         });
-        if let Some(slot) = &self.slot {
-            slot.free();
-        }
     }
 }
 
-/// Each new subscription re-checks its connection's viewer: the access token must not have
-/// expired and the session must not be revoked (the request gate, which also counts it).
-async fn recheck_viewer(ctx: &Context<'_>) -> Result<(), AppError> {
-    let Some(viewer) = viewer(ctx) else {
-        return Err(AppError::Unauthenticated);
-    };
-    if let Some(session) = ctx.data_opt::<crate::http::graphql::SocketSession>() {
-        if session.expires_at <= Utc::now() {
-            return Err(AppError::Unauthenticated);
-        }
-    }
-    let client = super::meta(ctx).client_ip.clone();
-    crate::services::gate::admit(state(ctx), client.as_deref(), Some(&viewer), 1).await
-}
-
+/// Subscribes to `topic` on this instance's hub. A cohort's execution (see `graphql::live`)
+/// tells the hub how many subscribers the one subscription stands for. The transport admits
+/// each subscription before it runs (session, rate limit, the connection's cap).
 async fn subscribe(ctx: &Context<'_>, topic: Topic) -> Result<Live> {
-    recheck_viewer(ctx).await?;
-    let realtime = &state(ctx).settings.realtime;
-    let max = realtime.max_subscriptions_per_connection;
-    let slot = ctx
-        .data_opt::<ConnectionSubscriptions>()
-        .map(|open| open.take(max))
-        .transpose()?;
+    let capacity = state(ctx).settings.realtime.subscriber_queue;
     let hub = ctx.data_unchecked::<Addr<NotificationHub>>().clone();
-    let subscribed = hub
-        .send(Subscribe {
-            topic,
-            capacity: realtime.subscriber_queue,
-        })
-        .await;
-    match subscribed {
-        Ok(subscription) => Ok(Live {
-            subscription,
-            hub,
-            slot,
-        }),
-        Err(e) => {
-            if let Some(slot) = slot {
-                slot.free();
-            }
-            Err(AppError::Internal(anyhow::Error::new(e).context("subscribing")).into())
+    let subscribed = match ctx.data_opt::<CohortSubscribers>() {
+        Some(counted) => {
+            hub.send(SubscribeCounted {
+                topic,
+                capacity,
+                subscribers: counted.0.clone(),
+            })
+            .await
         }
+        None => hub.send(Subscribe { topic, capacity }).await,
+    };
+    match subscribed {
+        Ok(subscription) => Ok(Live { subscription, hub }),
+        Err(e) => Err(AppError::Internal(anyhow::Error::new(e).context("subscribing")).into()),
     }
 }
 
-/// A slot of the connection's subscription cap held by a stream that is not a hub
-/// subscription (the job feed); freed when the stream is dropped.
-struct Slot(Option<ConnectionSubscriptions>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Some(slot) = &self.0 {
-            slot.free();
-        }
+/// Subscribes, unless the request only asks whether it may (`AdmissionProbe`): then None, and
+/// the stream built on it is empty.
+async fn subscribe_unless_probing(ctx: &Context<'_>, topic: Topic) -> Result<Option<Live>> {
+    if ctx.data_opt::<AdmissionProbe>().is_some() {
+        return Ok(None);
     }
+    subscribe(ctx, topic).await.map(Some)
 }
 
 fn cut_off_error() -> async_graphql::Error {
@@ -155,8 +103,8 @@ fn cut_off_error() -> async_graphql::Error {
 }
 
 /// The notifications pushed to `live`'s user; ends with an error if the hub cut it off.
-fn notification_events(live: Live) -> impl Stream<Item = Result<Notification>> {
-    futures_util::stream::unfold(Some(live), move |live| async move {
+fn notification_events(live: Option<Live>) -> impl Stream<Item = Result<Notification>> {
+    futures_util::stream::unfold(live, move |live| async move {
         let mut live = live?;
         loop {
             let Some(event) = live.subscription.events.recv().await else {
@@ -225,8 +173,8 @@ fn unread_counts(live: Live, state: AppState, viewer: Viewer) -> impl Stream<Ite
 
 /// The pipeline events of `live` (other events on the topic are skipped); ends with an error
 /// if the hub cut the subscriber off.
-fn pipeline_events(live: Live) -> impl Stream<Item = Result<PipelineEvent>> {
-    futures_util::stream::unfold(Some(live), move |live| async move {
+fn pipeline_events(live: Option<Live>) -> impl Stream<Item = Result<PipelineEvent>> {
+    futures_util::stream::unfold(live, move |live| async move {
         let mut live = live?;
         loop {
             let Some(event): Option<Arc<Event>> = live.subscription.events.recv().await else {
@@ -314,7 +262,7 @@ impl SubscriptionRoot {
                 AppError::forbidden("the pipeline is visible to the job's producer only").into(),
             );
         }
-        let live = subscribe(ctx, Topic::Job(job_id.0)).await?;
+        let live = subscribe_unless_probing(ctx, Topic::Job(job_id.0)).await?;
         Ok(pipeline_events(live))
     }
 
@@ -330,7 +278,7 @@ impl SubscriptionRoot {
             )
             .into());
         }
-        let live = subscribe(ctx, Topic::User(viewer.user_id.0)).await?;
+        let live = subscribe_unless_probing(ctx, Topic::User(viewer.user_id.0)).await?;
         Ok(pipeline_events(live))
     }
 
@@ -354,7 +302,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<Notification>>> {
         let viewer = signed_in(viewer(ctx))?;
-        let live = subscribe(ctx, Topic::User(viewer.user_id.0)).await?;
+        let live = subscribe_unless_probing(ctx, Topic::User(viewer.user_id.0)).await?;
         Ok(notification_events(live))
     }
 
@@ -366,21 +314,8 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(60.0)")] min_score: Option<f64>,
     ) -> Result<impl Stream<Item = Result<Match>>> {
-        recheck_viewer(ctx).await?;
-        let max = state(ctx)
-            .settings
-            .realtime
-            .max_subscriptions_per_connection;
-        let slot = Slot(
-            ctx.data_opt::<ConnectionSubscriptions>()
-                .map(|open| open.take(max))
-                .transpose()?,
-        );
         let matches = matching::watch_jobs(state(ctx), viewer(ctx), min_score.unwrap_or(60.0))?;
-        Ok(matches.map(move |pair| {
-            let _held = &slot;
-            Ok(Match(pair))
-        }))
+        Ok(matches.map(|pair| Ok(Match(pair))))
     }
 
     /// The signed-in user's unread notification count: first the current count, then each

@@ -9,7 +9,7 @@ use crate::graphql::errors;
 use crate::graphql::loaders::LazyLoaders;
 use crate::graphql::{CastYouSchema, QueryCost, RequestContext};
 use crate::http::over_http::{self, Answer, Body, Cache};
-use crate::http::websocket::{self, Connection, SessionBinding, WsLimits};
+use crate::http::websocket::{self, Initialised, SessionBinding, SocketContext, WsLimits};
 use crate::services::{auth, gate, persisted_queries, AppState, RequestMeta};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -35,18 +35,30 @@ pub fn bearer(value: Option<&HeaderValue>) -> Result<Option<&str>, AppError> {
 
 /// Where the request came from: the TCP peer, or the address trusted proxies forwarded for.
 pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
-    let client_ip = state
-        .proxies
-        .client(req.peer_addr().map(|a| a.ip()), req.headers())
-        .map(|ip| ip.to_string());
+    meta_of(
+        state,
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        req.extensions().get::<RequestId>().map(|id| id.to_string()),
+    )
+}
+
+/// What is known of a request's caller: the client address (through trusted proxies), the
+/// user agent (at most 256 characters) and the request id.
+pub fn meta_of(
+    state: &AppState,
+    peer: Option<std::net::IpAddr>,
+    headers: &header::HeaderMap,
+    request_id: Option<String>,
+) -> RequestMeta {
+    let client_ip = state.proxies.client(peer, headers).map(|ip| ip.to_string());
     RequestMeta {
         client_ip,
-        user_agent: req
-            .headers()
+        user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect()),
-        request_id: req.extensions().get::<RequestId>().map(|id| id.to_string()),
+        request_id,
     }
 }
 
@@ -377,47 +389,38 @@ fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
         .map(str::to_string))
 }
 
-/// When the access token of a websocket connection expires (in the connection's data).
-#[derive(Debug, Clone, Copy)]
-pub struct SocketSession {
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// `GET /graphql` with `Upgrade: websocket`: subscriptions over `graphql-transport-ws` or the
-/// legacy `graphql-ws`. The access token comes in `connection_init`; a missing, bad, expired or
-/// revoked one gets no acknowledgement. Sockets are capped per client address (at the upgrade)
-/// and per user (at `connection_init`).
-pub async fn graphql_ws(
-    req: HttpRequest,
-    payload: web::Payload,
-    schema: web::Data<CastYouSchema>,
-    state: web::Data<AppState>,
-    metrics: web::Data<std::sync::Arc<crate::http::metrics::Metrics>>,
-    cost: web::Data<Arc<QueryCost>>,
-) -> actix_web::Result<HttpResponse> {
-    let state = state.get_ref().clone();
-    let meta = request_meta(&req, &state);
-    let address_slot = match state.live.open(meta.client_ip.as_deref()) {
-        Ok(slot) => slot,
-        Err(e) => {
-            // Not a GraphQL response: the status itself refuses the upgrade.
-            let answer = Answer::error(StatusCode::TOO_MANY_REQUESTS, &e);
-            return Ok(answer.into_response(over_http::MediaType::GraphqlResponse));
-        }
-    };
-    let mut data = async_graphql::Data::default();
-    // Lives as long as the connection's data: counts the socket while it is open.
-    data.insert(metrics.websocket_opened());
-    data.insert(crate::graphql::subscriptions::ConnectionSubscriptions::default());
-    data.insert(state.clone());
-    data.insert(LazyLoaders::new(state.pool.clone()));
+/// Serves one upgraded GraphQL websocket (from `http::upgrade`, which checked the handshake and
+/// took `address_slot`) until it closes or `shutdown` resolves.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_socket(
+    socket: websocket::Socket,
+    protocol: async_graphql::http::WebSocketProtocols,
+    state: &AppState,
+    schema: &CastYouSchema,
+    cohorts: &crate::graphql::live::Cohorts,
+    metrics: &Arc<crate::http::metrics::Metrics>,
+    cost: &Arc<QueryCost>,
+    meta: RequestMeta,
+    address_slot: Box<dyn Send>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let state = state.clone();
     let realtime = &state.settings.realtime;
     let limits = WsLimits {
         init_timeout: Duration::from_secs(realtime.ws_init_timeout_secs),
         keepalive: Duration::from_secs(realtime.ws_keepalive_secs),
-        max_message: state.settings.application.body_limit_bytes,
+        max_subscriptions: realtime.max_subscriptions_per_connection,
+        outbox: realtime.subscriber_queue,
     };
-    let (bind, binding) = oneshot::channel();
+    let cx = SocketContext {
+        schema: schema.clone(),
+        state: state.clone(),
+        cohorts: cohorts.clone(),
+        cost: cost.clone(),
+        client_ip: meta.client_ip.clone(),
+        // Counts the socket while it is open.
+        hold: Box::new((address_slot, metrics.websocket_opened())),
+    };
     let on_init = move |init: serde_json::Value| async move {
         // Every subscription needs a user: a connection without a token is refused.
         let token = init_token(&init)?.ok_or(AppError::Unauthenticated)?;
@@ -431,33 +434,24 @@ pub async fn graphql_ws(
         let left = (expires_at - chrono::Utc::now())
             .to_std()
             .unwrap_or_default();
-        // The connection task is gone only if the socket already closed.
-        let _ = bind.send(SessionBinding {
-            expires_at: tokio::time::Instant::now() + left,
-            ended,
-            hold: Box::new(slot),
-        });
         let mut data = async_graphql::Data::default();
+        data.insert(state.clone());
+        data.insert(LazyLoaders::new(state.pool.clone()));
         data.insert(RequestContext {
             viewer: Some(viewer),
             meta,
         });
-        data.insert(SocketSession { expires_at });
-        Ok(data)
+        Ok(Initialised {
+            data: Arc::new(data),
+            viewer,
+            binding: SessionBinding {
+                expires_at: tokio::time::Instant::now() + left,
+                ended,
+                hold: Box::new(slot),
+            },
+        })
     };
-    websocket::serve(
-        &req,
-        payload,
-        CastYouSchema::clone(&schema),
-        data,
-        on_init,
-        limits,
-        Connection {
-            cost: cost.get_ref().clone(),
-            hold: Box::new(address_slot),
-            binding,
-        },
-    )
+    websocket::run(socket, cx, on_init, limits, protocol, shutdown).await;
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub struct Metrics {
     latency: Histogram,
     websockets: Gauge,
     subscriptions: Gauge,
+    cohorts: Gauge,
     outbox_backlog: Gauge,
     documents_backlog: Gauge,
     pipeline_actors: Gauge,
@@ -262,6 +263,13 @@ impl Metrics {
             "Live subscriptions on this instance",
             subscriptions.clone(),
         );
+        let cohorts = Gauge::default();
+        registry.register(
+            "subscription_cohorts",
+            "Shared executions of subscriptions on this instance (one per operation, variables \
+             and viewer per worker)",
+            cohorts.clone(),
+        );
         let outbox_backlog = Gauge::default();
         registry.register(
             "outbox_backlog",
@@ -316,6 +324,7 @@ impl Metrics {
             latency,
             websockets,
             subscriptions,
+            cohorts,
             outbox_backlog,
             documents_backlog,
             pipeline_actors,
@@ -331,6 +340,17 @@ impl Metrics {
     }
 
     /// Counts an open websocket until the returned guard is dropped.
+    /// The gauge a worker's cohorts count themselves in.
+    pub fn cohort_gauge(&self) -> Gauge {
+        self.cohorts.clone()
+    }
+
+    /// Counts and times one answered request (websocket handshakes included).
+    pub fn observe_request(&self, status: u16, took: std::time::Duration) {
+        self.latency.observe(took.as_secs_f64());
+        self.requests.get_or_create(&StatusLabel { status }).inc();
+    }
+
     pub fn websocket_opened(self: &Arc<Self>) -> WebsocketGuard {
         self.websockets.inc();
         WebsocketGuard(self.clone())
@@ -355,13 +375,7 @@ pub async fn record(
     let started = Instant::now();
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
-        metrics.latency.observe(started.elapsed().as_secs_f64());
-        metrics
-            .requests
-            .get_or_create(&StatusLabel {
-                status: response.status().as_u16(),
-            })
-            .inc();
+        metrics.observe_request(response.status().as_u16(), started.elapsed());
     }
     Ok(response)
 }

@@ -9,4 +9,5 @@ pub mod media;
 pub mod metrics;
 pub mod middleware;
 pub mod over_http;
+pub mod upgrade;
 pub mod websocket;

@@ -1,56 +1,92 @@
 //! The websocket transport of subscriptions, for `graphql-transport-ws` and the legacy
-//! `graphql-ws`. async-graphql speaks the protocol; this module moves its messages and bounds
-//! everything a client controls:
+//! `graphql-ws`, on a connection `http::upgrade` handed over. This module speaks both
+//! protocols, runs the subscriptions (shared by cohorts where it can, see `graphql::live`) and
+//! bounds everything a client controls:
 //!
-//! - **Backpressure.** A message goes out only once the previous one has been taken by the
-//!   socket's bounded send queue, which drains only as fast as the client reads. While a
-//!   client is not reading, its subscriptions are not polled, so their hub queues fill and the
-//!   hub cuts them off (the subscription ends with an error) instead of memory growing.
+//! - **Backpressure.** Deliveries wait in the connection's bounded outbox and go out only as
+//!   fast as the socket takes them (all that is queued in one write). A subscription whose
+//!   deliveries find the outbox full is cut off (CONFLICT, then complete) instead of memory
+//!   growing; a subscription running on its own is not polled while the socket is busy, so its
+//!   hub queue fills and the hub cuts it off the same way.
 //! - **Init timeout.** A connection not acknowledged within `init_timeout` is closed with 4408.
 //! - **Keep-alive.** The server pings every `keepalive`; a client heard from for none of three
 //!   intervals, or that cannot take a message for as long, is closed.
-//! - **Size.** Frames and reassembled messages larger than `max_message` close the connection.
+//! - **Size.** Frames and reassembled messages larger than the body limit close the connection
+//!   (1009).
 //! - **Subscriptions only.** Queries and mutations go over HTTP, where every request passes the
 //!   rate limit and mutations are audited; one sent here is refused with
-//!   GRAPHQL_VALIDATION_FAILED, and so is a subscription over the query cost limits (checked
-//!   before async-graphql sees the document).
+//!   GRAPHQL_VALIDATION_FAILED, and so is a subscription over the query cost limits.
+//! - **Admission.** Each subscription is admitted on its own: the access token must still be
+//!   valid, the rate limit must allow it, and the connection may hold at most
+//!   `max_subscriptions` (CONFLICT beyond).
 //! - **Sessions.** Once `connection_init` is accepted the connection is bound to its session: when
 //!   the session is revoked (on any instance) or the access token expires, every open
 //!   subscription gets an UNAUTHENTICATED error and the socket is closed with 4401.
+//! - **Protocol errors** close as graphql-transport-ws says: 4400 an unreadable message, 4401 a
+//!   subscription before the acknowledgement, 4403 a refused `connection_init`, 4409 an id
+//!   already in use, 4429 a second `connection_init` (the legacy protocol gets
+//!   `connection_error` where it has one).
 
-use crate::graphql::QueryCost;
+use crate::errors::AppError;
+use crate::graphql::live::{AdmissionProbe, CohortKey, Cohorts, Delivery, Membership, Outbox};
+use crate::graphql::{CastYouSchema, QueryCost};
 use crate::http::live_sessions::SessionEnd;
-use actix_web::http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
-use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
-use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
-use async_graphql::{Data, Executor};
-use futures_util::StreamExt;
-use std::collections::HashSet;
+use crate::services::{gate, AppState, Viewer};
+use actix_web::web::Bytes;
+use async_graphql::http::WebSocketProtocols;
+use async_graphql::{Data, ErrorExtensions, Response};
+use futures_util::stream::{BoxStream, FuturesUnordered};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use std::collections::HashMap;
 use std::future::Future;
-use std::str::FromStr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
 
-/// What one connection is allowed.
+/// An upgraded connection (see `http::upgrade`).
+pub type Socket = WebSocketStream<TcpStream>;
+
+/// What one connection is allowed (frame and message sizes are the codec's, set at the
+/// upgrade).
 #[derive(Debug, Clone, Copy)]
 pub struct WsLimits {
     pub init_timeout: Duration,
     pub keepalive: Duration,
-    pub max_message: usize,
+    pub max_subscriptions: usize,
+    /// Deliveries that may wait for the socket before a subscription is cut off.
+    pub outbox: usize,
 }
-
-/// Client messages that may wait for the protocol handler before the socket stops being read.
-const INCOMING_QUEUE: usize = 16;
 
 /// The close code graphql-transport-ws gives an unacknowledged connection.
 const INIT_TIMEOUT_CODE: u16 = 4408;
-
-/// The close code of a connection whose session ended (graphql-transport-ws: Unauthorized).
+/// An unreadable message.
+const BAD_REQUEST_CODE: u16 = 4400;
+/// A subscription before the acknowledgement, or a session that ended.
 const UNAUTHORIZED_CODE: u16 = 4401;
+/// A refused `connection_init`.
+const FORBIDDEN_CODE: u16 = 4403;
+/// A subscription id already in use.
+const DUPLICATE_CODE: u16 = 4409;
+/// A second `connection_init`.
+const TOO_MANY_INITS_CODE: u16 = 4429;
 
-/// What binds an acknowledged connection to its session, sent by `connection_init`'s handler.
+/// How long a closing handshake may take before the socket is dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Deliveries written to the socket in one go, at most.
+const WRITE_BATCH: usize = 64;
+
+/// What binds an acknowledged connection to its session.
 pub struct SessionBinding {
     /// When the access token the connection was opened with expires.
     pub expires_at: Instant,
@@ -60,264 +96,693 @@ pub struct SessionBinding {
     pub hold: Box<dyn Send>,
 }
 
-/// What a connection brings besides the protocol: its cost limits, what it holds while open,
-/// and where its session binding arrives from.
-pub struct Connection {
-    pub cost: std::sync::Arc<QueryCost>,
-    pub hold: Box<dyn Send>,
-    pub binding: oneshot::Receiver<SessionBinding>,
+/// What an accepted `connection_init` gives the connection.
+pub struct Initialised {
+    /// The data every execution of the connection's subscriptions gets.
+    pub data: Arc<Data>,
+    pub viewer: Viewer,
+    pub binding: SessionBinding,
 }
 
-/// Upgrades the request and serves the connection on this worker until either side closes.
-pub fn serve<E, OnInit, InitFut>(
-    req: &HttpRequest,
-    body: web::Payload,
-    executor: E,
-    data: Data,
+/// What a connection runs on.
+pub struct SocketContext {
+    pub schema: CastYouSchema,
+    pub state: AppState,
+    pub cohorts: Cohorts,
+    pub cost: Arc<QueryCost>,
+    pub client_ip: Option<String>,
+    /// Held for as long as the connection lives (its address slot, the open-sockets gauge).
+    pub hold: Box<dyn std::any::Any>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<serde_json::Value>,
+    },
+    #[serde(alias = "start")]
+    Subscribe {
+        id: String,
+        payload: SubscribePayload,
+    },
+    #[serde(alias = "stop")]
+    Complete {
+        id: String,
+    },
+    ConnectionTerminate,
+    Ping {},
+    Pong {},
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribePayload {
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<serde_json::Value>,
+    #[serde(default)]
+    extensions: HashMap<String, async_graphql::Value>,
+}
+
+impl SubscribePayload {
+    fn request(&self) -> async_graphql::Request {
+        let mut request = async_graphql::Request::new(self.query.clone()).variables(
+            async_graphql::Variables::from_json(
+                self.variables.clone().unwrap_or(serde_json::Value::Null),
+            ),
+        );
+        request.operation_name = self.operation_name.clone();
+        request.extensions = async_graphql::Extensions(self.extensions.clone());
+        request
+    }
+}
+
+/// Where a subscription is.
+enum Running {
+    /// Being admitted; what runs once it is.
+    Admitting(Box<(SubscribePayload, Option<CohortKey>)>),
+    /// A member of a cohort; its deliveries come through the outbox.
+    Shared(#[allow(dead_code)] Membership),
+    /// Running on its own; its stream is in `Connection::own`.
+    Own,
+}
+
+struct Sub {
+    id: String,
+    /// `{"id":…,"type":"next","payload":` (or the legacy `data`), for every frame of it.
+    prefix: Vec<u8>,
+    running: Running,
+}
+
+type Admission = Pin<Box<dyn Future<Output = (u64, Result<(), Response>)>>>;
+type Init = Pin<Box<dyn Future<Output = Result<Initialised, AppError>>>>;
+
+/// How the loop ends: with a close frame, or silently (the client is gone).
+type Ending = Option<CloseFrame>;
+
+struct Connection {
+    protocol: WebSocketProtocols,
+    limits: WsLimits,
+    cx: SocketContext,
+    session: Option<Initialised>,
+    init: Option<Init>,
+    /// `connection_init` was received (once only).
+    init_seen: bool,
+    subs: HashMap<u64, Sub>,
+    serial_of: HashMap<String, u64>,
+    next_serial: u64,
+    own: HashMap<u64, BoxStream<'static, Response>>,
+    admissions: FuturesUnordered<Admission>,
+    outbox: Rc<Outbox>,
+}
+
+/// Serves the connection until either side closes it or `shutdown` resolves (then it is closed
+/// with 1001, going away).
+pub async fn run<OnInit, InitFut>(
+    mut socket: Socket,
+    cx: SocketContext,
     on_init: OnInit,
     limits: WsLimits,
-    connection: Connection,
-) -> actix_web::Result<HttpResponse>
-where
-    E: Executor,
-    OnInit: FnOnce(serde_json::Value) -> InitFut + Send + 'static,
-    InitFut: Future<Output = async_graphql::Result<Data>> + Send + 'static,
-{
-    let protocol = req
-        .headers()
-        .get(SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|offered| {
-            offered
-                .split(',')
-                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
-        })
-        .ok_or_else(|| {
-            actix_web::error::ErrorBadRequest(
-                "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws",
-            )
-        })?;
-    let (mut response, session, messages) = actix_ws::handle(req, body)?;
-    response.headers_mut().insert(
-        SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(protocol.sec_websocket_protocol()),
-    );
-    let messages = messages
-        .max_frame_size(limits.max_message)
-        .aggregate_continuations()
-        .max_continuation_size(limits.max_message);
-    let (to_protocol, from_client) = mpsc::channel::<Vec<u8>>(INCOMING_QUEUE);
-    let from_client = futures_util::stream::unfold(from_client, |mut rx| async move {
-        rx.recv().await.map(|message| (message, rx))
-    });
-    let graphql = WebSocket::new(executor, from_client, protocol)
-        .connection_data(data)
-        .on_connection_init(on_init);
-    actix_web::rt::spawn(run(
-        graphql,
-        session,
-        messages,
-        to_protocol,
-        limits,
-        protocol,
-        connection,
-    ));
-    Ok(response)
-}
-
-async fn run(
-    graphql: impl futures_util::Stream<Item = WsMessage>,
-    mut session: Session,
-    mut messages: actix_ws::AggregatedMessageStream,
-    to_protocol: mpsc::Sender<Vec<u8>>,
-    limits: WsLimits,
     protocol: WebSocketProtocols,
-    connection: Connection,
-) {
-    let Connection {
-        cost,
-        hold: _hold,
-        binding,
-    } = connection;
-    let mut binding = Some(binding);
-    // What the session binding holds for the connection's life, and its end signal.
-    let mut _bound_hold: Option<Box<dyn Send>> = None;
+    shutdown: impl Future<Output = ()>,
+) where
+    OnInit: FnOnce(serde_json::Value) -> InitFut + 'static,
+    InitFut: Future<Output = Result<Initialised, AppError>> + 'static,
+{
+    let mut on_init = Some(on_init);
+    let mut conn = Connection {
+        protocol,
+        limits,
+        cx,
+        session: None,
+        init: None,
+        init_seen: false,
+        subs: HashMap::new(),
+        serial_of: HashMap::new(),
+        next_serial: 0,
+        own: HashMap::new(),
+        admissions: FuturesUnordered::new(),
+        outbox: Outbox::new(limits.outbox),
+    };
     let mut ended: Option<oneshot::Receiver<SessionEnd>> = None;
     let expiry = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
     let mut expiry = std::pin::pin!(expiry);
-    // Ids of the client's subscriptions that have not completed.
-    let mut open_ids: HashSet<String> = HashSet::new();
-    let mut graphql = std::pin::pin!(graphql);
+    let mut shutdown = std::pin::pin!(shutdown);
     let init_deadline = tokio::time::sleep(limits.init_timeout);
     let mut init_deadline = std::pin::pin!(init_deadline);
     let mut pings = tokio::time::interval(limits.keepalive);
     pings.reset();
     let silence = limits.keepalive * 3;
     let mut last_heard = Instant::now();
-    let mut acknowledged = false;
-    // A client message waiting for room in the protocol handler's queue; the socket is not
-    // read meanwhile.
-    let mut waiting: Option<Vec<u8>> = None;
 
-    let close = loop {
+    let close: Ending = loop {
+        let outbox = conn.outbox.clone();
         tokio::select! {
-            room = to_protocol.reserve(), if waiting.is_some() => {
-                let Ok(room) = room else { break None };
-                if let Some(message) = waiting.take() {
-                    room.send(message);
-                }
-            }
-            incoming = messages.next(), if waiting.is_none() => {
+            incoming = socket.next() => {
                 last_heard = Instant::now();
                 let message = match incoming {
-                    Some(Ok(AggregatedMessage::Text(text))) => text.into_bytes().to_vec(),
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => bytes.to_vec(),
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() {
-                            break None;
-                        }
-                        continue;
+                    Some(Ok(Message::Text(text))) => Bytes::from(text),
+                    Some(Ok(Message::Binary(bytes))) => bytes,
+                    // The codec answers pings itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(WsError::Capacity(e))) => {
+                        break Some(reason(CloseCode::Size, e.to_string()))
                     }
-                    Some(Ok(AggregatedMessage::Pong(_))) => continue,
-                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
-                    Some(Err(e)) => break Some(reason(CloseCode::Protocol, e.to_string())),
+                    Some(Err(WsError::Protocol(e))) => {
+                        break Some(reason(CloseCode::Protocol, e.to_string()))
+                    }
+                    Some(Err(WsError::Utf8)) => {
+                        break Some(reason(CloseCode::Invalid, "text frames are UTF-8".into()))
+                    }
+                    Some(Err(_)) => break None,
                 };
-                match screen(&message, protocol, &cost) {
-                    Screened::Refused(refusal) => {
-                        if session.text(refusal).await.is_err() {
-                            break None;
+                match conn.receive(&message, &mut on_init) {
+                    Ok(replies) => {
+                        if let Err(end) = write_all(&mut socket, replies, silence).await {
+                            break end;
                         }
-                        continue;
                     }
-                    Screened::Subscribe(id) => {
-                        open_ids.insert(id);
+                    Err(end) => {
+                        let _ = write_all(&mut socket, end.1, silence).await;
+                        break end.0;
                     }
-                    Screened::Complete(id) => {
-                        open_ids.remove(&id);
-                    }
-                    Screened::Other => {}
-                }
-                match to_protocol.try_send(message) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(message)) => waiting = Some(message),
-                    Err(mpsc::error::TrySendError::Closed(_)) => break None,
                 }
             }
-            outgoing = graphql.next() => match outgoing {
-                Some(WsMessage::Text(text)) => {
-                    acknowledged |= !acknowledged && text.contains("\"connection_ack\"");
-                    if let Some(id) = completed_id(&text) {
-                        open_ids.remove(&id);
+            initialised = async { conn.init.as_mut()?.await.into() }, if conn.init.is_some() => {
+                conn.init = None;
+                match initialised {
+                    Some(Ok(session)) => {
+                        // `binding.hold` stays with the session for the connection's life.
+                        let b = &session.binding;
+                        expiry.as_mut().reset(b.expires_at);
+                        conn.session = Some(session);
+                        if let Some(s) = conn.session.as_mut() {
+                            let (_, dead) = oneshot::channel();
+                            ended = Some(std::mem::replace(&mut s.binding.ended, dead));
+                        }
+                        let ack = text(r#"{"type":"connection_ack"}"#.to_string());
+                        if let Err(end) = write_all(&mut socket, vec![ack], silence).await {
+                            break end;
+                        }
                     }
-                    match tokio::time::timeout(silence, session.text(text)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_closed)) => break None,
-                        Err(_) => break Some(reason(
-                            CloseCode::Policy,
-                            "the client stopped taking messages".into(),
-                        )),
+                    Some(Err(e)) => {
+                        let message = e.message();
+                        match protocol {
+                            WebSocketProtocols::SubscriptionsTransportWS => {
+                                let frame = serde_json::json!({
+                                    "type": "connection_error",
+                                    "payload": { "message": message },
+                                });
+                                let _ = write_all(&mut socket, vec![text(frame.to_string())], silence).await;
+                                break Some(reason(CloseCode::Policy, message));
+                            }
+                            WebSocketProtocols::GraphQLWS => {
+                                break Some(reason(FORBIDDEN_CODE.into(), format!("Forbidden: {message}")));
+                            }
+                        }
+                    }
+                    None => break None,
+                }
+            }
+            admitted = conn.admissions.next(), if !conn.admissions.is_empty() => {
+                if let Some((serial, result)) = admitted {
+                    let replies = conn.admitted(serial, result);
+                    if let Err(end) = write_all(&mut socket, replies, silence).await {
+                        break end;
                     }
                 }
-                Some(WsMessage::Close(code, message)) => break Some(reason(code.into(), message)),
-                None => break Some(reason(CloseCode::Normal, String::new())),
-            },
-            arrived = async { binding.as_mut()?.await.ok() }, if binding.is_some() => {
-                binding = None;
-                if let Some(b) = arrived {
-                    expiry.as_mut().reset(b.expires_at);
-                    ended = Some(b.ended);
-                    _bound_hold = Some(b.hold);
+            }
+            () = std::future::poll_fn(|cx| {
+                outbox.register(cx.waker());
+                if outbox.is_idle() { Poll::Pending } else { Poll::Ready(()) }
+            }) => {
+                if let Err(end) = conn.drain(&mut socket, silence).await {
+                    break end;
+                }
+            }
+            (serial, response) = std::future::poll_fn(|cx| poll_own(&mut conn.own, cx)) => {
+                let replies = conn.own_item(serial, response);
+                if let Err(end) = write_all(&mut socket, replies, silence).await {
+                    break end;
                 }
             }
             end = async { ended.as_mut()?.await.ok() }, if ended.is_some() => {
                 ended = None;
                 if let Some(end) = end {
-                    break end_session(&mut session, protocol, &open_ids, end).await;
+                    let (frames, close) = conn.end_session(end);
+                    let _ = write_all(&mut socket, frames, silence).await;
+                    break close;
                 }
             }
-            () = &mut expiry, if _bound_hold.is_some() => {
-                break end_session(&mut session, protocol, &open_ids, SessionEnd::Expired).await;
+            () = &mut expiry, if conn.session.is_some() => {
+                let (frames, close) = conn.end_session(SessionEnd::Expired);
+                let _ = write_all(&mut socket, frames, silence).await;
+                break close;
             }
-            () = &mut init_deadline, if !acknowledged => {
+            () = &mut init_deadline, if conn.session.is_none() => {
                 break Some(reason(
                     INIT_TIMEOUT_CODE.into(),
                     "Connection initialisation timeout".into(),
                 ));
             }
+            () = &mut shutdown => {
+                break Some(reason(CloseCode::Away, "the server is restarting".into()));
+            }
             _ = pings.tick() => {
                 if last_heard.elapsed() >= silence {
                     break Some(reason(CloseCode::Away, "no answer to pings".into()));
                 }
-                if session.ping(b"").await.is_err() {
-                    break None;
+                if let Err(end) = write_all(&mut socket, vec![Message::Ping(Bytes::new())], silence).await {
+                    break end;
                 }
             }
         }
     };
-    // Closing an already closed session only reports that it was.
-    let _ = session.close(close).await;
-}
-
-/// What a client message is, as far as the transport cares.
-enum Screened {
-    /// Answer this instead of passing the message on.
-    Refused(String),
-    /// A subscription starts (`subscribe`, legacy `start`) with this id.
-    Subscribe(String),
-    /// The client ends a subscription (`complete`, legacy `stop`).
-    Complete(String),
-    Other,
-}
-
-/// Reads a client message: a `subscribe` (or legacy `start`) whose operation is not a
-/// subscription, or that is over the cost limits, is refused; others pass (documents that do
-/// not parse too: the protocol handler reports those).
-fn screen(message: &[u8], protocol: WebSocketProtocols, cost: &QueryCost) -> Screened {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(message) else {
-        return Screened::Other;
-    };
-    let id_of = |value: &serde_json::Value| value.get("id")?.as_str().map(str::to_string);
-    match value.get("type").and_then(|t| t.as_str()) {
-        Some("subscribe" | "start") => {}
-        Some("complete" | "stop") => {
-            return id_of(&value).map_or(Screened::Other, Screened::Complete)
-        }
-        _ => return Screened::Other,
+    // Subscriptions end (cohorts are left, streams dropped) before the socket closes.
+    conn.subs.clear();
+    conn.own.clear();
+    // Closing an already closed socket only reports that it was; a client that does not
+    // answer the close is dropped after a moment.
+    if let Some(frame) = close {
+        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
     }
-    let Some(id) = value.get("id").cloned() else {
-        return Screened::Other;
-    };
-    let Some(payload) = value.get("payload") else {
-        return Screened::Other;
-    };
-    let subscribed = || id_of(&value).map_or(Screened::Other, Screened::Subscribe);
-    let Some(query) = payload.get("query").and_then(|q| q.as_str()) else {
-        return subscribed();
-    };
-    let refuse = |message: String| {
+}
+
+/// The next response of the subscriptions running on their own (None: that one ended).
+fn poll_own(
+    own: &mut HashMap<u64, BoxStream<'static, Response>>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<(u64, Option<Response>)> {
+    for (serial, stream) in own.iter_mut() {
+        if let Poll::Ready(item) = stream.poll_next_unpin(cx) {
+            return Poll::Ready((*serial, item));
+        }
+    }
+    Poll::Pending
+}
+
+/// Sends `messages` in one write, within `silence`.
+async fn write_all(
+    socket: &mut Socket,
+    messages: Vec<Message>,
+    silence: Duration,
+) -> Result<(), Ending> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let sent = tokio::time::timeout(silence, async {
+        for message in messages {
+            socket.feed(message).await?;
+        }
+        socket.flush().await
+    })
+    .await;
+    match sent {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_closed)) => Err(None),
+        Err(_) => Err(Some(reason(
+            CloseCode::Policy,
+            "the client stopped taking messages".into(),
+        ))),
+    }
+}
+
+fn text(frame: String) -> Message {
+    Message::text(frame)
+}
+
+fn reason(code: CloseCode, description: String) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: description.into(),
+    }
+}
+
+/// A response that is only `errors`, for subscription `id`'s `next` (legacy `data`) frame.
+fn error_response(e: &AppError) -> Response {
+    let error = e.extend();
+    Response::from_errors(vec![error.into_server_error(async_graphql::Pos::default())])
+}
+
+impl Connection {
+    fn next_kind(&self) -> &'static str {
+        match self.protocol {
+            WebSocketProtocols::GraphQLWS => "next",
+            WebSocketProtocols::SubscriptionsTransportWS => "data",
+        }
+    }
+
+    fn complete_frame(id: &str) -> Message {
+        text(serde_json::json!({ "id": id, "type": "complete" }).to_string())
+    }
+
+    /// The frames that end subscription `id` with `response` (an error): `next`, `complete`.
+    fn refusal(&self, id: &str, response: &Response) -> Vec<Message> {
+        let payload = serde_json::to_vec(response).unwrap_or_else(|_| b"{}".to_vec());
+        vec![
+            with_prefix(&prefix(id, self.next_kind()), &payload),
+            Self::complete_frame(id),
+        ]
+    }
+
+    /// Handles a client message: the frames to answer with, or how the connection ends (with
+    /// frames to send first).
+    fn receive<OnInit, InitFut>(
+        &mut self,
+        message: &[u8],
+        on_init: &mut Option<OnInit>,
+    ) -> Result<Vec<Message>, (Ending, Vec<Message>)>
+    where
+        OnInit: FnOnce(serde_json::Value) -> InitFut + 'static,
+        InitFut: Future<Output = Result<Initialised, AppError>> + 'static,
+    {
+        let message: ClientMessage = match serde_json::from_slice(message) {
+            Ok(m) => m,
+            Err(e) => {
+                return Err((
+                    Some(reason(
+                        BAD_REQUEST_CODE.into(),
+                        format!("Invalid message received: {e}"),
+                    )),
+                    vec![],
+                ))
+            }
+        };
+        match message {
+            ClientMessage::ConnectionInit { payload } => {
+                let Some(init) = on_init.take().filter(|_| !self.init_seen) else {
+                    return Err(match self.protocol {
+                        WebSocketProtocols::GraphQLWS => (
+                            Some(reason(
+                                TOO_MANY_INITS_CODE.into(),
+                                "Too many initialisation requests".into(),
+                            )),
+                            vec![],
+                        ),
+                        WebSocketProtocols::SubscriptionsTransportWS => (
+                            Some(reason(
+                                CloseCode::Policy,
+                                "Too many initialisation requests".into(),
+                            )),
+                            vec![text(
+                                serde_json::json!({ "type": "connection_error",
+                                    "payload": { "message": "Too many initialisation requests" } })
+                                .to_string(),
+                            )],
+                        ),
+                    });
+                };
+                self.init_seen = true;
+                self.init = Some(Box::pin(init(payload.unwrap_or_default())));
+                Ok(vec![])
+            }
+            ClientMessage::Ping {} => Ok(vec![text(r#"{"type":"pong"}"#.to_string())]),
+            ClientMessage::Pong {} => Ok(vec![]),
+            ClientMessage::ConnectionTerminate => {
+                Err((Some(reason(CloseCode::Normal, String::new())), vec![]))
+            }
+            ClientMessage::Complete { id } => {
+                let Some(serial) = self.serial_of.remove(&id) else {
+                    return Ok(vec![]);
+                };
+                self.subs.remove(&serial);
+                self.own.remove(&serial);
+                Ok(vec![Self::complete_frame(&id)])
+            }
+            ClientMessage::Subscribe { id, payload } => self.subscribe(id, payload),
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        id: String,
+        payload: SubscribePayload,
+    ) -> Result<Vec<Message>, (Ending, Vec<Message>)> {
+        let Some(session) = &self.session else {
+            return Err((
+                Some(reason(UNAUTHORIZED_CODE.into(), "Unauthorized".into())),
+                vec![],
+            ));
+        };
+        if self.serial_of.contains_key(&id) {
+            return Err((
+                Some(reason(
+                    DUPLICATE_CODE.into(),
+                    format!("Subscriber for {id} already exists"),
+                )),
+                vec![],
+            ));
+        }
+        let screened = screen(&payload, &self.cx.cost);
+        let key = match screened {
+            Err(message) => {
+                let error = serde_json::json!({
+                    "message": message,
+                    "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" },
+                });
+                return Ok(vec![error_frame(&id, self.protocol, error)]);
+            }
+            Ok(document) => document.and_then(|document| {
+                CohortKey::of(
+                    &document,
+                    &payload.query,
+                    payload.operation_name.as_deref(),
+                    payload
+                        .variables
+                        .as_ref()
+                        .unwrap_or(&serde_json::Value::Null),
+                    session.viewer.user_id,
+                    session.viewer.role,
+                )
+            }),
+        };
+        let max = self.limits.max_subscriptions;
+        if self.subs.len() >= max {
+            let refusal = AppError::conflict(format!(
+                "this connection already has {max} subscriptions; complete one first"
+            ));
+            return Ok(self.refusal(&id, &error_response(&refusal)));
+        }
+
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        self.serial_of.insert(id.clone(), serial);
+        let state = self.cx.state.clone();
+        let client_ip = self.cx.client_ip.clone();
+        let viewer = session.viewer;
+        let expires_at = session.binding.expires_at;
+        let probe = key.as_ref().map(|_| {
+            let request = payload.request().data(AdmissionProbe);
+            self.cx
+                .schema
+                .execute_stream_with_session_data(request, session.data.clone())
+        });
+        self.admissions.push(Box::pin(async move {
+            if expires_at <= Instant::now() {
+                return (serial, Err(error_response(&AppError::Unauthenticated)));
+            }
+            if let Err(e) = gate::admit(&state, client_ip.as_deref(), Some(&viewer), 1).await {
+                return (serial, Err(error_response(&e)));
+            }
+            if let Some(mut probe) = probe {
+                // A probe's stream is empty unless the subscription is refused.
+                while let Some(response) = probe.next().await {
+                    if response.is_err() {
+                        return (serial, Err(response));
+                    }
+                }
+            }
+            (serial, Ok(()))
+        }));
+        self.subs.insert(
+            serial,
+            Sub {
+                prefix: prefix(&id, self.next_kind()),
+                id,
+                running: Running::Admitting(Box::new((payload, key))),
+            },
+        );
+        Ok(vec![])
+    }
+
+    /// A subscription was admitted (it joins its cohort or starts on its own) or refused.
+    fn admitted(&mut self, serial: u64, result: Result<(), Response>) -> Vec<Message> {
+        // Completed by the client meanwhile: nothing to do.
+        let Some(sub) = self.subs.get_mut(&serial) else {
+            return vec![];
+        };
+        let Some(session) = &self.session else {
+            return vec![];
+        };
+        if let Err(response) = result {
+            let id = sub.id.clone();
+            self.forget(serial);
+            return self.refusal(&id, &response);
+        }
+        let Running::Admitting(admitting) = std::mem::replace(&mut sub.running, Running::Own)
+        else {
+            return vec![];
+        };
+        let (payload, key) = *admitting;
+        let schema = &self.cx.schema;
+        match key {
+            Some(key) => {
+                let data = session.data.clone();
+                let membership = self.cx.cohorts.join(key, &self.outbox, serial, |counted| {
+                    schema.execute_stream_with_session_data(payload.request().data(counted), data)
+                });
+                sub.running = Running::Shared(membership);
+            }
+            None => {
+                let stream = schema
+                    .execute_stream_with_session_data(payload.request(), session.data.clone());
+                self.own.insert(serial, stream);
+            }
+        }
+        vec![]
+    }
+
+    /// Drops subscription `serial` (leaving its cohort or dropping its stream).
+    fn forget(&mut self, serial: u64) {
+        if let Some(sub) = self.subs.remove(&serial) {
+            self.serial_of.remove(&sub.id);
+        }
+        self.own.remove(&serial);
+    }
+
+    /// A response (or the end) of a subscription running on its own.
+    fn own_item(&mut self, serial: u64, response: Option<Response>) -> Vec<Message> {
+        let Some(sub) = self.subs.get(&serial) else {
+            self.own.remove(&serial);
+            return vec![];
+        };
+        match response {
+            Some(response) => match serde_json::to_vec(&response) {
+                Ok(payload) => vec![with_prefix(&sub.prefix, &payload)],
+                Err(e) => {
+                    tracing::error!(error = %e, "a subscription response did not serialise");
+                    vec![]
+                }
+            },
+            None => {
+                let frame = Self::complete_frame(&sub.id);
+                self.forget(serial);
+                vec![frame]
+            }
+        }
+    }
+
+    /// Writes what the outbox holds (in batches, each in one write), then ends the
+    /// subscriptions that were cut off.
+    async fn drain(&mut self, socket: &mut Socket, silence: Duration) -> Result<(), Ending> {
+        loop {
+            let mut frames = Vec::new();
+            while frames.len() < WRITE_BATCH {
+                let Some((serial, delivery)) = self.outbox.pop() else {
+                    break;
+                };
+                let Some(sub) = self.subs.get(&serial) else {
+                    continue;
+                };
+                match delivery {
+                    Delivery::Next(payload) => frames.push(with_prefix(&sub.prefix, &payload)),
+                    Delivery::Complete => {
+                        frames.push(Self::complete_frame(&sub.id));
+                        self.forget(serial);
+                    }
+                }
+            }
+            if frames.is_empty() {
+                break;
+            }
+            write_all(socket, frames, silence).await?;
+        }
+        let mut frames = Vec::new();
+        for serial in self.outbox.take_cut_off() {
+            let Some(sub) = self.subs.get(&serial) else {
+                continue;
+            };
+            let id = sub.id.clone();
+            self.forget(serial);
+            let error = AppError::conflict(
+                "the subscription fell too far behind and was closed; subscribe again",
+            );
+            frames.extend(self.refusal(&id, &error_response(&error)));
+        }
+        write_all(socket, frames, silence).await
+    }
+
+    /// The session ended: an UNAUTHENTICATED error for every open subscription, then close
+    /// with 4401.
+    fn end_session(&mut self, end: SessionEnd) -> (Vec<Message>, Ending) {
+        let message = match end {
+            SessionEnd::Revoked => "the session has ended; sign in again",
+            SessionEnd::Expired => "the access token has expired; refresh it and reconnect",
+        };
         let error = serde_json::json!({
             "message": message,
-            "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" },
+            "extensions": { "code": "UNAUTHENTICATED" },
         });
-        Screened::Refused(error_frame(&id, protocol, error))
-    };
-    if let Err(e) = cost.check_text(query) {
-        return refuse(e.to_string());
+        let frames = self
+            .subs
+            .values()
+            .map(|sub| error_frame(&sub.id, self.protocol, error.clone()))
+            .collect();
+        (
+            frames,
+            Some(reason(UNAUTHORIZED_CODE.into(), message.into())),
+        )
     }
-    let Ok(document) = async_graphql::parser::parse_query(query) else {
-        return subscribed();
+}
+
+/// `{"id":<id>,"type":<kind>,"payload":`: what every frame of a subscription starts with.
+fn prefix(id: &str, kind: &str) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(id.len() + 40);
+    prefix.extend_from_slice(b"{\"id\":");
+    prefix.extend_from_slice(serde_json::Value::from(id).to_string().as_bytes());
+    prefix.extend_from_slice(b",\"type\":\"");
+    prefix.extend_from_slice(kind.as_bytes());
+    prefix.extend_from_slice(b"\",\"payload\":");
+    prefix
+}
+
+/// A subscription's frame: its prefix, the shared payload, `}`.
+fn with_prefix(prefix: &[u8], payload: &[u8]) -> Message {
+    let mut frame = Vec::with_capacity(prefix.len() + payload.len() + 1);
+    frame.extend_from_slice(prefix);
+    frame.extend_from_slice(payload);
+    frame.push(b'}');
+    match String::from_utf8(frame) {
+        Ok(frame) => text(frame),
+        // Both halves are JSON written by serde_json: always UTF-8.
+        Err(e) => text(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// Checks a subscription before anything runs: an operation that is not a subscription, or
+/// that is over the cost limits, is refused (the message says why). A document that does not
+/// parse passes (execution reports it) without a document.
+fn screen(
+    payload: &SubscribePayload,
+    cost: &QueryCost,
+) -> Result<Option<async_graphql::parser::types::ExecutableDocument>, String> {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    cost.check_text(&payload.query).map_err(|e| e.to_string())?;
+    let Ok(document) = async_graphql::parser::parse_query(&payload.query) else {
+        return Ok(None);
     };
-    let name = payload.get("operationName").and_then(|n| n.as_str());
+    let name = payload.operation_name.as_deref();
     let variables = async_graphql::Variables::from_json(
-        payload
-            .get("variables")
-            .cloned()
-            .unwrap_or(serde_json::Value::Null),
+        payload.variables.clone().unwrap_or(serde_json::Value::Null),
     );
-    if let Err(e) = cost.analyse(&document, name, &variables) {
-        return refuse(e.to_string());
-    }
+    cost.analyse(&document, name, &variables)
+        .map_err(|e| e.to_string())?;
     let operation = match &document.operations {
         DocumentOperations::Single(op) => Some(op),
         DocumentOperations::Multiple(ops) => match name {
@@ -326,19 +791,15 @@ fn screen(message: &[u8], protocol: WebSocketProtocols, cost: &QueryCost) -> Scr
         },
     };
     match operation {
-        Some(op) if op.node.ty != OperationType::Subscription => refuse(
+        Some(op) if op.node.ty != OperationType::Subscription => Err(
             "only subscriptions run over websockets; send queries and mutations over HTTP".into(),
         ),
-        _ => subscribed(),
+        _ => Ok(Some(document)),
     }
 }
 
 /// An `error` message for subscription `id`, in the protocol's shape.
-fn error_frame(
-    id: &serde_json::Value,
-    protocol: WebSocketProtocols,
-    error: serde_json::Value,
-) -> String {
+fn error_frame(id: &str, protocol: WebSocketProtocols, error: serde_json::Value) -> Message {
     let answer = match protocol {
         WebSocketProtocols::GraphQLWS => {
             serde_json::json!({ "id": id, "type": "error", "payload": [error] })
@@ -347,50 +808,5 @@ fn error_frame(
             serde_json::json!({ "id": id, "type": "error", "payload": error })
         }
     };
-    answer.to_string()
-}
-
-/// The id of a server `complete` message (async-graphql writes the type first).
-fn completed_id(text: &str) -> Option<String> {
-    if !text.starts_with("{\"type\":\"complete\"") {
-        return None;
-    }
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    value.get("id")?.as_str().map(str::to_string)
-}
-
-/// Ends a connection whose session ended: an UNAUTHENTICATED error for every open subscription,
-/// then close with 4401.
-async fn end_session(
-    session: &mut Session,
-    protocol: WebSocketProtocols,
-    open_ids: &HashSet<String>,
-    end: SessionEnd,
-) -> Option<CloseReason> {
-    let message = match end {
-        SessionEnd::Revoked => "the session has ended; sign in again",
-        SessionEnd::Expired => "the access token has expired; refresh it and reconnect",
-    };
-    let error = serde_json::json!({
-        "message": message,
-        "extensions": { "code": "UNAUTHENTICATED" },
-    });
-    for id in open_ids {
-        let frame = error_frame(
-            &serde_json::Value::from(id.as_str()),
-            protocol,
-            error.clone(),
-        );
-        if session.text(frame).await.is_err() {
-            return None;
-        }
-    }
-    Some(reason(UNAUTHORIZED_CODE.into(), message.into()))
-}
-
-fn reason(code: CloseCode, description: String) -> CloseReason {
-    CloseReason {
-        code,
-        description: (!description.is_empty()).then_some(description),
-    }
+    text(answer.to_string())
 }

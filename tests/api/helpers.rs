@@ -87,6 +87,14 @@ pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp
     }
 }
 
+impl TestApp {
+    /// Stops the server as SIGTERM does (open requests and sockets are let finish) and waits
+    /// until it has.
+    pub async fn stop_gracefully(&self) {
+        self.server.stop(true).await;
+    }
+}
+
 /// The tests' HTTP client asks for `application/graphql-response+json` first, as Apollo Client
 /// does, so statuses follow the GraphQL-over-HTTP specification (4xx when nothing executed).
 /// `tests/api/over_http.rs` covers legacy `application/json` clients.

@@ -10,6 +10,7 @@ mod accounts;
 mod applications;
 mod auth;
 mod authorization;
+mod cohorts;
 mod deadlines;
 mod discover;
 mod favorites;

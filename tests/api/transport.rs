@@ -284,3 +284,122 @@ async fn queries_and_mutations_are_refused_over_websockets_in_both_protocols() {
         .await;
     assert_eq!(status, ["DRAFT"], "the mutation never ran");
 }
+
+/// The status a refused websocket handshake was answered with.
+async fn refused_status(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> u16 {
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        other => panic!("expected a refused handshake, got {other:?}"),
+    }
+}
+
+#[actix_web::test]
+async fn upgrades_are_checked_like_the_http_routes_before_the_handshake() {
+    let app = spawn_app_with(|s| {
+        s.application.cors_allowed_origins = vec!["https://app.castyou.test".into()];
+    })
+    .await;
+
+    // Only /graphql upgrades.
+    let mut elsewhere = format!("ws://127.0.0.1:{}/healthz", app.port)
+        .into_client_request()
+        .expect("a request");
+    elsewhere.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(TRANSPORT_WS),
+    );
+    assert_eq!(refused_status(elsewhere).await, 404);
+
+    // A browser page from an origin off the CORS allowlist is refused; one on it is served,
+    // and so is a client that sends no origin (a native app).
+    let mut foreign = request(&app, TRANSPORT_WS);
+    foreign
+        .headers_mut()
+        .insert("Origin", HeaderValue::from_static("https://evil.example"));
+    assert_eq!(refused_status(foreign).await, 403);
+    let mut ours = request(&app, TRANSPORT_WS);
+    ours.headers_mut().insert(
+        "Origin",
+        HeaderValue::from_static("https://app.castyou.test"),
+    );
+    let (_socket, response) = tokio_tungstenite::connect_async(ours)
+        .await
+        .expect("an allowed origin connects");
+    assert_eq!(response.status().as_u16(), 101);
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    assert!(
+        request_id.is_some_and(|id| uuid::Uuid::parse_str(&id).is_ok()),
+        "the handshake answer carries a request id: {:?}",
+        response.headers()
+    );
+
+    // The handshakes are counted with the other requests.
+    let metrics = app
+        .client
+        .get(app.ops_url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("a body");
+    for status in ["101", "403", "404"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("castyou_http_requests_total")
+                    && l.contains(&format!("status=\"{status}\""))),
+            "{status} counted:\n{metrics}"
+        );
+    }
+
+    // Plain HTTP on the same listener still passes the middleware.
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    assert!(health.headers().contains_key("x-request-id"));
+    assert_eq!(
+        health
+            .headers()
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+}
+
+#[actix_web::test]
+async fn a_server_that_stops_closes_its_sockets_as_going_away() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let job = app.open_job(&producer).await;
+    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
+    subscribe(
+        &mut socket,
+        TRANSPORT_WS,
+        "s",
+        EVENTS,
+        json!({ "job": job }),
+    )
+    .await;
+    until_subscribed(&app, 1).await;
+
+    let started = std::time::Instant::now();
+    let stopped = app.stop_gracefully();
+    let (frame, ()) = tokio::join!(close_frame(&mut socket, Duration::from_secs(10)), stopped);
+    assert_eq!(frame.map(|(code, _)| code), Some(CloseCode::Away));
+    assert!(
+        started.elapsed() < Duration::from_secs(app.settings.application.shutdown_timeout_secs),
+        "the open socket did not hold the shutdown up to its timeout: {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,282 @@
+//! The websocket upgrade path. A request asking to upgrade to a websocket leaves actix-http's
+//! HTTP/1 dispatcher here, with the socket and the bytes already read: the handshake is checked
+//! and answered on the raw connection, which a lean websocket codec then serves until it closes
+//! (tokio-tungstenite with a small read buffer and no write buffer; the dispatcher's 8 KiB read
+//! and write buffers are released). The session runs inside the connection's own task, so the
+//! server's graceful shutdown waits for it, and tells it to close (1001) first.
+//!
+//! The HTTP middleware never sees these requests, so this module does for them what it does for
+//! the others: a request id (on every log line, echoed as `x-request-id`), the origin allowlist
+//! of CORS (a browser page from another origin is refused), and the request metrics.
+//!
+//! What is refused, before the 101: another path (404), another method (405), a broken
+//! handshake (400), an origin not on the allowlist (403), no GraphQL subprotocol offered (400),
+//! and an address over its share of sockets (429).
+
+use crate::graphql::{CastYouSchema, QueryCost};
+use crate::http::graphql;
+use crate::http::metrics::Metrics;
+use crate::services::AppState;
+use actix_codec::Framed;
+use actix_http::body::BodySize;
+use actix_http::h1::{self, Message as H1Message};
+use actix_http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_http::{HttpMessage, Method, Request, Response, StatusCode};
+use actix_server::GracefulShutdownSignal;
+use actix_web::web::Bytes;
+use async_graphql::http::WebSocketProtocols;
+use futures_util::SinkExt;
+use std::convert::Infallible;
+use std::rc::Rc;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tracing::Instrument;
+
+/// The path GraphQL websockets are served on.
+pub const GRAPHQL_PATH: &str = "/graphql";
+
+/// What reading a client's frames needs at first: small, since clients send little (a frame
+/// larger than this grows the buffer for itself).
+const READ_BUFFER: usize = 1024;
+
+/// Frames queued for one write, at most, before they go out anyway.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// One worker's upgrade service.
+pub struct Upgrades {
+    pub state: AppState,
+    pub schema: CastYouSchema,
+    pub metrics: Arc<Metrics>,
+    pub cost: Arc<QueryCost>,
+    pub cohorts: crate::graphql::live::Cohorts,
+    pub shutdown: GracefulShutdownSignal,
+}
+
+/// The answer to a handshake that is refused.
+struct Refusal {
+    status: StatusCode,
+    body: serde_json::Value,
+    allow: Option<&'static str>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Refusal {
+        let body = serde_json::json!({ "errors": [{
+            "message": message.into(),
+            "extensions": { "code": code },
+        }] });
+        Refusal {
+            status,
+            body,
+            allow: None,
+        }
+    }
+}
+
+impl Upgrades {
+    /// Serves one connection whose request asked to upgrade, until the websocket closes.
+    pub async fn serve(
+        self: Rc<Self>,
+        (request, framed): (Request, Framed<TcpStream, h1::Codec>),
+    ) -> Result<(), Infallible> {
+        let started = Instant::now();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let meta = graphql::meta_of(
+            &self.state,
+            request.head().peer_addr.map(|a| a.ip()),
+            request.headers(),
+            Some(request_id.clone()),
+        );
+        let span = tracing::info_span!(
+            "websocket",
+            request_id = %request_id,
+            client_ip = meta.client_ip.as_deref().unwrap_or("unknown"),
+        );
+        async move {
+            let accepted = self.check(&request, meta.client_ip.as_deref());
+            let status = match &accepted {
+                Ok(_) => StatusCode::SWITCHING_PROTOCOLS,
+                Err(refusal) => refusal.status,
+            };
+            self.metrics
+                .observe_request(status.as_u16(), started.elapsed());
+            match accepted {
+                Err(refusal) => {
+                    tracing::info!(status = status.as_u16(), "websocket upgrade refused");
+                    refuse(framed, refusal, &request_id).await;
+                }
+                Ok((protocol, address_slot)) => {
+                    let max_message = self.state.settings.application.body_limit_bytes;
+                    let Some(socket) =
+                        accept(framed, &request, protocol, &request_id, max_message).await
+                    else {
+                        return;
+                    };
+                    tracing::debug!(
+                        protocol = protocol.sec_websocket_protocol(),
+                        "websocket open"
+                    );
+                    let shutdown = self.shutdown.clone();
+                    graphql::serve_socket(
+                        socket,
+                        protocol,
+                        &self.state,
+                        &self.schema,
+                        &self.cohorts,
+                        &self.metrics,
+                        &self.cost,
+                        meta,
+                        Box::new(address_slot),
+                        async move { shutdown.notified().await },
+                    )
+                    .await;
+                    tracing::debug!("websocket closed");
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+        Ok(())
+    }
+
+    /// Everything checked before the 101: the subprotocol to speak, and the address's slot.
+    fn check(
+        &self,
+        request: &Request,
+        client_ip: Option<&str>,
+    ) -> Result<(WebSocketProtocols, crate::http::live_sessions::AddressSlot), Refusal> {
+        if request.path() != GRAPHQL_PATH {
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "not found",
+            ));
+        }
+        if request.method() != Method::GET {
+            let mut refusal = Refusal::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BAD_REQUEST",
+                "websockets are opened with GET",
+            );
+            refusal.allow = Some("GET, POST");
+            return Err(refusal);
+        }
+        actix_http::ws::verify_handshake(request.head())
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.to_string()))?;
+        let origins = &self.state.settings.application.cors_allowed_origins;
+        if let Some(origin) = request.headers().get(header::ORIGIN) {
+            let allowed = origin
+                .to_str()
+                .is_ok_and(|o| origins.iter().any(|allowed| allowed == o));
+            if !allowed {
+                return Err(Refusal::new(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    "this origin may not open websockets here",
+                ));
+            }
+        }
+        let protocol = offered_protocol(request.headers()).ok_or_else(|| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws",
+            )
+        })?;
+        let slot = self
+            .state
+            .live
+            .open(client_ip)
+            .map_err(|e| Refusal::new(StatusCode::TOO_MANY_REQUESTS, e.code(), e.message()))?;
+        Ok((protocol, slot))
+    }
+}
+
+/// The first GraphQL subprotocol the client offers.
+fn offered_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|offered| offered.split(','))
+        .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+}
+
+fn request_id_header(id: &str) -> Option<(HeaderName, HeaderValue)> {
+    let value = HeaderValue::from_str(id).ok()?;
+    Some((HeaderName::from_static("x-request-id"), value))
+}
+
+/// Answers the refused handshake and closes the connection.
+async fn refuse(mut framed: Framed<TcpStream, h1::Codec>, refusal: Refusal, request_id: &str) {
+    let body = Bytes::from(refusal.body.to_string());
+    let mut response = Response::build(refusal.status);
+    response
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CONNECTION, "close"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if let Some(allow) = refusal.allow {
+        response.insert_header((header::ALLOW, allow));
+    }
+    if let Some(id) = request_id_header(request_id) {
+        response.insert_header(id);
+    }
+    let response = response.finish().drop_body();
+    let size = BodySize::Sized(body.len() as u64);
+    let sent = async {
+        framed.feed(H1Message::Item((response, size))).await?;
+        framed.feed(H1Message::Chunk(Some(body))).await?;
+        framed.send(H1Message::Chunk(None)).await
+    };
+    if let Err(e) = sent.await {
+        tracing::debug!(error = %e, "the refusal could not be sent");
+    }
+}
+
+/// Answers 101 and hands the connection, with what the client sent after its handshake, to
+/// the websocket codec.
+async fn accept(
+    mut framed: Framed<TcpStream, h1::Codec>,
+    request: &Request,
+    protocol: WebSocketProtocols,
+    request_id: &str,
+    max_message: usize,
+) -> Option<WebSocketStream<TcpStream>> {
+    let mut response = actix_http::ws::handshake_response(request.head());
+    response.insert_header((
+        header::SEC_WEBSOCKET_PROTOCOL,
+        protocol.sec_websocket_protocol(),
+    ));
+    if let Some(id) = request_id_header(request_id) {
+        response.insert_header(id);
+    }
+    let response = response.finish().drop_body();
+    if let Err(e) = framed
+        .send(H1Message::Item((response, BodySize::None)))
+        .await
+    {
+        tracing::debug!(error = %e, "the handshake answer could not be sent");
+        return None;
+    }
+    let parts = framed.into_parts();
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        // Frames wait in the codec only until the connection flushes what it has queued (one
+        // write), or this much is waiting.
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(usize::MAX)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    Some(
+        WebSocketStream::from_partially_read(
+            parts.io,
+            parts.read_buf.to_vec(),
+            Role::Server,
+            Some(config),
+        )
+        .await,
+    )
+}
