@@ -389,10 +389,10 @@ fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
         .map(str::to_string))
 }
 
-/// Serves one upgraded GraphQL websocket (from `http::upgrade`, which checked the handshake and
-/// took `address_slot`) until it closes or `shutdown` resolves.
+/// What serves one upgraded GraphQL websocket (from `http::upgrade`, which checked the handshake
+/// and took `address_slot`) until it closes or `shutdown` resolves.
 #[allow(clippy::too_many_arguments)]
-pub async fn serve_socket(
+pub fn serve_socket(
     socket: websocket::Socket,
     protocol: async_graphql::http::WebSocketProtocols,
     state: &AppState,
@@ -402,8 +402,8 @@ pub async fn serve_socket(
     cost: &Arc<QueryCost>,
     meta: RequestMeta,
     address_slot: Box<dyn Send>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
+    shutdown: impl std::future::Future<Output = ()> + 'static,
+) -> impl std::future::Future<Output = ()> {
     let state = state.clone();
     let realtime = &state.settings.realtime;
     let limits = WsLimits {
@@ -421,37 +421,46 @@ pub async fn serve_socket(
         // Counts the socket while it is open.
         hold: Box::new((address_slot, metrics.websocket_opened())),
     };
-    let on_init = move |init: serde_json::Value| async move {
-        // Every subscription needs a user: a connection without a token is refused.
-        let token = init_token(&init)?.ok_or(AppError::Unauthenticated)?;
-        let (viewer, expires_at) = state
-            .tokens
-            .verify_access_until(&token)
-            .ok_or(AppError::Unauthenticated)?;
-        gate::admit(&state, meta.client_ip.as_deref(), Some(&viewer), 1).await?;
-        let (end, ended) = oneshot::channel();
-        let slot = state.live.bind(&viewer, end)?;
-        let left = (expires_at - chrono::Utc::now())
-            .to_std()
-            .unwrap_or_default();
-        let mut data = async_graphql::Data::default();
-        data.insert(state.clone());
-        data.insert(LazyLoaders::new(state.pool.clone()));
-        data.insert(RequestContext {
-            viewer: Some(viewer),
-            meta,
-        });
-        Ok(Initialised {
-            data: Arc::new(data),
-            viewer,
-            binding: SessionBinding {
-                expires_at: tokio::time::Instant::now() + left,
-                ended,
-                hold: Box::new(slot),
-            },
+    let on_init = move |init: serde_json::Value| -> websocket::Init {
+        Box::pin(async move {
+            // Every subscription needs a user: a connection without a token is refused.
+            let token = init_token(&init)?.ok_or(AppError::Unauthenticated)?;
+            let (viewer, expires_at) = state
+                .tokens
+                .verify_access_until(&token)
+                .ok_or(AppError::Unauthenticated)?;
+            gate::admit(&state, meta.client_ip.as_deref(), Some(&viewer), 1).await?;
+            let (end, ended) = oneshot::channel();
+            let slot = state.live.bind(&viewer, end)?;
+            let left = (expires_at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            let mut data = async_graphql::Data::default();
+            data.insert(state.clone());
+            data.insert(LazyLoaders::new(state.pool.clone()));
+            data.insert(RequestContext {
+                viewer: Some(viewer),
+                meta,
+            });
+            Ok(Initialised {
+                data: Arc::new(data),
+                viewer,
+                binding: SessionBinding {
+                    expires_at: tokio::time::Instant::now() + left,
+                    ended,
+                    hold: Box::new(slot),
+                },
+            })
         })
     };
-    websocket::run(socket, cx, on_init, limits, protocol, shutdown).await;
+    let setup = websocket::Setup {
+        socket,
+        cx,
+        on_init: Box::new(on_init),
+        limits,
+        protocol,
+    };
+    websocket::run(Box::new(setup), Box::pin(shutdown))
 }
 
 #[cfg(test)]

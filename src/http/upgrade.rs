@@ -111,9 +111,11 @@ impl Upgrades {
                 }
                 Ok((protocol, address_slot)) => {
                     let max_message = self.state.settings.application.body_limit_bytes;
-                    let Some(socket) =
-                        accept(framed, &request, protocol, &request_id, max_message).await
-                    else {
+                    let socket = accept(framed, &request, protocol, &request_id, max_message).await;
+                    // The request's head holds the HTTP read buffer its headers were parsed
+                    // from (8 KiB) and its header map: not kept for the connection's life.
+                    drop(request);
+                    let Some(socket) = socket else {
                         return;
                     };
                     tracing::debug!(
@@ -121,7 +123,7 @@ impl Upgrades {
                         "websocket open"
                     );
                     let shutdown = self.shutdown.clone();
-                    graphql::serve_socket(
+                    let session = graphql::serve_socket(
                         socket,
                         protocol,
                         &self.state,
@@ -132,8 +134,9 @@ impl Upgrades {
                         meta,
                         Box::new(address_slot),
                         async move { shutdown.notified().await },
-                    )
-                    .await;
+                    );
+                    // Boxed: the connection's task keeps a pointer, not the session's state.
+                    Box::pin(session).await;
                     tracing::debug!("websocket closed");
                 }
             }

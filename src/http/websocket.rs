@@ -180,7 +180,7 @@ struct Sub {
 }
 
 type Admission = Pin<Box<dyn Future<Output = (u64, Result<(), Response>)>>>;
-type Init = Pin<Box<dyn Future<Output = Result<Initialised, AppError>>>>;
+pub type Init = Pin<Box<dyn Future<Output = Result<Initialised, AppError>>>>;
 
 /// How the loop ends: with a close frame, or silently (the client is gone).
 type Ending = Option<CloseFrame>;
@@ -201,19 +201,28 @@ struct Connection {
     outbox: Rc<Outbox>,
 }
 
+/// `connection_init`'s handler: the payload in, the connection's session out.
+pub type InitFn = Box<dyn FnOnce(serde_json::Value) -> Init>;
+
+/// What a connection starts with (boxed, so the connection's future holds it once).
+pub struct Setup {
+    pub socket: Socket,
+    pub cx: SocketContext,
+    pub on_init: InitFn,
+    pub limits: WsLimits,
+    pub protocol: WebSocketProtocols,
+}
+
 /// Serves the connection until either side closes it or `shutdown` resolves (then it is closed
 /// with 1001, going away).
-pub async fn run<OnInit, InitFut>(
-    mut socket: Socket,
-    cx: SocketContext,
-    on_init: OnInit,
-    limits: WsLimits,
-    protocol: WebSocketProtocols,
-    shutdown: impl Future<Output = ()>,
-) where
-    OnInit: FnOnce(serde_json::Value) -> InitFut + 'static,
-    InitFut: Future<Output = Result<Initialised, AppError>> + 'static,
-{
+pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>) {
+    let Setup {
+        mut socket,
+        cx,
+        on_init,
+        limits,
+        protocol,
+    } = *setup;
     let mut on_init = Some(on_init);
     let mut conn = Connection {
         protocol,
@@ -232,7 +241,7 @@ pub async fn run<OnInit, InitFut>(
     let mut ended: Option<oneshot::Receiver<SessionEnd>> = None;
     let expiry = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
     let mut expiry = std::pin::pin!(expiry);
-    let mut shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
     let init_deadline = tokio::time::sleep(limits.init_timeout);
     let mut init_deadline = std::pin::pin!(init_deadline);
     let mut pings = tokio::time::interval(limits.keepalive);
@@ -351,7 +360,7 @@ pub async fn run<OnInit, InitFut>(
                     "Connection initialisation timeout".into(),
                 ));
             }
-            () = &mut shutdown => {
+            () = shutdown.as_mut() => {
                 break Some(reason(CloseCode::Away, "the server is restarting".into()));
             }
             _ = pings.tick() => {
@@ -453,15 +462,11 @@ impl Connection {
 
     /// Handles a client message: the frames to answer with, or how the connection ends (with
     /// frames to send first).
-    fn receive<OnInit, InitFut>(
+    fn receive(
         &mut self,
         message: &[u8],
-        on_init: &mut Option<OnInit>,
-    ) -> Result<Vec<Message>, (Ending, Vec<Message>)>
-    where
-        OnInit: FnOnce(serde_json::Value) -> InitFut + 'static,
-        InitFut: Future<Output = Result<Initialised, AppError>> + 'static,
-    {
+        on_init: &mut Option<InitFn>,
+    ) -> Result<Vec<Message>, (Ending, Vec<Message>)> {
         let message: ClientMessage = match serde_json::from_slice(message) {
             Ok(m) => m,
             Err(e) => {
@@ -499,7 +504,7 @@ impl Connection {
                     });
                 };
                 self.init_seen = true;
-                self.init = Some(Box::pin(init(payload.unwrap_or_default())));
+                self.init = Some(init(payload.unwrap_or_default()));
                 Ok(vec![])
             }
             ClientMessage::Ping {} => Ok(vec![text(r#"{"type":"pong"}"#.to_string())]),
