@@ -23,6 +23,9 @@ use uuid::Uuid;
 const EVENT_QUEUE: usize = 65_536;
 const RETRY: Duration = Duration::from_secs(2);
 /// HNSW layers (log_M of the largest index we expect is far below).
+/// Vectors from which a build inserts on every core.
+const PARALLEL_BUILD_FROM: usize = 10_000;
+
 const MAX_LAYERS: usize = 16;
 
 /// Where the index reads from.
@@ -111,7 +114,7 @@ impl VectorIndex {
         }
     }
 
-    /// Builds from `vectors` (each talent once), inserting on every core.
+    /// Builds from `vectors` (each talent once), inserting on every core when there are many.
     pub fn build(params: HnswParams, vectors: Vec<(Uuid, Vec<f32>)>) -> VectorIndex {
         let mut index = VectorIndex::new(params, vectors.len());
         let mut points = Vec::with_capacity(vectors.len());
@@ -129,7 +132,15 @@ impl VectorIndex {
             points.push((normalised(v), id));
         }
         let refs: Vec<(&[f32], usize)> = points.iter().map(|(v, id)| (v.as_slice(), *id)).collect();
-        index.hnsw.parallel_insert_slice(&refs);
+        if refs.len() < PARALLEL_BUILD_FROM {
+            // Small indexes are built in order: their graph does not depend on how the threads
+            // of a parallel insert interleave on a busy machine, and it takes milliseconds.
+            for point in refs {
+                index.hnsw.insert_slice(point);
+            }
+        } else {
+            index.hnsw.parallel_insert_slice(&refs);
+        }
         index
     }
 
