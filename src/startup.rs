@@ -121,6 +121,15 @@ impl Application {
         let operations = self.operations.handle();
         actix_web::rt::spawn(self.operations);
         let served = self.server.await;
+        // Websockets run as tasks of their own: they were told to close (1001) when the stop
+        // began, and finish their close handshakes here.
+        let limit = Duration::from_secs(self.state.settings.application.shutdown_timeout_secs);
+        if !self.state.live.drained(limit).await {
+            tracing::warn!(
+                open = self.state.live.open_sockets(),
+                "websockets still open at the shutdown timeout"
+            );
+        }
         operations.stop(true).await;
         // Pages served just before the stop still reach the explain log.
         if let Err(e) = self.state.explain.flush(&self.state).await {

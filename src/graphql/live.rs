@@ -14,13 +14,15 @@
 //! does and then returns an empty stream, so a member never gets events it could not
 //! subscribe to itself.
 //!
-//! A cohort pushes into its members' **outboxes**: one bounded queue per connection, drained by
-//! the connection's task (one queue and one wake-up per subscriber per event). A member whose
-//! outbox is full is cut off: it leaves the cohort and its connection ends the subscription
-//! with CONFLICT once it has written what was queued.
+//! A cohort writes each member's frame straight to its socket when nothing of that connection
+//! waits to be written (`http::wire`): no task is woken, no queue touched. Otherwise the
+//! delivery goes to the connection's **outbox**, one bounded queue per connection drained by
+//! the connection's task. A member whose outbox is full is cut off: it leaves the cohort and
+//! its connection ends the subscription with CONFLICT once it has written what was queued.
 
 use crate::domain::ids::UserId;
 use crate::domain::Role;
+use crate::http::wire::{Sent, Wire};
 use actix_web::web::Bytes;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection};
 use futures_util::stream::BoxStream;
@@ -142,16 +144,42 @@ pub struct Outbox {
     capacity: usize,
     cut_off: RefCell<Vec<u64>>,
     waker: RefCell<Option<Waker>>,
+    /// The connection's socket, which a delivery is written to directly when nothing waits.
+    wire: Rc<Wire>,
 }
 
 impl Outbox {
-    pub fn new(capacity: usize) -> Rc<Outbox> {
+    pub fn new(capacity: usize, wire: Rc<Wire>) -> Rc<Outbox> {
         Rc::new(Outbox {
             queue: RefCell::new(VecDeque::new()),
             capacity: capacity.max(1),
             cut_off: RefCell::new(Vec::new()),
             waker: RefCell::new(None),
+            wire,
         })
+    }
+
+    /// Delivers `payload` to subscription `serial`, whose frames start with `prefix`: straight
+    /// to the socket when nothing of this connection waits before it (no task is woken), else
+    /// queued. False when the queue is full (the subscription is cut off).
+    fn deliver_next(&self, serial: u64, prefix: &[u8], payload: &Bytes) -> bool {
+        if self.is_idle() {
+            match self.wire.send_text(prefix, payload, b"}") {
+                Sent::All => return true,
+                Sent::Part => {
+                    self.wake();
+                    return true;
+                }
+                Sent::NotNow => {}
+            }
+        }
+        self.push(serial, Delivery::Next(payload.clone()))
+    }
+
+    fn wake(&self) {
+        if let Some(waker) = self.waker.borrow().as_ref() {
+            waker.wake_by_ref();
+        }
     }
 
     /// Queues a delivery; false (and the subscription is listed as cut off) when full.
@@ -168,9 +196,7 @@ impl Outbox {
         if !accepted {
             self.cut_off.borrow_mut().push(serial);
         }
-        if let Some(waker) = self.waker.borrow().as_ref() {
-            waker.wake_by_ref();
-        }
+        self.wake();
         accepted
     }
 
@@ -191,8 +217,11 @@ impl Outbox {
         std::mem::take(&mut *self.cut_off.borrow_mut())
     }
 
+    /// Nothing is queued, cut off or waiting for the socket.
     pub fn is_idle(&self) -> bool {
-        self.queue.borrow().is_empty() && self.cut_off.borrow().is_empty()
+        self.queue.borrow().is_empty()
+            && self.cut_off.borrow().is_empty()
+            && !self.wire.has_pending()
     }
 
     /// Wakes `waker` at the next push.
@@ -206,14 +235,22 @@ impl Outbox {
 }
 
 struct Member {
+    id: u64,
     outbox: Rc<Outbox>,
     serial: u64,
+    /// `{"id":…,"type":"next","payload":` (or the legacy `data`): its frames' start.
+    prefix: Rc<[u8]>,
+    /// Still a member (a fan-out in progress may hold one that left).
+    active: Cell<bool>,
 }
+
+/// Members written to before the worker's other tasks get a turn.
+const FANOUT_SLICE: usize = 1024;
 
 /// One shared execution and its members.
 pub struct Cohort {
     key: CohortKey,
-    members: RefCell<HashMap<u64, Member>>,
+    members: RefCell<HashMap<u64, Rc<Member>>>,
     next_member: Cell<u64>,
     counted: CohortSubscribers,
     task: RefCell<Option<tokio::task::JoinHandle<()>>>,
@@ -222,9 +259,29 @@ pub struct Cohort {
 }
 
 impl Cohort {
-    fn deliver(&self, delivery: &Delivery) {
+    /// Hands `payload` to every member, a slice at a time (the worker's other tasks run in
+    /// between); a member whose outbox is full is cut off and leaves.
+    async fn deliver(self: &Rc<Self>, payload: &Bytes) {
+        let members: Vec<Rc<Member>> = self.members.borrow().values().cloned().collect();
+        for (i, member) in members.iter().enumerate() {
+            if i > 0 && i % FANOUT_SLICE == 0 {
+                tokio::task::yield_now().await;
+            }
+            if member.active.get()
+                && !member
+                    .outbox
+                    .deliver_next(member.serial, &member.prefix, payload)
+            {
+                self.cut(member);
+            }
+        }
+    }
+
+    /// Removes a member that was cut off (its connection ends the subscription).
+    fn cut(&self, member: &Member) {
+        member.active.set(false);
         let mut members = self.members.borrow_mut();
-        members.retain(|_, member| member.outbox.push(member.serial, delivery.clone()));
+        members.remove(&member.id);
         self.counted.0.store(members.len(), Ordering::Release);
     }
 
@@ -233,6 +290,7 @@ impl Cohort {
         let members = std::mem::take(&mut *self.members.borrow_mut());
         self.counted.0.store(0, Ordering::Release);
         for member in members.values() {
+            member.active.set(false);
             member.outbox.push(member.serial, Delivery::Complete);
         }
         self.unregister();
@@ -254,7 +312,9 @@ impl Cohort {
     fn leave(&self, member: u64) {
         let now_empty = {
             let mut members = self.members.borrow_mut();
-            members.remove(&member);
+            if let Some(left) = members.remove(&member) {
+                left.active.set(false);
+            }
             self.counted.0.store(members.len(), Ordering::Release);
             members.is_empty()
         };
@@ -303,6 +363,7 @@ impl Cohorts {
         key: CohortKey,
         outbox: &Rc<Outbox>,
         serial: u64,
+        prefix: Rc<[u8]>,
         start: impl FnOnce(CohortSubscribers) -> BoxStream<'static, async_graphql::Response>,
     ) -> Membership {
         let existing = self.map.borrow().get(&key).cloned();
@@ -333,10 +394,13 @@ impl Cohorts {
             let mut members = cohort.members.borrow_mut();
             members.insert(
                 member,
-                Member {
+                Rc::new(Member {
+                    id: member,
                     outbox: outbox.clone(),
                     serial,
-                },
+                    prefix,
+                    active: Cell::new(true),
+                }),
             );
             cohort.counted.0.store(members.len(), Ordering::Release);
         }
@@ -351,7 +415,7 @@ async fn drive(cohort: Weak<Cohort>, mut stream: BoxStream<'static, async_graphq
             return;
         };
         match serde_json::to_vec(&response) {
-            Ok(payload) => cohort.deliver(&Delivery::Next(Bytes::from(payload))),
+            Ok(payload) => cohort.deliver(&Bytes::from(payload)).await,
             Err(e) => tracing::error!(error = %e, "a subscription response did not serialise"),
         }
     }

@@ -394,6 +394,7 @@ fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
 #[allow(clippy::too_many_arguments)]
 pub fn serve_socket(
     socket: websocket::Socket,
+    wire: std::rc::Rc<crate::http::wire::Wire>,
     protocol: async_graphql::http::WebSocketProtocols,
     state: &AppState,
     schema: &CastYouSchema,
@@ -455,6 +456,7 @@ pub fn serve_socket(
     };
     let setup = websocket::Setup {
         socket,
+        wire,
         cx,
         on_init: Box::new(on_init),
         limits,

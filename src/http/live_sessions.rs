@@ -42,6 +42,8 @@ pub struct LiveSessions {
     inner: Mutex<Inner>,
     max_per_user: usize,
     max_per_address: usize,
+    /// Sockets open (each holds an `AddressSlot`): a stopping server waits for this to reach 0.
+    open: tokio::sync::watch::Sender<usize>,
 }
 
 /// Holds one of an address's socket slots; dropping it frees the slot.
@@ -60,6 +62,7 @@ impl Drop for AddressSlot {
                 }
             }
         }
+        self.live.open.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -89,7 +92,23 @@ impl LiveSessions {
             inner: Mutex::new(Inner::default()),
             max_per_user,
             max_per_address,
+            open: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// How many sockets are open here.
+    pub fn open_sockets(&self) -> usize {
+        *self.open.borrow()
+    }
+
+    /// Resolves once no socket is open here, or after `limit`; says whether they all closed.
+    /// Sockets run as tasks of their own, so a stopping server waits here for them to finish
+    /// closing (they are told to by the graceful-shutdown signal).
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let mut open = self.open.subscribe();
+        tokio::time::timeout(limit, open.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Takes a socket slot for `address`, or refuses when it holds its cap.
@@ -106,6 +125,7 @@ impl LiveSessions {
             });
         }
         *n += 1;
+        self.open.send_modify(|n| *n += 1);
         Ok(AddressSlot {
             live: self.clone(),
             address,

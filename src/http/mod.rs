@@ -11,3 +11,4 @@ pub mod middleware;
 pub mod over_http;
 pub mod upgrade;
 pub mod websocket;
+pub mod wire;

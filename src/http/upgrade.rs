@@ -2,8 +2,9 @@
 //! HTTP/1 dispatcher here, with the socket and the bytes already read: the handshake is checked
 //! and answered on the raw connection, which a lean websocket codec then serves until it closes
 //! (tokio-tungstenite with a small read buffer and no write buffer; the dispatcher's 8 KiB read
-//! and write buffers are released). The session runs inside the connection's own task, so the
-//! server's graceful shutdown waits for it, and tells it to close (1001) first.
+//! and write buffers are released). The session then runs as a task of its own and the
+//! connection's task ends; the server's graceful shutdown tells the session to close (1001) and
+//! waits for it (`LiveSessions::drained`).
 //!
 //! The HTTP middleware never sees these requests, so this module does for them what it does for
 //! the others: a request id (on every log line, echoed as `x-request-id`), the origin allowlist
@@ -16,6 +17,8 @@
 use crate::graphql::{CastYouSchema, QueryCost};
 use crate::http::graphql;
 use crate::http::metrics::Metrics;
+use crate::http::websocket::Socket;
+use crate::http::wire::{Wire, WireStream};
 use crate::services::AppState;
 use actix_codec::Framed;
 use actix_http::body::BodySize;
@@ -43,7 +46,7 @@ pub const GRAPHQL_PATH: &str = "/graphql";
 /// larger than this grows the buffer for itself).
 const READ_BUFFER: usize = 1024;
 
-/// Frames queued for one write, at most, before they go out anyway.
+/// Frames tungstenite gathers for one write, at most, before they go out anyway.
 const WRITE_BUFFER: usize = 16 * 1024;
 
 /// One worker's upgrade service.
@@ -115,7 +118,7 @@ impl Upgrades {
                     // The request's head holds the HTTP read buffer its headers were parsed
                     // from (8 KiB) and its header map: not kept for the connection's life.
                     drop(request);
-                    let Some(socket) = socket else {
+                    let Some((socket, wire)) = socket else {
                         return;
                     };
                     tracing::debug!(
@@ -125,6 +128,7 @@ impl Upgrades {
                     let shutdown = self.shutdown.clone();
                     let session = graphql::serve_socket(
                         socket,
+                        wire,
                         protocol,
                         &self.state,
                         &self.schema,
@@ -135,9 +139,17 @@ impl Upgrades {
                         Box::new(address_slot),
                         async move { shutdown.notified().await },
                     );
-                    // Boxed: the connection's task keeps a pointer, not the session's state.
-                    Box::pin(session).await;
-                    tracing::debug!("websocket closed");
+                    // The session is a task of its own: the connection's task (actix-http's
+                    // dispatcher, some 11 KiB) ends here. A stopping server tells the session
+                    // to close through the shutdown signal and waits for it in
+                    // `LiveSessions::drained`.
+                    actix_web::rt::spawn(
+                        async move {
+                            session.await;
+                            tracing::debug!("websocket closed");
+                        }
+                        .instrument(tracing::Span::current()),
+                    );
                 }
             }
         }
@@ -247,7 +259,7 @@ async fn accept(
     protocol: WebSocketProtocols,
     request_id: &str,
     max_message: usize,
-) -> Option<WebSocketStream<TcpStream>> {
+) -> Option<(Socket, Rc<Wire>)> {
     let mut response = actix_http::ws::handshake_response(request.head());
     response.insert_header((
         header::SEC_WEBSOCKET_PROTOCOL,
@@ -273,13 +285,13 @@ async fn accept(
         .max_write_buffer_size(usize::MAX)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    Some(
-        WebSocketStream::from_partially_read(
-            parts.io,
-            parts.read_buf.to_vec(),
-            Role::Server,
-            Some(config),
-        )
-        .await,
+    let wire = Wire::new(parts.io);
+    let socket = WebSocketStream::from_partially_read(
+        WireStream(wire.clone()),
+        parts.read_buf.to_vec(),
+        Role::Server,
+        Some(config),
     )
+    .await;
+    Some((socket, wire))
 }

@@ -31,6 +31,7 @@ use crate::errors::AppError;
 use crate::graphql::live::{AdmissionProbe, CohortKey, Cohorts, Delivery, Membership, Outbox};
 use crate::graphql::{CastYouSchema, QueryCost};
 use crate::http::live_sessions::SessionEnd;
+use crate::http::wire::{Wire, WireStream};
 use crate::services::{gate, AppState, Viewer};
 use actix_web::web::Bytes;
 use async_graphql::http::WebSocketProtocols;
@@ -45,7 +46,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -53,8 +53,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-/// An upgraded connection (see `http::upgrade`).
-pub type Socket = WebSocketStream<TcpStream>;
+/// An upgraded connection (see `http::upgrade`), its writes ordered with the cohorts' direct
+/// writes by `http::wire`.
+pub type Socket = WebSocketStream<WireStream>;
 
 /// What one connection is allowed (frame and message sizes are the codec's, set at the
 /// upgrade).
@@ -175,7 +176,7 @@ enum Running {
 struct Sub {
     id: String,
     /// `{"id":…,"type":"next","payload":` (or the legacy `data`), for every frame of it.
-    prefix: Vec<u8>,
+    prefix: Rc<[u8]>,
     running: Running,
 }
 
@@ -207,6 +208,8 @@ pub type InitFn = Box<dyn FnOnce(serde_json::Value) -> Init>;
 /// What a connection starts with (boxed, so the connection's future holds it once).
 pub struct Setup {
     pub socket: Socket,
+    /// The socket's write side, shared with the cohorts the connection's subscriptions join.
+    pub wire: Rc<Wire>,
     pub cx: SocketContext,
     pub on_init: InitFn,
     pub limits: WsLimits,
@@ -218,6 +221,7 @@ pub struct Setup {
 pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>) {
     let Setup {
         mut socket,
+        wire,
         cx,
         on_init,
         limits,
@@ -236,7 +240,7 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
         next_serial: 0,
         own: HashMap::new(),
         admissions: FuturesUnordered::new(),
-        outbox: Outbox::new(limits.outbox),
+        outbox: Outbox::new(limits.outbox, wire),
     };
     let mut ended: Option<oneshot::Receiver<SessionEnd>> = None;
     let expiry = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
@@ -251,7 +255,10 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
 
     let close: Ending = loop {
         let outbox = conn.outbox.clone();
+        // In this order: what the client sends (only ready when it sent something), then
+        // deliveries, which nearly every wake-up is for; the rest is rare.
         tokio::select! {
+            biased;
             incoming = socket.next() => {
                 last_heard = Instant::now();
                 let message = match incoming {
@@ -281,6 +288,14 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
                         let _ = write_all(&mut socket, end.1, silence).await;
                         break end.0;
                     }
+                }
+            }
+            () = std::future::poll_fn(|cx| {
+                outbox.register(cx.waker());
+                if outbox.is_idle() { Poll::Pending } else { Poll::Ready(()) }
+            }) => {
+                if let Err(end) = conn.drain(&mut socket, silence).await {
+                    break end;
                 }
             }
             initialised = async { conn.init.as_mut()?.await.into() }, if conn.init.is_some() => {
@@ -325,14 +340,6 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
                     if let Err(end) = write_all(&mut socket, replies, silence).await {
                         break end;
                     }
-                }
-            }
-            () = std::future::poll_fn(|cx| {
-                outbox.register(cx.waker());
-                if outbox.is_idle() { Poll::Pending } else { Poll::Ready(()) }
-            }) => {
-                if let Err(end) = conn.drain(&mut socket, silence).await {
-                    break end;
                 }
             }
             (serial, response) = std::future::poll_fn(|cx| poll_own(&mut conn.own, cx)) => {
@@ -402,16 +409,25 @@ async fn write_all(
     messages: Vec<Message>,
     silence: Duration,
 ) -> Result<(), Ending> {
-    if messages.is_empty() {
+    let wire = socket.get_ref().0.clone();
+    if messages.is_empty() && !wire.has_pending() {
         return Ok(());
     }
-    let sent = tokio::time::timeout(silence, async {
+    // No cohort writes to the socket directly while this write is under way.
+    let _busy = Busy::new(&wire);
+    let send = async {
         for message in messages {
             socket.feed(message).await?;
         }
         socket.flush().await
-    })
-    .await;
+    };
+    let mut send = std::pin::pin!(send);
+    // Nearly every write completes at once: the timer is armed only for one that waits.
+    let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+    let sent = match first {
+        Poll::Ready(result) => Ok(result),
+        Poll::Pending => tokio::time::timeout(silence, send).await,
+    };
     match sent {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_closed)) => Err(None),
@@ -419,6 +435,22 @@ async fn write_all(
             CloseCode::Policy,
             "the client stopped taking messages".into(),
         ))),
+    }
+}
+
+/// Marks the connection as writing for as long as it lives.
+struct Busy<'a>(&'a Wire);
+
+impl<'a> Busy<'a> {
+    fn new(wire: &'a Wire) -> Busy<'a> {
+        wire.set_busy(true);
+        Busy(wire)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set_busy(false);
     }
 }
 
@@ -608,7 +640,7 @@ impl Connection {
         self.subs.insert(
             serial,
             Sub {
-                prefix: prefix(&id, self.next_kind()),
+                prefix: prefix(&id, self.next_kind()).into(),
                 id,
                 running: Running::Admitting(Box::new((payload, key))),
             },
@@ -639,9 +671,16 @@ impl Connection {
         match key {
             Some(key) => {
                 let data = session.data.clone();
-                let membership = self.cx.cohorts.join(key, &self.outbox, serial, |counted| {
-                    schema.execute_stream_with_session_data(payload.request().data(counted), data)
-                });
+                let prefix = sub.prefix.clone();
+                let membership =
+                    self.cx
+                        .cohorts
+                        .join(key, &self.outbox, serial, prefix, |counted| {
+                            schema.execute_stream_with_session_data(
+                                payload.request().data(counted),
+                                data,
+                            )
+                        });
                 sub.running = Running::Shared(membership);
             }
             None => {
