@@ -19,6 +19,7 @@ CONNECTIONS="${CONNECTIONS:-10000}"
 SUBSCRIBERS="${SUBSCRIBERS:-10000}"
 EVENTS="${EVENTS:-30}"
 INTERVAL_MS="${INTERVAL_MS:-1000}"
+LANES="${LANES:-4}"   # applications moved in turn: a slow mutation does not hold the next back
 USERS="${USERS:-10000}"
 NOTIFICATIONS="${NOTIFICATIONS:-100000}"
 REQUESTS="${REQUESTS:-2000}"
@@ -33,8 +34,8 @@ TOOL="$CARGO_TARGET_DIR/release/castyou-wsload"
 log() { printf 'wsload: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for n in "$CONNECTIONS" "$SUBSCRIBERS" "$EVENTS" "$INTERVAL_MS" "$USERS" "$NOTIFICATIONS" "$REQUESTS"; do
-  [[ $n =~ ^[0-9]+$ ]] || die "CONNECTIONS, SUBSCRIBERS, EVENTS, INTERVAL_MS, USERS, NOTIFICATIONS and REQUESTS are whole numbers"
+for n in "$CONNECTIONS" "$SUBSCRIBERS" "$EVENTS" "$INTERVAL_MS" "$LANES" "$USERS" "$NOTIFICATIONS" "$REQUESTS"; do
+  [[ $n =~ ^[0-9]+$ ]] || die "CONNECTIONS, SUBSCRIBERS, EVENTS, INTERVAL_MS, LANES, USERS, NOTIFICATIONS and REQUESTS are whole numbers"
 done
 # Each connection is one descriptor in the server and one in the tool.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -107,7 +108,7 @@ for scenario in $SCENARIOS; do
     fanout)
       log "fanout: $SUBSCRIBERS subscribers, $EVENTS events, one every $INTERVAL_MS ms"
       "$TOOL" --url "http://127.0.0.1:$PORT_" --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" fanout \
-        --subscribers "$SUBSCRIBERS" --events "$EVENTS" --interval-ms "$INTERVAL_MS" \
+        --subscribers "$SUBSCRIBERS" --events "$EVENTS" --interval-ms "$INTERVAL_MS" --lanes "$LANES" \
         | tee "$OUT/fanout.txt"
       ;;
     notify)

@@ -82,6 +82,11 @@ enum Scenario {
         /// Time between mutations; 0 sends each as soon as the previous one answered.
         #[arg(long, default_value_t = 1000)]
         interval_ms: u64,
+        /// Applications moved in turn (event k moves application k % lanes): a mutation
+        /// waits only for the previous move of its own application, so a slow answer does not
+        /// hold the next event back.
+        #[arg(long, default_value_t = 4)]
+        lanes: usize,
     },
     /// One job closing notifies its N applicants, each connected once.
     Notify {
@@ -193,8 +198,16 @@ async fn main() -> Result<()> {
                 .replacen("https://", "wss://", 1)
         ),
     });
-    let world = Arc::new(World::create(&api).await?);
-    println!("job {} with application {}", world.job, world.application);
+    let lanes = match &cli.scenario {
+        Scenario::Fanout { lanes, .. } => (*lanes).max(1),
+        _ => 1,
+    };
+    let world = Arc::new(World::create(&api, lanes).await?);
+    println!(
+        "job {} with applications {}",
+        world.job,
+        world.applications.join(", ")
+    );
     match cli.scenario {
         Scenario::Idle {
             connections,
@@ -204,6 +217,7 @@ async fn main() -> Result<()> {
             subscribers,
             events,
             interval_ms,
+            ..
         } => fanout(&api, &world, &cli, subscribers, events, interval_ms).await,
         Scenario::Notify { users } => notify(&api, &world, &cli, users).await,
         Scenario::Inbox {
@@ -290,16 +304,18 @@ impl Api {
 struct World {
     producer_token: String,
     job: String,
-    application: String,
+    /// Every application to the job, one talent each: `fanout` moves
+    /// them in turn, so mutations overlap while each application's events keep their order.
+    applications: Vec<String>,
 }
 
 impl World {
-    async fn create(api: &Api) -> Result<World> {
+    async fn create(api: &Api, lanes: usize) -> Result<World> {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_nanos();
-        let register = |role: &'static str| {
-            let email = format!("wsload-{role}-{stamp}@example.com").to_lowercase();
+        let register = |role: &'static str, i: usize| {
+            let email = format!("wsload-{role}-{i}-{stamp}@example.com").to_lowercase();
             async move {
                 let data = api
                     .gql(
@@ -318,18 +334,11 @@ impl World {
                 )
             }
         };
-        let producer = register("PRODUCER").await?;
+        let producer = register("PRODUCER", 0).await?;
         api.gql(
             "mutation { upsertProducerProfile(input: { company: \"Load Pictures\" }) { id } }",
             json!({}),
             Some(&producer),
-        )
-        .await?;
-        let talent = register("TALENT").await?;
-        api.gql(
-            "mutation { upsertTalentProfile(input: { stageName: \"Load Talent\" }) { id } }",
-            json!({}),
-            Some(&talent),
         )
         .await?;
         let deadline = (std::time::SystemTime::now() + Duration::from_secs(30 * 86_400))
@@ -353,30 +362,43 @@ impl World {
             Some(&producer),
         )
         .await?;
-        let application = api
-            .gql(
-                "mutation($j: UUID!) { applyToJob(jobId: $j) { id } }",
-                json!({ "j": job }),
+        let mut applications = Vec::with_capacity(lanes);
+        for i in 0..lanes.max(1) {
+            let talent = register("TALENT", i).await?;
+            api.gql(
+                "mutation { upsertTalentProfile(input: { stageName: \"Load Talent\" }) { id } }",
+                json!({}),
                 Some(&talent),
             )
-            .await?["applyToJob"]["id"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no application id"))?
-            .to_string();
+            .await?;
+            let application = api
+                .gql(
+                    "mutation($j: UUID!) { applyToJob(jobId: $j) { id } }",
+                    json!({ "j": job }),
+                    Some(&talent),
+                )
+                .await?["applyToJob"]["id"]
+                .as_str()
+                .ok_or_else(|| anyhow!("no application id"))?
+                .to_string();
+            applications.push(application);
+        }
         let world = World {
             producer_token: producer,
             job,
-            application,
+            applications,
         };
-        world.move_to(api, "SHORTLISTED").await?;
-        world.move_to(api, "CALLBACK").await?;
+        for application in &world.applications {
+            world.move_to(api, application, "SHORTLISTED").await?;
+            world.move_to(api, application, "CALLBACK").await?;
+        }
         Ok(world)
     }
 
-    async fn move_to(&self, api: &Api, stage: &str) -> Result<()> {
+    async fn move_to(&self, api: &Api, application: &str, stage: &str) -> Result<()> {
         api.gql(
             "mutation($id: UUID!, $s: ApplicationStage!) { moveApplication(id: $id, stage: $s) { id } }",
-            json!({ "id": self.application, "s": stage }),
+            json!({ "id": application, "s": stage }),
             Some(&self.producer_token),
         )
         .await
@@ -565,6 +587,23 @@ async fn hold(mut socket: Socket) {
     while let Some(Ok(_)) = socket.next().await {}
 }
 
+/// Which of `applications` a pipeline event is about.
+fn lane_of(frame: &str, applications: &[String]) -> Option<usize> {
+    const KEY: &str = "\"application\":{\"id\":\"";
+    let at = frame.find(KEY)? + KEY.len();
+    let id = frame.get(at..at + 36)?;
+    applications.iter().position(|a| a == id)
+}
+
+/// What the subscribers saw of one event (shared by every reader; a delivery costs the tool
+/// three atomic operations, not a message to a collector, so the tool takes as little of the
+/// cores it shares with the server as it can).
+struct EventSeen {
+    count: AtomicUsize,
+    first: AtomicU64,
+    last: AtomicU64,
+}
+
 async fn fanout(
     api: &Arc<Api>,
     world: &Arc<World>,
@@ -576,18 +615,38 @@ async fn fanout(
     let epoch = Instant::now();
     // When event k's mutation was sent, in µs since `epoch`.
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..events).map(|_| AtomicU64::new(0)).collect());
-    let (deliveries, mut delivered) = mpsc::unbounded_channel::<(usize, u64)>();
+    let seen: Arc<Vec<EventSeen>> = Arc::new(
+        (0..events)
+            .map(|_| EventSeen {
+                count: AtomicUsize::new(0),
+                first: AtomicU64::new(u64::MAX),
+                last: AtomicU64::new(0),
+            })
+            .collect(),
+    );
+    // Each subscriber's latencies, sent once it has seen every event.
+    let (finished, mut latencies) = mpsc::unbounded_channel::<Vec<u64>>();
     let unexpected = Arc::new(AtomicUsize::new(0));
+    let lanes = world.applications.len();
     let reader = {
-        let (sent, unexpected) = (sent.clone(), unexpected.clone());
+        let (sent, seen, unexpected) = (sent.clone(), seen.clone(), unexpected.clone());
+        let applications = Arc::new(world.applications.clone());
         move |_i: usize, mut socket: Socket| {
-            let (sent, deliveries, unexpected) =
-                (sent.clone(), deliveries.clone(), unexpected.clone());
+            let (sent, seen, finished, unexpected, applications) = (
+                sent.clone(),
+                seen.clone(),
+                finished.clone(),
+                unexpected.clone(),
+                applications.clone(),
+            );
             async move {
-                let mut k = 0;
+                let mut mine = Vec::with_capacity(events);
+                // Events seen of each application (lane j's n-th is event n * lanes + j).
+                let mut of_lane = vec![0usize; lanes];
                 while let Some(Ok(frame)) = socket.next().await {
                     let Message::Text(text) = frame else { continue };
-                    // The moves this tool makes (CALLBACK to CALLBACK), in the order sent.
+                    // The moves this tool makes (CALLBACK to CALLBACK), in each application's
+                    // order.
                     if !text.contains("\"fromStage\":\"CALLBACK\"") {
                         if text.contains("\"errors\"") {
                             unexpected.fetch_add(1, Ordering::Relaxed);
@@ -595,11 +654,22 @@ async fn fanout(
                         continue;
                     }
                     let now = epoch.elapsed().as_micros() as u64;
-                    if let Some(at) = sent.get(k) {
-                        let _ =
-                            deliveries.send((k, now.saturating_sub(at.load(Ordering::Acquire))));
+                    let Some(lane) = lane_of(&text, &applications) else {
+                        unexpected.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let k = of_lane[lane] * lanes + lane;
+                    of_lane[lane] += 1;
+                    if let (Some(at), Some(event)) = (sent.get(k), seen.get(k)) {
+                        let latency = now.saturating_sub(at.load(Ordering::Acquire));
+                        event.first.fetch_min(latency, Ordering::Relaxed);
+                        event.last.fetch_max(latency, Ordering::Relaxed);
+                        event.count.fetch_add(1, Ordering::Relaxed);
+                        mine.push(latency);
+                        if mine.len() == events {
+                            let _ = finished.send(std::mem::take(&mut mine));
+                        }
                     }
-                    k += 1;
                 }
             }
         }
@@ -611,45 +681,61 @@ async fn fanout(
     let cpu_before = cpu_secs(cli.server_pid)?;
     let wall = Instant::now();
     let interval = Duration::from_millis(interval_ms);
-    let sender = {
-        let (api, world, sent) = (api.clone(), world.clone(), sent.clone());
-        tokio::spawn(async move {
-            let mut next = Instant::now();
-            for slot in sent.iter() {
-                tokio::time::sleep_until(next.into()).await;
-                next += interval;
-                slot.store(epoch.elapsed().as_micros() as u64, Ordering::Release);
-                world.move_to(&api, "CALLBACK").await?;
-            }
-            Ok::<(), anyhow::Error>(())
+    // One task per application, each moving its own in order at its events' times.
+    let start = Instant::now();
+    let senders: Vec<_> = (0..lanes)
+        .map(|lane| {
+            let (api, world, sent) = (api.clone(), world.clone(), sent.clone());
+            tokio::spawn(async move {
+                let application = &world.applications[lane];
+                for k in (lane..events).step_by(lanes) {
+                    tokio::time::sleep_until((start + interval * k as u32).into()).await;
+                    sent[k].store(epoch.elapsed().as_micros() as u64, Ordering::Release);
+                    world.move_to(&api, application, "CALLBACK").await?;
+                }
+                Ok::<(), anyhow::Error>(())
+            })
         })
-    };
+        .collect();
 
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut per_event = vec![(0usize, 0u64); events];
-    let mut total = 0usize;
-    let expected = n * events;
+    let mut complete = 0usize;
     let deadline = tokio::time::Instant::now() + interval * events as u32 + Duration::from_secs(30);
-    while total < expected {
-        match tokio::time::timeout_at(deadline, delivered.recv()).await {
-            Ok(Some((k, latency))) => {
-                all.saturating_record(latency.max(1));
-                let (count, last) = &mut per_event[k];
-                *count += 1;
-                *last = (*last).max(latency);
-                total += 1;
+    while complete < n {
+        match tokio::time::timeout_at(deadline, latencies.recv()).await {
+            Ok(Some(mine)) => {
+                for latency in mine {
+                    all.saturating_record(latency.max(1));
+                }
+                complete += 1;
             }
             _ => break,
         }
     }
     let elapsed = wall.elapsed().as_secs_f64();
     let cpu = cpu_secs(cli.server_pid)? - cpu_before;
-    sender.await??;
+    for sender in senders {
+        sender.await??;
+    }
+    let expected = n * events;
+    let total: usize = seen.iter().map(|e| e.count.load(Ordering::Relaxed)).sum();
+    let per_event: Vec<(usize, u64, u64)> = seen
+        .iter()
+        .map(|e| {
+            (
+                e.count.load(Ordering::Relaxed),
+                e.first.load(Ordering::Relaxed),
+                e.last.load(Ordering::Relaxed),
+            )
+        })
+        .collect();
 
+    let mut first = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut last = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for (count, latency) in &per_event {
+    for (count, earliest, latest) in &per_event {
         if *count == n {
-            last.saturating_record((*latency).max(1));
+            first.saturating_record((*earliest).max(1));
+            last.saturating_record((*latest).max(1));
         }
     }
     let ms = |us: u64| us as f64 / 1000.0;
@@ -657,6 +743,11 @@ async fn fanout(
         "{events} events x {n} subscribers, one event every {interval_ms} ms: {total} of {expected} deliveries, {} complete events, {} error messages",
         last.len(),
         unexpected.load(Ordering::Relaxed)
+    );
+    println!(
+        "mutation sent -> first subscriber: p50 {:.1} ms, p99 {:.1} ms",
+        ms(first.value_at_quantile(0.5)),
+        ms(first.value_at_quantile(0.99))
     );
     println!(
         "mutation sent -> last subscriber: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
