@@ -77,7 +77,7 @@ start_server() {
     JWT_SECRET="$JWT" \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
     REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
-    APP_REDIS__KEY_PREFIX="castyou-wsload:" \
+    APP_REDIS__KEY_PREFIX="castyou-wsload-$1-$$:" \
     MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:27017}" \
     APP_MONGODB__DATABASE="castyou_wsload_$1_$$" \
     APP_RATE_LIMIT__GENERAL_MAX=1000000000 \
