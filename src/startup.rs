@@ -223,11 +223,13 @@ fn serve(
             state.clone()
         });
         let upgrades = Rc::new(http::upgrade::Upgrades {
-            state: worker_state.clone(),
-            schema: schema.clone(),
+            worker: Rc::new(http::websocket::Worker {
+                state: worker_state.clone(),
+                schema: schema.clone(),
+                cost: cost.clone(),
+                cohorts: graphql::live::Cohorts::new(metrics.cohort_gauge()),
+            }),
             metrics: metrics.get_ref().clone(),
-            cost: cost.clone(),
-            cohorts: graphql::live::Cohorts::new(metrics.cohort_gauge()),
             shutdown: shutdown.clone(),
         });
         let graphql_resource = web::resource(http::upgrade::GRAPHQL_PATH)

@@ -396,16 +396,13 @@ pub fn serve_socket(
     socket: websocket::Socket,
     wire: std::rc::Rc<crate::http::wire::Wire>,
     protocol: async_graphql::http::WebSocketProtocols,
-    state: &AppState,
-    schema: &CastYouSchema,
-    cohorts: &crate::graphql::live::Cohorts,
+    worker: &std::rc::Rc<websocket::Worker>,
     metrics: &Arc<crate::http::metrics::Metrics>,
-    cost: &Arc<QueryCost>,
     meta: RequestMeta,
     address_slot: Box<dyn Send>,
     shutdown: impl std::future::Future<Output = ()> + 'static,
 ) -> impl std::future::Future<Output = ()> {
-    let state = state.clone();
+    let state = worker.state.clone();
     let realtime = &state.settings.realtime;
     let limits = WsLimits {
         init_timeout: Duration::from_secs(realtime.ws_init_timeout_secs),
@@ -414,10 +411,7 @@ pub fn serve_socket(
         outbox: realtime.subscriber_queue,
     };
     let cx = SocketContext {
-        schema: schema.clone(),
-        state: state.clone(),
-        cohorts: cohorts.clone(),
-        cost: cost.clone(),
+        worker: worker.clone(),
         client_ip: meta.client_ip.clone(),
         // Counts the socket while it is open.
         hold: Box::new((address_slot, metrics.websocket_opened())),

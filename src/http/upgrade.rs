@@ -14,12 +14,10 @@
 //! handshake (400), an origin not on the allowlist (403), no GraphQL subprotocol offered (400),
 //! and an address over its share of sockets (429).
 
-use crate::graphql::{CastYouSchema, QueryCost};
 use crate::http::graphql;
 use crate::http::metrics::Metrics;
-use crate::http::websocket::Socket;
+use crate::http::websocket::{Socket, Worker};
 use crate::http::wire::{Wire, WireStream};
-use crate::services::AppState;
 use actix_codec::Framed;
 use actix_http::body::BodySize;
 use actix_http::h1::{self, Message as H1Message};
@@ -51,11 +49,9 @@ const WRITE_BUFFER: usize = 16 * 1024;
 
 /// One worker's upgrade service.
 pub struct Upgrades {
-    pub state: AppState,
-    pub schema: CastYouSchema,
+    /// What this worker's websockets share.
+    pub worker: Rc<Worker>,
     pub metrics: Arc<Metrics>,
-    pub cost: Arc<QueryCost>,
-    pub cohorts: crate::graphql::live::Cohorts,
     pub shutdown: GracefulShutdownSignal,
 }
 
@@ -89,7 +85,7 @@ impl Upgrades {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().to_string();
         let meta = graphql::meta_of(
-            &self.state,
+            &self.worker.state,
             request.head().peer_addr.map(|a| a.ip()),
             request.headers(),
             Some(request_id.clone()),
@@ -113,7 +109,7 @@ impl Upgrades {
                     refuse(framed, refusal, &request_id).await;
                 }
                 Ok((protocol, address_slot)) => {
-                    let max_message = self.state.settings.application.body_limit_bytes;
+                    let max_message = self.worker.state.settings.application.body_limit_bytes;
                     let socket = accept(framed, &request, protocol, &request_id, max_message).await;
                     // The request's head holds the HTTP read buffer its headers were parsed
                     // from (8 KiB) and its header map: not kept for the connection's life.
@@ -130,11 +126,8 @@ impl Upgrades {
                         socket,
                         wire,
                         protocol,
-                        &self.state,
-                        &self.schema,
-                        &self.cohorts,
+                        &self.worker,
                         &self.metrics,
-                        &self.cost,
                         meta,
                         Box::new(address_slot),
                         async move { shutdown.notified().await },
@@ -182,7 +175,7 @@ impl Upgrades {
         }
         actix_http::ws::verify_handshake(request.head())
             .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.to_string()))?;
-        let origins = &self.state.settings.application.cors_allowed_origins;
+        let origins = &self.worker.state.settings.application.cors_allowed_origins;
         if let Some(origin) = request.headers().get(header::ORIGIN) {
             let allowed = origin
                 .to_str()
@@ -203,6 +196,7 @@ impl Upgrades {
             )
         })?;
         let slot = self
+            .worker
             .state
             .live
             .open(client_ip)

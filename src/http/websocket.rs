@@ -105,12 +105,17 @@ pub struct Initialised {
     pub binding: SessionBinding,
 }
 
-/// What a connection runs on.
-pub struct SocketContext {
+/// What every connection of a worker runs on (one per worker, shared).
+pub struct Worker {
     pub schema: CastYouSchema,
     pub state: AppState,
     pub cohorts: Cohorts,
     pub cost: Arc<QueryCost>,
+}
+
+/// What a connection runs on.
+pub struct SocketContext {
+    pub worker: Rc<Worker>,
     pub client_ip: Option<String>,
     /// Held for as long as the connection lives (its address slot, the open-sockets gauge).
     pub hold: Box<dyn std::any::Any>,
@@ -294,7 +299,8 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
                 outbox.register(cx.waker());
                 if outbox.is_idle() { Poll::Pending } else { Poll::Ready(()) }
             }) => {
-                if let Err(end) = conn.drain(&mut socket, silence).await {
+                // Boxed like `write_all`: deliveries wait here only when a socket is slow.
+                if let Err(end) = Box::pin(conn.drain(&mut socket, silence)).await {
                     break end;
                 }
             }
@@ -386,7 +392,7 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
     // Closing an already closed socket only reports that it was; a client that does not
     // answer the close is dropped after a moment.
     if let Some(frame) = close {
-        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
+        let _ = Box::pin(tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame)))).await;
     }
 }
 
@@ -403,8 +409,18 @@ fn poll_own(
     Poll::Pending
 }
 
-/// Sends `messages` in one write, within `silence`.
-async fn write_all(
+/// Sends `messages` in one write, within `silence`. Boxed: while a write waits, the
+/// connection's task holds a pointer rather than the write's state, so the task of every
+/// connection (nearly all of them idle) is that much smaller.
+fn write_all(
+    socket: &mut Socket,
+    messages: Vec<Message>,
+    silence: Duration,
+) -> Pin<Box<dyn Future<Output = Result<(), Ending>> + '_>> {
+    Box::pin(write_frames(socket, messages, silence))
+}
+
+async fn write_frames(
     socket: &mut Socket,
     messages: Vec<Message>,
     silence: Duration,
@@ -576,7 +592,7 @@ impl Connection {
                 vec![],
             ));
         }
-        let screened = screen(&payload, &self.cx.cost);
+        let screened = screen(&payload, &self.cx.worker.cost);
         let key = match screened {
             Err(message) => {
                 let error = serde_json::json!({
@@ -610,13 +626,14 @@ impl Connection {
         let serial = self.next_serial;
         self.next_serial += 1;
         self.serial_of.insert(id.clone(), serial);
-        let state = self.cx.state.clone();
+        let state = self.cx.worker.state.clone();
         let client_ip = self.cx.client_ip.clone();
         let viewer = session.viewer;
         let expires_at = session.binding.expires_at;
         let probe = key.as_ref().map(|_| {
             let request = payload.request().data(AdmissionProbe);
             self.cx
+                .worker
                 .schema
                 .execute_stream_with_session_data(request, session.data.clone())
         });
@@ -667,13 +684,14 @@ impl Connection {
             return vec![];
         };
         let (payload, key) = *admitting;
-        let schema = &self.cx.schema;
+        let schema = &self.cx.worker.schema;
         match key {
             Some(key) => {
                 let data = session.data.clone();
                 let prefix = sub.prefix.clone();
                 let membership =
                     self.cx
+                        .worker
                         .cohorts
                         .join(key, &self.outbox, serial, prefix, |counted| {
                             schema.execute_stream_with_session_data(
