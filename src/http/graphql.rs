@@ -394,7 +394,6 @@ fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
 #[allow(clippy::too_many_arguments)]
 pub fn serve_socket(
     socket: websocket::Socket,
-    wire: std::rc::Rc<crate::http::wire::Wire>,
     protocol: async_graphql::http::WebSocketProtocols,
     worker: &std::rc::Rc<websocket::Worker>,
     metrics: &Arc<crate::http::metrics::Metrics>,
@@ -450,7 +449,6 @@ pub fn serve_socket(
     };
     let setup = websocket::Setup {
         socket,
-        wire,
         cx,
         on_init: Box::new(on_init),
         limits,

@@ -114,7 +114,7 @@ impl Upgrades {
                     // The request's head holds the HTTP read buffer its headers were parsed
                     // from (8 KiB) and its header map: not kept for the connection's life.
                     drop(request);
-                    let Some((socket, wire)) = socket else {
+                    let Some(socket) = socket else {
                         return;
                     };
                     tracing::debug!(
@@ -124,7 +124,6 @@ impl Upgrades {
                     let shutdown = self.shutdown.clone();
                     let session = graphql::serve_socket(
                         socket,
-                        wire,
                         protocol,
                         &self.worker,
                         &self.metrics,
@@ -253,7 +252,7 @@ async fn accept(
     protocol: WebSocketProtocols,
     request_id: &str,
     max_message: usize,
-) -> Option<(Socket, Rc<Wire>)> {
+) -> Option<Socket> {
     let mut response = actix_http::ws::handshake_response(request.head());
     response.insert_header((
         header::SEC_WEBSOCKET_PROTOCOL,
@@ -279,13 +278,12 @@ async fn accept(
         .max_write_buffer_size(usize::MAX)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    let wire = Wire::new(parts.io);
     let socket = WebSocketStream::from_partially_read(
-        WireStream(wire.clone()),
+        WireStream(Wire::new(parts.io)),
         parts.read_buf.to_vec(),
         Role::Server,
         Some(config),
     )
     .await;
-    Some((socket, wire))
+    Some(socket)
 }

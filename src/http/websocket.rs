@@ -213,8 +213,6 @@ pub type InitFn = Box<dyn FnOnce(serde_json::Value) -> Init>;
 /// What a connection starts with (boxed, so the connection's future holds it once).
 pub struct Setup {
     pub socket: Socket,
-    /// The socket's write side, shared with the cohorts the connection's subscriptions join.
-    pub wire: Rc<Wire>,
     pub cx: SocketContext,
     pub on_init: InitFn,
     pub limits: WsLimits,
@@ -226,7 +224,6 @@ pub struct Setup {
 pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>) {
     let Setup {
         mut socket,
-        wire,
         cx,
         on_init,
         limits,
@@ -245,7 +242,8 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
         next_serial: 0,
         own: HashMap::new(),
         admissions: FuturesUnordered::new(),
-        outbox: Outbox::new(limits.outbox, wire),
+        // The socket's write side, shared with the cohorts the subscriptions join.
+        outbox: Outbox::new(limits.outbox, socket.get_ref().0.clone()),
     };
     let mut ended: Option<oneshot::Receiver<SessionEnd>> = None;
     let expiry = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
