@@ -80,7 +80,8 @@ enum Scenario {
         subscribers: usize,
         #[arg(long, default_value_t = 30)]
         events: usize,
-        /// Time between mutations; 0 sends each as soon as the previous one answered.
+        /// Time between mutations; 0 sends each as soon as the previous move of its
+        /// application answered.
         #[arg(long, default_value_t = 1000)]
         interval_ms: u64,
         /// Applications moved in turn (event k moves application k % lanes): a mutation
