@@ -190,6 +190,10 @@ pub struct AiSettings {
     pub semantic_min_similarity: f32,
     /// How long a search query's embedding stays cached in Redis.
     pub query_cache_ttl_secs: u64,
+    /// Search queries one user may have embedded (cache misses: paid model calls) per
+    /// `user_budget_window_secs`; past it their searches use the lexical lists only.
+    pub user_query_embeddings: u64,
+    pub user_budget_window_secs: u64,
     /// How often the embedding worker looks for work when no event woke it.
     pub worker_poll_secs: u64,
     /// The longest the embedding worker waits before trying a failing endpoint again.
@@ -295,6 +299,9 @@ pub struct QuerySettings {
     pub unpaged_list_cap: u64,
     /// Operations one batched POST (a JSON array) may carry.
     pub max_batch_operations: usize,
+    /// Fields that rank many rows or call a model (`discoverFeed`, `jobFeed`, `searchTalents`)
+    /// one request may run, counted across the operations of a batch and through aliases.
+    pub max_ranking_fields: u64,
 }
 
 /// Apollo's automatic persisted queries: documents registered by their SHA-256 and shared by
@@ -309,6 +316,8 @@ pub struct PersistedQuerySettings {
     /// At most this many documents are registered per `ttl_secs`; past it, queries still run
     /// but are not stored.
     pub max_entries: u64,
+    /// At most this many of them by one client address, and by one user.
+    pub max_entries_per_client: u64,
     /// `Cache-Control: public, max-age` of anonymous GET queries that succeeded (0: no-store).
     pub get_max_age_secs: u64,
 }
@@ -371,6 +380,13 @@ pub struct RealtimeSettings {
     pub ws_keepalive_secs: u64,
     /// Events that may wait for one subscriber before it is cut off as too slow.
     pub subscriber_queue: usize,
+    /// Bytes that may wait for one websocket client (deliveries queued for it, frames the
+    /// socket has not taken): past it the client is not reading and the socket is closed (1008).
+    pub ws_max_unsent_bytes: usize,
+    /// Messages a websocket client may send per second, sustained (pings and pongs included).
+    pub ws_messages_per_sec: u32,
+    /// Messages a websocket client may send at once above that rate; beyond, closed (1008).
+    pub ws_message_burst: u32,
     /// Websockets one user may hold open on one instance.
     pub max_sockets_per_user: usize,
     /// Websockets one client address may hold open on one instance.
@@ -509,6 +525,8 @@ pub struct AuthSettings {
     pub require_verified_email: bool,
     /// Verification mails one account may ask for again per hour.
     pub resend_verification_per_hour: i64,
+    /// Password reset mails one account gets per hour, however many clients ask.
+    pub password_resets_per_hour: i64,
     pub totp_issuer: String,
     /// Argon2id memory cost in KiB (OWASP: at least 19 MiB).
     pub argon2_memory_kib: u32,
@@ -709,6 +727,9 @@ impl Settings {
         }
         if q.max_batch_operations == 0 {
             problems.push("query.max_batch_operations: must be at least 1".into());
+        }
+        if q.max_ranking_fields == 0 {
+            problems.push("query.max_ranking_fields: must be at least 1".into());
         }
         if self.persisted_queries.ttl_secs == 0 || self.persisted_queries.max_entries == 0 {
             problems.push(
@@ -997,6 +1018,15 @@ impl Settings {
         }
         if !(1..=65_536).contains(&self.realtime.subscriber_queue) {
             problems.push("realtime.subscriber_queue: must be 1 to 65536".into());
+        }
+        if !(4096..=1 << 30).contains(&self.realtime.ws_max_unsent_bytes) {
+            problems.push("realtime.ws_max_unsent_bytes: must be 4096 to 1073741824".into());
+        }
+        if self.realtime.ws_messages_per_sec == 0 {
+            problems.push("realtime.ws_messages_per_sec: must be at least 1".into());
+        }
+        if self.realtime.ws_message_burst == 0 {
+            problems.push("realtime.ws_message_burst: must be at least 1".into());
         }
         if self.realtime.max_sockets_per_user == 0 || self.realtime.max_sockets_per_address == 0 {
             problems.push(

@@ -120,6 +120,26 @@ pub async fn reset_password(conn: &mut PgConn, user_id: UserId, hash: &str) -> Q
     Ok(())
 }
 
+/// The first proof of an account's address (a password reset by mail, or a verified provider
+/// identity) while it was never verified: whatever was set up before the proof, by whoever
+/// registered the address, goes: 2FA and every provider identity linked to the account.
+pub async fn clear_before_proof(conn: &mut PgConn, user_id: UserId) -> QueryResult<()> {
+    use crate::db::schema::user_identities;
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::totp_secret.eq(None::<String>),
+            users::totp_enabled.eq(false),
+            users::totp_last_step.eq(None::<i64>),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::delete(user_identities::table.filter(user_identities::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A verified provider identity takes over an account whose email was never verified: the
 /// password and 2FA someone else may have set are removed and the email is marked verified.
 pub async fn take_over(conn: &mut PgConn, user_id: UserId) -> QueryResult<()> {

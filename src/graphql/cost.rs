@@ -111,6 +111,8 @@ struct FieldInfo {
     paged: bool,
     /// A per-field multiplier overriding `unpaged_list_cap`.
     cap: Option<u64>,
+    /// The field ranks many rows or calls a model (`with_ranking`): counted apart.
+    ranking: bool,
 }
 
 /// Field return types of the schema, built once from its SDL.
@@ -186,6 +188,25 @@ impl TypeInfo {
         self
     }
 
+    /// Marks a field that ranks many rows or calls a model (`discoverFeed`, `searchTalents`):
+    /// each time it would run counts towards `Analysis::ranking_fields`.
+    #[must_use]
+    pub fn with_ranking(mut self, type_name: &str, field: &str) -> TypeInfo {
+        match self
+            .types
+            .get_mut(type_name)
+            .and_then(|fields| fields.get_mut(field))
+        {
+            Some(info) => info.ranking = true,
+            None => tracing::warn!(
+                type_name,
+                field,
+                "ranking mark for a field the schema does not have"
+            ),
+        }
+        self
+    }
+
     fn field(&self, type_name: &str, field: &str) -> Option<&FieldInfo> {
         self.types.get(type_name)?.get(field)
     }
@@ -219,6 +240,7 @@ fn field_info(field: &FieldDefinition) -> FieldInfo {
             .iter()
             .any(|arg| arg.node.name.node == "first"),
         cap: None,
+        ranking: false,
     }
 }
 
@@ -341,6 +363,9 @@ fn skip_string(b: &[u8], i: usize) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Analysis {
     pub cost: u64,
+    /// How many times fields marked with `TypeInfo::with_ranking` would run, multiplied like
+    /// the cost (an alias, a fragment spread or a list around one counts again).
+    pub ranking_fields: u64,
     /// Root mutation fields that would execute (after expanding inline fragments and fragment
     /// spreads at the root; 0 for queries/subscriptions). Fields under `@skip`/`@include` are
     /// counted whatever the condition (conservative); every occurrence counts, even with the same
@@ -465,7 +490,7 @@ pub fn analyse(
         index: &index,
     };
     // Fragments in dependency order: every spread inside one is already known.
-    let mut fragment_cost = vec![0u64; fragments.len()];
+    let mut fragment_cost = vec![Tally::default(); fragments.len()];
     let mut fragment_root_fields = vec![0usize; fragments.len()];
     for i in order {
         let fragment = &fragments[i].1.node;
@@ -480,15 +505,18 @@ pub fn analyse(
 
     let mut analysis = Analysis {
         cost: 0,
+        ranking_fields: 0,
         root_mutation_fields: 0,
     };
     for operation in operations {
         let set = &operation.selection_set.node;
-        let cost = costing.selection_set(set, Some(types.root(operation.ty)), &fragment_cost);
+        let tally = costing.selection_set(set, Some(types.root(operation.ty)), &fragment_cost);
+        let cost = tally.cost;
         if cost > limits.max_cost {
             return Err(over("the query's cost is", cost, limits.max_cost));
         }
         analysis.cost = analysis.cost.max(cost);
+        analysis.ranking_fields = analysis.ranking_fields.max(tally.ranking);
         if operation.ty == OperationType::Mutation {
             let fields = costing.root_fields(set, &fragment_root_fields);
             if fields > limits.max_root_mutation_fields {
@@ -599,12 +627,40 @@ struct Costing<'a> {
     index: &'a HashMap<&'a str, usize>,
 }
 
+/// What a selection set adds up to: its cost, and the ranking fields in it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    cost: u64,
+    ranking: u64,
+}
+
+impl Tally {
+    fn add(self, other: Tally) -> Tally {
+        Tally {
+            cost: self.cost.saturating_add(other.cost),
+            ranking: self.ranking.saturating_add(other.ranking),
+        }
+    }
+
+    /// A field's selection set counted `m` times, plus the field itself.
+    fn field(self, m: u64, ranking: bool) -> Tally {
+        Tally {
+            cost: m.saturating_mul(self.cost).saturating_add(1),
+            ranking: m
+                .saturating_mul(self.ranking)
+                .saturating_add(u64::from(ranking)),
+        }
+    }
+}
+
 /// A selection set being costed: the rest of its items, its type, its running sum and how it adds
 /// into the selection set around it.
 struct Frame<'a> {
     items: std::slice::Iter<'a, Positioned<Selection>>,
     ty: Option<&'a str>,
-    sum: u64,
+    sum: Tally,
+    /// The field whose selection set this is ranks (counted once, outside the multiplier).
+    ranking: bool,
     /// `Some(m)`: a field's selection set, adding `1 + m × sum`; `None`: an inline fragment,
     /// adding `sum`.
     multiplier: Option<u64>,
@@ -617,12 +673,13 @@ impl<'a> Costing<'a> {
         &self,
         set: &'a SelectionSet,
         ty: Option<&'a str>,
-        fragment_cost: &[u64],
-    ) -> u64 {
+        fragment_cost: &[Tally],
+    ) -> Tally {
         let mut stack = vec![Frame {
             items: set.items.iter(),
             ty,
-            sum: 0,
+            sum: Tally::default(),
+            ranking: false,
             multiplier: None,
         }];
         while let Some(top) = stack.last_mut() {
@@ -630,15 +687,17 @@ impl<'a> Costing<'a> {
                 Some(Selection::Field(field)) => {
                     let field = &field.node;
                     let info = top.ty.and_then(|ty| self.types.field(ty, &field.name.node));
+                    let ranking = info.is_some_and(|info| info.ranking);
                     if field.selection_set.node.items.is_empty() {
-                        top.sum = top.sum.saturating_add(1);
+                        top.sum = top.sum.add(Tally::default().field(0, ranking));
                         continue;
                     }
                     let multiplier = self.multiplier(top.ty, info, field);
                     stack.push(Frame {
                         items: field.selection_set.node.items.iter(),
                         ty: info.map(|info| info.ty.as_str()),
-                        sum: 0,
+                        sum: Tally::default(),
+                        ranking,
                         multiplier: Some(multiplier),
                     });
                 }
@@ -651,7 +710,8 @@ impl<'a> Costing<'a> {
                     stack.push(Frame {
                         items: inline.selection_set.node.items.iter(),
                         ty,
-                        sum: 0,
+                        sum: Tally::default(),
+                        ranking: false,
                         multiplier: None,
                     });
                 }
@@ -661,23 +721,23 @@ impl<'a> Costing<'a> {
                         .get(spread.node.fragment_name.node.as_str())
                         .and_then(|&i| fragment_cost.get(i))
                         .copied()
-                        .unwrap_or(0);
-                    top.sum = top.sum.saturating_add(cost);
+                        .unwrap_or_default();
+                    top.sum = top.sum.add(cost);
                 }
                 None => {
                     let Some(done) = stack.pop() else { break };
                     let add = match done.multiplier {
-                        Some(m) => m.saturating_mul(done.sum).saturating_add(1),
+                        Some(m) => done.sum.field(m, done.ranking),
                         None => done.sum,
                     };
                     match stack.last_mut() {
-                        Some(parent) => parent.sum = parent.sum.saturating_add(add),
+                        Some(parent) => parent.sum = parent.sum.add(add),
                         None => return done.sum,
                     }
                 }
             }
         }
-        0
+        Tally::default()
     }
 
     /// The fields a selection set puts at its own level, through inline fragments and spreads
@@ -1146,6 +1206,7 @@ mod tests {
             analysis,
             Analysis {
                 cost: 1000,
+                ranking_fields: 0,
                 root_mutation_fields: 1000
             }
         );
@@ -1254,5 +1315,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(analysis.cost, 301);
+    }
+
+    #[test]
+    fn ranking_fields_count_every_time_they_would_run() {
+        let types = types().with_ranking("Query", "jobs");
+        let limits = CostLimits::default();
+        let ranking = |query: &str| {
+            run_with(query, serde_json::json!({}), &types, &limits)
+                .unwrap()
+                .ranking_fields
+        };
+        assert_eq!(ranking("{ me { id } }"), 0);
+        assert_eq!(ranking("{ jobs { totalCount } }"), 1);
+        assert_eq!(
+            ranking("{ a: jobs { totalCount } b: jobs(first: 0) { totalCount } }"),
+            2
+        );
+        assert_eq!(
+            ranking(
+                "{ ...F ...F ... on Query { jobs { totalCount } } }
+                 fragment F on Query { a: jobs { totalCount } b: jobs { totalCount } }"
+            ),
+            5
+        );
     }
 }

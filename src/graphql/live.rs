@@ -137,11 +137,25 @@ pub enum Delivery {
     Complete,
 }
 
+impl Delivery {
+    /// What it counts against the outbox's bytes.
+    fn size(&self) -> usize {
+        match self {
+            Delivery::Next(payload) => payload.len(),
+            Delivery::Complete => 0,
+        }
+    }
+}
+
 /// A connection's queue of deliveries from cohorts, tagged with the connection's serial number
-/// of the subscription. Bounded: a push to a full outbox cuts that subscription off.
+/// of the subscription. Bounded in deliveries and in bytes: a push to a full outbox cuts that
+/// subscription off.
 pub struct Outbox {
     queue: RefCell<VecDeque<(u64, Delivery)>>,
     capacity: usize,
+    /// Payload bytes queued, and at most.
+    bytes: Cell<usize>,
+    max_bytes: usize,
     cut_off: RefCell<Vec<u64>>,
     waker: RefCell<Option<Waker>>,
     /// The connection's socket, which a delivery is written to directly when nothing waits.
@@ -149,10 +163,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(capacity: usize, wire: Rc<Wire>) -> Rc<Outbox> {
+    pub fn new(capacity: usize, max_bytes: usize, wire: Rc<Wire>) -> Rc<Outbox> {
         Rc::new(Outbox {
             queue: RefCell::new(VecDeque::new()),
             capacity: capacity.max(1),
+            bytes: Cell::new(0),
+            max_bytes,
             cut_off: RefCell::new(Vec::new()),
             waker: RefCell::new(None),
             wire,
@@ -186,7 +202,12 @@ impl Outbox {
     fn push(&self, serial: u64, delivery: Delivery) -> bool {
         let accepted = {
             let mut queue = self.queue.borrow_mut();
-            if queue.len() < self.capacity {
+            let size = delivery.size();
+            // A delivery always fits an empty queue, so no subscription is cut off for one
+            // large event alone.
+            let fits = queue.is_empty() || self.bytes.get() + size <= self.max_bytes;
+            if queue.len() < self.capacity && fits {
+                self.bytes.set(self.bytes.get() + size);
                 queue.push_back((serial, delivery));
                 true
             } else {
@@ -204,6 +225,10 @@ impl Outbox {
     pub fn pop(&self) -> Option<(u64, Delivery)> {
         let mut queue = self.queue.borrow_mut();
         let next = queue.pop_front();
+        if let Some((_, delivery)) = &next {
+            self.bytes
+                .set(self.bytes.get().saturating_sub(delivery.size()));
+        }
         if queue.is_empty() && queue.capacity() > 16 {
             // A burst does not leave its queue's memory behind.
             queue.shrink_to(4);
@@ -217,11 +242,12 @@ impl Outbox {
         std::mem::take(&mut *self.cut_off.borrow_mut())
     }
 
-    /// Nothing is queued, cut off or waiting for the socket.
+    /// Nothing is queued, cut off or waiting for the socket (and the socket is not overflowed).
     pub fn is_idle(&self) -> bool {
         self.queue.borrow().is_empty()
             && self.cut_off.borrow().is_empty()
             && !self.wire.has_pending()
+            && !self.wire.overflowed()
     }
 
     /// Wakes `waker` at the next push.

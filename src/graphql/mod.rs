@@ -80,7 +80,11 @@ impl QueryCost {
             .with_list_cap("Job", "matchWeights", factors)
             .with_list_cap("DiscoverLogEntry", "weights", factors)
             .with_list_cap("DiscoverLogEntry", "talents", 100)
-            .with_list_cap("DiscoverLogTalent", "factors", factors);
+            .with_list_cap("DiscoverLogTalent", "factors", factors)
+            // Each ranks every talent or every open job, or may call the embeddings model.
+            .with_ranking("Query", "discoverFeed")
+            .with_ranking("Query", "jobFeed")
+            .with_ranking("Query", "searchTalents");
         Ok(QueryCost {
             types,
             limits: cost::CostLimits {

@@ -105,6 +105,8 @@ struct Exec<'a> {
     meta: &'a RequestMeta,
     /// Over GET only queries run, and anonymous successes may be cached.
     get: bool,
+    /// Ranking fields the request's operations so far asked for (a batch shares one budget).
+    ranking: std::cell::Cell<u64>,
 }
 
 /// The HTTP status of a request refused before it ran.
@@ -158,20 +160,44 @@ fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType>
     operation.map(|op| op.node.ty)
 }
 
+/// Counts the operation's ranking fields against the request's budget (shared by a batch).
+fn spend_ranking(
+    exec: &Exec<'_>,
+    analysis: Analysis,
+) -> Result<Analysis, Box<async_graphql::ServerError>> {
+    let max = exec.state.settings.query.max_ranking_fields;
+    let total = exec.ranking.get().saturating_add(analysis.ranking_fields);
+    if total > max {
+        return Err(validation_failed(format!(
+            "this request asks for {total} ranked lists (discoverFeed, jobFeed, searchTalents), \
+             over the limit of {max} per request; ask for fewer or send them one by one"
+        )));
+    }
+    exec.ranking.set(total);
+    Ok(analysis)
+}
+
 /// Runs one operation: persisted query, cost check, rate limit (one unit per root mutation
 /// field), audit, execution.
 async fn execute(exec: &Exec<'_>, mut request: async_graphql::Request) -> Answer {
+    let client = exec.meta.client_ip.as_deref();
     let register = match resolve_persisted(exec, &mut request).await {
         Ok(register) => register,
-        Err(e) => return Answer::error(refusal_status(&e), &e),
+        Err(e) => {
+            // A miss costs a unit like any request: hashes cannot be probed for free.
+            if let Err(limited) = gate::admit(exec.state, client, exec.viewer.as_ref(), 1).await {
+                return Answer::error(refusal_status(&limited), &limited);
+            }
+            return Answer::error(refusal_status(&e), &e);
+        }
     };
-    let checked = check(&mut request, exec.documents, exec.cost);
+    let checked = check(&mut request, exec.documents, exec.cost)
+        .and_then(|analysis| spend_ranking(exec, analysis));
     // Each root mutation field spends a unit: one POST of many aliased logins is many requests.
     let units = checked
         .as_ref()
         .map_or(1, |a| a.root_mutation_fields as u64)
         .max(1);
-    let client = exec.meta.client_ip.as_deref();
     if let Err(e) = gate::admit(exec.state, client, exec.viewer.as_ref(), units).await {
         return Answer::error(refusal_status(&e), &e);
     }
@@ -190,7 +216,8 @@ async fn execute(exec: &Exec<'_>, mut request: async_graphql::Request) -> Answer
         return answer;
     }
     if let Some(hash) = register {
-        persisted_queries::register(exec.state, &hash, &request.query).await;
+        let user = exec.viewer.map(|v| v.user_id);
+        persisted_queries::register(exec.state, &hash, &request.query, client, user).await;
     }
     let audited = crate::http::audit::plan(&mut request);
     let request = request
@@ -257,6 +284,7 @@ pub async fn graphql_post(
         viewer,
         meta: &meta,
         get: false,
+        ranking: Default::default(),
     };
     let answer = match over_http::read_body(&body) {
         Err(message) => Answer::malformed(&message),
@@ -357,6 +385,7 @@ pub async fn graphql_get(
         viewer,
         meta: &meta,
         get: true,
+        ranking: Default::default(),
     };
     execute(&exec, request).await.into_response(media)
 }
@@ -408,6 +437,9 @@ pub fn serve_socket(
         keepalive: Duration::from_secs(realtime.ws_keepalive_secs),
         max_subscriptions: realtime.max_subscriptions_per_connection,
         outbox: realtime.subscriber_queue,
+        outbox_bytes: realtime.ws_max_unsent_bytes,
+        messages_per_sec: realtime.ws_messages_per_sec,
+        message_burst: realtime.ws_message_burst,
     };
     let cx = SocketContext {
         worker: worker.clone(),

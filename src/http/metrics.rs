@@ -155,6 +155,7 @@ struct MatchIndexGauges {
     events_applied: Gauge,
     build_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     job_feed_subscribers: Gauge,
+    rankings_computed: Gauge,
 }
 
 impl MatchIndexGauges {
@@ -203,6 +204,11 @@ impl MatchIndexGauges {
             &self.events_applied,
         );
         gauge(
+            "match_index_rankings_computed",
+            "Whole rankings of a job computed since the start (cache misses)",
+            &self.rankings_computed,
+        );
+        gauge(
             "job_feed_subscribers",
             "Live jobFeed subscriptions on this instance",
             &self.job_feed_subscribers,
@@ -226,6 +232,8 @@ impl MatchIndexGauges {
         self.events_applied
             .set(i64::try_from(stats.events_applied).unwrap_or(i64::MAX));
         self.job_feed_subscribers.set(n(stats.watchers));
+        self.rankings_computed
+            .set(i64::try_from(stats.rankings_computed).unwrap_or(i64::MAX));
         self.build_seconds
             .set(stats.last_build.map_or(0.0, |d| d.as_secs_f64()));
     }

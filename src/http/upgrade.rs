@@ -109,8 +109,12 @@ impl Upgrades {
                     refuse(framed, refusal, &request_id).await;
                 }
                 Ok((protocol, address_slot)) => {
-                    let max_message = self.worker.state.settings.application.body_limit_bytes;
-                    let socket = accept(framed, &request, protocol, &request_id, max_message).await;
+                    let settings = &self.worker.state.settings;
+                    let limits = CodecLimits {
+                        max_message: settings.application.body_limit_bytes,
+                        max_unsent: settings.realtime.ws_max_unsent_bytes,
+                    };
+                    let socket = accept(framed, &request, protocol, &request_id, limits).await;
                     // The request's head holds the HTTP read buffer its headers were parsed
                     // from (8 KiB) and its header map: not kept for the connection's life.
                     drop(request);
@@ -244,6 +248,14 @@ async fn refuse(mut framed: Framed<TcpStream, h1::Codec>, refusal: Refusal, requ
     }
 }
 
+/// What the codec of one connection may hold.
+struct CodecLimits {
+    /// A frame or reassembled message from the client, at most.
+    max_message: usize,
+    /// Bytes waiting for the client, at most (`http::wire`).
+    max_unsent: usize,
+}
+
 /// Answers 101 and hands the connection, with what the client sent after its handshake, to
 /// the websocket codec.
 async fn accept(
@@ -251,7 +263,7 @@ async fn accept(
     request: &Request,
     protocol: WebSocketProtocols,
     request_id: &str,
-    max_message: usize,
+    limits: CodecLimits,
 ) -> Option<Socket> {
     let mut response = actix_http::ws::handshake_response(request.head());
     response.insert_header((
@@ -276,10 +288,10 @@ async fn accept(
         // write), or this much is waiting.
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(usize::MAX)
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message));
+        .max_message_size(Some(limits.max_message))
+        .max_frame_size(Some(limits.max_message));
     let socket = WebSocketStream::from_partially_read(
-        WireStream(Wire::new(parts.io)),
+        WireStream(Wire::new(parts.io, limits.max_unsent)),
         parts.read_buf.to_vec(),
         Role::Server,
         Some(config),

@@ -8,9 +8,15 @@
 //!   deliveries find the outbox full is cut off (CONFLICT, then complete) instead of memory
 //!   growing; a subscription running on its own is not polled while the socket is busy, so its
 //!   hub queue fills and the hub cuts it off the same way.
+//!   Everything waiting for one client is bounded in bytes too (the outbox and the socket's
+//!   unsent bytes, `http::wire`): a client that stops reading is closed with 1008, whatever it
+//!   keeps sending.
 //! - **Init timeout.** A connection not acknowledged within `init_timeout` is closed with 4408.
 //! - **Keep-alive.** The server pings every `keepalive`; a client heard from for none of three
-//!   intervals, or that cannot take a message for as long, is closed.
+//!   intervals, or that cannot take a message for as long, is closed. Timers are polled before
+//!   the client's input, so no amount of input delays them.
+//! - **Message rate.** A client may send `messages_per_sec` messages a second (`message_burst`
+//!   at once), control frames included; beyond, the socket is closed with 1008.
 //! - **Size.** Frames and reassembled messages larger than the body limit close the connection
 //!   (1009).
 //! - **Subscriptions only.** Queries and mutations go over HTTP, where every request passes the
@@ -22,8 +28,12 @@
 //! - **Sessions.** Once `connection_init` is accepted the connection is bound to its session: when
 //!   the session is revoked (on any instance) or the access token expires, every open
 //!   subscription gets an UNAUTHENTICATED error and the socket is closed with 4401.
+//! - **Order.** A connection's messages are handled in the order they came. The legacy protocol
+//!   lets a client send `start` right after `connection_init` without waiting for the
+//!   acknowledgement (subscriptions-transport-ws does): what follows an init still being checked
+//!   waits (at most `max_subscriptions` + a few messages) and runs once it is accepted.
 //! - **Protocol errors** close as graphql-transport-ws says: 4400 an unreadable message, 4401 a
-//!   subscription before the acknowledgement, 4403 a refused `connection_init`, 4409 an id
+//!   subscription before the acknowledgement (in graphql-transport-ws), 4403 a refused `connection_init`, 4409 an id
 //!   already in use, 4429 a second `connection_init` (the legacy protocol gets
 //!   `connection_error` where it has one).
 
@@ -39,7 +49,7 @@ use async_graphql::{Data, ErrorExtensions, Response};
 use futures_util::stream::{BoxStream, FuturesUnordered};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -66,7 +76,50 @@ pub struct WsLimits {
     pub max_subscriptions: usize,
     /// Deliveries that may wait for the socket before a subscription is cut off.
     pub outbox: usize,
+    /// Bytes of deliveries that may wait for the socket, likewise.
+    pub outbox_bytes: usize,
+    /// Messages the client may send per second, sustained, control frames included.
+    pub messages_per_sec: u32,
+    /// Messages the client may send at once above that rate.
+    pub message_burst: u32,
 }
+
+/// A token bucket over the client's messages.
+struct MessageRate {
+    tokens: f64,
+    per_sec: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl MessageRate {
+    fn new(limits: &WsLimits) -> MessageRate {
+        let burst = f64::from(limits.message_burst.max(1));
+        MessageRate {
+            tokens: burst,
+            per_sec: f64::from(limits.messages_per_sec.max(1)),
+            burst,
+            last: Instant::now(),
+        }
+    }
+
+    /// Spends one message; false when the client is over its rate.
+    fn spend(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_sec;
+        self.last = now;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// Messages that may wait behind a `connection_init` still being checked (legacy protocol),
+/// beyond the connection's subscriptions.
+const HELD_SPARE: usize = 4;
 
 /// The close code graphql-transport-ws gives an unacknowledged connection.
 const INIT_TIMEOUT_CODE: u16 = 4408;
@@ -199,6 +252,8 @@ struct Connection {
     init: Option<Init>,
     /// `connection_init` was received (once only).
     init_seen: bool,
+    /// Messages that came while the init was being checked (legacy protocol), in order.
+    held: VecDeque<Bytes>,
     subs: HashMap<u64, Sub>,
     serial_of: HashMap<String, u64>,
     next_serial: u64,
@@ -230,6 +285,7 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
         protocol,
     } = *setup;
     let mut on_init = Some(on_init);
+    let wire = socket.get_ref().0.clone();
     let mut conn = Connection {
         protocol,
         limits,
@@ -237,13 +293,14 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
         session: None,
         init: None,
         init_seen: false,
+        held: VecDeque::new(),
         subs: HashMap::new(),
         serial_of: HashMap::new(),
         next_serial: 0,
         own: HashMap::new(),
         admissions: FuturesUnordered::new(),
         // The socket's write side, shared with the cohorts the subscriptions join.
-        outbox: Outbox::new(limits.outbox, socket.get_ref().0.clone()),
+        outbox: Outbox::new(limits.outbox, limits.outbox_bytes, wire.clone()),
     };
     let mut ended: Option<oneshot::Receiver<SessionEnd>> = None;
     let expiry = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
@@ -255,15 +312,54 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
     pings.reset();
     let silence = limits.keepalive * 3;
     let mut last_heard = Instant::now();
+    let mut rate = MessageRate::new(&limits);
 
     let close: Ending = loop {
+        if wire.overflowed() {
+            break Some(not_reading());
+        }
         let outbox = conn.outbox.clone();
-        // In this order: what the client sends (only ready when it sent something), then
-        // deliveries, which nearly every wake-up is for; the rest is rare.
+        // Timers first: they are cheap to poll and no amount of client input may starve them
+        // (a client streaming pings must still meet its init deadline). Then what the client
+        // sends (only ready when it sent something), then deliveries, which nearly every
+        // wake-up is for; the rest is rare.
         tokio::select! {
             biased;
+            () = shutdown.as_mut() => {
+                break Some(reason(CloseCode::Away, "the server is restarting".into()));
+            }
+            () = &mut init_deadline, if conn.session.is_none() => {
+                break Some(reason(
+                    INIT_TIMEOUT_CODE.into(),
+                    "Connection initialisation timeout".into(),
+                ));
+            }
+            () = &mut expiry, if conn.session.is_some() => {
+                let (frames, close) = conn.end_session(SessionEnd::Expired);
+                let _ = write_all(&mut socket, frames, silence).await;
+                break close;
+            }
+            end = async { ended.as_mut()?.await.ok() }, if ended.is_some() => {
+                ended = None;
+                if let Some(end) = end {
+                    let (frames, close) = conn.end_session(end);
+                    let _ = write_all(&mut socket, frames, silence).await;
+                    break close;
+                }
+            }
+            _ = pings.tick() => {
+                if last_heard.elapsed() >= silence {
+                    break Some(reason(CloseCode::Away, "no answer to pings".into()));
+                }
+                if let Err(end) = write_all(&mut socket, vec![Message::Ping(Bytes::new())], silence).await {
+                    break end;
+                }
+            }
             incoming = socket.next() => {
                 last_heard = Instant::now();
+                if !rate.spend() {
+                    break Some(reason(CloseCode::Policy, "too many messages".into()));
+                }
                 let message = match incoming {
                     Some(Ok(Message::Text(text))) => Bytes::from(text),
                     Some(Ok(Message::Binary(bytes))) => bytes,
@@ -279,18 +375,23 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
                     Some(Err(WsError::Utf8)) => {
                         break Some(reason(CloseCode::Invalid, "text frames are UTF-8".into()))
                     }
+                    Some(Err(_)) if wire.overflowed() => break Some(not_reading()),
                     Some(Err(_)) => break None,
                 };
-                match conn.receive(&message, &mut on_init) {
-                    Ok(replies) => {
-                        if let Err(end) = write_all(&mut socket, replies, silence).await {
-                            break end;
-                        }
+                if conn.holds_while_initialising() {
+                    // Legacy clients start subscriptions before the acknowledgement: they run,
+                    // in order, once the init is accepted.
+                    if conn.held.len() >= limits.max_subscriptions + HELD_SPARE {
+                        break Some(reason(
+                            CloseCode::Policy,
+                            "too many messages before the connection was acknowledged".into(),
+                        ));
                     }
-                    Err(end) => {
-                        let _ = write_all(&mut socket, end.1, silence).await;
-                        break end.0;
-                    }
+                    conn.held.push_back(message);
+                    continue;
+                }
+                if let Err(end) = conn.handle(&mut socket, &message, &mut on_init, silence).await {
+                    break end;
                 }
             }
             () = std::future::poll_fn(|cx| {
@@ -316,6 +417,9 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
                         }
                         let ack = text(r#"{"type":"connection_ack"}"#.to_string());
                         if let Err(end) = write_all(&mut socket, vec![ack], silence).await {
+                            break end;
+                        }
+                        if let Err(end) = conn.release_held(&mut socket, &mut on_init, silence).await {
                             break end;
                         }
                     }
@@ -352,46 +456,24 @@ pub async fn run(setup: Box<Setup>, shutdown: Pin<Box<dyn Future<Output = ()>>>)
                     break end;
                 }
             }
-            end = async { ended.as_mut()?.await.ok() }, if ended.is_some() => {
-                ended = None;
-                if let Some(end) = end {
-                    let (frames, close) = conn.end_session(end);
-                    let _ = write_all(&mut socket, frames, silence).await;
-                    break close;
-                }
-            }
-            () = &mut expiry, if conn.session.is_some() => {
-                let (frames, close) = conn.end_session(SessionEnd::Expired);
-                let _ = write_all(&mut socket, frames, silence).await;
-                break close;
-            }
-            () = &mut init_deadline, if conn.session.is_none() => {
-                break Some(reason(
-                    INIT_TIMEOUT_CODE.into(),
-                    "Connection initialisation timeout".into(),
-                ));
-            }
-            () = shutdown.as_mut() => {
-                break Some(reason(CloseCode::Away, "the server is restarting".into()));
-            }
-            _ = pings.tick() => {
-                if last_heard.elapsed() >= silence {
-                    break Some(reason(CloseCode::Away, "no answer to pings".into()));
-                }
-                if let Err(end) = write_all(&mut socket, vec![Message::Ping(Bytes::new())], silence).await {
-                    break end;
-                }
-            }
         }
     };
     // Subscriptions end (cohorts are left, streams dropped) before the socket closes.
     conn.subs.clear();
     conn.own.clear();
     // Closing an already closed socket only reports that it was; a client that does not
-    // answer the close is dropped after a moment.
-    if let Some(frame) = close {
+    // answer the close is dropped after a moment. An overflowed socket takes nothing more.
+    if let Some(frame) = close.filter(|_| !wire.overflowed()) {
         let _ = Box::pin(tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame)))).await;
     }
+}
+
+/// The close of a client that stopped reading while the server had bytes for it.
+fn not_reading() -> CloseFrame {
+    reason(
+        CloseCode::Policy,
+        "the client is not reading its messages".into(),
+    )
 }
 
 /// The next response of the subscriptions running on their own (None: that one ended).
@@ -444,6 +526,7 @@ async fn write_frames(
     };
     match sent {
         Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) if wire.overflowed() => Err(Some(not_reading())),
         Ok(Err(_closed)) => Err(None),
         Err(_) => Err(Some(reason(
             CloseCode::Policy,
@@ -486,6 +569,41 @@ fn error_response(e: &AppError) -> Response {
 }
 
 impl Connection {
+    /// Messages wait until the init is decided: the legacy protocol, an init under way.
+    fn holds_while_initialising(&self) -> bool {
+        self.protocol == WebSocketProtocols::SubscriptionsTransportWS && self.init.is_some()
+    }
+
+    /// Handles one client message and writes its answers.
+    async fn handle(
+        &mut self,
+        socket: &mut Socket,
+        message: &[u8],
+        on_init: &mut Option<InitFn>,
+        silence: Duration,
+    ) -> Result<(), Ending> {
+        match self.receive(message, on_init) {
+            Ok(replies) => write_all(socket, replies, silence).await,
+            Err((end, frames)) => {
+                let _ = write_all(socket, frames, silence).await;
+                Err(end)
+            }
+        }
+    }
+
+    /// Handles, in order, the messages that waited for the init to be accepted.
+    async fn release_held(
+        &mut self,
+        socket: &mut Socket,
+        on_init: &mut Option<InitFn>,
+        silence: Duration,
+    ) -> Result<(), Ending> {
+        while let Some(message) = self.held.pop_front() {
+            Box::pin(self.handle(socket, &message, on_init, silence)).await?;
+        }
+        Ok(())
+    }
+
     fn next_kind(&self) -> &'static str {
         match self.protocol {
             WebSocketProtocols::GraphQLWS => "next",

@@ -11,6 +11,12 @@
 //!
 //! Both writers run on the worker's thread (the connection's task and the cohort's task are
 //! local tasks of the same worker), so the state is in cells, never held across an await.
+//!
+//! The queue is bounded in bytes (`max_unsent`): a client that stops reading while the server
+//! still has something to say (a pong for each of its pings, deliveries) fills it, and then the
+//! wire is **overflowed**: every later write fails, and the connection stops reading from the
+//! client and closes (1008). Memory per connection never grows past the bound whatever the
+//! client sends.
 
 use actix_web::web::Bytes;
 use std::cell::{Cell, RefCell};
@@ -29,6 +35,12 @@ const WRITE_SLICES: usize = 32;
 pub struct Wire {
     tcp: TcpStream,
     pending: RefCell<VecDeque<Bytes>>,
+    /// Bytes in `pending`.
+    pending_bytes: Cell<usize>,
+    /// What `pending` may hold before the wire is overflowed.
+    max_unsent: usize,
+    /// The client stopped taking bytes and more piled up than `max_unsent`: the connection ends.
+    overflowed: Cell<bool>,
     /// The connection's task is writing (tungstenite may hold part of a frame).
     busy: Cell<bool>,
 }
@@ -45,10 +57,13 @@ pub enum Sent {
 }
 
 impl Wire {
-    pub fn new(tcp: TcpStream) -> Rc<Wire> {
+    pub fn new(tcp: TcpStream, max_unsent: usize) -> Rc<Wire> {
         Rc::new(Wire {
             tcp,
             pending: RefCell::new(VecDeque::new()),
+            pending_bytes: Cell::new(0),
+            max_unsent,
+            overflowed: Cell::new(false),
             busy: Cell::new(false),
         })
     }
@@ -56,6 +71,25 @@ impl Wire {
     /// Bytes wait to be written.
     pub fn has_pending(&self) -> bool {
         !self.pending.borrow().is_empty()
+    }
+
+    /// More bytes waited for the client than `max_unsent`: the connection must end.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.get()
+    }
+
+    /// Queues `chunk` behind what waits; past the bound the wire is overflowed.
+    fn queue(&self, pending: &mut VecDeque<Bytes>, chunk: Bytes) {
+        let total = self.pending_bytes.get() + chunk.len();
+        self.pending_bytes.set(total);
+        pending.push_back(chunk);
+        if total > self.max_unsent {
+            self.overflowed.set(true);
+        }
+    }
+
+    fn overflow_error() -> io::Error {
+        io::Error::other("the client is not reading: too many unsent bytes")
     }
 
     /// Marks the connection's task as writing (or done): no direct writes meanwhile.
@@ -67,7 +101,7 @@ impl Wire {
     /// write, no copy of `body`), if nothing waits before it. The caller writes only text it
     /// knows is UTF-8 (JSON from serde_json).
     pub fn send_text(&self, head: &[u8], body: &Bytes, tail: &[u8]) -> Sent {
-        if self.busy.get() || self.has_pending() {
+        if self.busy.get() || self.has_pending() || self.overflowed() {
             return Sent::NotNow;
         }
         let len = head.len() + body.len() + tail.len();
@@ -87,25 +121,26 @@ impl Wire {
         if written == header_len + len {
             return Sent::All;
         }
-        // The rest of this frame must go before anything else.
+        // The rest of this frame must go before anything else (past the bound, the wire is
+        // overflowed and the connection ends: a frame is never cut short).
         let mut rest = written;
         let mut pending = self.pending.borrow_mut();
         for part in [header, head] {
             if rest < part.len() {
-                pending.push_back(Bytes::copy_from_slice(&part[rest..]));
+                self.queue(&mut pending, Bytes::copy_from_slice(&part[rest..]));
                 rest = 0;
             } else {
                 rest -= part.len();
             }
         }
         if rest < body.len() {
-            pending.push_back(body.slice(rest..));
+            self.queue(&mut pending, body.slice(rest..));
             rest = 0;
         } else {
             rest -= body.len();
         }
         if rest < tail.len() {
-            pending.push_back(Bytes::copy_from_slice(&tail[rest..]));
+            self.queue(&mut pending, Bytes::copy_from_slice(&tail[rest..]));
         }
         Sent::Part
     }
@@ -130,6 +165,8 @@ impl Wire {
                 Err(e) => return Poll::Ready(Err(e)),
             };
             drop(slices);
+            self.pending_bytes
+                .set(self.pending_bytes.get().saturating_sub(written));
             let mut rest = written;
             while rest > 0 {
                 let Some(front) = pending.front_mut() else {
@@ -201,6 +238,9 @@ impl AsyncWrite for WireStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let wire = &self.0;
+        if wire.overflowed() {
+            return Poll::Ready(Err(Wire::overflow_error()));
+        }
         let mut rest = buf;
         if !wire.has_pending() {
             match wire.tcp.try_write(buf) {
@@ -210,10 +250,14 @@ impl AsyncWrite for WireStream {
             }
         }
         if !rest.is_empty() {
-            // Bounded by what the connection's task writes between flushes (a batch).
-            wire.pending
-                .borrow_mut()
-                .push_back(Bytes::copy_from_slice(rest));
+            // What the connection's task writes between flushes is a batch, and tungstenite
+            // queues a pong for every ping it reads, even while the client reads nothing: the
+            // bound ends a connection whose client stopped reading.
+            let chunk = Bytes::copy_from_slice(rest);
+            wire.queue(&mut wire.pending.borrow_mut(), chunk);
+            if wire.overflowed() {
+                return Poll::Ready(Err(Wire::overflow_error()));
+            }
         }
         Poll::Ready(Ok(buf.len()))
     }

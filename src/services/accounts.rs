@@ -12,6 +12,7 @@ use crate::errors::{AppError, AppResult};
 use anyhow::Context;
 use chrono::Utc;
 use diesel_async::AsyncConnection;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Stages a token mail for `user` inside the caller's transaction: the token's hash, and the
@@ -115,8 +116,15 @@ pub async fn resend_verification(
     Ok(true)
 }
 
+/// Password-reset lookups that may wait at once (per instance); past it requests are answered
+/// and their lookups dropped (the client-address limit makes that rare).
+pub const RESET_LOOKUPS: usize = 256;
+
 /// Sends a reset mail when the address has an account. Always answers true, whether or not it
-/// does, so the answer tells nobody which addresses have accounts.
+/// does, and in the same time: the lookup runs after the answer, for known and unknown
+/// addresses alike, so neither the answer nor its timing tells which addresses have accounts.
+/// An account gets at most `auth.password_resets_per_hour` reset mails an hour, however many
+/// clients ask, so nobody can flood its owner's mailbox.
 pub async fn request_password_reset(
     state: &AppState,
     meta: &RequestMeta,
@@ -126,19 +134,46 @@ pub async fn request_password_reset(
     let Ok(email) = Email::parse("email", email) else {
         return Ok(true);
     };
+    let Ok(permit) = Arc::clone(&state.reset_lookups).try_acquire_owned() else {
+        tracing::warn!("too many password reset lookups waiting; this one is dropped");
+        return Ok(true);
+    };
+    let state = state.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = send_reset(&state, &email).await {
+            tracing::warn!(code = e.code(), error = ?e, "a password reset mail was not staged");
+        }
+        drop(permit);
+    });
+    Ok(true)
+}
+
+/// Stages the reset mail of the account at `email`, if there is one and it is under its hourly
+/// count.
+async fn send_reset(state: &AppState, email: &Email) -> AppResult<()> {
     let mut conn = state.conn().await?;
-    let Some(user) = db::users::find_by_email(&mut conn, &email)
+    let Some(user) = db::users::find_by_email(&mut conn, email)
         .await
         .context("users::find_by_email")?
     else {
         tracing::info!("password reset asked for an address without an account");
-        return Ok(true);
+        return Ok(());
     };
+    let max = state.settings.auth.password_resets_per_hour;
+    let hour_ago = Utc::now() - chrono::Duration::hours(1);
     conn.transaction::<_, AppError, _>(async |c| {
+        // The user's row is locked, so two requests cannot both pass the count.
+        db::users::lock(c, user.id).await.context("users::lock")?;
+        let sent = db::accounts::sent_since(c, user.id, AccountTokenPurpose::ResetPassword, hour_ago)
+            .await
+            .context("accounts::sent_since")?;
+        if sent >= max {
+            tracing::info!(user_id = %user.id, "password reset mails for this account are at their hourly count");
+            return Ok(());
+        }
         send_token(state, c, &user, AccountTokenPurpose::ResetPassword).await
     })
-    .await?;
-    Ok(true)
+    .await
 }
 
 /// Sets a new password with the token from the reset mail (single use): the email counts as
@@ -157,18 +192,29 @@ pub async fn reset_password(
     let hash = auth::hash_password(state, new_password.to_string()).await?;
     let token_hash = tokens::hash_refresh_token(token.trim());
     let mut conn = state.conn().await?;
-    let (user_id, revoked) = conn
+    let (user_id, revoked, first_proof) = conn
         .transaction::<_, AppError, _>(async |c| {
             let taken =
                 db::accounts::take_token(c, &token_hash, AccountTokenPurpose::ResetPassword)
                     .await
                     .context("accounts::take_token")?
                     .ok_or_else(bad_token)?;
+            db::users::lock(c, taken.user_id)
+                .await
+                .context("users::lock")?;
             let user = db::users::find(c, taken.user_id)
                 .await
                 .context("users::find")?
                 .filter(|u| u.email == taken.email)
                 .ok_or_else(bad_token)?;
+            // The mail is the first proof that the address is the account holder's: 2FA and
+            // provider links set before it (by whoever registered the address) go.
+            let first_proof = user.email_verified_at.is_none();
+            if first_proof {
+                db::accounts::clear_before_proof(c, user.id)
+                    .await
+                    .context("accounts::clear_before_proof")?;
+            }
             db::accounts::reset_password(c, user.id, &hash)
                 .await
                 .context("accounts::reset_password")?;
@@ -176,7 +222,7 @@ pub async fn reset_password(
                 .await
                 .context("accounts::void_tokens")?;
             let revoked = auth::end_every_session(c, user.id, "password reset").await?;
-            Ok((user.id, revoked))
+            Ok((user.id, revoked, first_proof))
         })
         .await?;
     gate::cache_revoked_sessions(state, &revoked).await;
@@ -186,8 +232,14 @@ pub async fn reset_password(
         object_type: "User".into(),
         object_id: user_id.to_string(),
         summary: format!(
-            "the password was reset by mail; {} session(s) ended",
-            revoked.len()
+            "the password was reset by mail; {} session(s) ended{}",
+            revoked.len(),
+            if first_proof {
+                "; the address was proved for the first time, so 2FA and provider links set \
+                 before were removed"
+            } else {
+                ""
+            }
         ),
     };
     audit::record(state, meta, entry).await;

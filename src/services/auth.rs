@@ -520,6 +520,9 @@ async fn take_over(
     let revoked = conn
         .transaction::<_, AppError, _>(async |c| {
             db::users::lock(c, user.id).await.context("users::lock")?;
+            db::accounts::clear_before_proof(c, user.id)
+                .await
+                .context("accounts::clear_before_proof")?;
             db::accounts::take_over(c, user.id)
                 .await
                 .context("accounts::take_over")?;

@@ -114,20 +114,21 @@ pub async fn admit(
     let counter = redis.key(&["rl", "general", client_key(client)]);
     let ready = ready_key(state);
     let revoked_key = viewer.map(|v| redis.key(&["revoked", &v.session_id.to_string()]));
-    let outcome: redis::RedisResult<(u64, i64, u8, u8)> = async {
-        let mut conn = redis.connection().await?;
-        let mut invocation = GATE.prepare_invoke();
-        invocation.key(&counter).key(&ready);
-        if let Some(k) = &revoked_key {
-            invocation.key(k);
-        }
-        invocation
-            .arg(limits.window_secs)
-            .arg(u8::from(limits.enabled))
-            .arg(units.max(1));
-        invocation.invoke_async(&mut conn).await
-    }
-    .await;
+    let (counter_key, ready_key, revoked) = (&counter, &ready, &revoked_key);
+    let outcome: redis::RedisResult<(u64, i64, u8, u8)> = redis
+        .run(|mut conn| async move {
+            let mut invocation = GATE.prepare_invoke();
+            invocation.key(counter_key).key(ready_key);
+            if let Some(k) = revoked {
+                invocation.key(k);
+            }
+            invocation
+                .arg(limits.window_secs)
+                .arg(u8::from(limits.enabled))
+                .arg(units.max(1));
+            invocation.invoke_async(&mut conn).await
+        })
+        .await;
     let cache_trusted = match outcome {
         Ok((count, ttl, ready, revoked)) => {
             if revoked == 1 {
@@ -186,20 +187,56 @@ pub async fn count_strict(state: &AppState, what: &str, who: &str) -> AppResult<
     count_strictly(state, key, what).await
 }
 
+/// Spends one unit of `who`'s budget for `what` (`max` per `window_secs`, shared by every
+/// instance through Redis, counted in this instance while Redis is away): false once it is
+/// spent. For costs a client's requests cause beyond their own, such as paid model calls.
+pub async fn spend_budget(
+    state: &AppState,
+    what: &str,
+    who: &str,
+    max: u64,
+    window_secs: u64,
+) -> bool {
+    let key = state.redis.key(&["budget", what, who]);
+    let window = window_secs.max(1);
+    let outcome: redis::RedisResult<(u64, i64)> = state
+        .redis
+        .run(|mut conn| {
+            let key = &key;
+            async move { COUNT.key(key).arg(window).invoke_async(&mut conn).await }
+        })
+        .await;
+    let count = match outcome {
+        Ok((count, _)) => count,
+        Err(e) => {
+            tracing::warn!(error = %e, what, "redis unavailable: budget counted in this instance");
+            state
+                .local_limits
+                .count(&key, 1, Duration::from_secs(window))
+                .0
+        }
+    };
+    count <= max
+}
+
 async fn count_strictly(state: &AppState, key: String, what: &str) -> AppResult<()> {
     let limits = &state.settings.rate_limit;
     if !limits.enabled {
         return Ok(());
     }
-    let outcome: redis::RedisResult<(u64, i64)> = async {
-        let mut conn = state.redis.connection().await?;
-        COUNT
-            .key(&key)
-            .arg(limits.window_secs)
-            .invoke_async(&mut conn)
-            .await
-    }
-    .await;
+    let outcome: redis::RedisResult<(u64, i64)> = state
+        .redis
+        .run(|mut conn| {
+            let key = &key;
+            async move {
+                COUNT
+                    .key(key)
+                    .arg(limits.window_secs)
+                    .invoke_async(&mut conn)
+                    .await
+            }
+        })
+        .await;
     match outcome {
         Ok((count, ttl)) if count > limits.auth_max => Err(AppError::RateLimited {
             retry_after_secs: ttl.max(1) as u64,

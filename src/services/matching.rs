@@ -711,15 +711,46 @@ const EXPLAIN_BATCH: usize = 200;
 /// Pages kept waiting while PostgreSQL cannot take them; the oldest go first past this.
 const EXPLAIN_MAX_WAITING: usize = 50_000;
 
+/// The same page shown to the same viewer again within this long is logged once.
+const EXPLAIN_REPEAT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Pages remembered for `EXPLAIN_REPEAT`, at most (older ones are forgotten first).
+const EXPLAIN_REMEMBERED: usize = 20_000;
+
 /// This instance's explain-log stager: pages served wait here (no I/O on the answer's path)
 /// and are written to the outbox in batches every `EXPLAIN_FLUSH` by `run`, and once more when
 /// the server stops. While PostgreSQL is away they keep waiting (up to `EXPLAIN_MAX_WAITING`,
 /// then the oldest are dropped and counted); a crash loses at most the last flush interval.
+/// A page already logged for the same viewer within `EXPLAIN_REPEAT` (same job, request,
+/// weights, talents and scores) is not logged again: the log answers "what was shown, when",
+/// and a client reloading a page in a loop must not write a 400-day document each time.
 #[derive(Default)]
 pub struct ExplainStage {
     waiting: std::sync::Mutex<std::collections::VecDeque<Served>>,
+    recent: std::sync::Mutex<HashMap<u64, std::time::Instant>>,
     wake: tokio::sync::Notify,
     dropped: std::sync::atomic::AtomicU64,
+    repeats: std::sync::atomic::AtomicU64,
+}
+
+/// What makes two served pages the same for the explain log.
+fn page_fingerprint(served: &Served) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    served.job_id.0.hash(&mut h);
+    served.viewer_id.0.hash(&mut h);
+    served.viewer_role.hash(&mut h);
+    served.engine_version.hash(&mut h);
+    served.request.to_string().hash(&mut h);
+    for w in &served.weights {
+        w.factor.hash(&mut h);
+        w.weight.to_bits().hash(&mut h);
+    }
+    for t in &served.talents {
+        t.talent_id.0.hash(&mut h);
+        t.rank.hash(&mut h);
+        t.score.to_bits().hash(&mut h);
+    }
+    h.finish()
 }
 
 impl ExplainStage {
@@ -729,7 +760,42 @@ impl ExplainStage {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// True when the same page was logged for the same viewer within `EXPLAIN_REPEAT`
+    /// (remembering this one otherwise).
+    fn is_repeat(&self, served: &Served) -> bool {
+        let key = page_fingerprint(served);
+        let now = std::time::Instant::now();
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < EXPLAIN_REPEAT)
+        {
+            return true;
+        }
+        if recent.len() >= EXPLAIN_REMEMBERED {
+            recent.retain(|_, at| now.duration_since(*at) < EXPLAIN_REPEAT);
+            if recent.len() >= EXPLAIN_REMEMBERED {
+                recent.clear();
+            }
+        }
+        recent.insert(key, now);
+        false
+    }
+
+    /// Pages not logged because they repeated one logged within the minute.
+    pub fn repeats(&self) -> u64 {
+        self.repeats.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn push(&self, served: Served) {
+        if self.is_repeat(&served) {
+            self.repeats
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         let mut waiting = self.waiting();
         if waiting.len() >= EXPLAIN_MAX_WAITING {
             waiting.pop_front();

@@ -14,7 +14,9 @@
 //! - SEMANTIC (with an endpoint, when asked): the talents whose profile vectors are nearest
 //!   the query's (HNSW, cosine similarity at least `ai.semantic_min_similarity`). The query's
 //!   vector is cached in Redis by a hash of the model and the text; an endpoint that fails
-//!   leaves the list empty and the search answers from the other three.
+//!   leaves the list empty and the search answers from the other three. Each query embedded
+//!   (a paid model call) spends a unit of the user's budget (`ai.user_query_embeddings` per
+//!   `ai.user_budget_window_secs`); once it is spent, searches answer from the lexical lists.
 //!
 //! Fusion: `score = Σ 1 / (60 + rank)` over the lists that found a talent (rank from 1; k = 60
 //! as in Cormack et al.), ties by talent id. Each lexical list goes `LIST_DEPTH` deep and the
@@ -130,14 +132,14 @@ fn position(after: Option<&str>) -> AppResult<usize> {
 
 /// The talents nearest the query's meaning (empty without an endpoint, when not asked, or
 /// when the endpoint or the index cannot answer now).
-async fn semantic_list(state: &AppState, query: &str, wanted: bool) -> Vec<UserId> {
+async fn semantic_list(state: &AppState, user: UserId, query: &str, wanted: bool) -> Vec<UserId> {
     let Some(ai) = state.ai.as_ref().filter(|_| wanted) else {
         return Vec::new();
     };
     if !state.semantic.is_built() {
         return Vec::new();
     }
-    let Some(vector) = query_vector(state, ai, query).await else {
+    let Some(vector) = query_vector(state, ai, user, query).await else {
         return Vec::new();
     };
     let min = state.settings.ai.semantic_min_similarity;
@@ -154,6 +156,7 @@ async fn semantic_list(state: &AppState, query: &str, wanted: bool) -> Vec<UserI
 async fn query_vector(
     state: &AppState,
     ai: &crate::adapters::ai::Ai,
+    user: UserId,
     query: &str,
 ) -> Option<Vec<f32>> {
     use redis::AsyncCommands;
@@ -162,22 +165,41 @@ async fn query_vector(
         super::embeddings::content_hash(ai.embedding_model(), ai.dimensions(), "QUERY", &text);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     let key = state.redis.key(&["qemb", &hex]);
-    if let Ok(mut conn) = state.redis.connection().await {
-        if let Ok(Some(bytes)) = conn.get::<_, Option<Vec<u8>>>(&key).await {
-            let v = db::embeddings::from_bytes(&bytes);
-            if v.len() == ai.dimensions() {
-                return Some(v);
-            }
+    let cached = state
+        .redis
+        .run(|mut conn| {
+            let key = &key;
+            async move { conn.get::<_, Option<Vec<u8>>>(key).await }
+        })
+        .await;
+    if let Ok(Some(bytes)) = cached {
+        let v = db::embeddings::from_bytes(&bytes);
+        if v.len() == ai.dimensions() {
+            return Some(v);
         }
+    }
+    let budget = &state.settings.ai;
+    if !super::gate::spend_budget(
+        state,
+        "query-embeddings",
+        &user.to_string(),
+        budget.user_query_embeddings,
+        budget.user_budget_window_secs,
+    )
+    .await
+    {
+        tracing::info!(user = %user, "the user's query-embedding budget is spent; lexical lists only");
+        return None;
     }
     match ai.embed(&[text]).await {
         Ok(mut embedded) => {
             let v = embedded.vectors.pop()?;
             let ttl = state.settings.ai.query_cache_ttl_secs.max(1);
-            if let Ok(mut conn) = state.redis.connection().await {
-                let _: redis::RedisResult<()> =
-                    conn.set_ex(&key, db::embeddings::to_bytes(&v), ttl).await;
-            }
+            let bytes = db::embeddings::to_bytes(&v);
+            let _: redis::RedisResult<()> = state
+                .redis
+                .run(|mut conn| async move { conn.set_ex(&key, bytes, ttl).await })
+                .await;
             Some(v)
         }
         Err(e) => {
@@ -196,7 +218,7 @@ pub async fn search_talents(
     first: Option<i32>,
     after: Option<&str>,
 ) -> AppResult<SearchPage> {
-    signed_in(viewer)?;
+    let viewer = signed_in(viewer)?;
     let query = query.trim();
     let chars = query.chars().count();
     if chars == 0 || chars > MAX_QUERY_CHARS {
@@ -252,7 +274,10 @@ pub async fn search_talents(
             .context("search::typo_tolerant")?;
         AppResult::Ok((lists, fuzzy))
     };
-    let (lexical, nearest) = tokio::join!(lexical, semantic_list(state, query, semantic));
+    let (lexical, nearest) = tokio::join!(
+        lexical,
+        semantic_list(state, viewer.user_id, query, semantic)
+    );
     let (
         db::search::Lists {
             full_text,

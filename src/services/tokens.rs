@@ -167,6 +167,7 @@ mod tests {
             password_reset_ttl_secs: 600,
             require_verified_email: false,
             resend_verification_per_hour: 3,
+            password_resets_per_hour: 3,
             totp_issuer: "CastYou".into(),
             argon2_memory_kib: 64,
             argon2_iterations: 1,

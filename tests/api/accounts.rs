@@ -427,3 +427,71 @@ async fn email_verification_state_is_private_to_its_user_and_admins() {
 
     assert_error(&theirs, "FORBIDDEN");
 }
+
+#[actix_web::test]
+async fn a_reset_that_first_proves_the_address_drops_the_squatters_two_factor() {
+    let sink = SmtpSink::start().await;
+    let app = app_with_mail(&sink).await;
+    // The squatter registered the owner's address first (never verified) and turned 2FA on.
+    let (squatter, _their_authenticator) = crate::two_factor::user_with_two_factor(&app).await;
+    assert_error(
+        &app.login(&squatter.email, &squatter.password, None).await,
+        "TWO_FACTOR_REQUIRED",
+    );
+
+    // The owner of the mailbox resets the password.
+    app.gql(REQUEST_RESET, json!({ "e": squatter.email }), None)
+        .await;
+    let mails = sink.wait_for(&squatter.email, 2).await;
+    let token = token_in(
+        mails
+            .iter()
+            .find(|m| m.contains("Reset your CastYou password"))
+            .expect("a reset mail"),
+    );
+    let new_password = "the owner's own passphrase";
+    let reset = app
+        .gql(RESET, json!({ "t": token, "p": new_password }), None)
+        .await;
+    assert_eq!(reset["data"]["resetPassword"], true, "{reset:#}");
+
+    // The owner signs in with the new password alone: the squatter's 2FA is gone.
+    let signed_in = app.login(&squatter.email, new_password, None).await;
+    assert_no_errors(&signed_in);
+    let token = signed_in["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("a token");
+    let me = app
+        .gql_ok(
+            "{ me { emailVerified twoFactorEnabled } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(me["me"]["twoFactorEnabled"], false);
+    assert_eq!(me["me"]["emailVerified"], true);
+}
+
+#[actix_web::test]
+async fn an_account_gets_a_few_reset_mails_an_hour_however_many_are_asked_for() {
+    let sink = SmtpSink::start().await;
+    let app = app_with_mail(&sink).await;
+    let user = app.register("TALENT").await;
+    sink.wait_for(&user.email, 1).await;
+
+    for _ in 0..6 {
+        let asked = app
+            .gql(REQUEST_RESET, json!({ "e": user.email }), None)
+            .await;
+        assert_eq!(asked["data"]["requestPasswordReset"], true);
+    }
+    // The verification mail and three reset mails, no more.
+    sink.wait_for(&user.email, 4).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let resets = sink
+        .to(&user.email)
+        .iter()
+        .filter(|m| m.contains("Reset your CastYou password"))
+        .count();
+    assert_eq!(resets, 3);
+}

@@ -2,7 +2,7 @@
 //! event; everyone still gets exactly their own selection, and nobody shares with a viewer who
 //! may see something else. Sockets leave nothing behind when they close.
 
-use crate::helpers::{spawn_app_with, TestApp, TestUser};
+use crate::helpers::{rss_kib, spawn_app_with, TestApp, TestUser};
 use crate::subscriptions::{
     connect, next_message, refusal_code, subscribe, until_subscribed, Socket, LEGACY_WS,
     TRANSPORT_WS,
@@ -15,14 +15,6 @@ const SHARED: &str =
     "subscription($job: UUID!) { applicationPipeline(jobId: $job) { kind toStage } }";
 const WIDER: &str = "subscription($job: UUID!) {
     applicationPipeline(jobId: $job) { kind jobId application { id stage } } }";
-
-/// The value of gauge `name` on the operators' `/metrics`.
-async fn gauge(app: &TestApp, name: &str) -> i64 {
-    let text = app.metrics_text().await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} in:\n{text}"))
-}
 
 /// `n` sockets of `user`, each subscribed (id "s") to `query` with `variables`.
 async fn subscribed(
@@ -85,7 +77,7 @@ async fn a_thousand_sockets_share_one_execution_and_each_gets_its_own_selection(
     .await;
     until_subscribed(&app, 1003).await;
     assert_eq!(
-        gauge(&app, "castyou_subscription_cohorts").await,
+        app.gauge("castyou_subscription_cohorts").await,
         3,
         "one execution for the 1,001 same subscriptions, one each for the other two"
     );
@@ -140,7 +132,7 @@ async fn a_thousand_sockets_share_one_execution_and_each_gets_its_own_selection(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(app.live_subscriptions().await, 2);
-    assert_eq!(gauge(&app, "castyou_subscription_cohorts").await, 2);
+    assert_eq!(app.gauge("castyou_subscription_cohorts").await, 2);
 }
 
 #[actix_web::test]
@@ -197,7 +189,7 @@ async fn viewers_who_may_see_differently_never_share_a_cohort() {
     }
     until_subscribed(&app, 3).await;
     assert_eq!(
-        gauge(&app, "castyou_subscription_cohorts").await,
+        app.gauge("castyou_subscription_cohorts").await,
         2,
         "the producer's two devices share; the admin runs apart"
     );
@@ -219,16 +211,6 @@ async fn viewers_who_may_see_differently_never_share_a_cohort() {
             "a refused subscriber never gets events"
         );
     }
-}
-
-/// This process's resident memory, in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 /// The bytes the allocator has handed out and not had back, over all its arenas: what a leak
@@ -274,9 +256,9 @@ async fn opening_and_closing_ten_thousand_sockets_leaves_memory_where_it_started
     let talent = app.talent().await;
     let settle = || async {
         for _ in 0..200 {
-            if gauge(&app, "castyou_websockets_open").await == 0
+            if app.gauge("castyou_websockets_open").await == 0
                 && app.live_subscriptions().await == 0
-                && gauge(&app, "castyou_subscription_cohorts").await == 0
+                && app.gauge("castyou_subscription_cohorts").await == 0
             {
                 return;
             }

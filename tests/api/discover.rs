@@ -630,16 +630,24 @@ async fn the_explain_log_holds_every_page_served_even_across_a_mongodb_outage() 
     .await;
     assert_no_errors(&page);
     assert_eq!(talents_of(&page), [misses.id.to_string()]);
+    // The first page again, within the minute: the same page for the same viewer is logged
+    // once, not at every reload.
     let again = discover(&app, &admin, job, json!({ "first": 1 })).await;
     assert_no_errors(&again);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _mongo = mongo.restart().await;
     until_documented(&app).await;
-    let log = until_logged(&app, &admin, job, 3).await;
-    assert_eq!(log.len(), 3, "each page once: {log:#?}");
-    assert_eq!(log[1]["talents"][0]["talentId"], misses.id.to_string());
-    assert_eq!(log[1]["talents"][0]["rank"], 2);
-    assert_eq!(log[0]["talents"][0]["talentId"], fits.id.to_string());
+    let log = until_logged(&app, &admin, job, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log_again = until_logged(&app, &admin, job, 2).await;
+    assert_eq!(
+        log_again.len(),
+        2,
+        "each distinct page once: {log_again:#?}"
+    );
+    assert_eq!(log[0]["talents"][0]["talentId"], misses.id.to_string());
+    assert_eq!(log[0]["talents"][0]["rank"], 2);
+    assert_eq!(log[1]["talents"][0]["talentId"], fits.id.to_string());
 }
 
 /// The explain log of `job` for `viewer` once it holds `n` entries, newest first.
@@ -752,4 +760,111 @@ async fn seeded_people_are_loaded_by_the_index_and_ranked() {
         })
         .unwrap_or_default();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+}
+
+/// One request asking for `n` aliased discover feeds of `job`.
+fn aliased_discover(n: usize, job: Uuid) -> String {
+    let fields: String = (0..n)
+        .map(|i| format!(" d{i}: discoverFeed(jobId: \"{job}\", first: 0) {{ totalCount }}"))
+        .collect();
+    format!("query {{{fields} }}")
+}
+
+#[actix_web::test]
+async fn aliased_rankings_past_the_cap_are_refused_in_one_request_and_across_a_batch() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let job = french_draft(&app, &producer).await;
+    talent_with(&app, fits_profile("Camille")).await;
+    index_ready(&app).await;
+    let computed = app.gauge("castyou_match_index_rankings_computed").await;
+
+    // 64 aliased feeds of a draft in one request: refused before any ranks.
+    let refused = app
+        .gql(
+            &aliased_discover(64, job),
+            json!({}),
+            Some(&producer.access_token),
+        )
+        .await;
+    assert_error(&refused, "GRAPHQL_VALIDATION_FAILED");
+    assert!(refused["data"].is_null(), "{refused}");
+
+    // A batch of ten operations with one each: the first two run, the others are refused.
+    let one = aliased_discover(1, job);
+    let batch: Vec<Value> = (0..10).map(|_| json!({ "query": one })).collect();
+    let answers: Vec<Value> = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&producer.access_token)
+        .json(&batch)
+        .send()
+        .await
+        .expect("the batch")
+        .json()
+        .await
+        .expect("answers");
+    assert_eq!(answers.len(), 10);
+    for answer in &answers[..2] {
+        assert_no_errors(answer);
+    }
+    for answer in &answers[2..] {
+        assert_error(answer, "GRAPHQL_VALIDATION_FAILED");
+    }
+    // The two that ran asked for the same ranking: it was computed once.
+    assert_eq!(
+        app.gauge("castyou_match_index_rankings_computed").await,
+        computed + 1
+    );
+
+    // Within the cap, a request runs as before.
+    let two = app
+        .gql(
+            &aliased_discover(2, job),
+            json!({}),
+            Some(&producer.access_token),
+        )
+        .await;
+    assert_no_errors(&two);
+    assert_eq!(two["data"]["d1"]["totalCount"], 1);
+}
+
+#[actix_web::test]
+async fn identical_rankings_asked_at_once_are_computed_once_and_a_changed_draft_is_ranked_again() {
+    let app = spawn_app().await;
+    let producer = app.producer().await;
+    let job = french_draft(&app, &producer).await;
+    for name in ["Camille", "Lea", "Hugo"] {
+        talent_with(&app, fits_profile(name)).await;
+    }
+    index_ready(&app).await;
+    let computed = app.gauge("castyou_match_index_rankings_computed").await;
+
+    let asks = (0..8).map(|_| discover(&app, &producer, job, json!({ "first": 3 })));
+    let pages = futures_util::future::join_all(asks).await;
+    for page in &pages {
+        assert_no_errors(page);
+        assert_eq!(talents_of(page).len(), 3, "{page}");
+        assert_eq!(talents_of(page), talents_of(&pages[0]));
+    }
+    assert_eq!(
+        app.gauge("castyou_match_index_rankings_computed").await,
+        computed + 1,
+        "eight identical asks of a draft's ranking, one computation"
+    );
+
+    // The draft changes: its ranking is computed again, once.
+    app.gql_ok(
+        "mutation($id: UUID!, $i: JobInput!) { updateJob(id: $id, input: $i) { id } }",
+        json!({ "id": job, "i": french_input(&deadline(), "en") }),
+        Some(&producer.access_token),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_no_errors(&discover(&app, &producer, job, json!({ "first": 3 })).await);
+    }
+    assert_eq!(
+        app.gauge("castyou_match_index_rankings_computed").await,
+        computed + 2
+    );
 }

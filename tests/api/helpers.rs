@@ -472,6 +472,14 @@ impl TestApp {
     }
 
     /// The server's `/metrics` text.
+    /// The value of gauge `name` on the operators' `/metrics`.
+    pub async fn gauge(&self, name: &str) -> i64 {
+        let text = self.metrics_text().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in:\n{text}"))
+    }
+
     pub async fn metrics_text(&self) -> String {
         let response = self
             .client
@@ -665,4 +673,14 @@ impl Drop for TestDatabase {
         let name = self.name.clone();
         run_on_a_thread_of_its_own(|| async move { drop_database(&settings, &name).await });
     }
+}
+
+/// This process's resident memory, in KiB (the server under test runs in it).
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
 }

@@ -90,6 +90,12 @@ impl OwnRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Stops it: its port then refuses connections.
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops it and starts a fresh, empty one on the same port.
     async fn restart(mut self) -> OwnRedis {
         let port = self.port;
@@ -203,4 +209,79 @@ async fn pipeline_events_made_while_redis_is_down_arrive_once_it_returns() {
             .await,
         0
     );
+}
+
+/// The codes of `n` logins with a wrong password from one client.
+async fn wrong_logins(app: &TestApp, n: usize) -> Vec<String> {
+    let mut codes = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = app
+            .login(&format!("nobody{i}@example.com"), "a wrong password", None)
+            .await;
+        codes.push(
+            body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("none")
+                .to_string(),
+        );
+    }
+    codes
+}
+
+fn limited_after(codes: &[String], allowed: usize) {
+    assert!(
+        codes[..allowed].iter().all(|c| c == "UNAUTHENTICATED"),
+        "{codes:?}"
+    );
+    assert!(
+        codes[allowed..].iter().all(|c| c == "RATE_LIMITED"),
+        "every attempt past the limit is refused: {codes:?}"
+    );
+}
+
+#[actix_web::test]
+async fn every_wrong_password_counts_while_redis_refuses_connections() {
+    let mut redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(move |s| {
+        s.redis.url = url.into();
+        s.rate_limit.auth_max = 20;
+        s.rate_limit.general_max = 1000;
+    })
+    .await;
+    // Connected first, as a running server is; then Redis goes away.
+    assert!(app.gql("{ requestId }", json!({}), None).await["data"].is_object());
+    redis.stop();
+
+    let codes = wrong_logins(&app, 25).await;
+    limited_after(&codes, 20);
+}
+
+#[actix_web::test]
+async fn every_wrong_password_counts_while_redis_hangs_and_answers_stay_quick() {
+    // A "Redis" that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let port = listener.local_addr().expect("an address").port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = spawn_app_with(move |s| {
+        s.redis.url = format!("redis://127.0.0.1:{port}").into();
+        s.rate_limit.auth_max = 20;
+        s.rate_limit.general_max = 1000;
+    })
+    .await;
+
+    let started = std::time::Instant::now();
+    let codes = wrong_logins(&app, 25).await;
+    let took = started.elapsed();
+    limited_after(&codes, 20);
+    // A hung Redis is given up on quickly, not waited for at every request.
+    assert!(took < Duration::from_secs(15), "25 logins took {took:?}");
+    hold.abort();
 }

@@ -501,3 +501,109 @@ async fn notable_works_and_dream_gigs_add_semantic_similarity_where_vectors_exis
         "{dream}"
     );
 }
+
+/// How many search queries (not profile texts) the endpoint was asked to embed.
+async fn query_embeddings(server: &MockServer, queries: &[String]) -> usize {
+    embedded_texts(&server)
+        .await
+        .iter()
+        .filter(|t| queries.contains(t))
+        .count()
+}
+
+#[actix_web::test]
+async fn aliased_semantic_searches_make_at_most_the_capped_number_of_model_calls() {
+    let server = MockServer::start().await;
+    mount_embedder(&server).await;
+    let app = spawn_app_with(with_endpoint(&server)).await;
+    let viewer = app.producer().await;
+    talent(&app, detective()).await;
+    until("the semantic index", || async {
+        !search(&app, &viewer, "sleuth drama", true).await.is_empty()
+    })
+    .await;
+    let queries: Vec<String> = (0..64)
+        .map(|i| format!("period sleuth number {i}"))
+        .collect();
+
+    // 64 aliased semantic searches with distinct texts in one request: refused, no call made.
+    let fields: String = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| format!(" s{i}: searchTalents(query: \"{q}\") {{ edges {{ cursor }} }}"))
+        .collect();
+    let refused = app
+        .gql(
+            &format!("query {{{fields} }}"),
+            json!({}),
+            Some(&viewer.access_token),
+        )
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{refused}"
+    );
+    assert_eq!(query_embeddings(&server, &queries).await, 0);
+
+    // A batch of ten, one search each: two run (two calls), the rest are refused.
+    let batch: Vec<Value> = queries[..10]
+        .iter()
+        .map(|q| json!({ "query": SEARCH, "variables": { "q": q, "s": true } }))
+        .collect();
+    let answers: Vec<Value> = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&viewer.access_token)
+        .json(&batch)
+        .send()
+        .await
+        .expect("the batch")
+        .json()
+        .await
+        .expect("answers");
+    let refused = answers
+        .iter()
+        .filter(|a| a["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED")
+        .count();
+    assert_eq!(refused, 8, "{answers:#?}");
+    assert_eq!(query_embeddings(&server, &queries).await, 2);
+}
+
+#[actix_web::test]
+async fn a_user_past_their_model_budget_gets_lexical_answers_without_model_calls() {
+    let server = MockServer::start().await;
+    mount_embedder(&server).await;
+    let app = spawn_app_with(|s| {
+        with_endpoint(&server)(s);
+        s.ai.user_query_embeddings = 3;
+    })
+    .await;
+    let viewer = app.producer().await;
+    talent(&app, detective()).await;
+    until("the semantic index", || async {
+        app.gauge("castyou_semantic_index_vectors").await == 1
+    })
+    .await;
+
+    let queries: Vec<String> = (0..5).map(|i| format!("Lopez sleuth {i}")).collect();
+    for q in &queries {
+        // Every search is answered: by name at least, by meaning while the budget lasts.
+        let hits = search(&app, &viewer, q, true).await;
+        assert_eq!(
+            hits.first().map(|h| h.0.as_str()),
+            Some("Maria Lopez"),
+            "{q}"
+        );
+    }
+    assert_eq!(query_embeddings(&server, &queries).await, 3);
+    // A query already embedded costs nothing more.
+    search(&app, &viewer, &queries[0], true).await;
+    assert_eq!(query_embeddings(&server, &queries).await, 3);
+    // Another user has a budget of their own.
+    let other = app.producer().await;
+    search(&app, &other, "Lopez sleuth other", true).await;
+    assert_eq!(
+        query_embeddings(&server, &["Lopez sleuth other".to_string()]).await,
+        1
+    );
+}

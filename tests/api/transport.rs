@@ -1,11 +1,11 @@
 //! The websocket transport itself: protocol negotiation, the init timeout, and backpressure:
 //! a subscriber that stops reading is cut off while the others carry on.
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{rss_kib, spawn_app, spawn_app_with, TestApp};
 use crate::subscriptions::{
     connect, next_message, send, subscribe, until_subscribed, Socket, LEGACY_WS, TRANSPORT_WS,
 };
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -402,4 +402,135 @@ async fn a_server_that_stops_closes_its_sockets_as_going_away() {
         "the open socket did not hold the shutdown up to its timeout: {:?}",
         started.elapsed()
     );
+}
+
+/// A raw client: the handshake for `protocol` written and its answer read, nothing more read
+/// after it (the kernel's receive buffer kept small, so the server's answers pile up on its
+/// side).
+async fn raw_socket(app: &TestApp, protocol: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpSocket::new_v4().expect("a socket");
+    tcp.set_recv_buffer_size(4096).expect("a receive buffer");
+    let mut stream = tcp
+        .connect(
+            format!("127.0.0.1:{}", app.port)
+                .parse()
+                .expect("an address"),
+        )
+        .await
+        .expect("connecting");
+    let handshake = format!(
+        "GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: {protocol}\r\n\r\n"
+    );
+    stream
+        .write_all(handshake.as_bytes())
+        .await
+        .expect("the handshake");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.expect("the answer");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{:?}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// Streams masked, empty pings at `socket` without reading anything, for at most `limit`:
+/// how long until the server closed the connection (a write failed), or None.
+async fn flood_pings(socket: &mut tokio::net::TcpStream, limit: Duration) -> Option<Duration> {
+    use tokio::io::AsyncWriteExt;
+    // FIN + ping, masked, no payload, and its 4-byte mask: 6 bytes each.
+    let ping = [0x89u8, 0x80, 0x12, 0x34, 0x56, 0x78];
+    let batch: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 1024)
+        .collect();
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        match tokio::time::timeout(Duration::from_millis(200), socket.write_all(&batch)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Some(started.elapsed()),
+            // The server is not reading right now: keep trying until the limit.
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+#[actix_web::test]
+async fn an_unauthenticated_socket_streaming_pings_is_closed_by_its_init_deadline_in_bounded_memory(
+) {
+    // Only the init deadline and the bound on unsent bytes can stop this client: its message
+    // rate is allowed.
+    let app = spawn_app_with(|s| {
+        s.realtime.ws_init_timeout_secs = 2;
+        s.realtime.ws_messages_per_sec = 1_000_000_000;
+        s.realtime.ws_message_burst = 1_000_000_000;
+    })
+    .await;
+    let before = rss_kib();
+    let mut socket = raw_socket(&app, TRANSPORT_WS).await;
+    let closed = flood_pings(&mut socket, Duration::from_secs(20)).await;
+    let grown_mib = rss_kib().saturating_sub(before) / 1024;
+    let closed = closed.expect("the server still had the socket open after 20 s of pings");
+    assert!(
+        closed < Duration::from_millis(3_500),
+        "closed only after {closed:?}; the init deadline is 2 s"
+    );
+    assert!(
+        grown_mib < 64,
+        "the server's memory grew by {grown_mib} MiB"
+    );
+    assert_still_serving(&app).await;
+}
+
+#[actix_web::test]
+async fn a_socket_over_its_message_rate_is_closed_with_policy_violation() {
+    let app = spawn_app_with(|s| {
+        s.realtime.ws_messages_per_sec = 10;
+        s.realtime.ws_message_burst = 20;
+    })
+    .await;
+    let producer = app.producer().await;
+    let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
+    // Pings are control frames; they count like any message.
+    for _ in 0..40 {
+        if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+            break;
+        }
+    }
+    let frame = close_frame(&mut socket, Duration::from_secs(5)).await;
+    assert_eq!(
+        frame,
+        Some((CloseCode::Policy, "too many messages".to_string()))
+    );
+
+    // Within the rate, a client is served.
+    let mut calm = connect(&app, TRANSPORT_WS, &producer).await;
+    for _ in 0..5 {
+        send(&mut calm, json!({ "type": "ping" })).await;
+        let pong = tokio::time::timeout(Duration::from_secs(5), calm.next())
+            .await
+            .expect("an answer")
+            .expect("a frame")
+            .expect("a message");
+        assert_eq!(
+            pong,
+            Message::Text(json!({ "type": "pong" }).to_string().into())
+        );
+    }
+}
+
+async fn assert_still_serving(app: &TestApp) {
+    let body = app.gql("{ requestId }", json!({}), None).await;
+    assert!(body["data"]["requestId"].is_string(), "{body}");
 }

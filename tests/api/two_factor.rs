@@ -50,7 +50,7 @@ async fn begin(app: &TestApp, user: &TestUser) -> TOTP {
 }
 
 /// A user with two-factor on, confirmed with the code of the previous step.
-async fn user_with_two_factor(app: &TestApp) -> (TestUser, TOTP) {
+pub(crate) async fn user_with_two_factor(app: &TestApp) -> (TestUser, TOTP) {
     let user = app.register("TALENT").await;
     let totp = begin(app, &user).await;
     let data = app

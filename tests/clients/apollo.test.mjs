@@ -13,6 +13,7 @@ import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { createClient } from "graphql-ws";
 import { from, switchMap } from "rxjs";
+import subscriptionsTransportWs from "subscriptions-transport-ws";
 import WebSocket from "ws";
 
 const URL_ = process.env.CASTYOU_URL ?? "http://127.0.0.1:18190";
@@ -246,5 +247,60 @@ test("a subscription through GraphQLWsLink sees an application arrive", async ()
     assert.equal(first.data.applicationPipeline.application.stage, "APPLIED");
   } finally {
     await ws.dispose();
+  }
+});
+
+test("the legacy protocol's own client (subscriptions-transport-ws) starts before the ack and still sees events", async () => {
+  const producer = await register("PRODUCER");
+  await call(`mutation { upsertProducerProfile(input: { company: "Legacy Pictures" }) { id } }`, {}, producer.access);
+  const deadline = new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString();
+  const created = await call(
+    `mutation($d: DateTime!) { createJob(input: { title: "Lead", description: "A lead role.", productionType: FILM, applicationDeadline: $d }) { id } }`,
+    { d: deadline },
+    producer.access,
+  );
+  const jobId = created.createJob.id;
+  await call(`mutation($id: UUID!) { publishJob(id: $id) { id } }`, { id: jobId }, producer.access);
+  const talent = await register("TALENT");
+  await call(`mutation { upsertTalentProfile(input: { stageName: "Legacy Talent" }) { id } }`, {}, talent.access);
+
+  // The reference client sends `start` right after `connection_init`, without waiting for
+  // `connection_ack`: the server must hold it until the init is accepted, not refuse it.
+  const { SubscriptionClient } = subscriptionsTransportWs;
+  const legacy = new SubscriptionClient(
+    GRAPHQL.replace(/^http/, "ws"),
+    { connectionParams: { authorization: `Bearer ${producer.access}` }, reconnect: false },
+    WebSocket,
+  );
+  const closed = [];
+  legacy.onDisconnected(() => closed.push(Date.now()));
+  // Asked at once, as an app does on start: the client queues `start` behind its init.
+  const events = legacy.request({
+    query: `subscription LegacyPipeline($job: UUID!) { applicationPipeline(jobId: $job) { kind jobId } }`,
+    variables: { job: jobId },
+  });
+  try {
+    const first = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no event within 10 s (disconnected: ${closed.length})`)), 10_000);
+      const subscription = events.subscribe({
+        next: (value) => {
+          clearTimeout(timer);
+          subscription.unsubscribe();
+          resolve(value);
+        },
+        error: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      setTimeout(() => {
+        call(`mutation($j: UUID!) { applyToJob(jobId: $j) { id } }`, { j: jobId }, talent.access).catch(reject);
+      }, 500);
+    });
+    assert.equal(first.data.applicationPipeline.kind, "APPLIED");
+    assert.equal(first.data.applicationPipeline.jobId, jobId);
+    assert.equal(closed.length, 0, "the server closed the legacy client's socket");
+  } finally {
+    legacy.close();
   }
 });

@@ -47,6 +47,9 @@ pub struct JobEntry {
     pub weights: Weights,
     pub application_deadline: DateTime<Utc>,
     pub row: Arc<dyn Any + Send + Sync>,
+    /// A hash of everything the job is ranked by (its model input and weights): two entries
+    /// with the same fingerprint rank every talent the same.
+    pub fingerprint: u64,
 }
 
 impl JobEntry {
@@ -56,9 +59,32 @@ impl JobEntry {
             features: JobFeatures::new(&record.input),
             weights: record.weights,
             application_deadline: record.application_deadline,
+            fingerprint: fingerprint(&record.input, &record.weights),
             row: record.row,
         }
     }
+}
+
+/// What a job is ranked by, hashed: the model input (its vector by bits) and the weights.
+fn fingerprint(input: &model::JobInput, weights: &Weights) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let without_vector = model::JobInput {
+        vector: None,
+        ..input.clone()
+    };
+    match serde_json::to_vec(&without_vector) {
+        Ok(bytes) => bytes.hash(&mut h),
+        // Not expected (plain data); a unique value keeps such a job from sharing a ranking.
+        Err(_) => Uuid::new_v4().hash(&mut h),
+    }
+    for x in input.vector.iter().flatten() {
+        x.to_bits().hash(&mut h);
+    }
+    for (_, w) in weights.iter() {
+        w.to_bits().hash(&mut h);
+    }
+    h.finish()
 }
 
 /// A talent held by the index; `features` is None once the profile is gone (the slot stays so
@@ -78,6 +104,9 @@ struct Ranked {
 
 /// A job's whole ranking over every talent, best first.
 struct Ranking {
+    /// The job as it was ranked (an OPEN job's indexed entry, or a draft's): talent changes
+    /// are scored against it.
+    job: Arc<JobEntry>,
     day: NaiveDate,
     entries: Vec<Ranked>,
     last_used: AtomicU64,
@@ -86,6 +115,7 @@ struct Ranking {
 impl Clone for Ranking {
     fn clone(&self) -> Ranking {
         Ranking {
+            job: Arc::clone(&self.job),
             day: self.day,
             entries: self.entries.clone(),
             last_used: AtomicU64::new(self.last_used.load(AtomicOrdering::Relaxed)),
@@ -267,12 +297,10 @@ impl Index {
             .rankings
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        for (job_id, ranking) in rankings.iter_mut() {
+        for ranking in rankings.values_mut() {
             // No reader holds a ranking while the index is locked for writing: no copy is made.
             let ranking = Arc::make_mut(ranking);
-            let Some(job) = self.jobs.get(job_id) else {
-                continue;
-            };
+            let job = Arc::clone(&ranking.job);
             let score_of =
                 |t: &TalentFeatures| model::score_total(t, &job.features, &job.weights, ctx);
             let ids = &self.ids;
@@ -375,50 +403,57 @@ impl Index {
         entries
     }
 
-    /// A page of talents for `job`. An indexed job's ranking is read from the cache when it
-    /// holds one for today; otherwise the job is ranked now, and for an indexed job the fresh
-    /// ranking is returned too, for the caller to `keep` (under the write lock, briefly). A
-    /// draft or closed job is not indexed: the caller gives its entry and nothing is cached.
+    /// Whether a ranking of `job` is cached for today (`discover` would not rank).
+    pub fn has_ranking(&self, job: &JobEntry, ctx: &Context) -> bool {
+        self.rankings()
+            .get(&job.id)
+            .is_some_and(|r| r.day == ctx.today && r.job.fingerprint == job.fingerprint)
+    }
+
+    /// A page of talents for `job`: an OPEN job's indexed entry, or the entry of a job the
+    /// index does not hold (a draft, a closed job) built by the caller. The ranking is read
+    /// from the cache when it holds one for today of a job ranked by the same things (its
+    /// fingerprint); otherwise the job is ranked now and the fresh ranking is returned too,
+    /// for the caller to `keep` (under the read lock, briefly).
     pub fn discover(
         &self,
         job: &Arc<JobEntry>,
         query: &DiscoverQuery,
         ctx: &Context,
     ) -> (Page, Option<Prepared>) {
-        let indexed = self.jobs.get(&job.id).is_some_and(|j| Arc::ptr_eq(j, job));
-        if indexed {
-            let cached = self
-                .rankings()
-                .get(&job.id)
-                .filter(|r| r.day == ctx.today)
-                .cloned();
-            if let Some(r) = cached {
-                r.last_used.store(
-                    self.clock.fetch_add(1, AtomicOrdering::Relaxed),
-                    AtomicOrdering::Relaxed,
-                );
-                return (self.page(&r.entries, job, query, ctx), None);
-            }
+        let cached = self
+            .rankings()
+            .get(&job.id)
+            .filter(|r| r.day == ctx.today && r.job.fingerprint == job.fingerprint)
+            .cloned();
+        if let Some(r) = cached {
+            r.last_used.store(
+                self.clock.fetch_add(1, AtomicOrdering::Relaxed),
+                AtomicOrdering::Relaxed,
+            );
+            return (self.page(&r.entries, job, query, ctx), None);
         }
         let entries = self.rank(job, ctx);
         let page = self.page(&entries, job, query, ctx);
-        let prepared = indexed.then(|| Prepared {
+        let prepared = Prepared {
             job: Arc::clone(job),
             generation: self.generation,
             day: ctx.today,
             entries,
-        });
-        (page, prepared)
+        };
+        (page, Some(prepared))
     }
 
     /// Caches a ranking `discover` prepared, unless a talent or the job changed since (then
     /// the next page ranks afresh); the least recently used ranking goes past the cap. Needs
     /// only the read lock, so no reader waits behind it.
     pub fn keep(&self, prepared: Prepared) {
-        let current = self
-            .jobs
-            .get(&prepared.job.id)
-            .is_some_and(|j| Arc::ptr_eq(j, &prepared.job));
+        // An indexed job's ranking is kept only for its current entry; a job the index does
+        // not hold (a draft) only while it still does not.
+        let current = match self.jobs.get(&prepared.job.id) {
+            Some(j) => Arc::ptr_eq(j, &prepared.job),
+            None => true,
+        };
         if !current || prepared.generation != self.generation || self.max_rankings == 0 {
             return;
         }
@@ -438,6 +473,7 @@ impl Index {
         rankings.insert(
             prepared.job.id,
             Arc::new(Ranking {
+                job: Arc::clone(&prepared.job),
                 day: prepared.day,
                 entries: prepared.entries,
                 last_used: AtomicU64::new(used),

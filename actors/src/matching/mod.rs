@@ -105,6 +105,8 @@ pub struct IndexStats {
     pub built_at: Option<DateTime<Utc>>,
     pub builds: u64,
     pub watchers: usize,
+    /// Whole rankings computed since the start (cache misses; concurrent identical asks share one).
+    pub rankings_computed: u64,
 }
 
 struct Watcher {
@@ -127,6 +129,51 @@ struct Shared {
     rates: Arc<ExchangeRates>,
     stats: Mutex<IndexStats>,
     watchers: Mutex<Watchers>,
+    flights: Arc<Flights>,
+}
+
+/// Rankings under way, one lock per job and fingerprint: a second ask for a ranking being
+/// computed waits for it and then reads it from the cache instead of ranking every talent again.
+#[derive(Default)]
+struct Flights(Mutex<HashMap<(Uuid, u64), Arc<tokio::sync::Mutex<()>>>>);
+
+/// Holds a flight's lock; the last one out removes the flight.
+struct Flight {
+    flights: Arc<Flights>,
+    key: (Uuid, u64),
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Flights {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, u64), Arc<tokio::sync::Mutex<()>>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn enter(self: &Arc<Self>, key: (Uuid, u64)) -> Flight {
+        let lock = Arc::clone(self.map().entry(key).or_default());
+        let guard = Arc::clone(&lock).lock_owned().await;
+        Flight {
+            flights: Arc::clone(self),
+            key,
+            lock,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.flights.map();
+        // Only the map's and this flight's handles left: nobody waits.
+        if map
+            .get(&self.key)
+            .is_some_and(|l| Arc::ptr_eq(l, &self.lock) && Arc::strong_count(l) <= 2)
+        {
+            map.remove(&self.key);
+        }
+    }
 }
 
 impl Shared {
@@ -179,6 +226,7 @@ impl MatchIndexHandle {
                 rates,
                 stats: Mutex::new(IndexStats::default()),
                 watchers: Mutex::new(Watchers::default()),
+                flights: Arc::default(),
             }),
         }
     }
@@ -222,16 +270,30 @@ impl MatchIndexHandle {
         fallback: Option<JobRecord>,
         query: DiscoverQuery,
     ) -> Result<Page, IndexError> {
-        self.blocking(move |shared| {
-            let ctx = shared.context();
-            let index = shared.read();
+        if !self.is_built() {
+            return Err(IndexError::WarmingUp);
+        }
+        let (job, cached) = {
+            let index = self.shared.read();
             let job = match (index.job(id), fallback) {
                 (Some(job), _) => Arc::clone(job),
                 (None, Some(fallback)) => Arc::new(JobEntry::new(fallback)),
                 (None, None) => return Err(IndexError::NotIndexed),
             };
+            let cached = index.has_ranking(&job, &self.shared.context());
+            (job, cached)
+        };
+        // Identical rankings asked at once share one computation.
+        let _flight = match cached {
+            true => None,
+            false => Some(self.shared.flights.enter((id, job.fingerprint)).await),
+        };
+        self.blocking(move |shared| {
+            let ctx = shared.context();
+            let index = shared.read();
             let (page, prepared) = index.discover(&job, &query, &ctx);
             if let Some(prepared) = prepared {
+                shared.stats().rankings_computed += 1;
                 index.keep(prepared);
             }
             Ok(page)
