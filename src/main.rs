@@ -77,7 +77,12 @@ async fn main() -> ExitCode {
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "fatal");
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // Exit here, inside the runtime: actors started before the failure would otherwise
+            // be dropped with the runtime already gone, and panic over the real message.
+            use std::io::Write as _;
+            let _ = std::io::stderr().flush();
+            let _ = std::io::stdout().flush();
+            std::process::exit(1)
         }
     }
 }

@@ -305,6 +305,12 @@ pub struct S3Store {
     http: reqwest::Client,
 }
 
+/// A request error without its URL: presigned URLs carry a credential and a signature, and an
+/// error's cause chain ends up in logs.
+fn without_url(e: reqwest::Error) -> reqwest::Error {
+    e.without_url()
+}
+
 /// How long the server's own signed requests are valid.
 const OWN_REQUEST_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -416,11 +422,11 @@ impl S3Store {
             .bucket
             .head_object(Some(&self.credentials), key)
             .sign(OWN_REQUEST_TTL);
-        let response = self.http.head(url).send().await?;
+        let response = self.http.head(url).send().await.map_err(without_url)?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let response = response.error_for_status()?;
+        let response = response.error_for_status().map_err(without_url)?;
         // `content_length()` is the body's length, which a HEAD answer does not have.
         let length = response
             .headers()
@@ -441,10 +447,12 @@ impl S3Store {
                 format!("bytes={offset}-{}", offset + max.max(1) - 1),
             )
             .send()
-            .await?
-            .error_for_status()?;
+            .await
+            .map_err(without_url)?
+            .error_for_status()
+            .map_err(without_url)?;
         let mut out = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
+        while let Some(chunk) = response.chunk().await.map_err(without_url)? {
             let room = (max as usize).saturating_sub(out.len());
             out.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if out.len() >= max as usize {
@@ -474,8 +482,10 @@ impl S3Store {
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(bytes)
             .send()
-            .await?
-            .error_for_status()?;
+            .await
+            .map_err(without_url)?
+            .error_for_status()
+            .map_err(without_url)?;
         Ok(())
     }
 
@@ -489,9 +499,9 @@ impl S3Store {
                 .bucket
                 .delete_object(Some(&self.credentials), &key)
                 .sign(OWN_REQUEST_TTL);
-            let response = self.http.delete(url).send().await?;
+            let response = self.http.delete(url).send().await.map_err(without_url)?;
             if response.status() != reqwest::StatusCode::NOT_FOUND {
-                response.error_for_status()?;
+                response.error_for_status().map_err(without_url)?;
             }
         }
         Ok(())
@@ -640,6 +650,39 @@ fn bad_key(key: &str) -> std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn s3_errors_never_carry_a_presigned_url() {
+        let settings = crate::configuration::S3Settings {
+            endpoint: "http://127.0.0.1:1".into(),
+            bucket: "media".into(),
+            region: "us-east-1".into(),
+            access_key: "AKIDEXAMPLE".into(),
+            secret_key: Some("wJalrXUtnFEMI".to_string().into()),
+            path_style: true,
+        };
+        let s3 = S3Store::new(&settings).expect("a store");
+        let failures = [
+            s3.size("m/00000000-0000-0000-0000-000000000001/original")
+                .await
+                .map(drop),
+            s3.get("m/00000000-0000-0000-0000-000000000001/original", 10)
+                .await
+                .map(drop),
+            s3.delete_item(uuid::Uuid::nil()).await,
+        ];
+        for failure in failures {
+            let chain = format!("{:#}", failure.expect_err("nothing listens there"));
+            for secret in [
+                "X-Amz-Signature",
+                "X-Amz-Credential",
+                "AKIDEXAMPLE",
+                "127.0.0.1:1/",
+            ] {
+                assert!(!chain.contains(secret), "{secret} in {chain}");
+            }
+        }
+    }
 
     fn store() -> LocalStore {
         LocalStore::new(

@@ -51,6 +51,21 @@ pub async fn record(
     Ok(())
 }
 
+#[derive(QueryableByName)]
+struct Seq {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+}
+
+/// The sequence number of the last event this connection recorded (call in the transaction
+/// that recorded it, after `record`).
+pub async fn last_seq(conn: &mut PgConn) -> QueryResult<i64> {
+    diesel::sql_query("SELECT currval(pg_get_serial_sequence('outbox_events', 'seq')) AS seq")
+        .get_result::<Seq>(conn)
+        .await
+        .map(|s| s.seq)
+}
+
 /// Who reads the outbox, each at its own pace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consumer {

@@ -104,30 +104,34 @@ pub async fn update(
     let viewer = signed_in(viewer)?;
     let changes = changes(input.check()?)?;
     let mut conn = state.conn().await?;
-    conn.transaction::<_, AppError, _>(async |c| {
-        let job = lock_managed(c, &viewer, id).await?;
-        apply_action(job.row.status, JobAction::Update).map_err(AppError::Conflict)?;
-        if job.row.status == JobStatus::Open && changes.application_deadline <= Utc::now() {
-            return Err(AppError::bad_input(
-                "input.applicationDeadline",
-                "an open job's deadline must be in the future",
-            ));
-        }
-        if changes.application_deadline != job.row.application_deadline {
-            db::jobs::clear_reminder(c, id)
+    let (job, seq) = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let job = lock_managed(c, &viewer, id).await?;
+            apply_action(job.row.status, JobAction::Update).map_err(AppError::Conflict)?;
+            if job.row.status == JobStatus::Open && changes.application_deadline <= Utc::now() {
+                return Err(AppError::bad_input(
+                    "input.applicationDeadline",
+                    "an open job's deadline must be in the future",
+                ));
+            }
+            if changes.application_deadline != job.row.application_deadline {
+                db::jobs::clear_reminder(c, id)
+                    .await
+                    .context("jobs::clear_reminder")?;
+            }
+            let job = db::jobs::update_content(c, id, &changes)
                 .await
-                .context("jobs::clear_reminder")?;
-        }
-        let job = db::jobs::update_content(c, id, &changes)
-            .await
-            .with_context(|| format!("updating job {id}"))?;
-        super::events::job_updated(c, &job).await?;
-        db::embeddings::enqueue(c, id.0, db::embeddings::Subject::Job)
-            .await
-            .context("embeddings::enqueue")?;
-        Ok(job)
-    })
-    .await
+                .with_context(|| format!("updating job {id}"))?;
+            super::events::job_updated(c, &job).await?;
+            let seq = db::outbox::last_seq(c).await.context("outbox::last_seq")?;
+            db::embeddings::enqueue(c, id.0, db::embeddings::Subject::Job)
+                .await
+                .context("embeddings::enqueue")?;
+            Ok((job, seq))
+        })
+        .await?;
+    super::own_writes::note(state, viewer.user_id, seq).await;
+    Ok(job)
 }
 
 /// Publishes, closes, cancels or fills a job.
@@ -139,7 +143,7 @@ pub async fn transition(
 ) -> AppResult<Job> {
     let viewer = signed_in(viewer)?;
     let mut conn = state.conn().await?;
-    let job = conn
+    let (job, seq) = conn
         .transaction::<_, AppError, _>(async |c| {
             let job = lock_managed(c, &viewer, id).await?;
             let next = apply_action(job.row.status, action).map_err(AppError::Conflict)?;
@@ -153,9 +157,11 @@ pub async fn transition(
                 .await
                 .context("jobs::set_status")?;
             super::events::job_status_changed(c, &job).await?;
-            Ok(job)
+            let seq = db::outbox::last_seq(c).await.context("outbox::last_seq")?;
+            Ok((job, seq))
         })
         .await?;
+    super::own_writes::note(state, viewer.user_id, seq).await;
     tracing::info!(job_id = %id, status = %job.row.status, "job status changed");
     Ok(job)
 }

@@ -343,14 +343,18 @@ pub async fn set_weights(
         Weights::normalised(weights).map_err(|e| AppError::bad_input("weights", e.to_string()))?;
     let stored = serde_json::to_value(stored(&normalised)).context("encoding match weights")?;
     let mut conn = state.conn().await?;
-    conn.transaction::<_, AppError, _>(async |c| {
-        let job = db::jobs::set_match_weights(c, job_id, &stored)
-            .await
-            .with_context(|| format!("setting the match weights of job {job_id}"))?;
-        events::job_updated(c, &job).await?;
-        Ok(job)
-    })
-    .await
+    let (job, seq) = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let job = db::jobs::set_match_weights(c, job_id, &stored)
+                .await
+                .with_context(|| format!("setting the match weights of job {job_id}"))?;
+            events::job_updated(c, &job).await?;
+            let seq = db::outbox::last_seq(c).await.context("outbox::last_seq")?;
+            Ok((job, seq))
+        })
+        .await?;
+    super::own_writes::note(state, viewer.user_id, seq).await;
+    Ok(job)
 }
 
 /// The deepest a feed's `first` goes per page.
@@ -496,6 +500,7 @@ pub async fn discover(
             "the discover feed of a job is for its producer",
         ));
     }
+    super::own_writes::wait(state, viewer.user_id).await;
     let exclude = if filter.exclude_applicants {
         let mut conn = state.conn().await?;
         db::applications::applicant_ids(&mut conn, job_id)
@@ -636,6 +641,7 @@ pub async fn job_feed(
     }
     let first = first_of(first)?;
     let after = decode_cursor(after)?;
+    super::own_writes::wait(state, viewer.user_id).await;
     let page = state
         .matches
         .job_feed(viewer.user_id.0, after, first, count_total)

@@ -17,6 +17,7 @@ pub mod matching;
 pub mod media;
 pub mod media_workers;
 pub mod notifications;
+pub mod own_writes;
 pub mod persisted_queries;
 pub mod pipelines;
 pub mod profiles;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub media_stats: Arc<media_workers::MediaWorkerStats>,
     /// Password-reset lookups waiting to run after their answer (see `accounts`).
     pub reset_lookups: Arc<tokio::sync::Semaphore>,
+    /// Users' last writes that the match index holds, for their next reads (`own_writes`).
+    pub own_writes: Arc<own_writes::OwnWrites>,
 }
 
 impl AppState {
@@ -104,6 +107,7 @@ impl AppState {
             media_wake: Arc::default(),
             media_stats: Arc::default(),
             reset_lookups: Arc::new(tokio::sync::Semaphore::new(accounts::RESET_LOOKUPS)),
+            own_writes: Arc::default(),
             semantic: Default::default(),
             embedding_stats: Default::default(),
             settings: Arc::new(settings),

@@ -55,19 +55,23 @@ pub async fn upsert_talent(
     };
     let mut conn = state.conn().await?;
     // The match indexes re-read the profile from the event committed with it.
-    conn.transaction::<_, AppError, _>(async |c| {
-        let profile = db::profiles::upsert_talent(c, &changes)
-            .await
-            .with_context(|| format!("saving the talent profile of {}", changes.user_id))?;
-        super::events::talent_profile_changed(c, profile.row.user_id, profile.row.updated_at)
-            .await?;
-        // Its vectors follow (the embedding worker skips texts that did not change).
-        db::embeddings::enqueue(c, profile.row.user_id.0, db::embeddings::Subject::Talent)
-            .await
-            .context("embeddings::enqueue")?;
-        Ok(profile)
-    })
-    .await
+    let (profile, seq) = conn
+        .transaction::<_, AppError, _>(async |c| {
+            let profile = db::profiles::upsert_talent(c, &changes)
+                .await
+                .with_context(|| format!("saving the talent profile of {}", changes.user_id))?;
+            super::events::talent_profile_changed(c, profile.row.user_id, profile.row.updated_at)
+                .await?;
+            let seq = db::outbox::last_seq(c).await.context("outbox::last_seq")?;
+            // Its vectors follow (the embedding worker skips texts that did not change).
+            db::embeddings::enqueue(c, profile.row.user_id.0, db::embeddings::Subject::Talent)
+                .await
+                .context("embeddings::enqueue")?;
+            Ok((profile, seq))
+        })
+        .await?;
+    super::own_writes::note(state, profile.row.user_id, seq).await;
+    Ok(profile)
 }
 
 pub async fn upsert_producer(

@@ -868,3 +868,57 @@ async fn identical_rankings_asked_at_once_are_computed_once_and_a_changed_draft_
         computed + 2
     );
 }
+
+#[actix_web::test]
+async fn a_producer_reads_their_new_weights_at_once_on_any_instance() {
+    let a = spawn_app().await;
+    let b = spawn_with_settings(a.settings.clone(), a.db_name.clone()).await;
+    let producer = a.producer().await;
+    let job = french_job(&a, &producer).await;
+    talent_with(&a, fits_profile("Camille")).await;
+    index_ready(&a).await;
+    index_ready(&b).await;
+    until_discover(&b, &producer, job, "the talent", |ids| ids.len() == 1).await;
+
+    for round in 0..8 {
+        // Languages alone, then awards alone: each ranking must use the weights just set.
+        let (factor, other) = if round % 2 == 0 {
+            ("LANGUAGES", "AWARDS")
+        } else {
+            ("AWARDS", "LANGUAGES")
+        };
+        let weights: Vec<Value> = [
+            "SALARY_ALIGNMENT",
+            "WORK_AUTHORIZATION",
+            "PHYSICAL_ATTRIBUTES",
+            "NOTABLE_WORKS",
+            "PRODUCTION_EXPERIENCE",
+            "AWARDS",
+            "DREAM_GIG",
+            "LANGUAGES",
+            "AVAILABILITY",
+        ]
+        .iter()
+        .map(|f| json!({ "factor": f, "weight": if *f == factor { 1 } else { 0 } }))
+        .collect();
+        a.gql_ok(
+            "mutation($j: UUID!, $w: [MatchWeightInput!]!) {
+                setJobMatchWeights(jobId: $j, weights: $w) { id } }",
+            json!({ "j": job, "w": weights }),
+            Some(&producer.access_token),
+        )
+        .await;
+        let app = if round % 4 < 2 { &b } else { &a };
+        let page = discover(app, &producer, job, json!({ "first": 1 })).await;
+        assert_no_errors(&page);
+        let factors = &page["data"]["discoverFeed"]["edges"][0]["node"]["factors"];
+        let weight_of = |name: &str| {
+            factors
+                .as_array()
+                .and_then(|fs| fs.iter().find(|f| f["factor"] == name))
+                .and_then(|f| f["weight"].as_f64())
+        };
+        assert_eq!(weight_of(factor), Some(1.0), "round {round}: {page:#}");
+        assert_eq!(weight_of(other), Some(0.0), "round {round}: {page:#}");
+    }
+}

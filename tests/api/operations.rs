@@ -325,3 +325,30 @@ fn the_committed_schema_graphql_matches_the_server() {
         "schema.graphql is stale (or missing); run `cargo run -- schema > schema.graphql` and commit it"
     );
 }
+
+#[actix_web::test]
+async fn a_fatal_error_at_start_exits_with_its_message_and_no_panic() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("an address").port();
+    let database = crate::helpers::TestDatabase::create().await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_castyou"))
+        .arg("serve")
+        .env("APP_ENVIRONMENT", "test")
+        .env(
+            "DATABASE_URL",
+            secrecy::ExposeSecret::expose_secret(&database.settings.database.url),
+        )
+        .env("APP_MONGODB__DATABASE", &database.name)
+        .env("APP_REDIS__KEY_PREFIX", format!("{}:", database.name))
+        .env("PORT", "0")
+        .env("APP_OPERATIONS__PORT", port.to_string())
+        .env("APP_MEDIA__PROCESS", "false")
+        .output()
+        .await
+        .expect("the server binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    drop(taken);
+}

@@ -465,3 +465,74 @@ async fn each_mutation_of_a_batch_is_audited() {
         assert!(audited.contains(&id), "{id} in {log:#}");
     }
 }
+
+/// Registers `query` as the client at `address` (behind a trusted proxy): whether it is then
+/// answered by hash.
+async fn register_from(app: &TestApp, address: &str, query: &str) -> bool {
+    let hash = sha256_hex(query);
+    let registered: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "query": query, "extensions": persisted(&hash) }))
+        .send()
+        .await
+        .expect("registering")
+        .json()
+        .await
+        .expect("json");
+    assert!(registered["data"]["requestId"].is_string(), "{registered}");
+    let by_hash = post(
+        app,
+        Some(MODERN),
+        None,
+        json!({ "extensions": persisted(&hash) }),
+    )
+    .await;
+    by_hash.body["data"]["requestId"].is_string()
+}
+
+#[actix_web::test]
+async fn one_client_filling_its_registration_share_leaves_room_for_others() {
+    let app = spawn_app_with(|s| {
+        s.application.trusted_proxies = vec!["127.0.0.1".into()];
+        s.persisted_queries.max_entries = 20;
+        s.persisted_queries.max_entries_per_client = 8;
+    })
+    .await;
+
+    let mut stored = 0;
+    for i in 0..12 {
+        if register_from(&app, "198.51.100.7", &format!("query A{i} {{ requestId }}")).await {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 8, "one address registers its share, no more");
+    // A document already stored is sent again for free.
+    assert!(register_from(&app, "198.51.100.7", "query A0 { requestId }").await);
+    // Another address still registers.
+    assert!(register_from(&app, "203.0.113.9", "query B0 { requestId }").await);
+}
+
+#[actix_web::test]
+async fn hash_only_misses_spend_the_rate_limit() {
+    let app = spawn_app_with(|s| {
+        s.rate_limit.general_max = 5;
+        s.rate_limit.window_secs = 600;
+    })
+    .await;
+    let mut codes = Vec::new();
+    for i in 0..7 {
+        let hash = sha256_hex(&format!("query Probe{i} {{ requestId }}"));
+        let reply = post(
+            &app,
+            Some(MODERN),
+            None,
+            json!({ "extensions": persisted(&hash) }),
+        )
+        .await;
+        codes.push(code(&reply.body).unwrap_or("none").to_string());
+    }
+    assert_eq!(&codes[..5], ["PERSISTED_QUERY_NOT_FOUND"; 5]);
+    assert_eq!(&codes[5..], ["RATE_LIMITED"; 2]);
+}

@@ -130,6 +130,8 @@ struct Shared {
     stats: Mutex<IndexStats>,
     watchers: Mutex<Watchers>,
     flights: Arc<Flights>,
+    /// The outbox position of the last change applied (for readers waiting on their writes).
+    applied: tokio::sync::watch::Sender<i64>,
 }
 
 /// Rankings under way, one lock per job and fingerprint: a second ask for a ranking being
@@ -227,6 +229,7 @@ impl MatchIndexHandle {
                 stats: Mutex::new(IndexStats::default()),
                 watchers: Mutex::new(Watchers::default()),
                 flights: Arc::default(),
+                applied: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -254,6 +257,16 @@ impl MatchIndexHandle {
         tokio::task::spawn_blocking(move || read(&shared))
             .await
             .map_err(|e| IndexError::Failed(e.to_string()))?
+    }
+
+    /// Waits, at most `within`, until the index has applied the change recorded at outbox
+    /// position `seq` (or a later one): whether it has. A user who changed something the index
+    /// holds reads it back this way on any instance.
+    pub async fn applied_through(&self, seq: i64, within: Duration) -> bool {
+        let mut applied = self.shared.applied.subscribe();
+        tokio::time::timeout(within, applied.wait_for(|at| *at >= seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// The indexed entry of an OPEN job, if the index holds it.
@@ -627,6 +640,10 @@ impl StreamHandler<(u64, Option<Arc<Event>>)> for MatchIndex {
         };
         let changes = self.port.changes(&event);
         if changes.is_empty() {
+            // Everything before it was applied (changes are applied one at a time, in order).
+            self.shared
+                .applied
+                .send_modify(|at| *at = (*at).max(event.seq));
             return;
         }
         let (port, shared) = (Arc::clone(&self.port), Arc::clone(&self.shared));
@@ -639,10 +656,13 @@ impl StreamHandler<(u64, Option<Arc<Event>>)> for MatchIndex {
                 let s = Arc::clone(&shared);
                 tokio::task::spawn_blocking(move || apply(&s, change, record)).await?;
             }
-            let mut stats = shared.stats();
-            stats.last_event_seq = Some(event.seq);
-            stats.last_event_at = Some(event.at);
-            stats.events_applied += 1;
+            {
+                let mut stats = shared.stats();
+                stats.last_event_seq = Some(event.seq);
+                stats.last_event_at = Some(event.at);
+                stats.events_applied += 1;
+            }
+            shared.applied.send_modify(|at| *at = (*at).max(event.seq));
             Ok::<(), anyhow::Error>(())
         };
         // One change at a time, in the order they were committed.

@@ -1,0 +1,112 @@
+//! A user reads their own writes, whatever instance answers. The match index learns of a
+//! change through the event bus, a few milliseconds after the change committed; a producer who
+//! sets a job's weights and reloads the discover feed must not see the old scores meanwhile.
+//!
+//! A write the index will hold (a job changed, a profile saved) records the outbox position of
+//! its event for its user (`note`): in this instance and, for the others, in Redis (kept
+//! `REMEMBERED`). A read of that user that the index answers (`wait`) first waits, at most
+//! `WAIT`, until this instance's index has applied that position. Without Redis, the instance
+//! that took the write still waits for it.
+
+use super::AppState;
+use crate::domain::ids::UserId;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a write is waited for, at most (the bus normally takes milliseconds).
+const WAIT: Duration = Duration::from_secs(2);
+/// How long a user's last write is remembered: past it every index has long applied it.
+const REMEMBERED: Duration = Duration::from_secs(60);
+/// Users remembered in this instance, at most (the oldest are forgotten first).
+const MAX_USERS: usize = 100_000;
+
+/// Keeps the larger of the stored position and ARGV[1] for ARGV[2] seconds.
+const NOTE_SCRIPT: &str = r"
+local at = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > at then at = tonumber(ARGV[1]) end
+redis.call('SET', KEYS[1], at, 'EX', ARGV[2])
+return at
+";
+
+static NOTE: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(NOTE_SCRIPT));
+
+/// This instance's memory of users' last writes.
+#[derive(Default)]
+pub struct OwnWrites {
+    last: Mutex<HashMap<UserId, (i64, Instant)>>,
+}
+
+impl OwnWrites {
+    fn last(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (i64, Instant)>> {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn remember(&self, user: UserId, seq: i64) {
+        let now = Instant::now();
+        let mut last = self.last();
+        if last.len() >= MAX_USERS && !last.contains_key(&user) {
+            last.retain(|_, (_, at)| now.duration_since(*at) < REMEMBERED);
+            if last.len() >= MAX_USERS {
+                last.clear();
+            }
+        }
+        let entry = last.entry(user).or_insert((seq, now));
+        *entry = (entry.0.max(seq), now);
+    }
+
+    fn recalled(&self, user: UserId) -> Option<i64> {
+        let last = self.last();
+        let (seq, at) = last.get(&user)?;
+        (at.elapsed() < REMEMBERED).then_some(*seq)
+    }
+}
+
+fn key(state: &AppState, user: UserId) -> String {
+    state.redis.key(&["own-writes", &user.to_string()])
+}
+
+/// Records that `user` wrote the event at outbox position `seq` (after its commit).
+pub async fn note(state: &AppState, user: UserId, seq: i64) {
+    state.own_writes.remember(user, seq);
+    let key = key(state, user);
+    let ttl = REMEMBERED.as_secs();
+    let stored: redis::RedisResult<i64> = state
+        .redis
+        .run(|mut conn| async move {
+            NOTE.key(&key)
+                .arg(seq)
+                .arg(ttl)
+                .invoke_async(&mut conn)
+                .await
+        })
+        .await;
+    if let Err(e) = stored {
+        tracing::warn!(error = %e, "a user's last write was not shared: other instances may answer their next read without it");
+    }
+}
+
+/// Waits (at most `WAIT`) until this instance's match index has applied `user`'s last write.
+pub async fn wait(state: &AppState, user: UserId) {
+    let key = key(state, user);
+    let shared: Option<i64> = state
+        .redis
+        .run(|mut conn| async move {
+            redis::cmd("GET")
+                .arg(&key)
+                .query_async::<Option<i64>>(&mut conn)
+                .await
+        })
+        .await
+        .ok()
+        .flatten();
+    let Some(seq) = shared.max(state.own_writes.recalled(user)) else {
+        return;
+    };
+    if !state.matches.applied_through(seq, WAIT).await {
+        tracing::warn!(%user, seq, "the match index had not applied the user's last write in time; answering without waiting longer");
+    }
+}
