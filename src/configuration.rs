@@ -152,6 +152,20 @@ pub struct MediaSettings {
     pub max_image_pixels: u64,
     /// Bytes a still's decoder may allocate.
     pub max_image_alloc: u64,
+    /// Scans a progressive JPEG may have (each makes the decoder walk the whole image again).
+    pub max_jpeg_scans: u32,
+    /// How long one still's decoding may take (wall clock) before its process is killed.
+    pub still_timeout_ms: u64,
+    /// The program stills are decoded in (a child process per still, run as
+    /// `<still_helper> media-still`); empty: this server's own executable.
+    #[serde(default)]
+    pub still_helper: String,
+    /// Bytes of address space one ffprobe or ffmpeg run may map (its libraries included).
+    pub tool_max_memory: u64,
+    /// Streams a video or audio file may have (video, audio, data, subtitles together).
+    pub max_streams: u32,
+    /// How long one item's whole processing may take; past it the item is FAILED.
+    pub item_timeout_secs: u64,
     pub ffprobe: String,
     pub ffmpeg: String,
     pub s3: S3Settings,
@@ -852,6 +866,16 @@ impl Settings {
         }
         if media.ffprobe.trim().is_empty() || media.ffmpeg.trim().is_empty() {
             problems.push("media.ffprobe, media.ffmpeg: the programs to run".into());
+        }
+        if media.max_jpeg_scans == 0 || media.max_streams == 0 {
+            problems.push("media.max_jpeg_scans, media.max_streams: positive".into());
+        }
+        if media.still_timeout_ms == 0 || media.item_timeout_secs == 0 {
+            problems.push("media.still_timeout_ms, media.item_timeout_secs: positive".into());
+        }
+        if media.tool_max_memory < 256 << 20 {
+            problems
+                .push("media.tool_max_memory: at least 256 MiB (ffmpeg maps its libraries)".into());
         }
         let ai = &self.ai;
         if let Some(url) = ai.endpoint() {

@@ -48,6 +48,10 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Decodes one still from standard input under the given limits (the media workers run
+    /// this as a child process per image; not for people).
+    #[command(hide = true)]
+    MediaStill(castyou::adapters::sandbox::StillArgs),
 }
 
 #[derive(Subcommand)]
@@ -58,9 +62,16 @@ enum AdminAction {
     Revoke { email: String },
 }
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A still's decoder runs alone, limited, without the server's runtime.
+    if let Command::MediaStill(args) = &cli.command {
+        return castyou::adapters::sandbox::still_main(args);
+    }
+    actix_web::rt::System::new().block_on(serve_cli(cli))
+}
+
+async fn serve_cli(cli: Cli) -> ExitCode {
     if let Command::Schema = cli.command {
         print!("{}", graphql::schema_sdl());
         return ExitCode::SUCCESS;
@@ -132,8 +143,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 castyou::seed::DEMO_PASSWORD
             );
         }
-        // Answered in `main` before settings load (printing the schema needs none).
+        // Answered before settings load (printing the schema needs none).
         Command::Schema => print!("{}", graphql::schema_sdl()),
+        Command::MediaStill(_) => anyhow::bail!("media-still runs on its own"),
         Command::Admin { action } => {
             telemetry::init(&settings.log);
             db::run_migrations(&settings.database).await?;

@@ -1,5 +1,10 @@
-//! Video and audio through Debian's `ffprobe` and `ffmpeg`, each run with a time limit and
-//! killed when it passes it.
+//! Video and audio through Debian's `ffprobe` and `ffmpeg`, each run with a time limit (killed
+//! when it passes it) and an address-space and CPU limit set by the kernel (`sandbox`).
+//!
+//! Every stream of a file is checked, not only the first: a file with more than `max_streams`
+//! streams, an attachment, or any video stream over the pixel limit is refused, and the poster
+//! frame is cut from the first video stream, named explicitly (`-map 0:v:0`), never from
+//! whichever stream ffmpeg would pick.
 //!
 //! The input is a local path or a short-lived presigned URL. The demuxer is named from the
 //! declared (and sniffed) type rather than guessed, and only the protocols that input needs
@@ -24,7 +29,12 @@ pub struct Tools {
     pub ffprobe: String,
     pub ffmpeg: String,
     pub timeout: Duration,
+    /// Address space one run may map, its libraries included.
+    pub max_memory: u64,
 }
+
+/// Decoder threads of a poster run (ffmpeg would start one per core, each with its stack).
+const THREADS: &str = "2";
 
 /// Where the tools read the item from.
 #[derive(Debug, Clone)]
@@ -73,6 +83,46 @@ pub struct Probe {
     pub height: Option<u32>,
     pub video_codec: Option<String>,
     pub audio_codec: Option<String>,
+    /// Every stream, in the file's order.
+    pub streams: Vec<StreamInfo>,
+}
+
+/// One stream of a file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamInfo {
+    /// `video`, `audio`, `subtitle`, `data`, `attachment`.
+    pub kind: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl Probe {
+    /// Refuses a file whose streams are more than `max_streams`, that carries an attachment,
+    /// or any of whose video streams is larger than `max_pixels`.
+    pub fn check_streams(&self, max_streams: usize, max_pixels: u64) -> Result<(), ToolError> {
+        if self.streams.len() > max_streams {
+            return Err(ToolError::Refused(format!(
+                "the file has {} streams; at most {max_streams} are accepted",
+                self.streams.len()
+            )));
+        }
+        for (i, stream) in self.streams.iter().enumerate() {
+            if stream.kind == "attachment" {
+                return Err(ToolError::Refused(
+                    "the file carries an attachment; send the video alone".into(),
+                ));
+            }
+            if let (Some(w), Some(h)) = (stream.width, stream.height) {
+                if stream.kind == "video" && u64::from(w) * u64::from(h) > max_pixels {
+                    return Err(ToolError::Refused(format!(
+                        "stream {} of the file is {w} × {h} pixels; at most 8192 × 4352 are accepted",
+                        i + 1
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The demuxer of a declared type.
@@ -92,9 +142,12 @@ async fn run(
     program: &str,
     args: &[std::ffi::OsString],
     limit: Duration,
+    max_memory: u64,
     what: &str,
 ) -> Result<Vec<u8>, ToolError> {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    super::sandbox::limit_command(&mut command, max_memory, limit.as_secs().saturating_add(1));
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -199,7 +252,17 @@ pub fn parse_probe(json: &[u8]) -> Result<Probe, ToolError> {
         .and_then(|f| seconds(&f.duration))
         .or_else(|| video.and_then(|v| seconds(&v.duration)))
         .or_else(|| audio.and_then(|a| seconds(&a.duration)));
+    let streams = parsed
+        .streams
+        .iter()
+        .map(|s| StreamInfo {
+            kind: s.codec_type.clone().unwrap_or_default(),
+            width: s.width,
+            height: s.height,
+        })
+        .collect();
     Ok(Probe {
+        streams,
         format: parsed.format.and_then(|f| f.format_name),
         duration_seconds: duration,
         width: video.and_then(|v| v.width),
@@ -231,7 +294,14 @@ impl Tools {
         .map(Into::into)
         .chain([input.arg()])
         .collect();
-        let out = run(&self.ffprobe, &args, self.timeout, "probing the file").await?;
+        let out = run(
+            &self.ffprobe,
+            &args,
+            self.timeout,
+            self.max_memory,
+            "probing the file",
+        )
+        .await?;
         parse_probe(&out)
     }
 
@@ -257,6 +327,8 @@ impl Tools {
             "error",
             "-protocol_whitelist",
             input.protocols(),
+            "-threads",
+            THREADS,
             "-ss",
             &seek,
             "-f",
@@ -268,6 +340,8 @@ impl Tools {
         .chain([input.arg()])
         .chain(
             [
+                "-map",
+                "0:v:0",
                 "-map_metadata",
                 "-1",
                 "-an",
@@ -292,6 +366,7 @@ impl Tools {
             &self.ffmpeg,
             &args,
             self.timeout,
+            self.max_memory,
             "cutting the poster frame",
         )
         .await?;
@@ -318,6 +393,8 @@ mod tests {
             {"codec_name":"aac","codec_type":"audio","duration":"59.98"}],
             "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"60.021000"}}"#;
         let probe = parse_probe(json).expect("parsed");
+        assert_eq!(probe.streams.len(), 2);
+        assert!(probe.check_streams(8, MAX_VIDEO_PIXELS).is_ok());
         assert_eq!(probe.width, Some(1920));
         assert_eq!(probe.video_codec.as_deref(), Some("h264"));
         assert_eq!(probe.audio_codec.as_deref(), Some("aac"));
@@ -327,6 +404,29 @@ mod tests {
         assert_eq!(probe.duration_seconds, None);
         assert_eq!(probe.width, None);
         assert!(parse_probe(b"not json").is_err());
+    }
+
+    #[test]
+    fn every_stream_is_checked_not_only_the_first() {
+        let hidden = br#"{"streams":[
+            {"codec_name":"mjpeg","codec_type":"video","width":64,"height":64},
+            {"codec_name":"mjpeg","codec_type":"video","width":9000,"height":9000}],
+            "format":{"duration":"1.0"}}"#;
+        let probe = parse_probe(hidden).expect("parsed");
+        let refused = probe
+            .check_streams(8, MAX_VIDEO_PIXELS)
+            .expect_err("refused");
+        assert!(refused.to_string().contains("9000 × 9000"), "{refused}");
+        let many = format!(
+            r#"{{"streams":[{}],"format":{{}}}}"#,
+            [r#"{"codec_type":"audio"}"#; 9].join(",")
+        );
+        let probe = parse_probe(many.as_bytes()).expect("parsed");
+        assert!(probe.check_streams(8, MAX_VIDEO_PIXELS).is_err());
+        let attached = br#"{"streams":[{"codec_type":"video","width":64,"height":64},
+            {"codec_type":"attachment"}],"format":{}}"#;
+        let probe = parse_probe(attached).expect("parsed");
+        assert!(probe.check_streams(8, MAX_VIDEO_PIXELS).is_err());
     }
 
     #[test]

@@ -1,11 +1,19 @@
-//! Stills: decode under limits, orient, and write two stripped JPEG renditions.
+//! Stills: decode under limits, orient, write two JPEG renditions and a full-size copy without
+//! private metadata.
 //!
 //! Every size a file claims is checked before anything is allocated for it: a PNG that says it
-//! is 50,000 × 50,000 pixels is refused from its header, in microseconds. JPEGs are decoded at
-//! the smallest DCT scale (1, 1/2, 1/4 or 1/8) that still covers the large rendition, so a
-//! 12-megapixel photo is never held at full size; other formats go through `image` with its
-//! allocation limit. The renditions are re-encoded pixels only: EXIF (GPS included), XMP and
-//! ICC data never reach them.
+//! is 50,000 × 50,000 pixels is refused from its header, in microseconds, and a JPEG's segments
+//! are walked first (`check_jpeg`): more than `max_scans` scans (each makes the decoder walk the
+//! whole image again), or coefficients a progressive decode would hold past `max_alloc`, are
+//! refused before a pixel is decoded. JPEGs are decoded at the smallest DCT scale (1, 1/2, 1/4
+//! or 1/8) that still covers the large rendition, so a 12-megapixel photo is never held at full
+//! size; other formats go through `image` with its allocation limit. The renditions are
+//! re-encoded pixels only: EXIF (GPS included), XMP and ICC data never reach them. The full-size
+//! copy (`full`) is the upload with its metadata dropped from the container, losslessly: only
+//! the orientation (a minimal EXIF) and the colour profile stay.
+//!
+//! The decoders run in a child process (`adapters::sandbox`) whose time and memory are limited
+//! from outside: a decoder that ignores a limit is killed, not trusted.
 
 use fast_image_resize as fir;
 use image::metadata::Orientation;
@@ -26,6 +34,8 @@ pub struct ImageLimits {
     pub max_pixels: u64,
     /// Bytes the decoder may allocate.
     pub max_alloc: u64,
+    /// Scans of a progressive JPEG.
+    pub max_scans: u32,
 }
 
 /// A JPEG rendition.
@@ -46,6 +56,8 @@ pub struct Processed {
     pub orientation: u8,
     pub large: Rendition,
     pub small: Rendition,
+    /// The upload without its metadata (same format, same pixels).
+    pub full: Vec<u8>,
     /// What was decoded: the format and, for JPEG, the DCT scale's denominator.
     pub decoded: String,
 }
@@ -98,7 +110,10 @@ fn process_inner(
     limits: &ImageLimits,
 ) -> Result<Processed, Refused> {
     let (rgb, orientation, decoded) = match content_type {
-        "image/jpeg" => decode_jpeg(bytes, limits)?,
+        "image/jpeg" => {
+            check_jpeg(bytes, limits)?;
+            decode_jpeg(bytes, limits)?
+        }
         "image/png" => decode_with_image(bytes, image::ImageFormat::Png, limits)?,
         "image/webp" => decode_with_image(bytes, image::ImageFormat::WebP, limits)?,
         other => return Err(refused(format!("{other} is not an image type"))),
@@ -118,14 +133,223 @@ fn process_inner(
     } else {
         (stored_w, stored_h)
     };
+    let full = strip_metadata(bytes, content_type, orientation.to_exif())?;
     Ok(Processed {
         width,
         height,
         orientation: orientation.to_exif(),
         large,
         small,
+        full,
         decoded,
     })
+}
+
+/// What a JPEG's segments say before any of it is decoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JpegLayout {
+    pub width: u32,
+    pub height: u32,
+    pub progressive: bool,
+    /// Start-of-scan segments.
+    pub scans: u32,
+    /// Bytes of DCT coefficients a progressive decode holds (every block of every component).
+    pub coefficient_bytes: u64,
+}
+
+/// Walks a JPEG's markers (linear in its size, nothing decoded): the frame header and the
+/// scans. Stops counting scans at `max_scans + 1`.
+pub fn jpeg_layout(bytes: &[u8], max_scans: u32) -> Result<JpegLayout, Refused> {
+    let truncated = || refused("the JPEG is truncated");
+    if bytes.len() < 4 || bytes[..2] != [0xFF, 0xD8] {
+        return Err(refused("the file is not a JPEG"));
+    }
+    let mut layout = JpegLayout::default();
+    let mut i = 2;
+    loop {
+        // The next marker: 0xFF, any fill bytes, then its code.
+        while bytes.get(i).is_some_and(|&b| b != 0xFF) {
+            i += 1;
+        }
+        while bytes.get(i) == Some(&0xFF) {
+            i += 1;
+        }
+        let Some(&marker) = bytes.get(i) else {
+            return Ok(layout);
+        };
+        i += 1;
+        match marker {
+            0xD9 => return Ok(layout),
+            0x01 | 0xD0..=0xD8 => continue,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([
+            *bytes.get(i).ok_or_else(truncated)?,
+            *bytes.get(i + 1).ok_or_else(truncated)?,
+        ]));
+        let segment = bytes.get(i + 2..i + len.max(2)).ok_or_else(truncated)?;
+        match marker {
+            // Start of frame (not DHT 0xC4, JPG 0xC8, DAC 0xCC).
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                layout.progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                frame(segment, &mut layout).ok_or_else(truncated)?;
+            }
+            0xDA => {
+                layout.scans += 1;
+                if layout.scans > max_scans {
+                    return Ok(layout);
+                }
+            }
+            _ => {}
+        }
+        i += len.max(2);
+        if marker == 0xDA {
+            // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a
+            // restart marker.
+            while i + 1 < bytes.len() {
+                if bytes[i] == 0xFF && bytes[i + 1] != 0 && !(0xD0..=0xD7).contains(&bytes[i + 1]) {
+                    break;
+                }
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Reads a frame header into `layout`: size, and the coefficients every block of every
+/// component takes (blocks padded to whole MCUs, 64 coefficients of 2 bytes each).
+fn frame(segment: &[u8], layout: &mut JpegLayout) -> Option<()> {
+    let height = u32::from(u16::from_be_bytes([*segment.get(1)?, *segment.get(2)?]));
+    let width = u32::from(u16::from_be_bytes([*segment.get(3)?, *segment.get(4)?]));
+    let count = usize::from(*segment.get(5)?);
+    let components: Vec<(u32, u32)> = (0..count)
+        .map(|c| {
+            let sampling = *segment.get(6 + c * 3 + 1)?;
+            Some((
+                u32::from(sampling >> 4).max(1),
+                u32::from(sampling & 15).max(1),
+            ))
+        })
+        .collect::<Option<_>>()?;
+    let h_max = components.iter().map(|c| c.0).max().unwrap_or(1);
+    let v_max = components.iter().map(|c| c.1).max().unwrap_or(1);
+    let mcus_x = u64::from(width.div_ceil(8 * h_max));
+    let mcus_y = u64::from(height.div_ceil(8 * v_max));
+    layout.width = width;
+    layout.height = height;
+    layout.coefficient_bytes = components
+        .iter()
+        .map(|&(h, v)| mcus_x * u64::from(h) * mcus_y * u64::from(v) * 64 * 2)
+        .sum();
+    Some(())
+}
+
+/// Refuses a JPEG whose decoding would cost more than `limits` allow, from its segments alone.
+pub fn check_jpeg(bytes: &[u8], limits: &ImageLimits) -> Result<JpegLayout, Refused> {
+    let layout = jpeg_layout(bytes, limits.max_scans)?;
+    if layout.scans > limits.max_scans {
+        return Err(refused(format!(
+            "the JPEG has more than {} scans; at most {} are accepted",
+            limits.max_scans, limits.max_scans
+        )));
+    }
+    if u64::from(layout.width) * u64::from(layout.height) > limits.max_pixels {
+        return Err(too_large(layout.width.into(), layout.height.into(), limits));
+    }
+    if layout.progressive && layout.coefficient_bytes > limits.max_alloc {
+        return Err(refused(format!(
+            "the progressive JPEG needs {} MiB to decode; at most {} MiB are allowed",
+            layout.coefficient_bytes >> 20,
+            limits.max_alloc >> 20
+        )));
+    }
+    Ok(layout)
+}
+
+/// A minimal EXIF block (TIFF, big-endian) holding only the orientation.
+fn orientation_exif(orientation: u8) -> Vec<u8> {
+    let mut tiff = b"MM\0\x2A\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes());
+    // Orientation (0x0112), SHORT (3), one value, left-justified in the 4-byte field.
+    tiff.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0]);
+    tiff.extend_from_slice(&[0, 0, 0, 0]);
+    tiff
+}
+
+/// The upload with its metadata dropped from the container: EXIF (GPS included), XMP, IPTC,
+/// comments and other application segments or text chunks go; the pixels, the colour profile
+/// and (as a minimal EXIF) the orientation stay.
+pub fn strip_metadata(
+    bytes: &[u8],
+    content_type: &str,
+    orientation: u8,
+) -> Result<Vec<u8>, Refused> {
+    use img_parts::{Bytes, ImageEXIF};
+    let unreadable =
+        |e: img_parts::Error| refused(format!("the image's container could not be read: {e}"));
+    let exif = (orientation > 1).then(|| Bytes::from(orientation_exif(orientation)));
+    let mut out = Vec::with_capacity(bytes.len());
+    let written = match content_type {
+        "image/jpeg" => {
+            let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(Bytes::copy_from_slice(bytes))
+                .map_err(unreadable)?;
+            jpeg.segments_mut()
+                .retain(|s| keep_jpeg_segment(s.marker(), s.contents()));
+            jpeg.set_exif(exif);
+            jpeg.encoder().write_to(&mut out)
+        }
+        "image/png" => {
+            let mut png = img_parts::png::Png::from_bytes(Bytes::copy_from_slice(bytes))
+                .map_err(unreadable)?;
+            png.chunks_mut().retain(|c| keep_png_chunk(c.kind()));
+            png.set_exif(exif);
+            png.encoder().write_to(&mut out)
+        }
+        "image/webp" => {
+            let mut webp = img_parts::webp::WebP::from_bytes(Bytes::copy_from_slice(bytes))
+                .map_err(unreadable)?;
+            webp.remove_chunks_by_id(*b"XMP ");
+            webp.set_exif(exif);
+            webp.encoder().write_to(&mut out)
+        }
+        other => return Err(refused(format!("{other} is not an image type"))),
+    };
+    written.map_err(|e| refused(format!("the image could not be written again: {e}")))?;
+    Ok(out)
+}
+
+/// JPEG segments a stripped copy keeps: everything the decoder needs (tables, frames, scans),
+/// JFIF, Adobe's colour transform and the ICC profile; not EXIF/XMP (APP1), IPTC, comments or
+/// other application data.
+fn keep_jpeg_segment(marker: u8, contents: &[u8]) -> bool {
+    match marker {
+        0xE0 | 0xEE => true,
+        0xE2 => contents.starts_with(b"ICC_PROFILE\0"),
+        0xE1 | 0xE3..=0xED | 0xEF | 0xFE => false,
+        _ => true,
+    }
+}
+
+/// PNG chunks a stripped copy keeps: the critical ones and those that say how to show the
+/// pixels; not text, time or EXIF chunks, nor anything unknown.
+fn keep_png_chunk(kind: [u8; 4]) -> bool {
+    matches!(
+        &kind,
+        b"IHDR"
+            | b"PLTE"
+            | b"IDAT"
+            | b"IEND"
+            | b"tRNS"
+            | b"iCCP"
+            | b"sRGB"
+            | b"gAMA"
+            | b"cHRM"
+            | b"sBIT"
+            | b"pHYs"
+            | b"acTL"
+            | b"fcTL"
+            | b"fdAT"
+    )
 }
 
 /// Decoded RGB pixels, possibly at a reduced scale, with the size of the image as stored.
@@ -323,6 +547,7 @@ mod tests {
     const LIMITS: ImageLimits = ImageLimits {
         max_pixels: 50_000_000,
         max_alloc: 512 << 20,
+        max_scans: 100,
     };
 
     fn png(w: u32, h: u32) -> Vec<u8> {

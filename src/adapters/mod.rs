@@ -10,4 +10,5 @@ pub mod mail;
 pub mod matching;
 pub mod outbox;
 pub mod redis_bus;
+pub mod sandbox;
 pub mod storage;

@@ -67,16 +67,26 @@ pub fn valid_key(key: &str) -> bool {
 
 /// The upload of every item.
 pub const ORIGINAL: &str = "original";
+/// Where an S3 upload lands (its presigned URL names this key); completion copies it to
+/// `ORIGINAL`, which no client can write.
+pub const UPLOAD: &str = "upload";
+/// A still at full size without its metadata (same format as the upload).
+pub const FULL: &str = "full";
 /// A still's large and small renditions; a video's poster frame.
 pub const LARGE: &str = "large.jpg";
 pub const SMALL: &str = "small.jpg";
 pub const POSTER: &str = "poster.jpg";
 /// The names of every object the server makes for an item.
-pub const ITEM_OBJECTS: [&str; 4] = [ORIGINAL, LARGE, SMALL, POSTER];
+pub const ITEM_OBJECTS: [&str; 6] = [ORIGINAL, UPLOAD, FULL, LARGE, SMALL, POSTER];
 
 /// The key of an item's object called `name`.
 pub fn key_of(item: uuid::Uuid, name: &str) -> String {
     format!("m/{}/{name}", item.hyphenated())
+}
+
+/// Percent-encodes a key for a path (slashes kept).
+fn encode_path(key: &str) -> String {
+    key.split('/').map(encode).collect::<Vec<_>>().join("/")
 }
 
 /// Percent-encodes a query value.
@@ -489,6 +499,54 @@ impl S3Store {
         Ok(())
     }
 
+    /// Moves an item's upload (`from`, the key its presigned URL names) to `to`, a key no
+    /// client can write: copied only if it is still the object just looked at (its ETag), then
+    /// removed. Nothing to move (no upload there) is not an error: `to` may hold it already.
+    pub async fn promote(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        use rusty_s3::S3Action;
+        let url = self
+            .bucket
+            .head_object(Some(&self.credentials), from)
+            .sign(OWN_REQUEST_TTL);
+        let response = self.http.head(url).send().await.map_err(without_url)?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        let response = response.error_for_status().map_err(without_url)?;
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| anyhow::anyhow!("the uploaded object has no ETag"))?
+            .to_string();
+        let source = format!("/{}/{}", self.bucket.name(), encode_path(from));
+        let mut copy = self.bucket.put_object(Some(&self.credentials), to);
+        copy.headers_mut()
+            .insert("x-amz-copy-source", source.clone());
+        copy.headers_mut()
+            .insert("x-amz-copy-source-if-match", etag.clone());
+        let url = copy.sign(OWN_REQUEST_TTL);
+        self.http
+            .put(url)
+            .header("x-amz-copy-source", source)
+            .header("x-amz-copy-source-if-match", etag)
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await
+            .map_err(without_url)?
+            .error_for_status()
+            .map_err(without_url)?;
+        let url = self
+            .bucket
+            .delete_object(Some(&self.credentials), from)
+            .sign(OWN_REQUEST_TTL);
+        let response = self.http.delete(url).send().await.map_err(without_url)?;
+        if response.status() != reqwest::StatusCode::NOT_FOUND {
+            response.error_for_status().map_err(without_url)?;
+        }
+        Ok(())
+    }
+
     /// Removes every object of an item: the server names them all (see [`ITEM_OBJECTS`]), so
     /// nothing needs listing.
     pub async fn delete_item(&self, item: uuid::Uuid) -> anyhow::Result<()> {
@@ -613,6 +671,28 @@ impl MediaStore {
         match self {
             MediaStore::Local(s) => Ok(s.put(key, &bytes).await?),
             MediaStore::S3(s) => s.put(key, content_type, bytes).await,
+        }
+    }
+
+    /// Where a client uploads item `item`: the local store takes it at its original's key (its
+    /// own endpoint checks the item awaits it, one writer at a time); an S3 upload lands on a
+    /// key of its own, which completion moves to the original's (`promote_upload`), so the
+    /// presigned URL, valid until it expires, can never replace what was processed.
+    pub fn upload_key(&self, item: uuid::Uuid) -> String {
+        match self {
+            MediaStore::Local(_) => key_of(item, ORIGINAL),
+            MediaStore::S3(_) => key_of(item, UPLOAD),
+        }
+    }
+
+    /// Moves an S3 upload to the original's key (see `upload_key`); nothing for the local store.
+    pub async fn promote_upload(&self, item: uuid::Uuid) -> anyhow::Result<()> {
+        match self {
+            MediaStore::Local(_) => Ok(()),
+            MediaStore::S3(s) => {
+                s.promote(&key_of(item, UPLOAD), &key_of(item, ORIGINAL))
+                    .await
+            }
         }
     }
 

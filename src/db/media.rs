@@ -154,13 +154,81 @@ pub async fn start_processing(
 ) -> diesel::QueryResult<Option<MediaRow>> {
     diesel::sql_query(format!(
         "UPDATE media_items SET status = 'PROCESSING', progress = 0, leased_until = NULL, \
-         updated_at = now() WHERE id = $1 AND status = 'AWAITING_UPLOAD' RETURNING {COLUMNS}"
+         updated_at = now() WHERE id = $1 AND status = 'AWAITING_UPLOAD' \
+         AND (upload_lease_until IS NULL OR upload_lease_until < now()) RETURNING {COLUMNS}"
     ))
     .bind::<SqlUuid, _>(id)
     .get_result(conn)
     .await
     .map(Some)
     .or_else(not_found_is_none)
+}
+
+#[derive(QueryableByName)]
+struct Lease {
+    #[diesel(sql_type = SqlUuid)]
+    upload_lease: uuid::Uuid,
+}
+
+/// Takes the upload lease of an item awaiting its upload at `key` (None: the item is gone,
+/// no longer awaits an upload, or another upload holds the lease).
+pub async fn begin_upload(
+    conn: &mut PgConn,
+    id: MediaId,
+    key: &str,
+    lease_secs: f64,
+) -> diesel::QueryResult<Option<uuid::Uuid>> {
+    diesel::sql_query(
+        "UPDATE media_items SET upload_lease = gen_random_uuid(), \
+         upload_lease_until = now() + make_interval(secs => $3) \
+         WHERE id = $1 AND object_key = $2 AND status = 'AWAITING_UPLOAD' \
+         AND (upload_lease_until IS NULL OR upload_lease_until < now()) RETURNING upload_lease",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(key)
+    .bind::<Double, _>(lease_secs)
+    .get_result::<Lease>(conn)
+    .await
+    .map(|l| Some(l.upload_lease))
+    .or_else(not_found_is_none)
+}
+
+/// Renews upload lease `lease` while the item still awaits its upload: false when it no
+/// longer holds (deleted, completed, or taken by another upload after it ran out).
+pub async fn renew_upload(
+    conn: &mut PgConn,
+    id: MediaId,
+    lease: uuid::Uuid,
+    lease_secs: f64,
+) -> diesel::QueryResult<bool> {
+    let n = diesel::sql_query(
+        "UPDATE media_items SET upload_lease_until = now() + make_interval(secs => $3) \
+         WHERE id = $1 AND upload_lease = $2 AND status = 'AWAITING_UPLOAD'",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<SqlUuid, _>(lease)
+    .bind::<Double, _>(lease_secs)
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Gives upload lease `lease` back (the upload is done or abandoned): false when the item no
+/// longer held it.
+pub async fn end_upload(
+    conn: &mut PgConn,
+    id: MediaId,
+    lease: uuid::Uuid,
+) -> diesel::QueryResult<bool> {
+    let n = diesel::sql_query(
+        "UPDATE media_items SET upload_lease = NULL, upload_lease_until = NULL \
+         WHERE id = $1 AND upload_lease = $2",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<SqlUuid, _>(lease)
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
 }
 
 /// → FAILED with the reason, from AWAITING_UPLOAD or PROCESSING.

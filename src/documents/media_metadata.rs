@@ -32,6 +32,8 @@ pub struct MediaMetadataDoc {
     pub audio_codec: Option<String>,
     pub orientation: Option<i32>,
     pub decoded: Option<String>,
+    #[serde(default)]
+    pub peak_memory_bytes: Option<i64>,
     pub renditions: Vec<Rendition>,
     pub steps: Vec<Step>,
     pub started_at: BsonDateTime,
@@ -58,6 +60,9 @@ impl MediaMetadataDoc {
             audio_codec: r.audio_codec.clone(),
             orientation: r.orientation.map(i32::from),
             decoded: r.decoded.clone(),
+            peak_memory_bytes: r
+                .peak_memory_bytes
+                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
             renditions: r.renditions.clone(),
             steps: r.steps.clone(),
             started_at: bson_time(r.started_at),

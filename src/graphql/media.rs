@@ -54,17 +54,23 @@ impl MediaItem {
             _ => f64::from(self.0.progress),
         }
     }
-    /// A signed download URL (READY only): the image as processed (oriented, metadata
-    /// stripped), or the video or audio as uploaded.
+    /// A signed download URL (READY only): a still at its full size, in its own format,
+    /// without its metadata (EXIF, XMP, comments: only the orientation and the colour profile
+    /// stay), or the video or audio as uploaded.
     async fn url(&self, ctx: &Context<'_>) -> Option<String> {
         if MediaStatus::parse(&self.0.status) != MediaStatus::Ready {
             return None;
         }
-        let (key, content_type) = match &self.0.display_key {
-            Some(key) => (key.as_str(), "image/jpeg"),
-            None => (self.0.object_key.as_str(), self.0.content_type.as_str()),
-        };
+        let (key, content_type) = media::served_object(&self.0);
         Some(media::download_url(state(ctx), key, content_type))
+    }
+    /// A still as a JPEG at most 1280 pixels on its longest side, upright (READY stills only).
+    async fn preview_url(&self, ctx: &Context<'_>) -> Option<String> {
+        if MediaStatus::parse(&self.0.status) != MediaStatus::Ready {
+            return None;
+        }
+        let key = media::preview_key(&self.0)?;
+        Some(media::download_url(state(ctx), &key, "image/jpeg"))
     }
     /// The image's thumbnail or the video's poster frame (READY only).
     async fn thumbnail_url(&self, ctx: &Context<'_>) -> Option<String> {

@@ -1,9 +1,12 @@
 //! The local media store's own URLs: `PUT /media/upload/{key}` takes an upload on a signed,
-//! expiring URL (streamed to disk, never more bytes than signed), and
+//! expiring URL (streamed to disk, never more bytes than signed) while its item awaits it, one
+//! writer at a time (`media::UploadLease`: a second PUT, or one after completion or deletion,
+//! is refused before a byte is written), and
 //! `GET /media/files/{key}` serves an object on a signed, expiring URL with HTTP Range support.
 
 use crate::adapters::storage::{LocalStore, UrlError};
-use crate::services::AppState;
+use crate::errors::AppError;
+use crate::services::{media, AppState};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -75,6 +78,10 @@ pub async fn upload(
     let Some(path) = store.path(&grant.key) else {
         return url_error(UrlError::Malformed);
     };
+    let mut lease = match media::begin_upload(&state, &grant.key).await {
+        Ok(lease) => lease,
+        Err(e) => return lease_refused(&e),
+    };
     let part = path.with_extension(format!("part-{}", uuid::Uuid::new_v4().simple()));
     let written = async {
         if let Some(dir) = path.parent() {
@@ -89,6 +96,9 @@ pub async fn upload(
                 return Ok::<_, std::io::Error>(Err(StatusCode::PAYLOAD_TOO_LARGE));
             }
             file.write_all(&chunk).await?;
+            if lease.keep(&state).await.is_err() {
+                return Ok(Err(StatusCode::CONFLICT));
+            }
         }
         if total != grant.size {
             return Ok(Err(StatusCode::BAD_REQUEST));
@@ -97,33 +107,56 @@ pub async fn upload(
         Ok(Ok(()))
     }
     .await;
-    match written {
-        Ok(Ok(())) => match tokio::fs::rename(&part, &path).await {
-            Ok(()) => HttpResponse::Ok().finish(),
-            Err(e) => {
-                tracing::error!(error = %e, "a finished upload could not be moved into place");
-                let _ = tokio::fs::remove_file(&part).await;
-                refuse(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the upload could not be stored",
-                )
-            }
+    let answer = match written {
+        // Moved into place only while the item still awaits this upload (a deletion or a
+        // completion meanwhile ends it here).
+        Ok(Ok(())) => match lease.confirm(&state).await {
+            Ok(()) => match tokio::fs::rename(&part, &path).await {
+                Ok(()) => HttpResponse::Ok().finish(),
+                Err(e) => {
+                    tracing::error!(error = %e, "a finished upload could not be moved into place");
+                    refuse(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the upload could not be stored",
+                    )
+                }
+            },
+            Err(e) => lease_refused(&e),
         },
         Ok(Err(status)) => {
-            let _ = tokio::fs::remove_file(&part).await;
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("more than the {} bytes declared", grant.size)
-            } else {
-                format!("fewer than the {} bytes declared", grant.size)
+            let message = match status {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    format!("more than the {} bytes declared", grant.size)
+                }
+                StatusCode::CONFLICT => "this upload no longer holds its item".to_string(),
+                _ => format!("fewer than the {} bytes declared", grant.size),
             };
             refuse(status, message)
         }
         Err(e) => {
-            let _ = tokio::fs::remove_file(&part).await;
             tracing::warn!(error = %e, "an upload broke off");
             refuse(StatusCode::BAD_REQUEST, "the upload broke off")
         }
+    };
+    let _ = tokio::fs::remove_file(&part).await;
+    if let Err(e) = lease.end(&state).await {
+        tracing::warn!(
+            code = e.code(),
+            "an upload's lease was not given back; it runs out by itself"
+        );
     }
+    answer
+}
+
+/// The answer to an upload that may not write its item.
+fn lease_refused(e: &AppError) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    let status = match e {
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Conflict(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    refuse(status, e.message())
 }
 
 /// `GET /media/files/{key}?type&exp&sig` (and HEAD), with Range requests.

@@ -3,7 +3,7 @@
 //! object (exact size, magic bytes of the declared type) before processing starts.
 
 use super::{signed_in, AppState, Viewer};
-use crate::adapters::storage::{key_of, ORIGINAL};
+use crate::adapters::storage::{key_of, FULL, LARGE, ORIGINAL};
 use crate::configuration::MediaKindLimits;
 use crate::db;
 use crate::db::media::{MediaRow, NewMedia};
@@ -115,6 +115,10 @@ pub struct ProcessingReport {
     pub orientation: Option<u8>,
     /// How a still was decoded (format, JPEG scale).
     pub decoded: Option<String>,
+    /// The peak resident memory of the process a still was decoded in, in bytes (absent from
+    /// reports written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
     pub renditions: Vec<Rendition>,
     pub steps: Vec<Step>,
     pub started_at: chrono::DateTime<Utc>,
@@ -138,6 +142,7 @@ impl ProcessingReport {
             audio_codec: None,
             orientation: None,
             decoded: None,
+            peak_memory_bytes: None,
             renditions: Vec::new(),
             steps: Vec::new(),
             started_at,
@@ -239,7 +244,10 @@ pub async fn request_upload(
     let id = MediaId::generate();
     let key = key_of(id.0, ORIGINAL);
     let ttl = Duration::seconds(media.upload_ttl_secs as i64);
-    let signed = state.media_store.upload_url(&key, &content_type, size, ttl);
+    let upload_key = state.media_store.upload_key(id.0);
+    let signed = state
+        .media_store
+        .upload_url(&upload_key, &content_type, size, ttl);
     let row = db::media::insert(
         &mut conn,
         &NewMedia {
@@ -262,6 +270,105 @@ pub async fn request_upload(
         headers: signed.headers,
         expires_at: signed.expires_at,
     })
+}
+
+/// How long an upload's lease lasts without a renewal (renewed while bytes arrive).
+const UPLOAD_LEASE_SECS: f64 = 60.0;
+/// How often a streaming upload renews its lease, at most.
+const UPLOAD_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The one upload allowed to write an item's object (local store): while it holds, another
+/// PUT to the same URL is refused and completion waits.
+#[derive(Debug)]
+pub struct UploadLease {
+    id: MediaId,
+    lease: uuid::Uuid,
+    renewed: std::time::Instant,
+}
+
+/// Takes the upload lease of the item whose upload goes to `key`: NOT_FOUND without such an
+/// item, CONFLICT when it no longer awaits its upload or another upload of it is under way.
+pub async fn begin_upload(state: &AppState, key: &str) -> AppResult<UploadLease> {
+    let id = key
+        .strip_prefix("m/")
+        .and_then(|rest| rest.strip_suffix(&format!("/{ORIGINAL}")))
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .map(MediaId)
+        .ok_or(AppError::NotFound("upload"))?;
+    let mut conn = state.conn().await?;
+    if let Some(lease) = db::media::begin_upload(&mut conn, id, key, UPLOAD_LEASE_SECS)
+        .await
+        .context("media::begin_upload")?
+    {
+        return Ok(UploadLease {
+            id,
+            lease,
+            renewed: std::time::Instant::now(),
+        });
+    }
+    let row = db::media::find(&mut conn, id)
+        .await
+        .context("media::find")?
+        .filter(|row| row.object_key == key)
+        .ok_or(AppError::NotFound("upload"))?;
+    if MediaStatus::parse(&row.status) != MediaStatus::AwaitingUpload {
+        return Err(AppError::conflict(format!(
+            "this upload is over (the item is {}); request a new upload",
+            row.status
+        )));
+    }
+    Err(AppError::conflict(
+        "another upload of this item is under way",
+    ))
+}
+
+impl UploadLease {
+    /// Renews the lease if it has not been for a while (call as bytes arrive).
+    pub async fn keep(&mut self, state: &AppState) -> AppResult<()> {
+        if self.renewed.elapsed() < UPLOAD_RENEW_EVERY {
+            return Ok(());
+        }
+        self.confirm(state).await
+    }
+
+    /// Renews the lease now: CONFLICT when it no longer holds (the item was deleted or
+    /// completed, or the lease ran out and another upload took it).
+    pub async fn confirm(&mut self, state: &AppState) -> AppResult<()> {
+        let mut conn = state.conn().await?;
+        if !db::media::renew_upload(&mut conn, self.id, self.lease, UPLOAD_LEASE_SECS)
+            .await
+            .context("media::renew_upload")?
+        {
+            return Err(AppError::conflict(
+                "this upload no longer holds its item; request a new upload",
+            ));
+        }
+        self.renewed = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// Gives the lease back. An item deleted while its upload was being moved into place
+    /// loses that object too (nothing may stay behind untracked).
+    pub async fn end(self, state: &AppState) -> AppResult<()> {
+        let mut conn = state.conn().await?;
+        let held = db::media::end_upload(&mut conn, self.id, self.lease)
+            .await
+            .context("media::end_upload")?;
+        if !held
+            && db::media::find(&mut conn, self.id)
+                .await
+                .context("media::find")?
+                .is_none()
+        {
+            drop(conn);
+            state
+                .media_store
+                .delete_item(self.id.0)
+                .await
+                .context("removing the objects of an item deleted during its upload")?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether `head` (the first bytes) is what `content_type` says.
@@ -310,6 +417,12 @@ pub async fn complete_upload(
             "the upload URL has expired; request a new upload",
         ));
     }
+    // From here on only the server writes the object it checks and processes.
+    state
+        .media_store
+        .promote_upload(id.0)
+        .await
+        .context("moving the upload to its item's original")?;
     let stored = state
         .media_store
         .size(&row.object_key)
@@ -353,7 +466,11 @@ pub async fn complete_upload(
             let row = db::media::start_processing(c, id)
                 .await
                 .context("media::start_processing")?
-                .ok_or_else(|| AppError::conflict("the upload was completed already"))?;
+                .ok_or_else(|| {
+                    AppError::conflict(
+                        "the upload was completed already, or bytes are still arriving",
+                    )
+                })?;
             super::events::media_changed(c, &row).await?;
             Ok(row)
         })
@@ -509,6 +626,22 @@ pub fn start_sweeping(state: AppState) {
             }
         }
     });
+}
+
+/// The object `url` serves for a READY item, and its content type: a still's full-size copy
+/// (an item processed before those existed: its large rendition), or the upload itself.
+pub fn served_object(row: &MediaRow) -> (&str, &str) {
+    match &row.display_key {
+        Some(key) if *key == key_of(row.id.0, FULL) => (key.as_str(), row.content_type.as_str()),
+        Some(key) => (key.as_str(), "image/jpeg"),
+        None => (row.object_key.as_str(), row.content_type.as_str()),
+    }
+}
+
+/// The key of a READY still's large rendition (None for video and audio).
+pub fn preview_key(row: &MediaRow) -> Option<String> {
+    (row.display_key.is_some() && MediaKind::parse(&row.kind) == Some(MediaKind::Headshot))
+        .then(|| key_of(row.id.0, LARGE))
 }
 
 /// A download URL of one of the item's objects.

@@ -15,8 +15,9 @@ use super::media::{MediaKind, ProcessingReport, Rendition, Step};
 use super::AppState;
 use crate::adapters::documents::anyhow_app;
 use crate::adapters::ffmpeg::{self, ToolError, Tools};
-use crate::adapters::imaging::{self, ImageLimits};
-use crate::adapters::storage::{key_of, LARGE, POSTER, SMALL};
+use crate::adapters::imaging;
+use crate::adapters::sandbox::{StillError, StillRunner};
+use crate::adapters::storage::{key_of, FULL, LARGE, POSTER, SMALL};
 use crate::db;
 use crate::db::media::{MediaRow, Processed};
 use crate::errors::AppError;
@@ -168,9 +169,14 @@ async fn process(state: &AppState, row: MediaRow) {
         let state = state.clone();
         let id = row.id;
         let every = Duration::from_secs_f64((lease_secs(&state) / 3.0).max(1.0));
+        // Work past the item's budget is not worth a lease: the heartbeat stops there.
+        let until = Instant::now() + Duration::from_secs(state.settings.media.item_timeout_secs);
         actix_web::rt::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
+                if Instant::now() >= until {
+                    return;
+                }
                 let Ok(mut conn) = state.conn().await else {
                     continue;
                 };
@@ -186,11 +192,23 @@ async fn process(state: &AppState, row: MediaRow) {
     };
     let started = chrono::Utc::now();
     let mut report = ProcessingReport::new(&row, started);
-    let outcome = match MediaKind::parse(&row.kind) {
-        Some(MediaKind::Headshot) => still(state, &row, &mut report).await,
-        Some(MediaKind::Reel) => video(state, &row, &mut report, true).await,
-        Some(MediaKind::VoiceReel) => video(state, &row, &mut report, false).await,
-        None => Err(Failure::Refused(format!("unknown kind {}", row.kind))),
+    let budget = Duration::from_secs(state.settings.media.item_timeout_secs);
+    let work = async {
+        match MediaKind::parse(&row.kind) {
+            Some(MediaKind::Headshot) => still(state, &row, &mut report).await,
+            Some(MediaKind::Reel) => video(state, &row, &mut report, true).await,
+            Some(MediaKind::VoiceReel) => video(state, &row, &mut report, false).await,
+            None => Err(Failure::Refused(format!("unknown kind {}", row.kind))),
+        }
+    };
+    // Whatever a file does to the tools, its item ends within the budget (the tools it ran
+    // are killed when `work` is dropped).
+    let outcome = match tokio::time::timeout(budget, work).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Failure::Refused(format!(
+            "processing took longer than {} s and was stopped",
+            budget.as_secs()
+        ))),
     };
     heartbeat.abort();
     report.finished_at = Some(chrono::Utc::now());
@@ -272,51 +290,88 @@ async fn still(
         .context("reading the upload")?;
     timer.done(report, "read");
     progress(state, row, 0.2).await?;
-    let limits = ImageLimits {
-        max_pixels: media.max_image_pixels,
-        max_alloc: media.max_image_alloc,
-    };
-    let content_type = row.content_type.clone();
+    let runner = StillRunner::from_settings(media).context("the still helper")?;
     let timer = Timer::start();
-    let processed =
-        tokio::task::spawn_blocking(move || imaging::process(&bytes, &content_type, &limits))
-            .await
-            .context("the image worker thread")?
-            .map_err(|refused| Failure::Refused(refused.0))?;
+    let decoded = runner.process(bytes, &row.content_type).await;
     timer.done(report, "decode and resize");
+    let still = match decoded {
+        Ok(still) => still,
+        Err(StillError::Refused { reason, peak_bytes }) => {
+            report.peak_memory_bytes = peak_bytes;
+            return Err(Failure::Refused(reason));
+        }
+        Err(StillError::Failed(e)) => return Err(Failure::Retry(e)),
+    };
+    report.peak_memory_bytes = Some(still.peak_bytes);
+    let processed = still.processed;
     report.width = Some(processed.width as i32);
     report.height = Some(processed.height as i32);
     report.orientation = Some(processed.orientation);
     report.decoded = Some(processed.decoded.clone());
     progress(state, row, 0.8).await?;
     let timer = Timer::start();
+    let full = key_of(row.id.0, FULL);
     let large = key_of(row.id.0, LARGE);
     let small = key_of(row.id.0, SMALL);
-    for (key, name, r) in [
-        (&large, "large", processed.large),
-        (&small, "small", processed.small),
-    ] {
+    let (stored_w, stored_h) =
+        turned_back(processed.width, processed.height, processed.orientation);
+    let objects = [
+        (
+            &full,
+            "full",
+            row.content_type.as_str(),
+            stored_w,
+            stored_h,
+            processed.full,
+        ),
+        (
+            &large,
+            "large",
+            "image/jpeg",
+            processed.large.width,
+            processed.large.height,
+            processed.large.jpeg,
+        ),
+        (
+            &small,
+            "small",
+            "image/jpeg",
+            processed.small.width,
+            processed.small.height,
+            processed.small.jpeg,
+        ),
+    ];
+    for (key, name, content_type, width, height, bytes) in objects {
         report.renditions.push(Rendition {
             name: name.into(),
             key: key.clone(),
-            width: r.width,
-            height: r.height,
-            bytes: r.jpeg.len() as u64,
+            width,
+            height,
+            bytes: bytes.len() as u64,
         });
         state
             .media_store
-            .put(key, "image/jpeg", r.jpeg)
+            .put(key, content_type, bytes)
             .await
             .context("writing a rendition")?;
     }
     timer.done(report, "write renditions");
     Ok(Processed {
-        display_key: Some(large),
+        display_key: Some(full),
         thumbnail_key: Some(small),
         width: Some(processed.width as i32),
         height: Some(processed.height as i32),
         duration_seconds: None,
     })
+}
+
+/// The size of an image as stored, from its size as displayed and its EXIF orientation.
+fn turned_back(width: u32, height: u32, orientation: u8) -> (u32, u32) {
+    if matches!(orientation, 5..=8) {
+        (height, width)
+    } else {
+        (width, height)
+    }
 }
 
 async fn video(
@@ -330,6 +385,7 @@ async fn video(
         ffprobe: media.ffprobe.clone(),
         ffmpeg: media.ffmpeg.clone(),
         timeout: Duration::from_millis(media.tool_timeout_ms),
+        max_memory: media.tool_max_memory,
     };
     let input = state.media_store.tool_input(&row.object_key)?;
     let timer = Timer::start();
@@ -341,6 +397,7 @@ async fn video(
     report.audio_codec = probe.audio_codec.clone();
     report.width = probe.width.map(|w| w as i32);
     report.height = probe.height.map(|h| h as i32);
+    probe.check_streams(media.max_streams as usize, ffmpeg::MAX_VIDEO_PIXELS)?;
     if needs_picture {
         let (Some(w), Some(h)) = (probe.width, probe.height) else {
             return Err(Failure::Refused("the file has no video stream".into()));
@@ -414,10 +471,22 @@ async fn finish(
         .map_err(anyhow_app)?;
     if finished {
         state.media_stats.ready.fetch_add(1, Ordering::Relaxed);
-    } else {
-        // Deleted meanwhile (its objects went with it) or taken over: what was written here
-        // is either gone or rewritten by the other worker under the same keys.
-        tracing::info!(media = %row.id, "a processed item was deleted or taken over meanwhile");
+        return Ok(());
+    }
+    // Taken over (another worker rewrites the same keys), or deleted meanwhile: then what was
+    // written here after the deletion removed its objects would stay behind, untracked.
+    tracing::info!(media = %row.id, "a processed item was deleted or taken over meanwhile");
+    let still_there = db::media::find(&mut conn, row.id)
+        .await
+        .context("media::find")?
+        .is_some();
+    drop(conn);
+    if !still_there {
+        state
+            .media_store
+            .delete_item(row.id.0)
+            .await
+            .context("removing what was made for a deleted item")?;
     }
     Ok(())
 }
@@ -446,11 +515,19 @@ async fn refuse(
         })
         .await
         .map_err(anyhow_app)?;
+    let gone = !failed
+        && db::media::find(&mut conn, row.id)
+            .await
+            .context("media::find")?
+            .is_none();
     drop(conn);
     if failed {
         state.media_stats.failed.fetch_add(1, Ordering::Relaxed);
         tracing::info!(media = %row.id, reason, "a media item was refused");
-        // The hostile or broken file goes; the row stays to say why.
+    }
+    if failed || gone {
+        // The hostile or broken file goes (the row stays to say why); an item deleted while
+        // it was being processed loses what was written for it meanwhile.
         state
             .media_store
             .delete_item(row.id.0)

@@ -793,17 +793,7 @@ async fn aliased_rankings_past_the_cap_are_refused_in_one_request_and_across_a_b
     // A batch of ten operations with one each: the first two run, the others are refused.
     let one = aliased_discover(1, job);
     let batch: Vec<Value> = (0..10).map(|_| json!({ "query": one })).collect();
-    let answers: Vec<Value> = app
-        .client
-        .post(app.url("/graphql"))
-        .bearer_auth(&producer.access_token)
-        .json(&batch)
-        .send()
-        .await
-        .expect("the batch")
-        .json()
-        .await
-        .expect("answers");
+    let answers = app.post_batch(&batch, &producer.access_token).await;
     assert_eq!(answers.len(), 10);
     for answer in &answers[..2] {
         assert_no_errors(answer);

@@ -62,7 +62,12 @@ pub async fn spawn_app_without_redis() -> TestApp {
 }
 
 /// Starts another server on an existing test database (a second instance, a restart).
-pub async fn spawn_with_settings(settings: Settings, db_name: String) -> TestApp {
+pub async fn spawn_with_settings(mut settings: Settings, db_name: String) -> TestApp {
+    // Stills are decoded in a child process: the server's own binary, as in production (the
+    // test binary is not it).
+    if settings.media.still_helper.is_empty() {
+        settings.media.still_helper = env!("CARGO_BIN_EXE_castyou").to_string();
+    }
     let app = Application::build(settings.clone())
         .await
         .expect("building the application");
@@ -472,6 +477,20 @@ impl TestApp {
     }
 
     /// The server's `/metrics` text.
+    /// Sends `batch` (a JSON array of operations) as `token`: the answers, in order.
+    pub async fn post_batch(&self, batch: &[Value], token: &str) -> Vec<Value> {
+        self.client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(batch)
+            .send()
+            .await
+            .expect("the batch")
+            .json()
+            .await
+            .expect("answers")
+    }
+
     /// The value of gauge `name` on the operators' `/metrics`.
     pub async fn gauge(&self, name: &str) -> i64 {
         let text = self.metrics_text().await;

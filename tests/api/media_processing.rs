@@ -3,7 +3,9 @@
 //! (with ranges), hostile files, and an item whose worker died. Fixtures are made here: stills
 //! with the `image` and JPEG crates, video and audio with `ffmpeg -f lavfi`.
 
-use crate::helpers::{assert_error, spawn_app_with, spawn_with_settings, TestApp, TestUser};
+use crate::helpers::{
+    assert_error, spawn_app, spawn_app_with, spawn_with_settings, TestApp, TestUser,
+};
 use crate::media::settled;
 use crate::subscriptions::{connect, next_message, subscribe, TRANSPORT_WS};
 use castyou::configuration::{Settings, StorageKind};
@@ -16,7 +18,7 @@ const REQUEST: &str = r#"mutation($k: MediaKind!, $t: String!, $s: Int!) {
         uploadUrl method headers media { id } } }"#;
 const COMPLETE: &str = r#"mutation($id: UUID!) { completeMediaUpload(id: $id) { id status } }"#;
 const WATCH: &str = r#"subscription($id: UUID!) { mediaProcessing(mediaId: $id) {
-    id status progress error width height durationSeconds url thumbnailUrl } }"#;
+    id status progress error width height durationSeconds url previewUrl thumbnailUrl } }"#;
 
 /// Runs ffmpeg with `args` writing `name` in a fresh folder; the file's bytes.
 fn ffmpeg(args: &[&str], name: &str) -> Vec<u8> {
@@ -242,7 +244,22 @@ async fn every_kind_is_processed(app: &TestApp) {
         (&ready["width"], &ready["height"]),
         (&json!(1200), &json!(1600))
     );
-    let large = bytes_of(app, ready["url"].as_str().expect("url")).await;
+    // `url` is the photo at its own size, its pixels untouched, without its private metadata:
+    // only the orientation stays (as a minimal EXIF), so viewers still turn it upright.
+    let full = bytes_of(app, ready["url"].as_str().expect("url")).await;
+    assert_eq!(jpeg_size(&full), (1600, 1200));
+    assert!(!String::from_utf8_lossy(&full).contains("SECRET-LOCATION"));
+    let orientation_only: &[u8] = b"Exif\0\0MM\0\x2A\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06";
+    assert!(
+        full.windows(orientation_only.len())
+            .any(|w| w == orientation_only),
+        "the orientation is kept, alone"
+    );
+    assert_eq!(
+        full.len(),
+        still.len() - exif(6).len() + (orientation_only.len() + 6)
+    );
+    let large = bytes_of(app, ready["previewUrl"].as_str().expect("preview")).await;
     let small = bytes_of(app, ready["thumbnailUrl"].as_str().expect("thumb")).await;
     assert_eq!(jpeg_size(&large), (960, 1280));
     assert_eq!(jpeg_size(&small), (240, 320));
@@ -265,7 +282,8 @@ async fn every_kind_is_processed(app: &TestApp) {
     let doc = doc.first().expect("the media metadata");
     assert_eq!(doc.get_str("outcome").expect("outcome"), "READY");
     assert_eq!(doc.get_i32("orientation").expect("orientation"), 6);
-    assert_eq!(doc.get_array("renditions").expect("renditions").len(), 2);
+    assert_eq!(doc.get_array("renditions").expect("renditions").len(), 3);
+    assert!(peak_memory(doc) > 0);
     let steps = doc.get_array("steps").expect("steps");
     assert!(steps.len() >= 3, "{doc:?}");
 
@@ -455,15 +473,7 @@ async fn hostile_files_fail_cleanly_and_the_workers_go_on() {
     video.truncate(video.len() / 2);
     let truncated = upload(&app, &talent, "REEL", "video/mp4", &video).await;
     complete(&app, &talent, &truncated).await;
-    let failed = settled(&app, &talent, &truncated).await;
-    assert_eq!(failed["status"], "FAILED", "{failed:#}");
-    assert!(
-        failed["error"]
-            .as_str()
-            .expect("a reason")
-            .contains("probing the file"),
-        "{failed:#}"
-    );
+    assert_failed_with(&app, &talent, &truncated, "probing the file").await;
 
     // A 4K video whose frames take ffprobe/ffmpeg past the limit: killed, FAILED.
     let heavy = ffmpeg(
@@ -487,15 +497,7 @@ async fn hostile_files_fail_cleanly_and_the_workers_go_on() {
     );
     let long = upload(&app, &talent, "REEL", "video/mp4", &heavy).await;
     complete(&app, &talent, &long).await;
-    let failed = settled(&app, &talent, &long).await;
-    assert_eq!(failed["status"], "FAILED", "{failed:#}");
-    assert!(
-        failed["error"]
-            .as_str()
-            .expect("a reason")
-            .contains("took longer than 0.1 s"),
-        "{failed:#}"
-    );
+    assert_failed_with(&app, &talent, &long, "took longer than 0.1 s").await;
     // No tool is left running.
     let running = std::process::Command::new("pgrep")
         .args(["-f", &format!("m/{long}/original")])
@@ -664,4 +666,298 @@ async fn an_item_whose_worker_died_is_processed_once_after_a_restart() {
             "{id}"
         );
     }
+}
+
+/// Waits until item `id` settles and asserts it FAILED with a reason containing `part`.
+async fn assert_failed_with(app: &TestApp, talent: &TestUser, id: &str, part: &str) {
+    let failed = settled(app, talent, id).await;
+    assert_eq!(failed["status"], "FAILED", "{failed:#}");
+    let reason = failed["error"].as_str().expect("a reason");
+    assert!(reason.contains(part), "{failed:#}");
+}
+
+/// The peak memory of the process a still was decoded in, from its media metadata (stored as
+/// a 64-bit integer; a wire-compatible server may answer a small one as 32-bit).
+fn peak_memory(doc: &mongodb::bson::Document) -> i64 {
+    let value = doc
+        .get("peakMemoryBytes")
+        .expect("the decoder's peak memory");
+    value
+        .as_i64()
+        .or_else(|| value.as_i32().map(i64::from))
+        .expect("a number")
+}
+
+/// A progressive JPEG's tables and frame: `components` components of `side` × `side` (no
+/// subsampling), one quantisation and one (one-code) DC Huffman table.
+fn progressive_head(side: u16, components: u8) -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8];
+    j.extend_from_slice(&[0xFF, 0xDB, 0x00, 0x43, 0x00]);
+    j.extend_from_slice(&[1u8; 64]);
+    let len = 8 + 3 * u16::from(components);
+    j.extend_from_slice(&[0xFF, 0xC2]);
+    j.extend_from_slice(&len.to_be_bytes());
+    j.push(8);
+    j.extend_from_slice(&side.to_be_bytes());
+    j.extend_from_slice(&side.to_be_bytes());
+    j.push(components);
+    for c in 1..=components {
+        j.extend_from_slice(&[c, 0x11, 0x00]);
+    }
+    j.extend_from_slice(&[0xFF, 0xC4, 0x00, 0x14, 0x00, 1]);
+    j.extend_from_slice(&[0u8; 15]);
+    j.push(0);
+    j
+}
+
+/// `scans` empty DC scans of the first component, then the end.
+fn with_scans(mut jpeg: Vec<u8>, scans: usize) -> Vec<u8> {
+    for _ in 0..scans {
+        jpeg.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00]);
+    }
+    jpeg.extend_from_slice(&[0xFF, 0xD9]);
+    jpeg
+}
+
+#[actix_web::test]
+async fn jpeg_bombs_end_failed_within_their_budget_and_the_queue_moves_on() {
+    let app = spawn_app_with(|s| {
+        s.media.workers = 1;
+        s.media.max_image_alloc = 128 << 20;
+    })
+    .await;
+    let talent = app.talent().await;
+
+    // 40,000 empty scans over a 7000 × 7000 grey image (400 KB): each scan would make the
+    // decoder walk every block again. Refused from its markers.
+    let scans = with_scans(progressive_head(7000, 1), 40_000);
+    let scan_bomb = upload(&app, &talent, "HEADSHOT", "image/jpeg", &scans).await;
+    // A 7000 × 7000 three-component progressive JPEG of a few hundred bytes, whose
+    // coefficients alone would take 294 MB: refused before any is allocated.
+    let coefficients = with_scans(progressive_head(7000, 3), 1);
+    assert!(coefficients.len() < 300);
+    let coefficient_bomb = upload(&app, &talent, "HEADSHOT", "image/jpeg", &coefficients).await;
+    // A valid headshot behind them in the only worker's queue.
+    let fine = upload(
+        &app,
+        &talent,
+        "HEADSHOT",
+        "image/jpeg",
+        &sideways_jpeg(640, 480),
+    )
+    .await;
+    let started = Instant::now();
+    for id in [&scan_bomb, &coefficient_bomb, &fine] {
+        complete(&app, &talent, id).await;
+    }
+
+    assert_failed_with(&app, &talent, &scan_bomb, "scans").await;
+    assert_failed_with(&app, &talent, &coefficient_bomb, "MiB to decode").await;
+    let ready = settled(&app, &talent, &fine).await;
+    assert_eq!(ready["status"], "READY", "{ready:#}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the valid headshot waited {:?}",
+        started.elapsed()
+    );
+    // The decoder stayed inside its budget: what its process held at its peak.
+    let doc = app
+        .documents("media_metadata", doc! { "_id": &coefficient_bomb }, 1)
+        .await;
+    let peak = peak_memory(&doc[0]);
+    assert!(
+        peak < 128 << 20,
+        "the decoder's process peaked at {peak} bytes"
+    );
+}
+
+#[actix_web::test]
+async fn a_still_whose_decoding_outlives_its_budget_is_killed_and_failed() {
+    let app = spawn_app_with(|s| {
+        s.media.workers = 1;
+        s.media.still_timeout_ms = 300;
+    })
+    .await;
+    let talent = app.talent().await;
+    // Within the scan limit, but 100 walks over 765,625 blocks take far longer than 0.3 s.
+    let slow = with_scans(progressive_head(7000, 1), 100);
+    let id = upload(&app, &talent, "HEADSHOT", "image/jpeg", &slow).await;
+    complete(&app, &talent, &id).await;
+    assert_failed_with(&app, &talent, &id, "took longer than 0.3 s").await;
+    let running = std::process::Command::new("pgrep")
+        .args(["-f", "media-still"])
+        .output()
+        .expect("pgrep");
+    let running = String::from_utf8_lossy(&running.stdout).to_string();
+    assert!(
+        !running.lines().any(
+            |pid| std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.contains("--cpu-secs\u{0}1\u{0}"))
+        ),
+        "a decoder is still running: {running}"
+    );
+}
+
+#[actix_web::test]
+async fn a_video_hiding_a_huge_second_stream_ends_failed_with_a_reason() {
+    let app = spawn_app().await;
+    let talent = app.talent().await;
+    let mov = ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=64x64:d=1:r=5",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=blue:s=9000x9000:d=0.2:r=5",
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:v",
+            "mjpeg",
+            "-f",
+            "mov",
+        ],
+        "two.mov",
+    );
+    let id = upload(&app, &talent, "REEL", "video/quicktime", &mov).await;
+    complete(&app, &talent, &id).await;
+    assert_failed_with(&app, &talent, &id, "9000 × 9000").await;
+}
+
+/// Requests an upload of `bytes`: the item's id, the upload URL and the headers to send.
+async fn request_upload(
+    app: &TestApp,
+    talent: &TestUser,
+    kind: &str,
+    ct: &str,
+    size: usize,
+) -> (String, String, Vec<(String, String)>) {
+    let body = app
+        .gql_ok(
+            REQUEST,
+            json!({ "k": kind, "t": ct, "s": size }),
+            Some(&talent.access_token),
+        )
+        .await;
+    let upload = &body["requestMediaUpload"];
+    let headers = upload["headers"]
+        .as_object()
+        .expect("headers")
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+        .map(|(name, value)| (name.clone(), value.as_str().expect("a value").to_string()))
+        .collect();
+    (
+        upload["media"]["id"].as_str().expect("an id").to_string(),
+        upload["uploadUrl"].as_str().expect("a URL").to_string(),
+        headers,
+    )
+}
+
+async fn put(app: &TestApp, url: &str, headers: &[(String, String)], bytes: &[u8]) -> u16 {
+    let mut request = app.client.put(url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.body(bytes.to_vec()).send().await.expect("a PUT");
+    response.status().as_u16()
+}
+
+/// The same number of bytes, other pixels: what someone swapping a reviewed file would send.
+fn swapped(original: &[u8]) -> Vec<u8> {
+    let mut other = sideways_jpeg(640, 480);
+    other.resize(original.len(), 0);
+    other
+}
+
+#[actix_web::test]
+async fn an_upload_url_writes_one_pending_item_once_and_nothing_after() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let talent = app.talent().await;
+    let still = sideways_jpeg(320, 240);
+    let (id, url, headers) =
+        request_upload(&app, &talent, "HEADSHOT", "image/jpeg", still.len()).await;
+
+    // One writer at a time: while a slow upload streams, a second PUT to the URL is refused.
+    let parsed = reqwest::Url::parse(&url).expect("a URL");
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connecting");
+    let head = format!(
+        "PUT {}?{} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+        parsed.path(),
+        parsed.query().unwrap_or_default(),
+        still.len()
+    );
+    slow.write_all(head.as_bytes()).await.expect("the head");
+    slow.write_all(&still[..100])
+        .await
+        .expect("the first bytes");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(put(&app, &url, &headers, &still).await, 409);
+    slow.write_all(&still[100..]).await.expect("the rest");
+    let mut answer = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut slow, &mut answer)
+        .await
+        .expect("an answer");
+    assert_eq!(&answer, b"HTTP/1.1 200");
+
+    complete(&app, &talent, &id).await;
+    let ready = settled(&app, &talent, &id).await;
+    assert_eq!(ready["status"], "READY", "{ready:#}");
+    let served = bytes_of(&app, ready["url"].as_str().expect("url")).await;
+
+    // After completion the URL writes nothing: refused, and the served bytes are the same.
+    assert_eq!(put(&app, &url, &headers, &swapped(&still)).await, 409);
+    assert_eq!(
+        bytes_of(&app, ready["url"].as_str().expect("url")).await,
+        served
+    );
+    let original = std::path::Path::new(&app.settings.media.dir).join(format!("m/{id}/original"));
+    assert_eq!(std::fs::read(&original).expect("the original"), still);
+
+    // After deletion it recreates nothing.
+    app.gql_ok(
+        "mutation($id: UUID!) { deleteMedia(id: $id) }",
+        json!({ "id": id }),
+        Some(&talent.access_token),
+    )
+    .await;
+    assert_eq!(put(&app, &url, &headers, &still).await, 404);
+    let folder = std::path::Path::new(&app.settings.media.dir).join(format!("m/{id}"));
+    assert!(!folder.exists(), "{folder:?} came back");
+}
+
+#[actix_web::test]
+async fn a_presigned_url_used_again_after_completion_cannot_swap_what_is_served() {
+    let app = s3_app().await;
+    let talent = app.talent().await;
+    let still = sideways_jpeg(320, 240);
+    let (id, url, headers) =
+        request_upload(&app, &talent, "HEADSHOT", "image/jpeg", still.len()).await;
+    assert_eq!(put(&app, &url, &headers, &still).await, 200);
+    complete(&app, &talent, &id).await;
+    let ready = settled(&app, &talent, &id).await;
+    assert_eq!(ready["status"], "READY", "{ready:#}");
+    let served = bytes_of(&app, ready["url"].as_str().expect("url")).await;
+
+    // S3 still takes the PUT (the URL has not expired), but it lands where nothing is served
+    // from, and is removed with the item.
+    assert!((200..300).contains(&put(&app, &url, &headers, &swapped(&still)).await));
+    let again = app
+        .gql_ok(
+            "query($id: UUID!) { media(id: $id) { url } }",
+            json!({ "id": id }),
+            Some(&talent.access_token),
+        )
+        .await;
+    assert_eq!(
+        bytes_of(&app, again["media"]["url"].as_str().expect("url")).await,
+        served
+    );
 }

@@ -504,7 +504,7 @@ async fn notable_works_and_dream_gigs_add_semantic_similarity_where_vectors_exis
 
 /// How many search queries (not profile texts) the endpoint was asked to embed.
 async fn query_embeddings(server: &MockServer, queries: &[String]) -> usize {
-    embedded_texts(&server)
+    embedded_texts(server)
         .await
         .iter()
         .filter(|t| queries.contains(t))
@@ -550,17 +550,7 @@ async fn aliased_semantic_searches_make_at_most_the_capped_number_of_model_calls
         .iter()
         .map(|q| json!({ "query": SEARCH, "variables": { "q": q, "s": true } }))
         .collect();
-    let answers: Vec<Value> = app
-        .client
-        .post(app.url("/graphql"))
-        .bearer_auth(&viewer.access_token)
-        .json(&batch)
-        .send()
-        .await
-        .expect("the batch")
-        .json()
-        .await
-        .expect("answers");
+    let answers = app.post_batch(&batch, &viewer.access_token).await;
     let refused = answers
         .iter()
         .filter(|a| a["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED")

@@ -89,7 +89,12 @@ async fn a_connection_that_never_initialises_is_closed_after_the_init_timeout() 
     let producer = app.producer().await;
     let mut socket = connect(&app, TRANSPORT_WS, &producer).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    send(&mut socket, json!({ "type": "ping" })).await;
+    assert_pong(&mut socket).await;
+}
+
+/// Sends a protocol ping and expects the next frame to be its pong.
+async fn assert_pong(socket: &mut Socket) {
+    send(socket, json!({ "type": "ping" })).await;
     let pong = tokio::time::timeout(Duration::from_secs(5), socket.next())
         .await
         .expect("an answer")
@@ -517,16 +522,7 @@ async fn a_socket_over_its_message_rate_is_closed_with_policy_violation() {
     // Within the rate, a client is served.
     let mut calm = connect(&app, TRANSPORT_WS, &producer).await;
     for _ in 0..5 {
-        send(&mut calm, json!({ "type": "ping" })).await;
-        let pong = tokio::time::timeout(Duration::from_secs(5), calm.next())
-            .await
-            .expect("an answer")
-            .expect("a frame")
-            .expect("a message");
-        assert_eq!(
-            pong,
-            Message::Text(json!({ "type": "pong" }).to_string().into())
-        );
+        assert_pong(&mut calm).await;
     }
 }
 

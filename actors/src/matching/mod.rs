@@ -137,7 +137,10 @@ struct Shared {
 /// Rankings under way, one lock per job and fingerprint: a second ask for a ranking being
 /// computed waits for it and then reads it from the cache instead of ranking every talent again.
 #[derive(Default)]
-struct Flights(Mutex<HashMap<(Uuid, u64), Arc<tokio::sync::Mutex<()>>>>);
+struct Flights(Mutex<FlightMap>);
+
+/// A ranking's job and fingerprint, and the lock its computation holds.
+type FlightMap = HashMap<(Uuid, u64), Arc<tokio::sync::Mutex<()>>>;
 
 /// Holds a flight's lock; the last one out removes the flight.
 struct Flight {
@@ -148,7 +151,7 @@ struct Flight {
 }
 
 impl Flights {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, u64), Arc<tokio::sync::Mutex<()>>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, FlightMap> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

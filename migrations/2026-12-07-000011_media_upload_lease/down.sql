@@ -1,0 +1,3 @@
+ALTER TABLE media_items
+    DROP COLUMN upload_lease,
+    DROP COLUMN upload_lease_until;
