@@ -130,6 +130,18 @@ impl From<redis::RedisError> for AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// An `AppError` in code that reports rather than answers (workers, adapters, the actors'
+/// ports): an internal error is its cause, with its whole chain of context; any other kind is
+/// its code and message. Nothing is flattened to a bare code.
+impl From<AppError> for anyhow::Error {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Internal(cause) => cause,
+            other => anyhow::anyhow!("{}: {}", other.code(), other.message()),
+        }
+    }
+}
+
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
         if let AppError::Internal(cause) = self {
@@ -151,5 +163,21 @@ impl ErrorExtensions for AppError {
 impl From<AppError> for async_graphql::Error {
     fn from(e: AppError) -> Self {
         e.extend()
+    }
+}
+
+#[cfg(test)]
+mod conversion_tests {
+    use super::AppError;
+    use anyhow::Context as _;
+
+    #[test]
+    fn an_internal_error_keeps_its_whole_cause_when_reported() {
+        let failed: Result<(), anyhow::Error> = Err(anyhow::anyhow!("connection refused"));
+        let internal = AppError::Internal(failed.context("media::claim").unwrap_err());
+        let reported = format!("{:#}", anyhow::Error::from(internal));
+        assert_eq!(reported, "media::claim: connection refused");
+        let conflict = anyhow::Error::from(AppError::conflict("the job is not open"));
+        assert_eq!(conflict.to_string(), "CONFLICT: the job is not open");
     }
 }

@@ -58,10 +58,7 @@ fn queue_missing(state: AppState, ai: Ai, worker: Addr<EmbeddingWorker>) {
         let mut wait = Duration::from_millis(500);
         loop {
             let queued = async {
-                let mut conn = state
-                    .conn()
-                    .await
-                    .map_err(crate::adapters::documents::anyhow_app)?;
+                let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
                 anyhow::Ok(
                     crate::db::embeddings::enqueue_missing(
                         &mut conn,

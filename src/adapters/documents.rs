@@ -108,7 +108,7 @@ struct Names<'a> {
 
 impl Names<'_> {
     async fn job(&self, id: JobId) -> anyhow::Result<String> {
-        let mut conn = self.state.conn().await.map_err(anyhow_app)?;
+        let mut conn = self.state.conn().await.map_err(anyhow::Error::from)?;
         Ok(db::jobs::find(&mut conn, id)
             .await
             .with_context(|| format!("reading job {id}"))?
@@ -117,7 +117,7 @@ impl Names<'_> {
     }
 
     async fn user(&self, id: UserId) -> anyhow::Result<String> {
-        let mut conn = self.state.conn().await.map_err(anyhow_app)?;
+        let mut conn = self.state.conn().await.map_err(anyhow::Error::from)?;
         Ok(db::users::find(&mut conn, id)
             .await?
             .map(|u| u.display_name)
@@ -125,16 +125,12 @@ impl Names<'_> {
     }
 
     async fn group(&self, id: GroupId) -> anyhow::Result<String> {
-        let mut conn = self.state.conn().await.map_err(anyhow_app)?;
+        let mut conn = self.state.conn().await.map_err(anyhow::Error::from)?;
         Ok(db::groups::find_group(&mut conn, id)
             .await?
             .map(|g| g.name)
             .unwrap_or_else(|| "a group".into()))
     }
-}
-
-pub(crate) fn anyhow_app(e: crate::errors::AppError) -> anyhow::Error {
-    anyhow::anyhow!("{}", e.code())
 }
 
 async fn make(state: &AppState, event: &Event, decoded: &OutboxEvent) -> anyhow::Result<Made> {

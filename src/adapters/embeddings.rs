@@ -185,7 +185,7 @@ async fn store_vectors(
         store::settle(c, &settled).await?;
         events::embeddings_stored(c, talents, jobs)
             .await
-            .map_err(super::documents::anyhow_app)?;
+            .map_err(anyhow::Error::from)?;
         Ok(())
     })
     .await

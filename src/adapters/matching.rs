@@ -60,7 +60,7 @@ impl MatchSource for PgMatchSource {
     fn talents(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<TalentRecord>> {
         let state = self.state.clone();
         Box::pin(async move {
-            let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
+            let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let profiles = db::profiles::talents_after(&mut conn, after.map(UserId), limit)
                 .await
@@ -72,7 +72,7 @@ impl MatchSource for PgMatchSource {
     fn open_jobs(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<JobRecord>> {
         let state = self.state.clone();
         Box::pin(async move {
-            let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
+            let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let jobs = db::jobs::open_after(&mut conn, after.map(JobId), limit)
                 .await
@@ -89,7 +89,7 @@ impl MatchSource for PgMatchSource {
     fn talents_by_id(&self, ids: Vec<Uuid>) -> PortFuture<Vec<TalentRecord>> {
         let state = self.state.clone();
         Box::pin(async move {
-            let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
+            let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
             let ids: Vec<UserId> = ids.into_iter().map(UserId).collect();
             let profiles = db::profiles::find_talents(&mut conn, &ids)
                 .await
@@ -101,7 +101,7 @@ impl MatchSource for PgMatchSource {
     fn open_job(&self, id: Uuid) -> PortFuture<Option<JobRecord>> {
         let state = self.state.clone();
         Box::pin(async move {
-            let mut conn = state.conn().await.map_err(super::documents::anyhow_app)?;
+            let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
             let job = db::jobs::find(&mut conn, JobId(id))
                 .await
                 .context("jobs::find")?;

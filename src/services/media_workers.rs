@@ -13,7 +13,6 @@
 use super::events;
 use super::media::{MediaKind, ProcessingReport, Rendition, Step};
 use super::AppState;
-use crate::adapters::documents::anyhow_app;
 use crate::adapters::ffmpeg::{self, ToolError, Tools};
 use crate::adapters::imaging;
 use crate::adapters::sandbox::{StillError, StillRunner};
@@ -61,7 +60,7 @@ impl From<anyhow::Error> for Failure {
 
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Failure {
-        Failure::Retry(anyhow_app(e))
+        Failure::Retry(anyhow::Error::from(e))
     }
 }
 
@@ -116,7 +115,7 @@ pub fn start(state: AppState) {
 }
 
 async fn claim(state: &AppState) -> anyhow::Result<Option<MediaRow>> {
-    let mut conn = state.conn().await.map_err(anyhow_app)?;
+    let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
     Ok(db::media::claim(
         &mut conn,
         lease_secs(state),
@@ -128,7 +127,7 @@ async fn claim(state: &AppState) -> anyhow::Result<Option<MediaRow>> {
 /// Items whose workers died `max_attempts` times: FAILED, objects removed.
 async fn fail_exhausted(state: &AppState) -> anyhow::Result<()> {
     let max = state.settings.media.max_attempts;
-    let mut conn = state.conn().await.map_err(anyhow_app)?;
+    let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
     let failed = conn
         .transaction::<_, AppError, _>(async |c| {
             let rows = db::media::exhausted(c, max, 20)
@@ -148,7 +147,7 @@ async fn fail_exhausted(state: &AppState) -> anyhow::Result<()> {
             Ok(failed)
         })
         .await
-        .map_err(anyhow_app)?;
+        .map_err(anyhow::Error::from)?;
     drop(conn);
     for row in failed {
         state.media_stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -225,7 +224,7 @@ async fn process(state: &AppState, row: MediaRow) {
                     .await
                     .map(drop)
                     .map_err(|e| anyhow::anyhow!(e)),
-                Err(e) => Err(anyhow_app(e)),
+                Err(e) => Err(anyhow::Error::from(e)),
             }
         }
     };
@@ -454,7 +453,7 @@ async fn finish(
     mut report: ProcessingReport,
 ) -> anyhow::Result<()> {
     report.outcome = "READY".into();
-    let mut conn = state.conn().await.map_err(anyhow_app)?;
+    let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
     let finished = conn
         .transaction::<_, AppError, _>(async |c| {
             let Some(now) = db::media::finish(c, row.id, row.attempts, &done)
@@ -468,7 +467,7 @@ async fn finish(
             Ok(true)
         })
         .await
-        .map_err(anyhow_app)?;
+        .map_err(anyhow::Error::from)?;
     if finished {
         state.media_stats.ready.fetch_add(1, Ordering::Relaxed);
         return Ok(());
@@ -500,7 +499,7 @@ async fn refuse(
 ) -> anyhow::Result<()> {
     report.outcome = "FAILED".into();
     report.error = Some(reason.to_string());
-    let mut conn = state.conn().await.map_err(anyhow_app)?;
+    let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
     let failed = conn
         .transaction::<_, AppError, _>(async |c| {
             let Some(now) = db::media::fail_attempt(c, row.id, row.attempts, reason)
@@ -514,7 +513,7 @@ async fn refuse(
             Ok(true)
         })
         .await
-        .map_err(anyhow_app)?;
+        .map_err(anyhow::Error::from)?;
     let gone = !failed
         && db::media::find(&mut conn, row.id)
             .await
