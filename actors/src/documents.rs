@@ -126,7 +126,7 @@ mod tests {
             topics: vec![],
             body: serde_json::json!({ "kind": "APPLICATION_CREATED" }),
             at: chrono::Utc::now(),
-            decoded: Default::default(),
+            event: None,
         });
         store.down.store(true, Ordering::SeqCst);
         assert!(writer.send(Publish(event.clone())).await?.is_err());

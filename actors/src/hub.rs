@@ -244,7 +244,7 @@ mod tests {
             topics: vec![topic],
             body: serde_json::json!({}),
             at: Utc::now(),
-            decoded: Default::default(),
+            event: None,
         })
     }
 

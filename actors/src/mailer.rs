@@ -134,7 +134,7 @@ mod tests {
             topics: vec![],
             body: serde_json::json!({ "kind": "EMAIL_VERIFICATION_REQUESTED" }),
             at: chrono::Utc::now(),
-            decoded: Default::default(),
+            event: None,
         })
     }
 

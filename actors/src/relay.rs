@@ -257,7 +257,7 @@ mod tests {
             topics: vec![topic],
             body: serde_json::json!({ "n": seq }),
             at: chrono::Utc::now(),
-            decoded: Default::default(),
+            event: None,
         }
     }
 

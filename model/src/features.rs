@@ -54,105 +54,9 @@ impl fmt::Debug for Code {
     }
 }
 
-/// How well a language is spoken; ordered BASIC < CONVERSATIONAL < FLUENT < NATIVE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Proficiency {
-    Basic,
-    Conversational,
-    Fluent,
-    Native,
-}
-
-impl Proficiency {
-    pub const ALL: [Proficiency; 4] = [
-        Proficiency::Basic,
-        Proficiency::Conversational,
-        Proficiency::Fluent,
-        Proficiency::Native,
-    ];
-
-    /// The server's name: "BASIC", "CONVERSATIONAL", "FLUENT", "NATIVE".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Proficiency::Basic => "BASIC",
-            Proficiency::Conversational => "CONVERSATIONAL",
-            Proficiency::Fluent => "FLUENT",
-            Proficiency::Native => "NATIVE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Proficiency> {
-        Proficiency::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-}
-
-/// The kind of production, as the server names it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ProductionType {
-    Film,
-    Tv,
-    Commercial,
-    Theatre,
-    Voice,
-    MusicVideo,
-    Modeling,
-    #[default]
-    Other,
-}
-
-impl ProductionType {
-    pub const ALL: [ProductionType; 8] = [
-        ProductionType::Film,
-        ProductionType::Tv,
-        ProductionType::Commercial,
-        ProductionType::Theatre,
-        ProductionType::Voice,
-        ProductionType::MusicVideo,
-        ProductionType::Modeling,
-        ProductionType::Other,
-    ];
-
-    /// The server's name: "FILM", "TV", …, "MUSIC_VIDEO", "MODELING", "OTHER".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProductionType::Film => "FILM",
-            ProductionType::Tv => "TV",
-            ProductionType::Commercial => "COMMERCIAL",
-            ProductionType::Theatre => "THEATRE",
-            ProductionType::Voice => "VOICE",
-            ProductionType::MusicVideo => "MUSIC_VIDEO",
-            ProductionType::Modeling => "MODELING",
-            ProductionType::Other => "OTHER",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ProductionType> {
-        ProductionType::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// Words that name this type in free text (a dream gig of "a West End theatre show" names
-    /// THEATRE); none for OTHER.
-    pub fn words(self) -> &'static [&'static str] {
-        match self {
-            ProductionType::Film => &["film", "movie", "cinema"],
-            ProductionType::Tv => &["tv", "television", "series"],
-            ProductionType::Commercial => &["commercial", "advert"],
-            ProductionType::Theatre => &["theatre", "stage"],
-            ProductionType::Voice => &["voice"],
-            ProductionType::MusicVideo => &["music", "video"],
-            ProductionType::Modeling => &["modeling"],
-            ProductionType::Other => &[],
-        }
-    }
-}
-
-impl fmt::Display for ProductionType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+// Proficiencies and production types are shared vocabulary (the server stores and shows
+// them under the same names).
+pub use castyou_vocab::{ProductionType, Proficiency};
 
 /// A language at a proficiency: spoken by a talent, or required by a job (as a minimum).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -703,10 +607,10 @@ mod tests {
 
     #[test]
     fn enums_use_the_server_names() {
-        for p in ProductionType::ALL {
+        for &p in ProductionType::ALL {
             assert_eq!(ProductionType::parse(p.as_str()), Some(p));
         }
-        for p in Proficiency::ALL {
+        for &p in Proficiency::ALL {
             assert_eq!(Proficiency::parse(p.as_str()), Some(p));
         }
         assert!(Proficiency::Basic < Proficiency::Conversational);

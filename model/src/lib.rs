@@ -145,96 +145,9 @@ pub use rates::ExchangeRates;
 pub use weights::{WeightError, Weights};
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// The nine factors, in the order of [`Factor::ALL`], of [`Weights`] and of
-/// [`Scored::factors`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Factor {
-    SalaryAlignment,
-    WorkAuthorization,
-    PhysicalAttributes,
-    NotableWorks,
-    ProductionExperience,
-    Awards,
-    DreamGig,
-    Languages,
-    Availability,
-}
-
-impl Factor {
-    pub const ALL: [Factor; 9] = [
-        Factor::SalaryAlignment,
-        Factor::WorkAuthorization,
-        Factor::PhysicalAttributes,
-        Factor::NotableWorks,
-        Factor::ProductionExperience,
-        Factor::Awards,
-        Factor::DreamGig,
-        Factor::Languages,
-        Factor::Availability,
-    ];
-
-    /// "SALARY_ALIGNMENT", "WORK_AUTHORIZATION", …
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Factor::SalaryAlignment => "SALARY_ALIGNMENT",
-            Factor::WorkAuthorization => "WORK_AUTHORIZATION",
-            Factor::PhysicalAttributes => "PHYSICAL_ATTRIBUTES",
-            Factor::NotableWorks => "NOTABLE_WORKS",
-            Factor::ProductionExperience => "PRODUCTION_EXPERIENCE",
-            Factor::Awards => "AWARDS",
-            Factor::DreamGig => "DREAM_GIG",
-            Factor::Languages => "LANGUAGES",
-            Factor::Availability => "AVAILABILITY",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Factor> {
-        Factor::ALL.into_iter().find(|f| f.as_str() == s)
-    }
-
-    /// Position in [`Factor::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for Factor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// How a factor came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Verdict {
-    Match,
-    Partial,
-    NoMatch,
-    /// Nothing to compare: left out of the total (see the crate doc).
-    NoData,
-}
-
-impl Verdict {
-    /// "MATCH", "PARTIAL", "NO_MATCH", "NO_DATA".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Match => "MATCH",
-            Verdict::Partial => "PARTIAL",
-            Verdict::NoMatch => "NO_MATCH",
-            Verdict::NoData => "NO_DATA",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+// The factors and verdicts are shared vocabulary: events and the server name them too.
+pub use castyou_vocab::{Factor, Verdict};
 
 /// One factor's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

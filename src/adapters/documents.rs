@@ -11,7 +11,7 @@ use crate::documents::media_metadata;
 use crate::documents::notifications::{self, NotificationDoc};
 use crate::documents::{bson, bson_time, sort_key};
 use crate::domain::ids::{GroupId, JobId, UserId};
-use crate::services::audit::Staged;
+use crate::services::audit::AuditEntry;
 use crate::services::events::{self, OutboxEvent};
 use crate::services::matching;
 use crate::services::notifications::{live_event, stage_sentence};
@@ -84,7 +84,7 @@ async fn store(state: &AppState, event: &Event) -> anyhow::Result<Vec<Event>> {
 }
 
 /// The audit document of a staged entry; its id is the staged row's.
-fn audit_doc(staged: Staged, id: Uuid) -> AuditDoc {
+fn audit_doc(staged: AuditEntry, id: Uuid) -> AuditDoc {
     let at = bson_time(staged.at);
     AuditDoc {
         key: sort_key(at, &id.to_string()),

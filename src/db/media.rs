@@ -59,6 +59,60 @@ pub struct MediaRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// An item as `MEDIA_CHANGED` events carry it.
+impl From<&MediaRow> for castyou_vocab::events::MediaSnapshot {
+    fn from(r: &MediaRow) -> Self {
+        castyou_vocab::events::MediaSnapshot {
+            id: r.id,
+            owner_id: r.owner_id,
+            kind: r.kind.clone(),
+            status: r.status.clone(),
+            content_type: r.content_type.clone(),
+            byte_size: r.byte_size,
+            file_name: r.file_name.clone(),
+            object_key: r.object_key.clone(),
+            display_key: r.display_key.clone(),
+            thumbnail_key: r.thumbnail_key.clone(),
+            progress: r.progress,
+            width: r.width,
+            height: r.height,
+            duration_seconds: r.duration_seconds,
+            error: r.error.clone(),
+            upload_expires_at: r.upload_expires_at,
+            attempts: r.attempts,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The row a `MEDIA_CHANGED` event carried.
+impl From<&castyou_vocab::events::MediaSnapshot> for MediaRow {
+    fn from(r: &castyou_vocab::events::MediaSnapshot) -> Self {
+        MediaRow {
+            id: r.id,
+            owner_id: r.owner_id,
+            kind: r.kind.clone(),
+            status: r.status.clone(),
+            content_type: r.content_type.clone(),
+            byte_size: r.byte_size,
+            file_name: r.file_name.clone(),
+            object_key: r.object_key.clone(),
+            display_key: r.display_key.clone(),
+            thumbnail_key: r.thumbnail_key.clone(),
+            progress: r.progress,
+            width: r.width,
+            height: r.height,
+            duration_seconds: r.duration_seconds,
+            error: r.error.clone(),
+            upload_expires_at: r.upload_expires_at,
+            attempts: r.attempts,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 /// A new item awaiting its upload.
 pub struct NewMedia<'a> {
     pub id: MediaId,

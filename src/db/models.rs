@@ -259,6 +259,40 @@ pub struct Application {
     pub stage_changed_at: DateTime<Utc>,
 }
 
+/// An application as pipeline events carry it.
+impl From<&Application> for castyou_vocab::events::ApplicationSnapshot {
+    fn from(a: &Application) -> Self {
+        castyou_vocab::events::ApplicationSnapshot {
+            id: a.id,
+            job_id: a.job_id,
+            talent_id: a.talent_id,
+            stage: a.stage,
+            rejected_from: a.rejected_from,
+            cover_note: a.cover_note.clone(),
+            version: a.version,
+            created_at: a.created_at,
+            stage_changed_at: a.stage_changed_at,
+        }
+    }
+}
+
+/// The row of an application a pipeline event carried.
+impl From<&castyou_vocab::events::ApplicationSnapshot> for Application {
+    fn from(a: &castyou_vocab::events::ApplicationSnapshot) -> Self {
+        Application {
+            id: a.id,
+            job_id: a.job_id,
+            talent_id: a.talent_id,
+            stage: a.stage,
+            rejected_from: a.rejected_from,
+            cover_note: a.cover_note.clone(),
+            version: a.version,
+            created_at: a.created_at,
+            stage_changed_at: a.stage_changed_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = application_events, check_for_backend(diesel::pg::Pg))]
 pub struct ApplicationEvent {

@@ -3,7 +3,7 @@
 //! or what the producer wrote.
 
 use super::{bson_time, insert_once, DocResult, Documents};
-use crate::services::fliers::AiResult;
+use castyou_vocab::events::{AiResult, GeneratedBy};
 use mongodb::bson::DateTime as BsonDateTime;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -39,8 +39,8 @@ impl AiResultDoc {
             user_id: result.user_id.to_string(),
             model: result.model.clone(),
             outcome: match result.outcome {
-                crate::services::fliers::GeneratedBy::Model => "model".into(),
-                crate::services::fliers::GeneratedBy::Template => "template".into(),
+                GeneratedBy::Model => "model".into(),
+                GeneratedBy::Template => "template".into(),
             },
             fallback_reason: result.fallback_reason.clone(),
             attempts: result.attempts as i32,

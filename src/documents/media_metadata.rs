@@ -4,8 +4,8 @@
 //! stores nothing twice; removed with the item.
 
 use super::{bson_time, insert_once, DocResult, Documents};
-use crate::services::events::MediaProcessed;
-use crate::services::media::{Rendition, Step};
+use castyou_vocab::events::MediaProcessed;
+use castyou_vocab::media::{Rendition, Step};
 use mongodb::bson::doc;
 use mongodb::bson::DateTime as BsonDateTime;
 use serde::{Deserialize, Serialize};

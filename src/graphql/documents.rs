@@ -16,37 +16,40 @@ use castyou_actors::bus::Publish;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+/// A notification as GraphQL shows it.
+pub struct NotificationNode(pub Notification);
+
 #[Object(name = "Notification")]
-impl Notification {
+impl NotificationNode {
     async fn id(&self) -> ID {
-        ID(self.id.clone())
+        ID(self.0.id.clone())
     }
     /// APPLICATION_RECEIVED, STAGE_CHANGED, APPLICATION_WITHDRAWN, DEADLINE_REMINDER,
     /// JOB_CLOSED, GROUP_INVITE, GROUP_INVITE_ACCEPTED.
     async fn kind(&self) -> &str {
-        &self.kind
+        &self.0.kind
     }
     async fn title(&self) -> &str {
-        &self.title
+        &self.0.title
     }
     async fn body(&self) -> &str {
-        &self.body
+        &self.0.body
     }
     /// The ids an app needs to navigate: jobId, applicationId, groupId...
     async fn data(&self) -> async_graphql::Json<&serde_json::Value> {
-        async_graphql::Json(&self.data)
+        async_graphql::Json(&self.0.data)
     }
     async fn read_at(&self) -> Option<DateTime<Utc>> {
-        self.read_at
+        self.0.read_at
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
+        self.0.created_at
     }
 }
 
 #[derive(SimpleObject)]
 pub struct NotificationEdge {
-    node: Notification,
+    node: NotificationNode,
     cursor: String,
 }
 
@@ -292,7 +295,10 @@ impl DocumentQuery {
             with_total,
         )
         .await?;
-        let (edges, page_info) = split(page, |node, cursor| NotificationEdge { node, cursor });
+        let (edges, page_info) = split(page, |node, cursor| NotificationEdge {
+            node: NotificationNode(node),
+            cursor,
+        });
         Ok(NotificationConnection {
             edges,
             page_info,

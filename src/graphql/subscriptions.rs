@@ -3,6 +3,7 @@
 //! `NotificationHub`; the resolvers never run inside an actor. `mediaProcessing(mediaId)`
 //! follows a media item's processing for its owner.
 
+use super::documents::NotificationNode;
 use super::live::{AdmissionProbe, CohortSubscribers};
 use super::matching::Match;
 use super::media::MediaItem;
@@ -12,7 +13,7 @@ use crate::domain::ids::*;
 use crate::domain::{ApplicationStage, Role};
 use crate::errors::AppError;
 use crate::services::events::{self, OutboxEvent, PipelineEventKind, PipelinePayload};
-use crate::services::notifications::{self, Notification};
+use crate::services::notifications;
 use crate::services::{jobs, matching, media, signed_in, AppState, Viewer};
 use actix::Addr;
 use async_graphql::{Context, Object, Result, Subscription};
@@ -35,8 +36,8 @@ impl PipelineEvent {
         self.0.job_id
     }
     /// The application as it is after the change; null for JOB_CLOSED.
-    async fn application(&self) -> Option<&Application> {
-        self.0.application.as_ref()
+    async fn application(&self) -> Option<Application> {
+        self.0.application.as_ref().map(Application::from)
     }
     async fn from_stage(&self) -> Option<ApplicationStage> {
         self.0.from_stage
@@ -103,7 +104,7 @@ fn cut_off_error() -> async_graphql::Error {
 }
 
 /// The notifications pushed to `live`'s user; ends with an error if the hub cut it off.
-fn notification_events(live: Option<Live>) -> impl Stream<Item = Result<Notification>> {
+fn notification_events(live: Option<Live>) -> impl Stream<Item = Result<NotificationNode>> {
     futures_util::stream::unfold(live, move |live| async move {
         let mut live = live?;
         loop {
@@ -117,7 +118,7 @@ fn notification_events(live: Option<Live>) -> impl Stream<Item = Result<Notifica
                 continue;
             };
             if let OutboxEvent::Notification(n) = &*decoded {
-                return Some((Ok(n.clone()), Some(live)));
+                return Some((Ok(NotificationNode(n.clone())), Some(live)));
             }
         }
     })
@@ -221,7 +222,7 @@ fn media_states(
                 let OutboxEvent::MediaChanged(changed) = &*decoded else {
                     continue;
                 };
-                let row = &changed.media;
+                let row = crate::db::media::MediaRow::from(&changed.media);
                 // Events committed before the first read carry nothing new.
                 if let Some(last) = &last {
                     let older = row.updated_at < last.updated_at
@@ -232,10 +233,10 @@ fn media_states(
                         continue;
                     }
                 }
-                let done = media::is_final(row);
+                let done = media::is_final(&row);
                 let item = MediaItem(row.clone());
                 let next_live = if done { None } else { Some(live) };
-                return Some((Ok(item), (next_live, None, Some(row.clone()))));
+                return Some((Ok(item), (next_live, None, Some(row))));
             }
         },
     )
@@ -300,7 +301,7 @@ impl SubscriptionRoot {
     async fn notifications(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = Result<Notification>>> {
+    ) -> Result<impl Stream<Item = Result<NotificationNode>>> {
         let viewer = signed_in(viewer(ctx))?;
         let live = subscribe_unless_probing(ctx, Topic::User(viewer.user_id.0)).await?;
         Ok(notification_events(live))

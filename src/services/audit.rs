@@ -8,8 +8,8 @@ use crate::db;
 use crate::domain::ids::*;
 use crate::domain::Role;
 use anyhow::Context;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use castyou_vocab::events::AuditEntry;
+use chrono::Utc;
 use serde_json::Value;
 
 /// The longest summary kept.
@@ -80,7 +80,7 @@ pub async fn record(state: &AppState, meta: &RequestMeta, entry: Entry) {
         summary.truncate(cut);
         summary.push('…');
     }
-    let staged = Staged {
+    let staged = AuditEntry {
         actor_id: entry.actor.map(|(id, _)| id),
         role: entry.actor.map(|(_, role)| role.to_string()),
         action: entry.action,
@@ -104,22 +104,6 @@ pub async fn record(state: &AppState, meta: &RequestMeta, entry: Entry) {
     if let Err(e) = stored.await {
         tracing::error!(code = e.code(), action = %staged.action, "an audit entry could not be staged");
     }
-}
-
-/// An audit entry as staged in the outbox (kind AUDIT) for the document consumer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Staged {
-    pub actor_id: Option<UserId>,
-    pub role: Option<String>,
-    pub action: String,
-    pub object_type: String,
-    pub object_id: String,
-    pub summary: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    pub at: DateTime<Utc>,
 }
 
 #[cfg(test)]

@@ -17,12 +17,13 @@ use super::{events, jobs, signed_in, AppState};
 use crate::adapters::ai::{Ai, AiError, ChatReply, Usage};
 use crate::db::models::Job;
 use crate::db::{self, PgConn};
-use crate::domain::ids::{JobId, UserId};
+use crate::domain::ids::JobId;
 use crate::domain::jobs::JobRequirements;
 use crate::errors::{AppError, AppResult};
 use crate::services::gate;
 use crate::services::Viewer;
 use anyhow::Context;
+pub use castyou_vocab::events::{AiResult, GeneratedBy};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
@@ -103,13 +104,6 @@ pub struct FlierField {
     pub value: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GeneratedBy {
-    Model,
-    Template,
-}
-
 /// What the model must answer (the strict schema's shape).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -128,28 +122,6 @@ struct ModelField {
     fact: String,
     label: String,
     value: String,
-}
-
-/// One generation's metadata, kept in the document store as an AI result (never the key, the
-/// prompt or the producer's instructions).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AiResult {
-    pub task: String,
-    pub job_id: JobId,
-    pub user_id: UserId,
-    /// The model asked, when an endpoint is configured.
-    pub model: Option<String>,
-    /// "model" or "template".
-    pub outcome: GeneratedBy,
-    pub fallback_reason: Option<String>,
-    /// Calls made to the endpoint (0 without one).
-    pub attempts: u32,
-    pub latency_ms: u64,
-    pub prompt_tokens: u32,
-    pub completion_tokens: u32,
-    pub total_tokens: u32,
-    pub at: DateTime<Utc>,
 }
 
 pub fn template(name: &str) -> Option<&'static Template> {

@@ -12,7 +12,6 @@ use crate::domain::ids::EventId;
 use crate::domain::ids::{JobId, UserId};
 use crate::domain::profiles as domain;
 use crate::domain::values::CountryCode;
-use crate::domain::{ProductionType, Proficiency};
 use crate::domain::{Role, UnionStatus};
 use crate::errors::{AppError, AppResult};
 use crate::services::embeddings::Part;
@@ -21,20 +20,14 @@ use base64::Engine as _;
 use castyou_actors::matching::{After, DiscoverFilter, DiscoverQuery, IndexError, Page};
 use castyou_model as model;
 use castyou_model::{Factor, Weights};
+pub use castyou_vocab::events::{Served, ServedPages, ServedTalent, StoredWeight};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
 use futures_util::Stream;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
-
-/// One stored weight (`jobs.match_weights` holds all nine, normalised, in factor order).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredWeight {
-    pub factor: String,
-    pub weight: f32,
-}
 
 fn stored(weights: &Weights) -> Vec<StoredWeight> {
     weights
@@ -68,34 +61,12 @@ pub fn weights_of(job: &Job) -> Weights {
     }
 }
 
-fn production_type(t: ProductionType) -> model::ProductionType {
-    match t {
-        ProductionType::Film => model::ProductionType::Film,
-        ProductionType::Tv => model::ProductionType::Tv,
-        ProductionType::Commercial => model::ProductionType::Commercial,
-        ProductionType::Theatre => model::ProductionType::Theatre,
-        ProductionType::Voice => model::ProductionType::Voice,
-        ProductionType::MusicVideo => model::ProductionType::MusicVideo,
-        ProductionType::Modeling => model::ProductionType::Modeling,
-        ProductionType::Other => model::ProductionType::Other,
-    }
-}
-
-fn proficiency(p: Proficiency) -> model::Proficiency {
-    match p {
-        Proficiency::Basic => model::Proficiency::Basic,
-        Proficiency::Conversational => model::Proficiency::Conversational,
-        Proficiency::Fluent => model::Proficiency::Fluent,
-        Proficiency::Native => model::Proficiency::Native,
-    }
-}
-
 fn languages(skills: &[domain::LanguageSkill]) -> Vec<model::LanguageSkill> {
     skills
         .iter()
         .map(|s| model::LanguageSkill {
             language: s.language.to_string(),
-            proficiency: proficiency(s.proficiency),
+            proficiency: s.proficiency,
         })
         .collect()
 }
@@ -123,7 +94,7 @@ pub fn talent_input(profile: &TalentProfile) -> model::TalentInput {
                 title: w.title.clone(),
                 year: w.year,
                 role: w.role.clone(),
-                production_type: w.production_type.map(production_type),
+                production_type: w.production_type,
             })
             .collect(),
         production_experience_years: Some(row.production_experience_years),
@@ -228,7 +199,7 @@ pub fn job_input(job: &Job) -> anyhow::Result<model::JobInput> {
         title: row.title.clone(),
         description: row.description.clone(),
         project_name: row.project_name.clone(),
-        production_type: production_type(row.production_type),
+        production_type: row.production_type,
         location_country: row.country.as_ref().map(|c| c.to_string()),
         remote: row.remote,
         pay_min: row.pay_min,
@@ -443,30 +414,6 @@ pub struct FeedPage {
     pub items: Vec<FeedItem>,
     pub has_next: bool,
     pub total: Option<usize>,
-}
-
-/// A discover page as staged for the explain log (outbox kind DISCOVER_SERVED).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Served {
-    pub job_id: JobId,
-    pub viewer_id: UserId,
-    pub viewer_role: String,
-    pub engine_version: String,
-    pub weights: Vec<StoredWeight>,
-    pub request: serde_json::Value,
-    pub talents: Vec<ServedTalent>,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServedTalent {
-    pub talent_id: UserId,
-    pub rank: u32,
-    pub score: f32,
-    /// In factor order: (score, verdict).
-    pub factors: Vec<(f32, model::Verdict)>,
 }
 
 /// Talents ranked for a job, best first: the job's producer and admins.
@@ -701,13 +648,6 @@ pub fn watch_jobs(
             }
         },
     ))
-}
-
-/// Discover pages staged together in one outbox row (kind DISCOVER_SERVED).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServedPages {
-    pub pages: Vec<Served>,
 }
 
 /// How long a served page waits, at most, before it is written to the outbox.

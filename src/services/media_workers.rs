@@ -190,7 +190,7 @@ async fn process(state: &AppState, row: MediaRow) {
         })
     };
     let started = chrono::Utc::now();
-    let mut report = ProcessingReport::new(&row, started);
+    let mut report = super::media::new_report(&row, started);
     let budget = Duration::from_secs(state.settings.media.item_timeout_secs);
     let work = async {
         match MediaKind::parse(&row.kind) {

@@ -1,7 +1,7 @@
 //! The notification inbox, the activity feed and the audit log as the API serves them: each
 //! user sees and marks only their own notifications and feed; the audit log is for admins.
 
-use super::events::{NotificationsRead, OutboxEvent};
+use super::events::{Event, NotificationsRead, OutboxEvent};
 use super::{signed_in, AppState, Viewer};
 use crate::documents::activity::{self, ActivityDoc};
 use crate::documents::audit::{self, AuditDoc};
@@ -11,26 +11,9 @@ use crate::documents::{bson, chrono_time, Position};
 use crate::domain::ids::UserId;
 use crate::domain::{ApplicationStage, Role};
 use crate::errors::{AppError, AppResult};
-use castyou_actors::Event;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use castyou_vocab::events::Notification;
+use chrono::Utc;
 use uuid::Uuid;
-
-/// A notification as clients see it (and as the bus carries it).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Notification {
-    pub id: String,
-    /// The recipient (routes the live event; clients see only their own).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<UserId>,
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-    pub data: serde_json::Value,
-    pub read_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
 
 impl From<NotificationDoc> for Notification {
     fn from(doc: NotificationDoc) -> Self {
@@ -52,7 +35,7 @@ pub fn live_event(doc: &NotificationDoc, seq: i64) -> Event {
     let id: Uuid = doc.id.parse().unwrap_or_else(|_| Uuid::new_v4());
     let notification = Notification::from(doc.clone());
     let at = notification.created_at;
-    OutboxEvent::Notification(notification).into_live(id, seq, at)
+    Event::new(id, seq, at, OutboxEvent::Notification(notification))
 }
 
 /// What a talent reads when their application reaches `stage`.
@@ -198,7 +181,12 @@ pub async fn mark_read(
             user_id: viewer.user_id,
             changed,
         };
-        OutboxEvent::NotificationsRead(read).into_live(Uuid::new_v4(), 0, Utc::now())
+        Event::new(
+            Uuid::new_v4(),
+            0,
+            Utc::now(),
+            OutboxEvent::NotificationsRead(read),
+        )
     });
     Ok((changed, event))
 }
