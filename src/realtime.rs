@@ -46,7 +46,7 @@ pub struct RealtimeActors {
     _documents: Addr<DocumentWriter>,
     _document_relay: Addr<OutboxRelay>,
     _deadlines: Addr<DeadlineScheduler>,
-    pub matches: Addr<MatchIndex>,
+    pub matches: Addr<MatchIndex<crate::db::models::Job>>,
     /// The embedding worker and the semantic index (with an endpoint only).
     pub semantic: Option<(Addr<EmbeddingWorker>, Addr<SemanticIndex>)>,
 }
@@ -163,7 +163,8 @@ impl RealtimeActors {
         });
 
         // The match index: loads every talent and OPEN job, then follows their events.
-        let source: Arc<dyn MatchSource> = Arc::new(PgMatchSource::new(state.clone()));
+        let source: Arc<dyn MatchSource<Row = crate::db::models::Job>> =
+            Arc::new(PgMatchSource::new(state.clone()));
         let (handle, to_hub) = (state.matches.clone(), hub.clone());
         let matching = &state.settings.matching;
         let (max_rankings, batch) = (matching.ranking_cache_jobs, matching.load_batch);

@@ -107,7 +107,7 @@ impl Application {
         &self.actors.hub
     }
 
-    pub fn matches(&self) -> &Addr<castyou_actors::MatchIndex> {
+    pub fn matches(&self) -> &Addr<castyou_actors::MatchIndex<crate::db::models::Job>> {
         &self.actors.matches
     }
 

@@ -4,7 +4,7 @@
 use crate::db;
 use crate::db::models::{Job, TalentProfile};
 use crate::domain::ids::{JobId, UserId};
-use crate::domain::{JobStatus, UnionStatus};
+use crate::domain::JobStatus;
 use crate::services::events::{self, OutboxEvent};
 use crate::services::matching::{
     add_job_vectors, add_talent_vectors, job_input, talent_input, weights_of,
@@ -27,26 +27,16 @@ impl PgMatchSource {
     }
 }
 
-/// The index's small code for a union status (`DiscoverFilter.unionStatus`).
-pub fn union_code(status: UnionStatus) -> u8 {
-    match status {
-        UnionStatus::NonUnion => 1,
-        UnionStatus::SagAftra => 2,
-        UnionStatus::Equity => 3,
-        UnionStatus::Other => 4,
-    }
-}
-
 fn talent_record(profile: &TalentProfile) -> TalentRecord {
     TalentRecord {
         id: profile.row.user_id.0,
         input: talent_input(profile),
-        union_status: union_code(profile.row.union_status),
+        union_status: profile.row.union_status,
     }
 }
 
 /// The index's record of a job; its row travels with it so feed pages need no query.
-pub fn job_record(job: Job) -> anyhow::Result<JobRecord> {
+pub fn job_record(job: Job) -> anyhow::Result<JobRecord<Job>> {
     Ok(JobRecord {
         id: job.row.id.0,
         input: job_input(&job)?,
@@ -57,6 +47,8 @@ pub fn job_record(job: Job) -> anyhow::Result<JobRecord> {
 }
 
 impl MatchSource for PgMatchSource {
+    type Row = Job;
+
     fn talents(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<TalentRecord>> {
         let state = self.state.clone();
         Box::pin(async move {
@@ -69,7 +61,7 @@ impl MatchSource for PgMatchSource {
         })
     }
 
-    fn open_jobs(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<JobRecord>> {
+    fn open_jobs(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<JobRecord<Job>>> {
         let state = self.state.clone();
         Box::pin(async move {
             let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
@@ -98,7 +90,7 @@ impl MatchSource for PgMatchSource {
         })
     }
 
-    fn open_job(&self, id: Uuid) -> PortFuture<Option<JobRecord>> {
+    fn open_job(&self, id: Uuid) -> PortFuture<Option<JobRecord<Job>>> {
         let state = self.state.clone();
         Box::pin(async move {
             let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
@@ -187,7 +179,7 @@ async fn talent_records(
 async fn add_vectors(
     state: &AppState,
     conn: &mut db::PgConn,
-    records: &mut [JobRecord],
+    records: &mut [JobRecord<Job>],
 ) -> anyhow::Result<()> {
     let mut inputs: Vec<(Uuid, &mut castyou_model::JobInput)> =
         records.iter_mut().map(|r| (r.id, &mut r.input)).collect();

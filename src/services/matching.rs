@@ -3,7 +3,7 @@
 //! breakdown for the people entitled to see it.
 
 use super::{events, jobs, signed_in, AppState, Viewer};
-use crate::adapters::matching::{job_record, union_code};
+use crate::adapters::matching::job_record;
 use crate::db::models::{Job, TalentProfile};
 use crate::db::{self};
 use crate::documents::explain::{verdict_letter, ExplainDoc, LoggedTalent, LoggedWeight};
@@ -463,7 +463,7 @@ pub async fn discover(
         filter: DiscoverFilter {
             min_score: min,
             country,
-            union_status: filter.union_status.map(union_code),
+            union_status: filter.union_status,
             exclude,
         },
         after: after_position,
@@ -533,11 +533,11 @@ pub async fn discover(
 }
 
 fn feed_page(
-    page: Page,
+    page: Page<Job>,
     now: DateTime<Utc>,
     mut job_of: impl FnMut(usize) -> (Arc<Job>, Weights),
 ) -> FeedPage {
-    let Page {
+    let Page::<Job> {
         items,
         has_next,
         total,
@@ -567,13 +567,6 @@ fn feed_page(
     }
 }
 
-/// The server's job row an index entry carries.
-fn row_of(entry: &castyou_actors::matching::JobEntry) -> anyhow::Result<Arc<Job>> {
-    Arc::clone(&entry.row)
-        .downcast::<Job>()
-        .map_err(|_| anyhow::anyhow!("a match index entry without its job row"))
-}
-
 /// OPEN jobs before their deadline, ranked for the signed-in talent.
 pub async fn job_feed(
     state: &AppState,
@@ -597,8 +590,8 @@ pub async fn job_feed(
     let rows: Vec<(Arc<Job>, Weights)> = page
         .jobs
         .iter()
-        .map(|j| Ok((row_of(j)?, j.weights)))
-        .collect::<anyhow::Result<_>>()?;
+        .map(|j| (Arc::clone(&j.row), j.weights))
+        .collect();
     let talent = viewer.user_id;
     let mut page = feed_page(page, Utc::now(), |i| rows[i].clone());
     for item in &mut page.items {
@@ -630,22 +623,15 @@ pub fn watch_jobs(
     Ok(futures_util::stream::unfold(
         watch,
         move |mut watch| async move {
-            loop {
-                let pushed = watch.matches.recv().await?;
-                match row_of(&pushed.job) {
-                    Ok(job) => {
-                        let pair = PairMatch {
-                            job,
-                            talent: TalentRef::Id(talent),
-                            weights: pushed.job.weights,
-                            scored: pushed.scored,
-                            computed_at: Utc::now(),
-                        };
-                        return Some((pair, watch));
-                    }
-                    Err(e) => tracing::error!(error = %e, "a pushed match without its job"),
-                }
-            }
+            let pushed = watch.matches.recv().await?;
+            let pair = PairMatch {
+                job: Arc::clone(&pushed.job.row),
+                talent: TalentRef::Id(talent),
+                weights: pushed.job.weights,
+                scored: pushed.scored,
+                computed_at: Utc::now(),
+            };
+            Some((pair, watch))
         },
     ))
 }

@@ -51,7 +51,7 @@ pub struct AppState {
     /// Exchange rates the matching model compares pay in.
     pub rates: Arc<castyou_model::ExchangeRates>,
     /// This instance's match index (filled and kept current by the `MatchIndex` actor).
-    pub matches: castyou_actors::MatchIndexHandle,
+    pub matches: castyou_actors::MatchIndexHandle<crate::db::models::Job>,
     /// Discover pages waiting to be written to the explain log.
     pub explain: Arc<matching::ExplainStage>,
     pub docs: crate::documents::Documents,

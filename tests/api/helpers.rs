@@ -19,7 +19,7 @@ pub struct TestApp {
     server: actix_web::dev::ServerHandle,
     hub: actix::Addr<castyou_actors::NotificationHub>,
     pub pipelines: castyou::services::pipelines::Pipelines,
-    pub matches: actix::Addr<castyou_actors::MatchIndex>,
+    pub matches: actix::Addr<castyou_actors::MatchIndex<castyou::db::models::Job>>,
 }
 
 /// A registered user and the tokens it got.

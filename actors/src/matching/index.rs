@@ -11,8 +11,8 @@
 use castyou_model::{
     self as model, Code, Context, JobFeatures, Scored, TalentFeatures, TalentInput, Weights,
 };
+use castyou_vocab::UnionStatus;
 use chrono::{DateTime, NaiveDate, Utc};
-use std::any::Any;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -24,36 +24,47 @@ use uuid::Uuid;
 pub struct TalentRecord {
     pub id: Uuid,
     pub input: TalentInput,
-    /// For `DiscoverFilter.unionStatus`: the server's own small code for the talent's status.
-    pub union_status: u8,
+    /// For `DiscoverFilter.unionStatus`.
+    pub union_status: UnionStatus,
 }
 
-/// An OPEN job as the index needs it.
-#[derive(Clone)]
-pub struct JobRecord {
+/// An OPEN job as the index needs it, with `R`, the server's own representation of the job.
+pub struct JobRecord<R> {
     pub id: Uuid,
     pub input: model::JobInput,
     pub weights: Weights,
     pub application_deadline: DateTime<Utc>,
-    /// The server's own representation of the job, handed back with feed pages and pushes so
-    /// they need no further query. The index never looks inside.
-    pub row: Arc<dyn Any + Send + Sync>,
+    /// The server's row, handed back with feed pages and pushes so they need no further
+    /// query. The index never looks inside.
+    pub row: Arc<R>,
+}
+
+impl<R> Clone for JobRecord<R> {
+    fn clone(&self) -> Self {
+        JobRecord {
+            id: self.id,
+            input: self.input.clone(),
+            weights: self.weights,
+            application_deadline: self.application_deadline,
+            row: Arc::clone(&self.row),
+        }
+    }
 }
 
 /// A job held by the index.
-pub struct JobEntry {
+pub struct JobEntry<R> {
     pub id: Uuid,
     pub features: JobFeatures,
     pub weights: Weights,
     pub application_deadline: DateTime<Utc>,
-    pub row: Arc<dyn Any + Send + Sync>,
+    pub row: Arc<R>,
     /// A hash of everything the job is ranked by (its model input and weights): two entries
     /// with the same fingerprint rank every talent the same.
     pub fingerprint: u64,
 }
 
-impl JobEntry {
-    pub fn new(record: JobRecord) -> JobEntry {
+impl<R> JobEntry<R> {
+    pub fn new(record: JobRecord<R>) -> JobEntry<R> {
         JobEntry {
             id: record.id,
             features: JobFeatures::new(&record.input),
@@ -92,7 +103,8 @@ fn fingerprint(input: &model::JobInput, weights: &Weights) -> u64 {
 struct TalentSlot {
     features: Option<TalentFeatures>,
     country: Option<Code>,
-    union_status: u8,
+    /// None once the profile is gone.
+    union_status: Option<UnionStatus>,
 }
 
 /// One position of a ranking: a score and the talent's slot.
@@ -103,17 +115,17 @@ struct Ranked {
 }
 
 /// A job's whole ranking over every talent, best first.
-struct Ranking {
+struct Ranking<R> {
     /// The job as it was ranked (an OPEN job's indexed entry, or a draft's): talent changes
     /// are scored against it.
-    job: Arc<JobEntry>,
+    job: Arc<JobEntry<R>>,
     day: NaiveDate,
     entries: Vec<Ranked>,
     last_used: AtomicU64,
 }
 
-impl Clone for Ranking {
-    fn clone(&self) -> Ranking {
+impl<R> Clone for Ranking<R> {
+    fn clone(&self) -> Ranking<R> {
         Ranking {
             job: Arc::clone(&self.job),
             day: self.day,
@@ -123,11 +135,11 @@ impl Clone for Ranking {
     }
 }
 
-type Rankings = HashMap<Uuid, Arc<Ranking>>;
+type Rankings<R> = HashMap<Uuid, Arc<Ranking<R>>>;
 
 /// A ranking computed under the read lock, to be cached under the write lock (`Index::keep`).
-pub struct Prepared {
-    job: Arc<JobEntry>,
+pub struct Prepared<R> {
+    job: Arc<JobEntry<R>>,
     generation: u64,
     day: NaiveDate,
     entries: Vec<Ranked>,
@@ -155,7 +167,7 @@ pub struct After {
 pub struct DiscoverFilter {
     pub min_score: Option<f32>,
     pub country: Option<Code>,
-    pub union_status: Option<u8>,
+    pub union_status: Option<UnionStatus>,
     /// Talents left out (the job's applicants, when asked).
     pub exclude: HashSet<Uuid>,
 }
@@ -169,13 +181,13 @@ pub struct Shown {
 }
 
 /// A page of a feed.
-pub struct Page {
+pub struct Page<R> {
     pub items: Vec<Shown>,
     pub has_next: bool,
     /// How many pass the filter in all (only when asked: it walks the whole ranking).
     pub total: Option<usize>,
     /// For a job feed, the jobs shown, in order (their server rows).
-    pub jobs: Vec<Arc<JobEntry>>,
+    pub jobs: Vec<Arc<JobEntry<R>>>,
 }
 
 /// What the index holds, in numbers.
@@ -189,15 +201,15 @@ pub struct Size {
     pub ranking_bytes: usize,
 }
 
-pub struct Index {
+pub struct Index<R> {
     ids: Vec<Uuid>,
     slots: Vec<TalentSlot>,
     by_id: HashMap<Uuid, u32>,
     live: usize,
-    jobs: HashMap<Uuid, Arc<JobEntry>>,
+    jobs: HashMap<Uuid, Arc<JobEntry<R>>>,
     /// Cached rankings. Readers (holding the index's read lock) look up and add under this
     /// mutex briefly; talent and job changes (holding the write lock) edit them in place.
-    rankings: Mutex<Rankings>,
+    rankings: Mutex<Rankings<R>>,
     max_rankings: usize,
     clock: AtomicU64,
     /// Bumped by every talent change: a ranking prepared before one is not cached.
@@ -211,9 +223,9 @@ fn by_score_then_id(a_score: f32, a_id: &Uuid, b_score: f32, b_id: &Uuid) -> Ord
     b_score.total_cmp(&a_score).then_with(|| a_id.cmp(b_id))
 }
 
-impl Index {
+impl<R: Send + Sync> Index<R> {
     /// An empty index caching at most `max_rankings` jobs' rankings.
-    pub fn new(max_rankings: usize) -> Index {
+    pub fn new(max_rankings: usize) -> Index<R> {
         Index {
             ids: Vec::new(),
             slots: Vec::new(),
@@ -227,7 +239,7 @@ impl Index {
         }
     }
 
-    fn rankings(&self) -> std::sync::MutexGuard<'_, Rankings> {
+    fn rankings(&self) -> std::sync::MutexGuard<'_, Rankings<R>> {
         self.rankings.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -256,7 +268,7 @@ impl Index {
         }
     }
 
-    pub fn job(&self, id: Uuid) -> Option<&Arc<JobEntry>> {
+    pub fn job(&self, id: Uuid) -> Option<&Arc<JobEntry<R>>> {
         self.jobs.get(&id)
     }
 
@@ -271,7 +283,12 @@ impl Index {
 
     /// Adds or replaces a talent (None: the profile is gone). Every cached ranking moves the
     /// talent to its new place, so cached rankings stay exactly what a fresh one would be.
-    pub fn put_talent(&mut self, id: Uuid, record: Option<(TalentFeatures, u8)>, ctx: &Context) {
+    pub fn put_talent(
+        &mut self,
+        id: Uuid,
+        record: Option<(TalentFeatures, UnionStatus)>,
+        ctx: &Context,
+    ) {
         let slot = match self.by_id.get(&id) {
             Some(&slot) => slot,
             None if record.is_none() => return,
@@ -281,15 +298,15 @@ impl Index {
                 self.slots.push(TalentSlot {
                     features: None,
                     country: None,
-                    union_status: 0,
+                    union_status: None,
                 });
                 self.by_id.insert(id, slot);
                 slot
             }
         };
         let (features, union_status) = match record {
-            Some((f, u)) => (Some(f), u),
-            None => (None, 0),
+            Some((f, u)) => (Some(f), Some(u)),
+            None => (None, None),
         };
         self.generation += 1;
         let old = &self.slots[slot as usize].features;
@@ -338,7 +355,7 @@ impl Index {
 
     /// Adds or replaces an OPEN job (None: it is no longer open). Its cached ranking, if any,
     /// is dropped: the next page ranks afresh.
-    pub fn put_job(&mut self, id: Uuid, entry: Option<JobEntry>) {
+    pub fn put_job(&mut self, id: Uuid, entry: Option<JobEntry<R>>) {
         self.rankings
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
@@ -355,7 +372,7 @@ impl Index {
 
     /// Every live talent scored against `job`, best first. Large indexes are scored on every
     /// core (the caller is a blocking thread already).
-    fn rank(&self, job: &JobEntry, ctx: &Context) -> Vec<Ranked> {
+    fn rank(&self, job: &JobEntry<R>, ctx: &Context) -> Vec<Ranked> {
         let score_part = |first: usize, part: &[TalentSlot]| -> Vec<Ranked> {
             part.iter()
                 .enumerate()
@@ -404,7 +421,7 @@ impl Index {
     }
 
     /// Whether a ranking of `job` is cached for today (`discover` would not rank).
-    pub fn has_ranking(&self, job: &JobEntry, ctx: &Context) -> bool {
+    pub fn has_ranking(&self, job: &JobEntry<R>, ctx: &Context) -> bool {
         self.rankings()
             .get(&job.id)
             .is_some_and(|r| r.day == ctx.today && r.job.fingerprint == job.fingerprint)
@@ -417,10 +434,10 @@ impl Index {
     /// for the caller to `keep` (under the read lock, briefly).
     pub fn discover(
         &self,
-        job: &Arc<JobEntry>,
+        job: &Arc<JobEntry<R>>,
         query: &DiscoverQuery,
         ctx: &Context,
-    ) -> (Page, Option<Prepared>) {
+    ) -> (Page<R>, Option<Prepared<R>>) {
         let cached = self
             .rankings()
             .get(&job.id)
@@ -447,7 +464,7 @@ impl Index {
     /// Caches a ranking `discover` prepared, unless a talent or the job changed since (then
     /// the next page ranks afresh); the least recently used ranking goes past the cap. Needs
     /// only the read lock, so no reader waits behind it.
-    pub fn keep(&self, prepared: Prepared) {
+    pub fn keep(&self, prepared: Prepared<R>) {
         // An indexed job's ranking is kept only for its current entry; a job the index does
         // not hold (a draft) only while it still does not.
         let current = match self.jobs.get(&prepared.job.id) {
@@ -481,7 +498,13 @@ impl Index {
         );
     }
 
-    fn page(&self, entries: &[Ranked], job: &JobEntry, q: &DiscoverQuery, ctx: &Context) -> Page {
+    fn page(
+        &self,
+        entries: &[Ranked],
+        job: &JobEntry<R>,
+        q: &DiscoverQuery,
+        ctx: &Context,
+    ) -> Page<R> {
         let ids = &self.ids;
         let filter = &q.filter;
         let start = q.after.map_or(0, |a| {
@@ -493,7 +516,9 @@ impl Index {
         let passes = |r: &Ranked| {
             let slot = &self.slots[r.slot as usize];
             (filter.country.is_none() || slot.country == filter.country)
-                && filter.union_status.is_none_or(|u| slot.union_status == u)
+                && filter
+                    .union_status
+                    .is_none_or(|u| slot.union_status == Some(u))
                 && !filter.exclude.contains(&ids[r.slot as usize])
         };
         // Ranked best first: everything from the first score under the minimum is out.
@@ -552,9 +577,9 @@ impl Index {
         count_total: bool,
         now: DateTime<Utc>,
         ctx: &Context,
-    ) -> Option<Page> {
+    ) -> Option<Page<R>> {
         let t = self.talent(talent)?;
-        let mut ranked: Vec<(f32, &Arc<JobEntry>)> = self
+        let mut ranked: Vec<(f32, &Arc<JobEntry<R>>)> = self
             .jobs
             .values()
             .filter(|j| j.application_deadline > now)
@@ -567,7 +592,7 @@ impl Index {
             .collect();
         let total = count_total.then_some(ranked.len());
         let take = first.saturating_add(1).min(ranked.len());
-        let cmp = |a: &(f32, &Arc<JobEntry>), b: &(f32, &Arc<JobEntry>)| {
+        let cmp = |a: &(f32, &Arc<JobEntry<R>>), b: &(f32, &Arc<JobEntry<R>>)| {
             by_score_then_id(a.0, &a.1.id, b.0, &b.1.id)
         };
         if take > 0 && take < ranked.len() {
@@ -577,7 +602,7 @@ impl Index {
         ranked.sort_unstable_by(cmp);
         let has_next = ranked.len() > first;
         ranked.truncate(first);
-        let jobs: Vec<Arc<JobEntry>> = ranked.iter().map(|(_, j)| Arc::clone(j)).collect();
+        let jobs: Vec<Arc<JobEntry<R>>> = ranked.iter().map(|(_, j)| Arc::clone(j)).collect();
         let items = jobs
             .iter()
             .map(|j| Shown {
@@ -607,7 +632,7 @@ impl Index {
     /// positions in `asks`, with the breakdown.
     pub fn announce(
         &self,
-        job: &JobEntry,
+        job: &JobEntry<R>,
         asks: &[(Uuid, f32)],
         ctx: &Context,
     ) -> Vec<(usize, Scored)> {
@@ -624,7 +649,7 @@ impl Index {
 }
 
 /// Features of a talent record (the CPU part of loading; run off the async threads).
-pub fn talent_features(record: &TalentRecord) -> (TalentFeatures, u8) {
+pub fn talent_features(record: &TalentRecord) -> (TalentFeatures, UnionStatus) {
     (TalentFeatures::new(&record.input), record.union_status)
 }
 

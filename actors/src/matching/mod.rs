@@ -49,14 +49,18 @@ pub enum Change {
 
 /// Where the index reads from: the server's storage, and its event vocabulary.
 pub trait MatchSource: Send + Sync + 'static {
+    /// The server's own representation of a job, handed back with feed pages and pushes (the
+    /// index never looks inside).
+    type Row: Send + Sync + 'static;
     /// Up to `limit` talent profiles with ids after `after`, in id order.
     fn talents(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<TalentRecord>>;
     /// Up to `limit` OPEN jobs with ids after `after`, in id order.
-    fn open_jobs(&self, after: Option<Uuid>, limit: usize) -> PortFuture<Vec<JobRecord>>;
+    fn open_jobs(&self, after: Option<Uuid>, limit: usize)
+        -> PortFuture<Vec<JobRecord<Self::Row>>>;
     /// These talent profiles as they now are (a profile gone is left out).
     fn talents_by_id(&self, ids: Vec<Uuid>) -> PortFuture<Vec<TalentRecord>>;
     /// One job if it is OPEN now.
-    fn open_job(&self, id: Uuid) -> PortFuture<Option<JobRecord>>;
+    fn open_job(&self, id: Uuid) -> PortFuture<Option<JobRecord<Self::Row>>>;
     /// What an event on `Topic::Matching` changed, in order (empty: nothing the index holds).
     fn changes(&self, event: &Event) -> Vec<Change>;
 }
@@ -88,8 +92,8 @@ impl std::fmt::Display for IndexError {
 impl std::error::Error for IndexError {}
 
 /// A job pushed to a job-feed subscriber.
-pub struct Pushed {
-    pub job: Arc<JobEntry>,
+pub struct Pushed<R> {
+    pub job: Arc<JobEntry<R>>,
     pub scored: Scored,
 }
 
@@ -109,26 +113,34 @@ pub struct IndexStats {
     pub rankings_computed: u64,
 }
 
-struct Watcher {
+struct Watcher<R> {
     talent: Uuid,
     min_score: f32,
-    tx: mpsc::Sender<Pushed>,
+    tx: mpsc::Sender<Pushed<R>>,
     /// Jobs already pushed: each at most once.
     pushed: HashSet<Uuid>,
 }
 
-#[derive(Default)]
-struct Watchers {
+struct Watchers<R> {
     next: u64,
-    by_id: HashMap<u64, Watcher>,
+    by_id: HashMap<u64, Watcher<R>>,
 }
 
-struct Shared {
-    index: RwLock<Index>,
+impl<R> Default for Watchers<R> {
+    fn default() -> Self {
+        Watchers {
+            next: 0,
+            by_id: HashMap::new(),
+        }
+    }
+}
+
+struct Shared<R> {
+    index: RwLock<Index<R>>,
     built: AtomicBool,
     rates: Arc<ExchangeRates>,
     stats: Mutex<IndexStats>,
-    watchers: Mutex<Watchers>,
+    watchers: Mutex<Watchers<R>>,
     flights: Arc<Flights>,
     /// The outbox position of the last change applied (for readers waiting on their writes).
     applied: tokio::sync::watch::Sender<i64>,
@@ -181,17 +193,17 @@ impl Drop for Flight {
     }
 }
 
-impl Shared {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+impl<R> Shared<R> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index<R>> {
         self.index.read().unwrap_or_else(PoisonError::into_inner)
     }
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index<R>> {
         self.index.write().unwrap_or_else(PoisonError::into_inner)
     }
     fn stats(&self) -> std::sync::MutexGuard<'_, IndexStats> {
         self.stats.lock().unwrap_or_else(PoisonError::into_inner)
     }
-    fn watchers(&self) -> std::sync::MutexGuard<'_, Watchers> {
+    fn watchers(&self) -> std::sync::MutexGuard<'_, Watchers<R>> {
         self.watchers.lock().unwrap_or_else(PoisonError::into_inner)
     }
     fn context(&self) -> ScoreContext<'_> {
@@ -203,27 +215,34 @@ impl Shared {
 }
 
 /// The readers' side of the index: cheap to clone, usable from any thread.
-#[derive(Clone)]
-pub struct MatchIndexHandle {
-    shared: Arc<Shared>,
+pub struct MatchIndexHandle<R> {
+    shared: Arc<Shared<R>>,
+}
+
+impl<R> Clone for MatchIndexHandle<R> {
+    fn clone(&self) -> Self {
+        MatchIndexHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 /// A job-feed subscription: matching jobs arrive on `matches`; dropping it unsubscribes.
-pub struct Watch {
-    pub matches: mpsc::Receiver<Pushed>,
+pub struct Watch<R> {
+    pub matches: mpsc::Receiver<Pushed<R>>,
     id: u64,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<R>>,
 }
 
-impl Drop for Watch {
+impl<R> Drop for Watch<R> {
     fn drop(&mut self) {
         self.shared.watchers().by_id.remove(&self.id);
     }
 }
 
-impl MatchIndexHandle {
+impl<R: Send + Sync + 'static> MatchIndexHandle<R> {
     /// An empty, unbuilt index caching at most `max_rankings` jobs' rankings.
-    pub fn new(rates: Arc<ExchangeRates>, max_rankings: usize) -> MatchIndexHandle {
+    pub fn new(rates: Arc<ExchangeRates>, max_rankings: usize) -> MatchIndexHandle<R> {
         MatchIndexHandle {
             shared: Arc::new(Shared {
                 index: RwLock::new(Index::new(max_rankings)),
@@ -251,7 +270,7 @@ impl MatchIndexHandle {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        read: impl FnOnce(&Shared) -> Result<T, IndexError> + Send + 'static,
+        read: impl FnOnce(&Shared<R>) -> Result<T, IndexError> + Send + 'static,
     ) -> Result<T, IndexError> {
         if !self.is_built() {
             return Err(IndexError::WarmingUp);
@@ -273,7 +292,7 @@ impl MatchIndexHandle {
     }
 
     /// The indexed entry of an OPEN job, if the index holds it.
-    pub fn job(&self, id: Uuid) -> Option<Arc<JobEntry>> {
+    pub fn job(&self, id: Uuid) -> Option<Arc<JobEntry<R>>> {
         self.shared.read().job(id).cloned()
     }
 
@@ -283,9 +302,9 @@ impl MatchIndexHandle {
     pub async fn discover(
         &self,
         id: Uuid,
-        fallback: Option<JobRecord>,
+        fallback: Option<JobRecord<R>>,
         query: DiscoverQuery,
-    ) -> Result<Page, IndexError> {
+    ) -> Result<Page<R>, IndexError> {
         if !self.is_built() {
             return Err(IndexError::WarmingUp);
         }
@@ -324,7 +343,7 @@ impl MatchIndexHandle {
         after: Option<After>,
         first: usize,
         count_total: bool,
-    ) -> Result<Page, IndexError> {
+    ) -> Result<Page<R>, IndexError> {
         self.blocking(move |shared| {
             let ctx = shared.context();
             shared
@@ -338,7 +357,7 @@ impl MatchIndexHandle {
     /// Subscribes `talent` to jobs published (or changed while open) from now on that score
     /// at least `min_score` for them, each job at most once; up to `capacity` wait unread
     /// (more are dropped for this subscriber, who can read the job feed).
-    pub fn watch(&self, talent: Uuid, min_score: f32, capacity: usize) -> Watch {
+    pub fn watch(&self, talent: Uuid, min_score: f32, capacity: usize) -> Watch<R> {
         let (tx, matches) = mpsc::channel(capacity.max(1));
         let mut watchers = self.shared.watchers();
         watchers.next += 1;
@@ -361,11 +380,14 @@ impl MatchIndexHandle {
 }
 
 /// Applies one change (blocking: features are built and scores computed here).
-fn apply(shared: &Shared, change: Change, record: Record) {
+fn apply<R: Send + Sync>(shared: &Shared<R>, change: Change, record: Record<R>) {
     let ctx = shared.context();
     match (change, record) {
         (Change::Talents(ids), Record::Talents(records)) => {
-            let mut found: HashMap<Uuid, (castyou_model::TalentFeatures, u8)> = records
+            let mut found: HashMap<
+                Uuid,
+                (castyou_model::TalentFeatures, castyou_vocab::UnionStatus),
+            > = records
                 .iter()
                 .map(|r| (r.id, index::talent_features(r)))
                 .collect();
@@ -390,7 +412,7 @@ fn apply(shared: &Shared, change: Change, record: Record) {
 }
 
 /// Pushes `job` to the watchers it matches well enough and who have not had it yet.
-fn push(shared: &Shared, job: &Arc<JobEntry>, ctx: &ScoreContext) {
+fn push<R: Send + Sync>(shared: &Shared<R>, job: &Arc<JobEntry<R>>, ctx: &ScoreContext) {
     let waiting: Vec<(u64, Uuid, f32)> = shared
         .watchers()
         .by_id
@@ -417,18 +439,18 @@ fn push(shared: &Shared, job: &Arc<JobEntry>, ctx: &ScoreContext) {
     }
 }
 
-enum Record {
+enum Record<R> {
     Talents(Vec<TalentRecord>),
-    Job(Option<Box<JobRecord>>),
+    Job(Option<Box<JobRecord<R>>>),
 }
 
 /// Reads every talent and OPEN job, `batch` at a time, into a new index.
-async fn build(
-    port: Arc<dyn MatchSource>,
-    shared: Arc<Shared>,
+async fn build<R: Send + Sync + 'static>(
+    port: Arc<dyn MatchSource<Row = R>>,
+    shared: Arc<Shared<R>>,
     max_rankings: usize,
     batch: usize,
-) -> anyhow::Result<Index> {
+) -> anyhow::Result<Index<R>> {
     let mut index = Index::new(max_rankings);
     let mut after = None;
     loop {
@@ -469,11 +491,11 @@ async fn build(
     Ok(index)
 }
 
-pub struct MatchIndex {
+pub struct MatchIndex<R: Send + Sync + 'static> {
     restarts: crate::RestartCounter,
-    port: Arc<dyn MatchSource>,
+    port: Arc<dyn MatchSource<Row = R>>,
     hub: Addr<NotificationHub>,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<R>>,
     max_rankings: usize,
     batch: usize,
     subscription: Option<u64>,
@@ -481,15 +503,15 @@ pub struct MatchIndex {
     epoch: u64,
 }
 
-impl MatchIndex {
+impl<R: Send + Sync + 'static> MatchIndex<R> {
     /// An index reading from `port` in pages of `batch`, hearing of changes through `hub`.
     pub fn new(
-        handle: &MatchIndexHandle,
-        port: Arc<dyn MatchSource>,
+        handle: &MatchIndexHandle<R>,
+        port: Arc<dyn MatchSource<Row = R>>,
         hub: Addr<NotificationHub>,
         max_rankings: usize,
         batch: usize,
-    ) -> MatchIndex {
+    ) -> MatchIndex<R> {
         MatchIndex {
             restarts: crate::RestartCounter::default(),
             port,
@@ -605,7 +627,7 @@ impl MatchIndex {
     }
 }
 
-impl Actor for MatchIndex {
+impl<R: Send + Sync + 'static> Actor for MatchIndex<R> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -622,14 +644,14 @@ impl Actor for MatchIndex {
     }
 }
 
-impl Supervised for MatchIndex {
+impl<R: Send + Sync + 'static> Supervised for MatchIndex<R> {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record();
         tracing::warn!("match index restarting; reloading (the previous index keeps answering)");
     }
 }
 
-impl StreamHandler<(u64, Option<Arc<Event>>)> for MatchIndex {
+impl<R: Send + Sync + 'static> StreamHandler<(u64, Option<Arc<Event>>)> for MatchIndex<R> {
     fn handle(&mut self, (epoch, event): (u64, Option<Arc<Event>>), ctx: &mut Context<Self>) {
         if epoch != self.epoch {
             return;
@@ -681,7 +703,7 @@ impl StreamHandler<(u64, Option<Arc<Event>>)> for MatchIndex {
 #[rtype(result = "()")]
 pub struct Rebuild;
 
-impl Handler<Rebuild> for MatchIndex {
+impl<R: Send + Sync + 'static> Handler<Rebuild> for MatchIndex<R> {
     type Result = ();
     fn handle(&mut self, _msg: Rebuild, ctx: &mut Context<Self>) {
         self.rebuild(ctx);
@@ -694,7 +716,7 @@ impl Handler<Rebuild> for MatchIndex {
 #[rtype(result = "()")]
 pub struct Crash;
 
-impl Handler<Crash> for MatchIndex {
+impl<R: Send + Sync + 'static> Handler<Crash> for MatchIndex<R> {
     type Result = ();
     fn handle(&mut self, _msg: Crash, ctx: &mut Context<Self>) {
         self.guarded(ctx, async {
@@ -707,7 +729,7 @@ impl Handler<Crash> for MatchIndex {
 mod tests {
     use super::*;
 
-    fn record() -> JobRecord {
+    fn record() -> JobRecord<()> {
         JobRecord {
             id: Uuid::from_u128(1),
             input: castyou_model::JobInput::default(),

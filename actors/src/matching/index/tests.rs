@@ -1,5 +1,6 @@
 use super::*;
 use castyou_model::{ExchangeRates, JobInput, JobRequirements, LanguageSkill, Proficiency};
+use castyou_vocab::UnionStatus;
 
 fn rates() -> ExchangeRates {
     ExchangeRates::base_only("USD")
@@ -17,7 +18,7 @@ fn id(n: u128) -> Uuid {
 }
 
 /// A talent whose day rate is `rate` USD, in `country`.
-fn talent(rate: i32, country: &str) -> (TalentFeatures, u8) {
+fn talent(rate: i32, country: &str) -> (TalentFeatures, UnionStatus) {
     let input = TalentInput {
         rate_min: Some(rate),
         rate_max: Some(rate),
@@ -29,11 +30,11 @@ fn talent(rate: i32, country: &str) -> (TalentFeatures, u8) {
         }],
         ..TalentInput::default()
     };
-    (TalentFeatures::new(&input), 1)
+    (TalentFeatures::new(&input), UnionStatus::NonUnion)
 }
 
 /// A job paying up to 500 USD a day (a rate above that scores less, the more above).
-fn job(n: u128) -> JobEntry {
+fn job(n: u128) -> JobEntry<()> {
     JobEntry::new(JobRecord {
         id: id(n),
         input: JobInput {
@@ -50,7 +51,7 @@ fn job(n: u128) -> JobEntry {
     })
 }
 
-fn ids(page: &Page) -> Vec<Uuid> {
+fn ids(page: &Page<()>) -> Vec<Uuid> {
     page.items.iter().map(|s| s.id).collect()
 }
 
@@ -62,14 +63,14 @@ fn query(first: usize, after: Option<After>) -> DiscoverQuery {
     }
 }
 
-fn after_last(page: &Page) -> Option<After> {
+fn after_last(page: &Page<()>) -> Option<After> {
     page.items.last().map(|s| After {
         score: s.scored.total,
         id: s.id,
     })
 }
 
-fn indexed(talents: &[(u128, i32)], max_rankings: usize) -> (Index, Arc<JobEntry>) {
+fn indexed(talents: &[(u128, i32)], max_rankings: usize) -> (Index<()>, Arc<JobEntry<()>>) {
     let r = rates();
     let mut index = Index::new(max_rankings);
     for &(n, rate) in talents {
@@ -180,7 +181,11 @@ fn filters_and_totals() {
     let r = rates();
     let mut index = Index::new(8);
     index.put_talent(id(1), Some(talent(400, "GB")), &ctx(&r));
-    index.put_talent(id(2), Some((talent(450, "FR").0, 2)), &ctx(&r));
+    index.put_talent(
+        id(2),
+        Some((talent(450, "FR").0, UnionStatus::SagAftra)),
+        &ctx(&r),
+    );
     index.put_talent(id(3), Some(talent(5000, "GB")), &ctx(&r));
     index.put_job(id(1000), Some(job(1000)));
     let job = index
@@ -201,7 +206,7 @@ fn filters_and_totals() {
     assert_eq!(ids(&page), vec![id(1), id(2)]);
     assert_eq!(page.total, Some(2));
     q.filter = DiscoverFilter {
-        union_status: Some(2),
+        union_status: Some(UnionStatus::SagAftra),
         ..DiscoverFilter::default()
     };
     assert_eq!(ids(&index.discover(&job, &q, &ctx(&r)).0), vec![id(2)]);
