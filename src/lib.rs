@@ -2,6 +2,7 @@
 //! `http` → `graphql` → `services` → `db`, with `domain` holding the rules they share.
 
 pub mod adapters;
+pub mod clients;
 pub mod configuration;
 pub mod db;
 pub mod documents;

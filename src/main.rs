@@ -51,7 +51,7 @@ enum Command {
     /// Decodes one still from standard input under the given limits (the media workers run
     /// this as a child process per image; not for people).
     #[command(hide = true)]
-    MediaStill(castyou::adapters::sandbox::StillArgs),
+    MediaStill(castyou::clients::sandbox::StillArgs),
 }
 
 #[derive(Subcommand)]
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A still's decoder runs alone, limited, without the server's runtime.
     if let Command::MediaStill(args) = &cli.command {
-        return castyou::adapters::sandbox::still_main(args);
+        return castyou::clients::sandbox::still_main(args);
     }
     actix_web::rt::System::new().block_on(serve_cli(cli))
 }
@@ -122,7 +122,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let pool = db::build_pool(&settings.database)?;
             let docs = castyou::documents::Documents::connect(&settings.mongodb).await?;
             let state = services::AppState::new(settings, pool, docs)?;
-            let hash = services::auth::hash_for_seed(&state, castyou::seed::DEMO_PASSWORD)
+            let hash = services::passwords::hash_for_seed(&state, castyou::seed::DEMO_PASSWORD)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message()))?;
             let mut conn = state.pool.get().await?;

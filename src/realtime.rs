@@ -3,7 +3,6 @@
 //! the bus), the document writer and its relay (MongoDB), the deadline scheduler and the
 //! pipeline registry, and the mailer with its relay. `start` returns their handles; restarts are counted per `ActorName`.
 
-use crate::adapters::ai::Ai;
 use crate::adapters::deadlines::PgDeadlines;
 use crate::adapters::documents::MongoDocuments;
 use crate::adapters::embeddings::{PgEmbeddings, PgSemanticSource};
@@ -11,6 +10,7 @@ use crate::adapters::mail::LettreMail;
 use crate::adapters::matching::PgMatchSource;
 use crate::adapters::outbox::PgOutbox;
 use crate::adapters::redis_bus::RedisBus;
+use crate::clients::ai::Ai;
 use crate::configuration::BusKind;
 use crate::db::outbox::Consumer;
 use crate::services::pipelines::Pipelines;

@@ -2,7 +2,7 @@
 //! endpoint: leases backlog rows, works out which texts changed (content hashes), embeds them,
 //! stores vectors with an `EMBEDDINGS_STORED` event in one transaction, and reads vectors back.
 
-use crate::adapters::ai::Ai;
+use crate::clients::ai::Ai;
 use crate::db::embeddings::{self as store, Subject};
 use crate::db::{self, PgPool};
 use crate::domain::ids::{JobId, UserId};

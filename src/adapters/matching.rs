@@ -6,15 +6,12 @@ use crate::db::models::{Job, TalentProfile};
 use crate::domain::ids::{JobId, UserId};
 use crate::domain::JobStatus;
 use crate::services::events::{self, OutboxEvent};
-use crate::services::matching::{
-    add_job_vectors, add_talent_vectors, job_input, talent_input, weights_of,
-};
+use crate::services::matching::{add_job_vectors, add_talent_vectors, job_record, talent_input};
 use crate::services::AppState;
 use anyhow::Context;
 use castyou_actors::matching::{Change, JobRecord, MatchSource, TalentRecord};
 use castyou_actors::relay::PortFuture;
 use castyou_actors::Event;
-use std::sync::Arc;
 use uuid::Uuid;
 
 pub struct PgMatchSource {
@@ -33,17 +30,6 @@ fn talent_record(profile: &TalentProfile) -> TalentRecord {
         input: talent_input(profile),
         union_status: profile.row.union_status,
     }
-}
-
-/// The index's record of a job; its row travels with it so feed pages need no query.
-pub fn job_record(job: Job) -> anyhow::Result<JobRecord<Job>> {
-    Ok(JobRecord {
-        id: job.row.id.0,
-        input: job_input(&job)?,
-        weights: weights_of(&job),
-        application_deadline: job.row.application_deadline,
-        row: Arc::new(job),
-    })
 }
 
 impl MatchSource for PgMatchSource {

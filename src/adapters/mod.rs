@@ -1,14 +1,10 @@
-//! The server's implementations of the actors' ports, and its clients of outside services.
+//! The server's implementations of the actors' ports: storage, the outbox, the bus, the mail
+//! transport and the indexes' sources, over the services and the database.
 
-pub mod ai;
 pub mod deadlines;
 pub mod documents;
 pub mod embeddings;
-pub mod ffmpeg;
-pub mod imaging;
 pub mod mail;
 pub mod matching;
 pub mod outbox;
 pub mod redis_bus;
-pub mod sandbox;
-pub mod storage;

@@ -6,7 +6,7 @@ use crate::db::models::{ProducerProfile, TalentProfile, User};
 use crate::domain::ids::*;
 use crate::domain::{AuthProvider, Role};
 use crate::errors::AppResult;
-use crate::services::{self, accounts, audit, auth};
+use crate::services::{self, accounts, audit, auth, two_factor};
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
@@ -326,7 +326,8 @@ impl AuthMutation {
         password: Option<String>,
     ) -> Result<TwoFactorSetup> {
         let result =
-            auth::begin_two_factor(state(ctx), &meta(ctx), viewer(ctx), password.as_deref()).await;
+            two_factor::begin_two_factor(state(ctx), &meta(ctx), viewer(ctx), password.as_deref())
+                .await;
         let action = match &result {
             Ok(_) => "TWO_FACTOR_SETUP_STARTED",
             Err(_) => "TWO_FACTOR_SETUP_FAILED",
@@ -346,7 +347,8 @@ impl AuthMutation {
     }
 
     async fn confirm_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
-        let result = auth::confirm_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await;
+        let result =
+            two_factor::confirm_two_factor(state(ctx), &meta(ctx), viewer(ctx), &code).await;
         two_factor(
             ctx,
             result,
@@ -364,7 +366,7 @@ impl AuthMutation {
         code: String,
         password: Option<String>,
     ) -> Result<bool> {
-        let result = auth::disable_two_factor(
+        let result = two_factor::disable_two_factor(
             state(ctx),
             &meta(ctx),
             viewer(ctx),

@@ -4,7 +4,7 @@
 //! is refused before a byte is written), and
 //! `GET /media/files/{key}` serves an object on a signed, expiring URL with HTTP Range support.
 
-use crate::adapters::storage::{LocalStore, UrlError};
+use crate::clients::storage::{LocalStore, UrlError};
 use crate::errors::AppError;
 use crate::services::{media, AppState};
 use actix_web::http::header;

@@ -4,7 +4,7 @@
 //! neither the outbox nor the token table ever holds a usable token.
 
 use super::events::{self, AccountMail, OutboxEvent};
-use super::{audit, auth, gate, signed_in, tokens, AppState, RequestMeta, Viewer};
+use super::{audit, gate, signed_in, tokens, AppState, RequestMeta, Viewer};
 use crate::db::{self, models, PgConn};
 use crate::domain::values::{self, Email};
 use crate::domain::AccountTokenPurpose;
@@ -189,7 +189,7 @@ pub async fn reset_password(
         return Err(bad_token());
     }
     values::password("newPassword", new_password)?;
-    let hash = auth::hash_password(state, new_password.to_string()).await?;
+    let hash = super::passwords::hash_password(state, new_password.to_string()).await?;
     let token_hash = tokens::hash_refresh_token(token.trim());
     let mut conn = state.conn().await?;
     let (user_id, revoked, first_proof) = conn
@@ -221,7 +221,7 @@ pub async fn reset_password(
             db::accounts::void_tokens(c, user.id, AccountTokenPurpose::ResetPassword)
                 .await
                 .context("accounts::void_tokens")?;
-            let revoked = auth::end_every_session(c, user.id, "password reset").await?;
+            let revoked = super::sessions::end_every_session(c, user.id, "password reset").await?;
             Ok((user.id, revoked, first_proof))
         })
         .await?;

@@ -1,19 +1,20 @@
 //! Sign-up, sign-in (password with optional TOTP, or an identity provider), refresh-token
-//! rotation with reuse detection, logout, and two-factor set-up.
+//! rotation with reuse detection, logout, and operators' role changes. Passwords, ending
+//! sessions and two-factor set-up have modules of their own.
 
 use super::identity::IdentityError;
-use super::{gate, signed_in, tokens, AppState, RequestMeta, Viewer};
+use super::passwords::{hash_password, verify_password};
+use super::sessions::end_every_session;
+use super::two_factor::{provider_second_factor, second_factor};
+use super::{gate, tokens, AppState, RequestMeta, Viewer};
 use crate::db::{self, models, PgConn};
 use crate::domain::ids::*;
 use crate::domain::values::{self, Email};
 use crate::domain::{AccountTokenPurpose, AuthProvider, Role};
 use crate::errors::{AppError, AppResult};
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
-use totp_rs::{Secret, TOTP};
 
 /// What a successful sign-in returns.
 #[derive(Debug, Clone)]
@@ -22,63 +23,6 @@ pub struct AuthPayload {
     pub refresh_token: String,
     pub access_token_expires_at: DateTime<Utc>,
     pub user: models::User,
-}
-
-fn argon2(state: &AppState) -> AppResult<Argon2<'static>> {
-    let auth = &state.settings.auth;
-    let params = Params::new(auth.argon2_memory_kib, auth.argon2_iterations, 1, None)
-        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-}
-
-/// Hashes a password as sign-up does (for `castyou seed`, whose accounts share one hash).
-pub async fn hash_for_seed(state: &AppState, password: &str) -> AppResult<String> {
-    hash_password(state, password.to_string()).await
-}
-
-/// Hashes off the async workers: Argon2id is deliberately slow.
-pub(crate) async fn hash_password(state: &AppState, password: String) -> AppResult<String> {
-    let hasher = argon2(state)?;
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        hasher
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
-    })
-    .await
-    .context("password hashing task")?
-    .map_err(AppError::Internal)
-}
-
-/// Verifies off the async workers. Without a stored hash a dummy one is checked, so an unknown
-/// email takes as long as a wrong password.
-async fn verify_password(
-    state: &AppState,
-    password: String,
-    stored: Option<String>,
-) -> AppResult<bool> {
-    let hasher = argon2(state)?;
-    let dummy = dummy_hash(state).await?;
-    tokio::task::spawn_blocking(move || {
-        let (hash, real) = match &stored {
-            Some(h) => (h.as_str(), true),
-            None => (dummy.as_str(), false),
-        };
-        let parsed = PasswordHash::new(hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        Ok(hasher.verify_password(password.as_bytes(), &parsed).is_ok() && real)
-    })
-    .await
-    .context("password verification task")?
-    .map_err(AppError::Internal)
-}
-
-async fn dummy_hash(state: &AppState) -> AppResult<String> {
-    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    DUMMY
-        .get_or_try_init(|| hash_password(state, "castyou-timing-equaliser".to_string()))
-        .await
-        .cloned()
 }
 
 /// Starts a session for `user` and issues its first token pair.
@@ -201,51 +145,6 @@ pub async fn login(
     }
     tracing::info!(user_id = %user.id, "login succeeded");
     start_session(state, &mut conn, user).await
-}
-
-/// With 2FA on, a sign-in needs a current code that was not used before.
-async fn second_factor(
-    state: &AppState,
-    conn: &mut PgConn,
-    user: &models::User,
-    credentials: &models::Credentials,
-    totp_code: Option<&str>,
-) -> AppResult<()> {
-    if !credentials.totp_enabled {
-        return Ok(());
-    }
-    let Some(code) = totp_code else {
-        return Err(AppError::TwoFactorRequired);
-    };
-    let secret = credentials
-        .totp_secret
-        .as_deref()
-        .context("2FA on without a secret")?;
-    let step = check_totp(state, secret, &user.email, code)?
-        .ok_or_else(|| AppError::InvalidCredentials("invalid two-factor code".into()))?;
-    if !db::users::claim_totp_step(conn, user.id, step)
-        .await
-        .context("users::claim_totp_step")?
-    {
-        return Err(AppError::InvalidCredentials(
-            "this two-factor code was already used".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// The 2FA check of a user found by a provider identity.
-async fn provider_second_factor(
-    state: &AppState,
-    conn: &mut PgConn,
-    user: &models::User,
-    totp_code: Option<&str>,
-) -> AppResult<()> {
-    let credentials = db::users::credentials(conn, user.id)
-        .await
-        .context("users::credentials")?
-        .ok_or(AppError::Unauthenticated)?;
-    second_factor(state, conn, user, &credentials, totp_code).await
 }
 
 /// Exchanges a refresh token for a new pair. The presented token stops working; presenting it
@@ -552,218 +451,6 @@ async fn take_over(
         .context("users::find")?
         .ok_or(AppError::Unauthenticated)?;
     start_session(state, conn, user).await
-}
-
-/// Revokes every live session of `user` and records it for every instance (their sockets
-/// close, Redis caches the revocation), in the caller's transaction; returns the sessions.
-pub(crate) async fn end_every_session(
-    conn: &mut PgConn,
-    user: UserId,
-    reason: &str,
-) -> AppResult<Vec<SessionId>> {
-    let revoked = db::sessions::revoke_user_sessions(conn, user, reason)
-        .await
-        .context("sessions::revoke_user_sessions")?;
-    super::events::sessions_revoked(conn, user, &revoked, reason).await?;
-    Ok(revoked)
-}
-
-/// A TOTP secret in the making, before the user proves they stored it.
-#[derive(Debug, Clone)]
-pub struct TwoFactorSetup {
-    pub secret: String,
-    pub otpauth_url: String,
-}
-
-fn totp(state: &AppState, secret_b32: &str, account: &str) -> AppResult<TOTP> {
-    let bytes = Secret::Encoded(secret_b32.to_string())
-        .to_bytes()
-        .map_err(|e| anyhow::anyhow!("decoding a TOTP secret: {e:?}"))?;
-    TOTP::new(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        bytes,
-        Some(state.settings.auth.totp_issuer.clone()),
-        account.to_string(),
-    )
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("building a TOTP: {e}")))
-}
-
-/// The time step whose code matches (the current one or one either side), if any.
-fn check_totp(state: &AppState, secret: &str, account: &str, code: &str) -> AppResult<Option<i64>> {
-    let code = code.trim();
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(None);
-    }
-    let totp = totp(state, secret, account)?;
-    let now = Utc::now().timestamp();
-    let current = now / 30;
-    for step in [current - 1, current, current + 1] {
-        let expected = totp.generate((step * 30) as u64);
-        if constant_time_eq(expected.as_bytes(), code.as_bytes()) {
-            return Ok(Some(step));
-        }
-    }
-    Ok(None)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// A stolen access token must not change how the account signs in: the caller proves it is the
-/// account's owner again, with the password, or by a sign-in (not a refresh) within the
-/// re-authentication window.
-async fn reauthenticate(
-    state: &AppState,
-    meta: &RequestMeta,
-    conn: &mut PgConn,
-    viewer: &Viewer,
-    password: Option<&str>,
-) -> AppResult<()> {
-    if let Some(password) = password {
-        gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
-        let stored = db::users::credentials(conn, viewer.user_id)
-            .await
-            .context("users::credentials")?
-            .and_then(|c| c.password_hash);
-        if stored.is_none() {
-            return Err(AppError::bad_input(
-                "password",
-                "this account signs in through a provider; sign in again instead",
-            ));
-        }
-        if password.len() > 1024 || !verify_password(state, password.to_string(), stored).await? {
-            return Err(AppError::bad_input(
-                "password",
-                "the password is not correct",
-            ));
-        }
-        return Ok(());
-    }
-    let window = chrono::Duration::seconds(state.settings.auth.reauth_window_secs);
-    match db::sessions::started_at(conn, viewer.session_id)
-        .await
-        .context("sessions::started_at")?
-    {
-        Some(signed_in_at) if Utc::now() - signed_in_at <= window => Ok(()),
-        _ => Err(AppError::forbidden(
-            "confirm with your password (or sign in again) to change two-factor settings",
-        )),
-    }
-}
-
-pub async fn begin_two_factor(
-    state: &AppState,
-    meta: &RequestMeta,
-    viewer: Option<Viewer>,
-    password: Option<&str>,
-) -> AppResult<TwoFactorSetup> {
-    let viewer = signed_in(viewer)?;
-    let mut conn = state.conn().await?;
-    let user = db::users::find(&mut conn, viewer.user_id)
-        .await
-        .context("users::find")?
-        .ok_or(AppError::Unauthenticated)?;
-    reauthenticate(state, meta, &mut conn, &viewer, password).await?;
-    if user.totp_enabled {
-        return Err(AppError::conflict(
-            "two-factor authentication is already on; disable it first",
-        ));
-    }
-    let secret = match Secret::generate_secret().to_encoded() {
-        Secret::Encoded(s) => s,
-        Secret::Raw(_) => {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "TOTP secret was not encoded"
-            )))
-        }
-    };
-    let otpauth_url = totp(state, &secret, &user.email)?.get_url();
-    db::users::set_pending_totp(&mut conn, user.id, &secret)
-        .await
-        .context("users::set_pending_totp")?;
-    Ok(TwoFactorSetup {
-        secret,
-        otpauth_url,
-    })
-}
-
-/// Who presents a 2FA code to change their settings: counted as an authentication attempt.
-async fn code_check_subject(
-    state: &AppState,
-    meta: &RequestMeta,
-    viewer: Option<Viewer>,
-) -> AppResult<(PgConn, Viewer, models::User, models::Credentials)> {
-    let viewer = signed_in(viewer)?;
-    gate::count_auth_attempt(state, meta.client_ip.as_deref()).await?;
-    let mut conn = state.conn().await?;
-    let user = db::users::find(&mut conn, viewer.user_id)
-        .await
-        .context("users::find")?
-        .ok_or(AppError::Unauthenticated)?;
-    let credentials = db::users::credentials(&mut conn, viewer.user_id)
-        .await
-        .context("users::credentials")?
-        .ok_or(AppError::Unauthenticated)?;
-    Ok((conn, viewer, user, credentials))
-}
-
-pub async fn confirm_two_factor(
-    state: &AppState,
-    meta: &RequestMeta,
-    viewer: Option<Viewer>,
-    code: &str,
-) -> AppResult<bool> {
-    let (mut conn, viewer, user, credentials) = code_check_subject(state, meta, viewer).await?;
-    if credentials.totp_enabled {
-        return Err(AppError::conflict(
-            "two-factor authentication is already on",
-        ));
-    }
-    let secret = credentials
-        .totp_secret
-        .ok_or_else(|| AppError::conflict("call beginTwoFactorSetup first"))?;
-    let step = check_totp(state, &secret, &user.email, code)?.ok_or_else(|| {
-        AppError::bad_input("code", "the code does not match; check the device clock")
-    })?;
-    db::users::enable_totp(&mut conn, viewer.user_id, step)
-        .await
-        .context("users::enable_totp")?;
-    tracing::info!(user_id = %viewer.user_id, "two-factor authentication enabled");
-    Ok(true)
-}
-
-pub async fn disable_two_factor(
-    state: &AppState,
-    meta: &RequestMeta,
-    viewer: Option<Viewer>,
-    code: &str,
-    password: Option<&str>,
-) -> AppResult<bool> {
-    let (mut conn, viewer, user, credentials) = code_check_subject(state, meta, viewer).await?;
-    let (true, Some(secret)) = (credentials.totp_enabled, credentials.totp_secret) else {
-        return Err(AppError::conflict("two-factor authentication is not on"));
-    };
-    reauthenticate(state, meta, &mut conn, &viewer, password).await?;
-    let step = check_totp(state, &secret, &user.email, code)?
-        .ok_or_else(|| AppError::bad_input("code", "the code does not match"))?;
-    if !db::users::claim_totp_step(&mut conn, viewer.user_id, step)
-        .await
-        .context("users::claim_totp_step")?
-    {
-        return Err(AppError::bad_input(
-            "code",
-            "this code was already used; wait for the next one",
-        ));
-    }
-    db::users::disable_totp(&mut conn, viewer.user_id)
-        .await
-        .context("users::disable_totp")?;
-    tracing::info!(user_id = %viewer.user_id, "two-factor authentication disabled");
-    Ok(true)
 }
 
 /// Resolves a bearer token to the caller. Bad, expired or foreign tokens are UNAUTHENTICATED;

@@ -14,7 +14,7 @@
 //! fallback, never an invented fact.
 
 use super::{events, jobs, signed_in, AppState};
-use crate::adapters::ai::{Ai, AiError, ChatReply, Usage};
+use crate::clients::ai::{Ai, AiError, ChatReply, Usage};
 use crate::db::models::Job;
 use crate::db::{self, PgConn};
 use crate::domain::ids::JobId;

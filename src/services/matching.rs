@@ -3,7 +3,6 @@
 //! breakdown for the people entitled to see it.
 
 use super::{events, jobs, signed_in, AppState, Viewer};
-use crate::adapters::matching::job_record;
 use crate::db::models::{Job, TalentProfile};
 use crate::db::{self};
 use crate::documents::explain::{verdict_letter, ExplainDoc, LoggedTalent, LoggedWeight};
@@ -223,6 +222,17 @@ pub fn job_input(job: &Job) -> anyhow::Result<model::JobInput> {
         shoot_start: row.shoot_start.map(|d| d.date_naive()),
         shoot_end: row.shoot_end.map(|d| d.date_naive()),
         vector: None,
+    })
+}
+
+/// The match index's record of a job; its row travels with it so feed pages need no query.
+pub fn job_record(job: Job) -> anyhow::Result<castyou_actors::matching::JobRecord<Job>> {
+    Ok(castyou_actors::matching::JobRecord {
+        id: job.row.id.0,
+        input: job_input(&job)?,
+        weights: weights_of(&job),
+        application_deadline: job.row.application_deadline,
+        row: Arc::new(job),
     })
 }
 

@@ -13,10 +13,10 @@
 use super::events;
 use super::media::{MediaKind, ProcessingReport, Rendition, Step};
 use super::AppState;
-use crate::adapters::ffmpeg::{self, ToolError, Tools};
-use crate::adapters::imaging;
-use crate::adapters::sandbox::{StillError, StillRunner};
-use crate::adapters::storage::{key_of, FULL, LARGE, POSTER, SMALL};
+use crate::clients::ffmpeg::{self, ToolError, Tools};
+use crate::clients::imaging;
+use crate::clients::sandbox::{StillError, StillRunner};
+use crate::clients::storage::{key_of, FULL, LARGE, POSTER, SMALL};
 use crate::db;
 use crate::db::media::{MediaRow, Processed};
 use crate::errors::AppError;

@@ -155,7 +155,7 @@ async fn semantic_list(state: &AppState, user: UserId, query: &str, wanted: bool
 /// The query's vector: from Redis when cached, else from the endpoint (then cached).
 async fn query_vector(
     state: &AppState,
-    ai: &crate::adapters::ai::Ai,
+    ai: &crate::clients::ai::Ai,
     user: UserId,
     query: &str,
 ) -> Option<Vec<f32>> {

@@ -4,7 +4,7 @@
 use crate::helpers::{
     assert_bad_input, assert_error, spawn_app, spawn_app_with, TestApp, TestUser,
 };
-use castyou::adapters::storage::LocalStore;
+use castyou::clients::storage::LocalStore;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 

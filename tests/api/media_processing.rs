@@ -97,7 +97,7 @@ fn sideways_jpeg(w: u16, h: u16) -> Vec<u8> {
 }
 
 fn jpeg_size(bytes: &[u8]) -> (u32, u32) {
-    castyou::adapters::imaging::jpeg_size(bytes).expect("a JPEG")
+    castyou::clients::imaging::jpeg_size(bytes).expect("a JPEG")
 }
 
 /// Requests an upload, sends `bytes` exactly as the answer says, and returns the item's id.

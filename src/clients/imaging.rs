@@ -12,7 +12,7 @@
 //! copy (`full`) is the upload with its metadata dropped from the container, losslessly: only
 //! the orientation (a minimal EXIF) and the colour profile stay.
 //!
-//! The decoders run in a child process (`adapters::sandbox`) whose time and memory are limited
+//! The decoders run in a child process (`clients::sandbox`) whose time and memory are limited
 //! from outside: a decoder that ignores a limit is killed, not trusted.
 
 use fast_image_resize as fir;

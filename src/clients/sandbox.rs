@@ -9,7 +9,7 @@
 //!   reads a byte; the parent kills it when `timeout` passes. A child that dies (out of memory,
 //!   out of CPU time, a panic) refuses the image with a plain reason.
 //! - ffprobe and ffmpeg get `RLIMIT_AS` and `RLIMIT_CPU` between fork and exec
-//!   (`limit_command`); `adapters::ffmpeg` kills them at their wall-clock timeout.
+//!   (`limit_command`); `clients::ffmpeg` kills them at their wall-clock timeout.
 
 use super::imaging::{self, ImageLimits, Processed, Refused, Rendition};
 use serde::{Deserialize, Serialize};
