@@ -3,7 +3,7 @@
 
 Prints the cycles (strongly connected components of more than one file) that span more than
 one folder, and every import of a higher layer from a lower one (the layers, lowest first:
-domain, db, documents, clients, services, adapters, graphql, live, http). Exits 1 when it finds either,
+domain, db, documents, clients, services, adapters, graphql, http, live). Exits 1 when it finds either,
 so it can guard a change: `python3 scripts/import-graph.py`.
 
 `crate::a::b` and `super::` paths (in `use` lines, grouped imports one level deep included,
@@ -16,7 +16,7 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 LAYERS = [
-    "domain", "db", "documents", "clients", "services", "adapters", "graphql", "live", "http"
+    "domain", "db", "documents", "clients", "services", "adapters", "graphql", "http", "live"
 ]
 
 

@@ -1,5 +1,6 @@
 //! CastYou: the casting platform's GraphQL server. `startup` wires the parts; requests flow
-//! `http` → `graphql` → `services` → `db`, with `domain` holding the rules they share.
+//! `http` (and `live`, for websockets) → `graphql` → `services` → `db` / `documents` /
+//! `clients`, with `domain` holding the rules they share; `adapters` give the actors their ports.
 
 pub mod adapters;
 pub mod clients;
@@ -10,7 +11,7 @@ pub mod domain;
 pub mod errors;
 pub mod graphql;
 pub mod http;
-pub mod realtime;
+pub mod live;
 pub mod seed;
 pub mod services;
 pub mod startup;

@@ -9,7 +9,6 @@ pub mod errors;
 pub mod fliers;
 pub mod groups;
 pub mod jobs;
-pub mod live;
 pub mod loaders;
 pub mod matching;
 pub mod media;

@@ -4,7 +4,6 @@
 //! follows a media item's processing for its owner.
 
 use super::documents::NotificationNode;
-use super::live::{AdmissionProbe, CohortSubscribers};
 use super::matching::Match;
 use super::media::MediaItem;
 use super::{state, viewer};
@@ -23,6 +22,16 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// In a request's data: only authorise the subscription, return no events. A websocket
+/// connection runs each subscription that would join a cohort once with this before it joins
+/// (`live::cohorts`), so a member never gets events it could not subscribe to itself.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmissionProbe;
+
+/// In a cohort's request data: how many subscribers its hub subscription stands for.
+#[derive(Debug, Clone, Default)]
+pub struct CohortSubscribers(pub std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 /// One change in a job's pipeline, decoded once per event and shared by every subscriber.
 pub struct PipelineEvent(Arc<PipelinePayload>);

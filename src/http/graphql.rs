@@ -8,8 +8,8 @@ use crate::graphql::cost::Analysis;
 use crate::graphql::errors;
 use crate::graphql::loaders::LazyLoaders;
 use crate::graphql::{CastYouSchema, QueryCost, RequestContext};
+use crate::http::client_ip::TrustedProxies;
 use crate::http::over_http::{self, Answer, Body, Cache};
-use crate::http::websocket::{self, Initialised, SessionBinding, SocketContext, WsLimits};
 use crate::services::{auth, gate, persisted_queries, AppState, RequestMeta};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -17,8 +17,6 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::oneshot;
 use tracing_actix_web::RequestId;
 
 /// The bearer token of `Authorization`, if any.
@@ -34,9 +32,9 @@ pub fn bearer(value: Option<&HeaderValue>) -> Result<Option<&str>, AppError> {
 }
 
 /// Where the request came from: the TCP peer, or the address trusted proxies forwarded for.
-pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
+pub fn request_meta(req: &HttpRequest, proxies: &TrustedProxies) -> RequestMeta {
     meta_of(
-        state,
+        proxies,
         req.peer_addr().map(|a| a.ip()),
         req.headers(),
         req.extensions().get::<RequestId>().map(|id| id.to_string()),
@@ -46,12 +44,12 @@ pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
 /// What is known of a request's caller: the client address (through trusted proxies), the
 /// user agent (at most 256 characters) and the request id.
 pub fn meta_of(
-    state: &AppState,
+    proxies: &TrustedProxies,
     peer: Option<std::net::IpAddr>,
     headers: &header::HeaderMap,
     request_id: Option<String>,
 ) -> RequestMeta {
-    let client_ip = state.proxies.client(peer, headers).map(|ip| ip.to_string());
+    let client_ip = proxies.client(peer, headers).map(|ip| ip.to_string());
     RequestMeta {
         client_ip,
         user_agent: headers
@@ -267,6 +265,7 @@ pub async fn graphql_post(
     state: web::Data<AppState>,
     documents: web::Data<errors::DocumentCache>,
     cost: web::Data<Arc<QueryCost>>,
+    proxies: web::Data<Arc<TrustedProxies>>,
 ) -> HttpResponse {
     let Some(media) = over_http::negotiate(req.headers()) else {
         return not_acceptable();
@@ -275,7 +274,7 @@ pub async fn graphql_post(
         Ok(v) => v,
         Err(answer) => return answer.into_response(media),
     };
-    let meta = request_meta(&req, &state);
+    let meta = request_meta(&req, &proxies);
     let exec = Exec {
         schema: &schema,
         state: &state,
@@ -356,6 +355,7 @@ pub async fn graphql_get(
     state: web::Data<AppState>,
     documents: web::Data<errors::DocumentCache>,
     cost: web::Data<Arc<QueryCost>>,
+    proxies: web::Data<Arc<TrustedProxies>>,
 ) -> HttpResponse {
     let params = web::Query::<GetParams>::from_query(req.query_string()).map(|q| q.into_inner());
     let asks_nothing = matches!(&params, Ok(p) if p.query.is_none() && p.extensions.is_none());
@@ -376,7 +376,7 @@ pub async fn graphql_get(
         Ok(request) => request,
         Err(message) => return Answer::malformed(&message).into_response(media),
     };
-    let meta = request_meta(&req, &state);
+    let meta = request_meta(&req, &proxies);
     let exec = Exec {
         schema: &schema,
         state: &state,
@@ -399,94 +399,6 @@ pub async fn graphiql() -> HttpResponse {
                 .endpoint("/graphql")
                 .finish(),
         )
-}
-
-/// The bearer token of a websocket's `connection_init` payload:
-/// `{"Authorization": "Bearer <token>"}` or `{"token": "<token>"}`.
-fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
-    let header = payload
-        .get("Authorization")
-        .or_else(|| payload.get("authorization"))
-        .and_then(|v| v.as_str());
-    if let Some(header) = header {
-        let value = HeaderValue::from_str(header).map_err(|_| AppError::Unauthenticated)?;
-        return Ok(bearer(Some(&value))?.map(str::to_string));
-    }
-    Ok(payload
-        .get("token")
-        .and_then(|v| v.as_str())
-        .map(str::to_string))
-}
-
-/// What serves one upgraded GraphQL websocket (from `http::upgrade`, which checked the handshake
-/// and took `address_slot`) until it closes or `shutdown` resolves.
-#[allow(clippy::too_many_arguments)]
-pub fn serve_socket(
-    socket: websocket::Socket,
-    protocol: async_graphql::http::WebSocketProtocols,
-    worker: &std::rc::Rc<websocket::Worker>,
-    metrics: &Arc<crate::http::metrics::Metrics>,
-    meta: RequestMeta,
-    address_slot: Box<dyn Send>,
-    shutdown: impl std::future::Future<Output = ()> + 'static,
-) -> impl std::future::Future<Output = ()> {
-    let state = worker.state.clone();
-    let realtime = &state.settings.realtime;
-    let limits = WsLimits {
-        init_timeout: Duration::from_secs(realtime.ws_init_timeout_secs),
-        keepalive: Duration::from_secs(realtime.ws_keepalive_secs),
-        max_subscriptions: realtime.max_subscriptions_per_connection,
-        outbox: realtime.subscriber_queue,
-        outbox_bytes: realtime.ws_max_unsent_bytes,
-        messages_per_sec: realtime.ws_messages_per_sec,
-        message_burst: realtime.ws_message_burst,
-    };
-    let cx = SocketContext {
-        worker: worker.clone(),
-        client_ip: meta.client_ip.clone(),
-        // Counts the socket while it is open.
-        hold: Box::new((address_slot, metrics.websocket_opened())),
-    };
-    let on_init = move |init: serde_json::Value| -> websocket::Init {
-        Box::pin(async move {
-            // Every subscription needs a user: a connection without a token is refused.
-            let token = init_token(&init)?.ok_or(AppError::Unauthenticated)?;
-            let (viewer, expires_at) = state
-                .tokens
-                .verify_access_until(&token)
-                .ok_or(AppError::Unauthenticated)?;
-            gate::admit(&state, meta.client_ip.as_deref(), Some(&viewer), 1).await?;
-            let (end, ended) = oneshot::channel();
-            let slot = state.live.bind(&viewer, end)?;
-            let left = (expires_at - chrono::Utc::now())
-                .to_std()
-                .unwrap_or_default();
-            let mut data = async_graphql::Data::default();
-            data.insert(state.clone());
-            data.insert(LazyLoaders::new(state.pool.clone()));
-            data.insert(RequestContext {
-                viewer: Some(viewer),
-                meta,
-            });
-            Ok(Initialised {
-                data: Arc::new(data),
-                viewer,
-                binding: SessionBinding {
-                    expires_at: tokio::time::Instant::now() + left,
-                    ended,
-                    hold: Box::new(slot),
-                },
-            })
-        })
-    };
-    let setup = websocket::Setup {
-        socket,
-        cx,
-        on_init: Box::new(on_init),
-        limits,
-        protocol,
-    };
-    websocket::run(Box::new(setup), Box::pin(shutdown))
 }
 
 #[cfg(test)]

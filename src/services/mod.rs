@@ -48,10 +48,6 @@ pub struct AppState {
     pub revocation: Arc<gate::RevocationCache>,
     /// Rate-limit counters of this instance, for while Redis is unreachable.
     pub local_limits: Arc<gate::LocalLimits>,
-    /// Whose forwarding headers name the client.
-    pub proxies: Arc<crate::http::client_ip::TrustedProxies>,
-    /// This instance's open websockets, by user and address.
-    pub live: Arc<crate::http::live_sessions::LiveSessions>,
     /// Exchange rates the matching model compares pay in.
     pub rates: Arc<castyou_model::ExchangeRates>,
     /// This instance's match index (filled and kept current by the `MatchIndex` actor).
@@ -89,17 +85,12 @@ impl AppState {
         )?;
         let tokens = tokens::TokenKeys::new(&settings.auth)?;
         let identity = identity::IdentityVerifier::new(settings.auth.identity_providers.clone())?;
-        let live = crate::http::live_sessions::LiveSessions::new(
-            settings.realtime.max_sockets_per_user,
-            settings.realtime.max_sockets_per_address,
-        );
+
         let rates = Arc::new(castyou_model::ExchangeRates::from_map(
             &settings.matching.base_currency,
             &settings.matching.rates,
         ));
-        let proxies = Arc::new(crate::http::client_ip::TrustedProxies::new(
-            &settings.application.trusted_proxies,
-        ));
+
         let matching = settings.matching.clone();
         let ai = crate::clients::ai::Ai::from_settings(&settings.ai)?;
         let media_store = Arc::new(crate::clients::storage::MediaStore::from_settings(
@@ -121,8 +112,6 @@ impl AppState {
             identity: Arc::new(identity),
             revocation: Arc::new(gate::RevocationCache::default()),
             local_limits: Arc::new(gate::LocalLimits::default()),
-            proxies,
-            live,
             matches: castyou_actors::MatchIndexHandle::new(
                 Arc::clone(&rates),
                 matching.ranking_cache_jobs,

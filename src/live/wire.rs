@@ -27,6 +27,13 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::WebSocketStream;
+
+/// An upgraded connection (see `upgrade`) as the connection's task reads and writes it: its
+/// writes ordered with the cohorts' direct writes.
+pub type Socket = WebSocketStream<WireStream>;
 
 /// Chunks of `pending` written in one vectored write, at most.
 const WRITE_SLICES: usize = 32;
@@ -187,23 +194,19 @@ impl Wire {
     }
 }
 
-/// A server's (unmasked) text frame header for a payload of `len` bytes: FIN + text, then the
-/// length in 7, 7+16 or 7+64 bits.
+/// A server's (unmasked, final) text frame header for a payload of `len` bytes, as tungstenite
+/// writes it: the bytes and how many of them there are.
 fn frame_header(len: usize) -> ([u8; 10], usize) {
-    let mut header = [0u8; 10];
-    header[0] = 0x81;
-    if len < 126 {
-        header[1] = len as u8;
-        (header, 2)
-    } else if let Ok(short) = u16::try_from(len) {
-        header[1] = 126;
-        header[2..4].copy_from_slice(&short.to_be_bytes());
-        (header, 4)
-    } else {
-        header[1] = 127;
-        header[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-        (header, 10)
-    }
+    let header = FrameHeader {
+        opcode: OpCode::Data(Data::Text),
+        ..FrameHeader::default()
+    };
+    let mut bytes = [0u8; 10];
+    let mut out: &mut [u8] = &mut bytes;
+    // Ten bytes hold any header without a mask: the write cannot fall short.
+    let written = header.format(len as u64, &mut out).is_ok();
+    let used = if written { 10 - out.len() } else { 0 };
+    (bytes, used)
 }
 
 /// The connection as tungstenite sees it: reads from the socket; writes join `pending` (after

@@ -15,14 +15,15 @@
 //! subscribe to itself.
 //!
 //! A cohort writes each member's frame straight to its socket when nothing of that connection
-//! waits to be written (`http::wire`): no task is woken, no queue touched. Otherwise the
+//! waits to be written (`wire`): no task is woken, no queue touched. Otherwise the
 //! delivery goes to the connection's **outbox**, one bounded queue per connection drained by
 //! the connection's task. A member whose outbox is full is cut off: it leaves the cohort and
 //! its connection ends the subscription with CONFLICT once it has written what was queued.
 
+use super::wire::{Sent, Wire};
 use crate::domain::ids::UserId;
 use crate::domain::Role;
-use crate::http::wire::{Sent, Wire};
+pub use crate::graphql::subscriptions::{AdmissionProbe, CohortSubscribers};
 use actix_web::web::Bytes;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection};
 use futures_util::stream::BoxStream;
@@ -31,8 +32,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Waker;
 
 /// Root fields whose subscribers may share one execution.
@@ -41,14 +41,6 @@ pub const SHARED_ROOTS: [&str; 3] = [
     "myApplicationUpdates",
     "notifications",
 ];
-
-/// In a request's data: only authorise the subscription, return no events (see the module).
-#[derive(Debug, Clone, Copy)]
-pub struct AdmissionProbe;
-
-/// In a cohort's request data: how many subscribers its hub subscription stands for.
-#[derive(Debug, Clone, Default)]
-pub struct CohortSubscribers(pub Arc<AtomicUsize>);
 
 /// Everything that can change what a cohort's members see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -214,14 +214,14 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// Watches for revoked sessions for as long as the process runs: the `Sessions` topic of the
 /// hub (each event ends its sockets and is cached in Redis for HTTP), and a periodic sweep.
-pub fn start_watching(state: AppState, hub: Addr<NotificationHub>) {
-    let sweeper = state.clone();
+pub fn start_watching(state: AppState, live: Arc<LiveSessions>, hub: Addr<NotificationHub>) {
+    let (sweeper, swept) = (state.clone(), Arc::clone(&live));
     actix_web::rt::spawn(async move {
         let mut every = tokio::time::interval(SWEEP_EVERY);
         every.tick().await;
         loop {
             every.tick().await;
-            if let Err(e) = sweep(&sweeper).await {
+            if let Err(e) = sweep(&sweeper, &swept).await {
                 tracing::warn!(error = %e, "could not re-check the sessions of open websockets");
             }
         }
@@ -245,14 +245,12 @@ pub fn start_watching(state: AppState, hub: Addr<NotificationHub>) {
                 let OutboxEvent::SessionsRevoked(revoked) = &*decoded else {
                     continue;
                 };
-                let ended = state
-                    .live
-                    .revoke(Some(revoked.user_id), &revoked.session_ids);
+                let ended = live.revoke(Some(revoked.user_id), &revoked.session_ids);
                 tracing::info!(ended, reason = %revoked.reason, "sessions revoked");
                 gate::cache_revoked_sessions(&state, &revoked.session_ids).await;
             }
             // The hub restarted or cut this watcher off: what was missed, the sweep finds.
-            if let Err(e) = sweep(&state).await {
+            if let Err(e) = sweep(&state, &live).await {
                 tracing::warn!(error = %e, "could not re-check the sessions of open websockets");
             }
         }
@@ -260,15 +258,15 @@ pub fn start_watching(state: AppState, hub: Addr<NotificationHub>) {
 }
 
 /// Ends the sockets whose sessions PostgreSQL says are revoked.
-async fn sweep(state: &AppState) -> anyhow::Result<()> {
-    let bound = state.live.bound_sessions();
+async fn sweep(state: &AppState, live: &LiveSessions) -> anyhow::Result<()> {
+    let bound = live.bound_sessions();
     if bound.is_empty() {
         return Ok(());
     }
     let mut conn = state.pool.get().await?;
     let revoked = crate::db::sessions::revoked_among(&mut conn, &bound).await?;
     if !revoked.is_empty() {
-        let ended = state.live.revoke(None, &revoked);
+        let ended = live.revoke(None, &revoked);
         tracing::info!(ended, "sockets of revoked sessions closed by the sweep");
     }
     Ok(())

@@ -5,9 +5,10 @@ use crate::configuration::Settings;
 use crate::documents::Documents;
 use crate::graphql::{self, SchemaLimits};
 use crate::http;
-use crate::http::live_sessions;
+use crate::http::client_ip::TrustedProxies;
 use crate::http::metrics::Metrics;
-use crate::realtime::RealtimeActors;
+use crate::live;
+use crate::live::sessions::LiveSessions;
 use crate::services::pipelines::Pipelines;
 use crate::services::{gate, AppState};
 use crate::{db, telemetry};
@@ -17,6 +18,7 @@ use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryEx
 use actix_web::dev::AppConfig;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use actors::RealtimeActors;
 use anyhow::Context;
 use castyou_actors::NotificationHub;
 use std::net::TcpListener;
@@ -25,6 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 
+pub mod actors;
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -32,6 +36,8 @@ pub struct Application {
     operations: Server,
     state: AppState,
     actors: RealtimeActors,
+    /// This instance's open websockets, waited for at shutdown.
+    sessions: Arc<LiveSessions>,
 }
 
 impl Application {
@@ -56,7 +62,15 @@ impl Application {
             actors.restarts.clone(),
             actors.mail_failures.clone(),
         );
-        live_sessions::start_watching(state.clone(), actors.hub.clone());
+        let realtime = &state.settings.realtime;
+        let sessions = LiveSessions::new(
+            realtime.max_sockets_per_user,
+            realtime.max_sockets_per_address,
+        );
+        live::sessions::start_watching(state.clone(), Arc::clone(&sessions), actors.hub.clone());
+        let proxies = Arc::new(TrustedProxies::new(
+            &state.settings.application.trusted_proxies,
+        ));
 
         let app = &state.settings.application;
         let limits = SchemaLimits {
@@ -72,7 +86,14 @@ impl Application {
         let ops_listener = bind(&ops.host, ops.port, "operations.host:port")?;
         let operations_port = ops_listener.local_addr()?.port();
         let metrics = web::Data::new(metrics);
-        let server = serve(listener, state.clone(), schema, metrics.clone(), cost)?;
+        let edge = Edge {
+            schema,
+            metrics: metrics.clone(),
+            cost,
+            sessions: Arc::clone(&sessions),
+            proxies,
+        };
+        let server = serve(listener, state.clone(), edge)?;
         let operations = serve_operations(ops_listener, state.clone(), metrics)?;
         tracing::info!(address = %format!("http://{}:{port}/graphql", app.host), "listening");
         tracing::info!(address = %format!("http://{}:{operations_port}/metrics", ops.host), "operations listening");
@@ -83,6 +104,7 @@ impl Application {
             operations,
             state,
             actors,
+            sessions,
         })
     }
 
@@ -124,9 +146,9 @@ impl Application {
         // Websockets run as tasks of their own: they were told to close (1001) when the stop
         // began, and finish their close handshakes here.
         let limit = Duration::from_secs(self.state.settings.application.shutdown_timeout_secs);
-        if !self.state.live.drained(limit).await {
+        if !self.sessions.drained(limit).await {
             tracing::warn!(
-                open = self.state.live.open_sockets(),
+                open = self.sessions.open_sockets(),
                 "websockets still open at the shutdown timeout"
             );
         }
@@ -198,15 +220,25 @@ fn start_preparing(docs: Documents) {
 }
 
 /// The public listener: every HTTP route through actix-web's middleware, and websocket upgrades
-/// handed by actix-http to `http::upgrade` (which leaves the HTTP dispatcher behind). Built on
+/// handed by actix-http to `live::upgrade` (which leaves the HTTP dispatcher behind). Built on
 /// `actix-server` the way `HttpServer::listen` builds it, plus the upgrade service.
-fn serve(
-    listener: TcpListener,
-    state: AppState,
+/// What the public listener's workers share.
+struct Edge {
     schema: graphql::CastYouSchema,
     metrics: web::Data<Arc<Metrics>>,
     cost: Arc<graphql::QueryCost>,
-) -> anyhow::Result<Server> {
+    sessions: Arc<LiveSessions>,
+    proxies: Arc<TrustedProxies>,
+}
+
+fn serve(listener: TcpListener, state: AppState, edge: Edge) -> anyhow::Result<Server> {
+    let Edge {
+        schema,
+        metrics,
+        cost,
+        sessions,
+        proxies,
+    } = edge;
     let address = listener.local_addr()?;
     let settings = state.settings.clone();
     let app = &settings.application;
@@ -222,17 +254,19 @@ fn serve(
             tracing::warn!(error = %e, "worker shares the process-wide connections");
             state.clone()
         });
-        let upgrades = Rc::new(http::upgrade::Upgrades {
-            worker: Rc::new(http::websocket::Worker {
+        let upgrades = Rc::new(live::upgrade::Upgrades {
+            worker: Rc::new(live::Worker {
                 state: worker_state.clone(),
                 schema: schema.clone(),
                 cost: cost.clone(),
-                cohorts: graphql::live::Cohorts::new(metrics.cohort_gauge()),
+                cohorts: live::cohorts::Cohorts::new(metrics.cohort_gauge()),
+                sessions: Arc::clone(&sessions),
+                proxies: Arc::clone(&proxies),
             }),
             metrics: metrics.get_ref().clone(),
             shutdown: shutdown.clone(),
         });
-        let graphql_resource = web::resource(http::upgrade::GRAPHQL_PATH)
+        let graphql_resource = web::resource(live::upgrade::GRAPHQL_PATH)
             .route(web::post().to(http::graphql::graphql_post))
             .route(web::get().to(http::graphql::graphql_get));
         let app = App::new()
@@ -241,6 +275,7 @@ fn serve(
             .app_data(web::Data::new(schema.clone()))
             .app_data(metrics.clone())
             .app_data(web::Data::new(cost.clone()))
+            .app_data(web::Data::new(Arc::clone(&proxies)))
             .app_data(web::PayloadConfig::new(body_limit))
             .wrap(middleware::from_fn(http::metrics::record))
             .wrap(middleware::from_fn(http::middleware::request_id_header))

@@ -14,10 +14,12 @@
 //! handshake (400), an origin not on the allowlist (403), no GraphQL subprotocol offered (400),
 //! and an address over its share of sockets (429).
 
+use super::protocol::Protocol;
+use super::sessions::AddressSlot;
+use super::wire::{Socket, Wire, WireStream};
+use super::Worker;
 use crate::http::graphql;
 use crate::http::metrics::Metrics;
-use crate::http::websocket::{Socket, Worker};
-use crate::http::wire::{Wire, WireStream};
 use actix_codec::Framed;
 use actix_http::body::BodySize;
 use actix_http::h1::{self, Message as H1Message};
@@ -85,7 +87,7 @@ impl Upgrades {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().to_string();
         let meta = graphql::meta_of(
-            &self.worker.state,
+            &self.worker.proxies,
             request.head().peer_addr.map(|a| a.ip()),
             request.headers(),
             Some(request_id.clone()),
@@ -126,13 +128,14 @@ impl Upgrades {
                         "websocket open"
                     );
                     let shutdown = self.shutdown.clone();
-                    let session = graphql::serve_socket(
+                    // Counts the socket while it is open.
+                    let hold = Box::new((address_slot, self.metrics.websocket_opened()));
+                    let session = super::init::serve(
                         socket,
-                        protocol,
+                        Protocol(protocol),
                         &self.worker,
-                        &self.metrics,
                         meta,
-                        Box::new(address_slot),
+                        hold,
                         async move { shutdown.notified().await },
                     );
                     // The session is a task of its own: the connection's task (actix-http's
@@ -159,7 +162,7 @@ impl Upgrades {
         &self,
         request: &Request,
         client_ip: Option<&str>,
-    ) -> Result<(WebSocketProtocols, crate::http::live_sessions::AddressSlot), Refusal> {
+    ) -> Result<(WebSocketProtocols, AddressSlot), Refusal> {
         if request.path() != GRAPHQL_PATH {
             return Err(Refusal::new(
                 StatusCode::NOT_FOUND,
@@ -200,8 +203,7 @@ impl Upgrades {
         })?;
         let slot = self
             .worker
-            .state
-            .live
+            .sessions
             .open(client_ip)
             .map_err(|e| Refusal::new(StatusCode::TOO_MANY_REQUESTS, e.code(), e.message()))?;
         Ok((protocol, slot))
