@@ -10,6 +10,7 @@
 //! - `embeddings`: `EmbeddingWorker`, which turns changed profile and job text into vectors.
 //! - `documents`: `DocumentWriter`, which stores each event's documents, then pushes them live.
 //! - `mailer`: `Mailer`, which sends account mail from the outbox, retrying with backoff.
+//! - `kept`: the shell every in-memory index kept current by events runs in.
 //! - `matching`: `MatchIndex`, every talent's and OPEN job's matching features in memory.
 //! - `semantic`: `SemanticIndex`, an HNSW index over the talents' profile vectors.
 //! - `pipeline`: `PipelineRegistry`, one `PipelineActor` per busy job, serializing its moves.
@@ -20,6 +21,7 @@ pub mod documents;
 pub mod embeddings;
 pub mod events;
 pub mod hub;
+pub mod kept;
 pub mod mailer;
 pub mod matching;
 pub mod pipeline;
@@ -32,6 +34,7 @@ pub use documents::{DocumentPort, DocumentWriter};
 pub use embeddings::{EmbeddingPort, EmbeddingStats, EmbeddingWorker};
 pub use events::{Event, Topic};
 pub use hub::{Deliver, NotificationHub, Subscribe, Subscription};
+pub use kept::{KeptIndex, KeptIndexActor, KeptStats};
 pub use mailer::{MailFailures, MailPort, Mailer};
 pub use matching::{MatchIndex, MatchIndexHandle, MatchSource};
 pub use pipeline::{PipelinePort, PipelineRegistry};

@@ -5,27 +5,21 @@
 //!
 //! HNSW cannot delete: a talent re-embedded gets a new node and the old one is skipped in
 //! answers (a tombstone). When tombstones pass a quarter of the live nodes the index is rebuilt
-//! in the background while the old one keeps answering. Vectors are normalised, so the dot
+//! in the background while the old one keeps answering. The shell that loads it, follows the
+//! events and reloads on failure is the kept index's (see `kept`). Vectors are normalised, so the dot
 //! product is the cosine similarity.
 
 use crate::events::{Event, Topic};
-use crate::hub::{NotificationHub, Subscribe, Unsubscribe};
+use crate::kept::{Kept, KeptIndex, KeptIndexActor, KeptStats};
 use crate::relay::PortFuture;
-use actix::prelude::*;
-use chrono::{DateTime, Utc};
 use hnsw_rs::prelude::{Distance, Hnsw};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use uuid::Uuid;
 
-const EVENT_QUEUE: usize = 65_536;
-const RETRY: Duration = Duration::from_secs(2);
-/// HNSW layers (log_M of the largest index we expect is far below).
 /// Vectors from which a build inserts on every core.
 const PARALLEL_BUILD_FROM: usize = 10_000;
-
+/// HNSW layers (log_M of the largest index we expect is far below).
 const MAX_LAYERS: usize = 16;
 
 /// Where the index reads from.
@@ -219,63 +213,111 @@ impl std::error::Error for SemanticError {}
 /// What `/readyz` and `/metrics` show.
 #[derive(Debug, Clone, Default)]
 pub struct SemanticStats {
-    pub built: bool,
+    /// What every kept index reports (built, builds, events applied, ...).
+    pub kept: KeptStats,
     pub vectors: usize,
     pub tombstones: usize,
-    pub builds: u64,
-    pub last_build: Option<Duration>,
-    pub built_at: Option<DateTime<Utc>>,
-    pub updates: u64,
 }
 
-struct Shared {
-    index: RwLock<Option<VectorIndex>>,
-    built: AtomicBool,
-    stats: Mutex<SemanticStats>,
+/// The actor that keeps the semantic index.
+pub type SemanticIndex = KeptIndexActor<Semantic>;
+
+/// The semantic index as a kept index: how its graph is built, and how it loads and changes.
+pub struct Semantic {
+    params: HnswParams,
+}
+
+impl KeptIndex for Semantic {
+    type Data = VectorIndex;
+    /// Talents whose vectors changed.
+    type Change = Vec<Uuid>;
+    type Source = dyn SemanticSource;
+    const NAME: &'static str = "semantic index";
+    const TOPIC: Topic = Topic::Matching;
+
+    fn load(self: &Arc<Self>, source: &Arc<Self::Source>, batch: usize) -> PortFuture<VectorIndex> {
+        Box::pin(build(Arc::clone(source), self.params, batch))
+    }
+
+    fn changes(source: &Self::Source, event: &Event) -> Vec<Vec<Uuid>> {
+        let talents = source.changed(event);
+        match talents.is_empty() {
+            true => Vec::new(),
+            false => vec![talents],
+        }
+    }
+
+    fn apply(
+        self: &Arc<Self>,
+        source: &Arc<Self::Source>,
+        kept: &Arc<Kept<Self>>,
+        talents: Vec<Uuid>,
+    ) -> PortFuture<bool> {
+        let (source, kept) = (Arc::clone(source), Arc::clone(kept));
+        Box::pin(async move {
+            let current = source.current(talents).await?;
+            let reload = tokio::task::spawn_blocking(move || {
+                let mut guard = kept.write();
+                let Some(index) = guard.as_mut() else {
+                    return false;
+                };
+                for (talent, vector) in current {
+                    index.put(talent, vector);
+                }
+                index.needs_rebuild()
+            })
+            .await?;
+            Ok(reload)
+        })
+    }
 }
 
 /// Searches this instance's semantic index; cheap to clone.
 #[derive(Clone)]
 pub struct SemanticHandle {
-    shared: Arc<Shared>,
+    kept: Arc<Kept<Semantic>>,
 }
 
 impl Default for SemanticHandle {
     fn default() -> Self {
-        SemanticHandle {
-            shared: Arc::new(Shared {
-                index: RwLock::new(None),
-                built: AtomicBool::new(false),
-                stats: Mutex::new(SemanticStats::default()),
-            }),
-        }
+        SemanticHandle { kept: Kept::new() }
     }
 }
 
 impl SemanticHandle {
+    /// The actor that builds this index with `params` from `source`, reading `batch` vectors
+    /// at a time, and keeps it current with the changes `hub` carries.
+    pub fn keeper(
+        &self,
+        source: Arc<dyn SemanticSource>,
+        hub: actix::Addr<crate::NotificationHub>,
+        params: HnswParams,
+        batch: usize,
+    ) -> SemanticIndex {
+        KeptIndexActor::new(
+            Arc::new(Semantic { params }),
+            source,
+            Arc::clone(&self.kept),
+            hub,
+            batch,
+        )
+    }
+
     pub fn is_built(&self) -> bool {
-        self.shared.built.load(Ordering::Acquire)
+        self.kept.is_built()
     }
 
     pub fn stats(&self) -> SemanticStats {
-        let mut stats = self
-            .shared
-            .stats
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        stats.built = self.is_built();
-        if let Some(index) = self
-            .shared
-            .index
+        let (vectors, tombstones) = self
+            .kept
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-        {
-            stats.vectors = index.len();
-            stats.tombstones = index.tombstones;
+            .map_or((0, 0), |index| (index.len(), index.tombstones));
+        SemanticStats {
+            kept: self.kept.stats(),
+            vectors,
+            tombstones,
         }
-        stats
     }
 
     /// The `k` talents nearest `query` (cosine similarity at least `min_similarity`).
@@ -288,12 +330,9 @@ impl SemanticHandle {
         if !self.is_built() {
             return Err(SemanticError::WarmingUp);
         }
-        let shared = Arc::clone(&self.shared);
+        let kept = Arc::clone(&self.kept);
         tokio::task::spawn_blocking(move || {
-            shared
-                .index
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
+            kept.read()
                 .as_ref()
                 .map(|index| index.search(&query, k, min_similarity))
                 .unwrap_or_default()
@@ -305,14 +344,14 @@ impl SemanticHandle {
 
 /// Loads every vector in pages of `batch` and builds the graph on blocking threads.
 async fn build(
-    port: Arc<dyn SemanticSource>,
+    source: Arc<dyn SemanticSource>,
     params: HnswParams,
     batch: usize,
 ) -> anyhow::Result<VectorIndex> {
     let mut vectors = Vec::new();
     let mut after = None;
     loop {
-        let page = port.vectors(after, batch).await?;
+        let page = source.vectors(after, batch).await?;
         let full = page.len() == batch;
         after = page.last().map(|(id, _)| *id);
         vectors.extend(page);
@@ -321,199 +360,6 @@ async fn build(
         }
     }
     Ok(tokio::task::spawn_blocking(move || VectorIndex::build(params, vectors)).await?)
-}
-
-pub struct SemanticIndex {
-    restarts: crate::RestartCounter,
-    port: Arc<dyn SemanticSource>,
-    hub: Addr<NotificationHub>,
-    shared: Arc<Shared>,
-    params: HnswParams,
-    batch: usize,
-    subscription: Option<u64>,
-    epoch: u64,
-    loading: bool,
-}
-
-impl SemanticIndex {
-    pub fn new(
-        handle: &SemanticHandle,
-        port: Arc<dyn SemanticSource>,
-        hub: Addr<NotificationHub>,
-        params: HnswParams,
-        batch: usize,
-    ) -> SemanticIndex {
-        SemanticIndex {
-            restarts: crate::RestartCounter::default(),
-            port,
-            hub,
-            shared: Arc::clone(&handle.shared),
-            params,
-            batch: batch.max(1),
-            subscription: None,
-            epoch: 0,
-            loading: false,
-        }
-    }
-
-    pub fn counting_restarts_in(mut self, counter: crate::RestartCounter) -> Self {
-        self.restarts = counter;
-        self
-    }
-
-    /// Subscribes, then loads (changes queue meanwhile and are applied after).
-    fn rebuild(&mut self, ctx: &mut Context<Self>) {
-        if let Some(id) = self.subscription.take() {
-            self.hub.do_send(Unsubscribe {
-                topic: Topic::Matching,
-                id,
-            });
-        }
-        self.epoch += 1;
-        let hub = self.hub.clone();
-        ctx.wait(
-            async move {
-                hub.send(Subscribe {
-                    topic: Topic::Matching,
-                    capacity: EVENT_QUEUE,
-                })
-                .await
-            }
-            .into_actor(self)
-            .map(|subscription, act, ctx| match subscription {
-                Ok(s) => {
-                    act.subscription = Some(s.id);
-                    let events = s.tagged(act.epoch);
-                    ctx.add_stream(events);
-                    act.load(ctx);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "semantic index: the hub did not answer; retrying");
-                    ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
-                }
-            }),
-        );
-    }
-
-    fn load(&mut self, ctx: &mut Context<Self>) {
-        self.loading = true;
-        let started = Instant::now();
-        ctx.wait(
-            build(Arc::clone(&self.port), self.params, self.batch)
-                .into_actor(self)
-                .map(move |built, act, ctx| {
-                    act.loading = false;
-                    match built {
-                        Ok(index) => {
-                            let vectors = index.len();
-                            *act.shared
-                                .index
-                                .write()
-                                .unwrap_or_else(PoisonError::into_inner) = Some(index);
-                            act.shared.built.store(true, Ordering::Release);
-                            let took = started.elapsed();
-                            let mut stats = act
-                                .shared
-                                .stats
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner);
-                            stats.builds += 1;
-                            stats.last_build = Some(took);
-                            stats.built_at = Some(Utc::now());
-                            tracing::info!(
-                                vectors,
-                                took_ms = took.as_millis() as u64,
-                                "semantic index built"
-                            );
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "semantic index: loading failed; retrying");
-                            ctx.run_later(RETRY, |act, ctx| act.load(ctx));
-                        }
-                    }
-                }),
-        );
-    }
-}
-
-impl Actor for SemanticIndex {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        self.rebuild(ctx);
-    }
-
-    fn stopped(&mut self, _ctx: &mut Context<Self>) {
-        if let Some(id) = self.subscription.take() {
-            self.hub.do_send(Unsubscribe {
-                topic: Topic::Matching,
-                id,
-            });
-        }
-    }
-}
-
-impl Supervised for SemanticIndex {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts.record();
-        tracing::warn!("semantic index restarting; reloading (the previous index keeps answering)");
-    }
-}
-
-impl StreamHandler<(u64, Option<Arc<Event>>)> for SemanticIndex {
-    fn handle(&mut self, (epoch, event): (u64, Option<Arc<Event>>), ctx: &mut Context<Self>) {
-        if epoch != self.epoch {
-            return;
-        }
-        let Some(event) = event else {
-            tracing::warn!("semantic index: the hub ended its subscription; reloading");
-            self.rebuild(ctx);
-            return;
-        };
-        let talents = self.port.changed(&event);
-        if talents.is_empty() {
-            return;
-        }
-        let (port, shared) = (Arc::clone(&self.port), Arc::clone(&self.shared));
-        ctx.wait(
-            async move {
-                let current = port.current(talents).await?;
-                let shared2 = Arc::clone(&shared);
-                let rebuild = tokio::task::spawn_blocking(move || {
-                    let mut guard = shared2.index.write().unwrap_or_else(PoisonError::into_inner);
-                    let Some(index) = guard.as_mut() else {
-                        return false;
-                    };
-                    for (talent, vector) in current {
-                        index.put(talent, vector);
-                    }
-                    index.needs_rebuild()
-                })
-                .await?;
-                shared
-                    .stats
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .updates += 1;
-                anyhow::Ok(rebuild)
-            }
-            .into_actor(self)
-            .map(|outcome, act, ctx| match outcome {
-                Ok(true) if !act.loading => {
-                    tracing::info!("semantic index: many replaced vectors; rebuilding");
-                    act.load(ctx);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "semantic index: a change could not be applied; reloading");
-                    ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
-                }
-            }),
-        );
-    }
-
-    /// A subscription's stream ended (its `None` was handled above): the actor carries on.
-    fn finished(&mut self, _ctx: &mut Context<Self>) {}
 }
 
 #[cfg(test)]

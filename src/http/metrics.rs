@@ -134,11 +134,11 @@ impl AiGauges {
             stats.failures.load(Ordering::Relaxed),
         );
         let semantic = state.semantic.stats();
-        self.semantic_ready.set(i64::from(semantic.built));
+        self.semantic_ready.set(i64::from(semantic.kept.built));
         self.semantic_vectors.set(semantic.vectors as i64);
         self.semantic_tombstones.set(semantic.tombstones as i64);
         self.semantic_build_seconds
-            .set(semantic.last_build.map_or(0.0, |d| d.as_secs_f64()));
+            .set(semantic.kept.last_build.map_or(0.0, |d| d.as_secs_f64()));
     }
 }
 
@@ -222,20 +222,21 @@ impl MatchIndexGauges {
 
     fn set(&self, stats: &castyou_actors::matching::IndexStats) {
         let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
-        self.ready.set(i64::from(stats.built));
+        self.ready.set(i64::from(stats.kept.built));
         self.talents.set(n(stats.size.talents));
         self.jobs.set(n(stats.size.jobs));
         self.talent_bytes.set(n(stats.size.talent_bytes));
         self.cached_rankings.set(n(stats.size.cached_rankings));
         self.ranking_bytes.set(n(stats.size.ranking_bytes));
-        self.last_event_seq.set(stats.last_event_seq.unwrap_or(0));
+        self.last_event_seq
+            .set(stats.kept.last_event_seq.unwrap_or(0));
         self.events_applied
-            .set(i64::try_from(stats.events_applied).unwrap_or(i64::MAX));
+            .set(i64::try_from(stats.kept.events_applied).unwrap_or(i64::MAX));
         self.job_feed_subscribers.set(n(stats.watchers));
         self.rankings_computed
             .set(i64::try_from(stats.rankings_computed).unwrap_or(i64::MAX));
         self.build_seconds
-            .set(stats.last_build.map_or(0.0, |d| d.as_secs_f64()));
+            .set(stats.kept.last_build.map_or(0.0, |d| d.as_secs_f64()));
     }
 }
 

@@ -166,11 +166,11 @@ impl RealtimeActors {
         let source: Arc<dyn MatchSource<Row = crate::db::models::Job>> =
             Arc::new(PgMatchSource::new(state.clone()));
         let (handle, to_hub) = (state.matches.clone(), hub.clone());
-        let matching = &state.settings.matching;
-        let (max_rankings, batch) = (matching.ranking_cache_jobs, matching.load_batch);
+        let batch = state.settings.matching.load_batch;
         let counter = restarts.of(ActorName::MatchIndex);
         let matches = Supervisor::start(move |_| {
-            MatchIndex::new(&handle, source.clone(), to_hub.clone(), max_rankings, batch)
+            handle
+                .keeper(source.clone(), to_hub.clone(), batch)
                 .counting_restarts_in(counter.clone())
         });
 
@@ -204,7 +204,8 @@ impl RealtimeActors {
             let batch = state.settings.matching.load_batch;
             let counter = restarts.of(ActorName::SemanticIndex);
             let index = Supervisor::start(move |_| {
-                SemanticIndex::new(&handle, source.clone(), to_hub.clone(), params, batch)
+                handle
+                    .keeper(source.clone(), to_hub.clone(), params, batch)
                     .counting_restarts_in(counter.clone())
             });
             (worker, index)

@@ -3,39 +3,34 @@
 //! by the events that change a profile or a job. It also pushes newly published jobs to the
 //! talents subscribed to their job feed here.
 //!
-//! The actor only writes: it subscribes to `Topic::Matching` on the hub, asks the port for the
-//! changed record and applies it. Readers (the feeds) go through a `MatchIndexHandle`, which
-//! reads the shared index on a blocking thread: scoring never runs on the arbiter.
-//!
-//! Until the first load completes, reads answer `IndexError::WarmingUp`. A lost subscription
-//! (the hub cut the actor off, or restarted) or a failed change reloads everything while the
-//! previous index keeps answering; so does a supervised restart.
+//! It is a kept index (see `kept`): the shell subscribes, loads, applies changes in order and
+//! reloads on failure; `Matching` says how to load, which changes an event asks for and how to
+//! apply one. Readers (the feeds) go through a `MatchIndexHandle`, which reads the shared index
+//! on a blocking thread: scoring never runs on the arbiter. Until the first load completes,
+//! reads answer `IndexError::WarmingUp`.
 
 pub mod index;
 
+pub use crate::kept::{Crash, KeptStats, Rebuild};
 pub use index::{
     After, DiscoverFilter, DiscoverQuery, JobEntry, JobRecord, Page, Shown, Size, TalentRecord,
 };
 
 use crate::events::{Event, Topic};
-use crate::hub::{NotificationHub, Subscribe, Unsubscribe};
+use crate::kept::{Kept, KeptIndex, KeptIndexActor};
 use crate::relay::PortFuture;
-use actix::prelude::*;
 use castyou_model::{Context as ScoreContext, ExchangeRates, Scored};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use index::Index;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// How many events may wait for the index before the hub cuts it off (then it reloads).
-const EVENT_QUEUE: usize = 65_536;
-
-/// How long to wait before retrying a failed load or change.
-const RETRY: Duration = Duration::from_secs(2);
+/// The actor that keeps the match index.
+pub type MatchIndex<R> = KeptIndexActor<Matching<R>>;
 
 /// What an event changed, for the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,14 +95,9 @@ pub struct Pushed<R> {
 /// What `/readyz` and `/metrics` report.
 #[derive(Debug, Clone, Default)]
 pub struct IndexStats {
-    pub built: bool,
+    /// What every kept index reports (built, builds, events applied, ...).
+    pub kept: KeptStats,
     pub size: Size,
-    pub last_event_seq: Option<i64>,
-    pub last_event_at: Option<DateTime<Utc>>,
-    pub events_applied: u64,
-    pub last_build: Option<Duration>,
-    pub built_at: Option<DateTime<Utc>>,
-    pub builds: u64,
     pub watchers: usize,
     /// Whole rankings computed since the start (cache misses; concurrent identical asks share one).
     pub rankings_computed: u64,
@@ -133,17 +123,6 @@ impl<R> Default for Watchers<R> {
             by_id: HashMap::new(),
         }
     }
-}
-
-struct Shared<R> {
-    index: RwLock<Index<R>>,
-    built: AtomicBool,
-    rates: Arc<ExchangeRates>,
-    stats: Mutex<IndexStats>,
-    watchers: Mutex<Watchers<R>>,
-    flights: Arc<Flights>,
-    /// The outbox position of the last change applied (for readers waiting on their writes).
-    applied: tokio::sync::watch::Sender<i64>,
 }
 
 /// Rankings under way, one lock per job and fingerprint: a second ask for a ranking being
@@ -193,19 +172,21 @@ impl Drop for Flight {
     }
 }
 
-impl<R> Shared<R> {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index<R>> {
-        self.index.read().unwrap_or_else(PoisonError::into_inner)
-    }
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index<R>> {
-        self.index.write().unwrap_or_else(PoisonError::into_inner)
-    }
-    fn stats(&self) -> std::sync::MutexGuard<'_, IndexStats> {
-        self.stats.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// The match index as a kept index: what it holds besides its data (the exchange rates it
+/// scores with, the job-feed watchers, the rankings under way), and how it loads and changes.
+pub struct Matching<R> {
+    rates: Arc<ExchangeRates>,
+    max_rankings: usize,
+    watchers: Mutex<Watchers<R>>,
+    flights: Arc<Flights>,
+    rankings_computed: AtomicU64,
+}
+
+impl<R> Matching<R> {
     fn watchers(&self) -> std::sync::MutexGuard<'_, Watchers<R>> {
         self.watchers.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
     fn context(&self) -> ScoreContext<'_> {
         ScoreContext {
             rates: &self.rates,
@@ -214,15 +195,50 @@ impl<R> Shared<R> {
     }
 }
 
-/// The readers' side of the index: cheap to clone, usable from any thread.
-pub struct MatchIndexHandle<R> {
-    shared: Arc<Shared<R>>,
+impl<R: Send + Sync + 'static> KeptIndex for Matching<R> {
+    type Data = Index<R>;
+    type Change = Change;
+    type Source = dyn MatchSource<Row = R>;
+    const NAME: &'static str = "match index";
+    const TOPIC: Topic = Topic::Matching;
+
+    fn load(self: &Arc<Self>, source: &Arc<Self::Source>, batch: usize) -> PortFuture<Index<R>> {
+        Box::pin(build(Arc::clone(self), Arc::clone(source), batch))
+    }
+
+    fn changes(source: &Self::Source, event: &Event) -> Vec<Change> {
+        source.changes(event)
+    }
+
+    fn apply(
+        self: &Arc<Self>,
+        source: &Arc<Self::Source>,
+        kept: &Arc<Kept<Self>>,
+        change: Change,
+    ) -> PortFuture<bool> {
+        let (matching, source, kept) = (Arc::clone(self), Arc::clone(source), Arc::clone(kept));
+        Box::pin(async move {
+            let record = match &change {
+                Change::Talents(ids) => Record::Talents(source.talents_by_id(ids.clone()).await?),
+                Change::Job { id, .. } => Record::Job(source.open_job(*id).await?.map(Box::new)),
+            };
+            tokio::task::spawn_blocking(move || apply(&matching, &kept, change, record)).await?;
+            Ok(false)
+        })
+    }
 }
 
-impl<R> Clone for MatchIndexHandle<R> {
+/// The readers' side of the index: cheap to clone, usable from any thread.
+pub struct MatchIndexHandle<R: Send + Sync + 'static> {
+    matching: Arc<Matching<R>>,
+    kept: Arc<Kept<Matching<R>>>,
+}
+
+impl<R: Send + Sync + 'static> Clone for MatchIndexHandle<R> {
     fn clone(&self) -> Self {
         MatchIndexHandle {
-            shared: Arc::clone(&self.shared),
+            matching: Arc::clone(&self.matching),
+            kept: Arc::clone(&self.kept),
         }
     }
 }
@@ -231,12 +247,12 @@ impl<R> Clone for MatchIndexHandle<R> {
 pub struct Watch<R> {
     pub matches: mpsc::Receiver<Pushed<R>>,
     id: u64,
-    shared: Arc<Shared<R>>,
+    matching: Arc<Matching<R>>,
 }
 
 impl<R> Drop for Watch<R> {
     fn drop(&mut self) {
-        self.shared.watchers().by_id.remove(&self.id);
+        self.matching.watchers().by_id.remove(&self.id);
     }
 }
 
@@ -244,56 +260,79 @@ impl<R: Send + Sync + 'static> MatchIndexHandle<R> {
     /// An empty, unbuilt index caching at most `max_rankings` jobs' rankings.
     pub fn new(rates: Arc<ExchangeRates>, max_rankings: usize) -> MatchIndexHandle<R> {
         MatchIndexHandle {
-            shared: Arc::new(Shared {
-                index: RwLock::new(Index::new(max_rankings)),
-                built: AtomicBool::new(false),
+            matching: Arc::new(Matching {
                 rates,
-                stats: Mutex::new(IndexStats::default()),
+                max_rankings,
                 watchers: Mutex::new(Watchers::default()),
                 flights: Arc::default(),
-                applied: tokio::sync::watch::Sender::new(0),
+                rankings_computed: AtomicU64::new(0),
             }),
+            kept: Kept::new(),
         }
     }
 
+    /// The actor that loads this index from `source` in pages of `batch` and keeps it current
+    /// with the changes `hub` carries.
+    pub fn keeper(
+        &self,
+        source: Arc<dyn MatchSource<Row = R>>,
+        hub: actix::Addr<crate::NotificationHub>,
+        batch: usize,
+    ) -> MatchIndex<R> {
+        KeptIndexActor::new(
+            Arc::clone(&self.matching),
+            source,
+            Arc::clone(&self.kept),
+            hub,
+            batch,
+        )
+    }
+
     pub fn is_built(&self) -> bool {
-        self.shared.built.load(Ordering::Acquire)
+        self.kept.is_built()
     }
 
     pub fn stats(&self) -> IndexStats {
-        let mut stats = self.shared.stats().clone();
-        stats.built = self.is_built();
-        stats.size = self.shared.read().size();
-        stats.watchers = self.shared.watchers().by_id.len();
-        stats
+        IndexStats {
+            kept: self.kept.stats(),
+            size: self
+                .kept
+                .read()
+                .as_ref()
+                .map(Index::size)
+                .unwrap_or_default(),
+            watchers: self.matching.watchers().by_id.len(),
+            rankings_computed: self.matching.rankings_computed.load(Ordering::Relaxed),
+        }
     }
 
+    /// Runs `read` on the index on a blocking thread.
     async fn blocking<T: Send + 'static>(
         &self,
-        read: impl FnOnce(&Shared<R>) -> Result<T, IndexError> + Send + 'static,
+        read: impl FnOnce(&Matching<R>, &Index<R>) -> Result<T, IndexError> + Send + 'static,
     ) -> Result<T, IndexError> {
         if !self.is_built() {
             return Err(IndexError::WarmingUp);
         }
-        let shared = Arc::clone(&self.shared);
-        tokio::task::spawn_blocking(move || read(&shared))
-            .await
-            .map_err(|e| IndexError::Failed(e.to_string()))?
+        let (matching, kept) = (Arc::clone(&self.matching), Arc::clone(&self.kept));
+        tokio::task::spawn_blocking(move || match kept.read().as_ref() {
+            Some(index) => read(&matching, index),
+            None => Err(IndexError::WarmingUp),
+        })
+        .await
+        .map_err(|e| IndexError::Failed(e.to_string()))?
     }
 
     /// Waits, at most `within`, until the index has applied the change recorded at outbox
     /// position `seq` (or a later one): whether it has. A user who changed something the index
     /// holds reads it back this way on any instance.
     pub async fn applied_through(&self, seq: i64, within: Duration) -> bool {
-        let mut applied = self.shared.applied.subscribe();
-        tokio::time::timeout(within, applied.wait_for(|at| *at >= seq))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        self.kept.applied_through(seq, within).await
     }
 
     /// The indexed entry of an OPEN job, if the index holds it.
     pub fn job(&self, id: Uuid) -> Option<Arc<JobEntry<R>>> {
-        self.shared.read().job(id).cloned()
+        self.kept.read().as_ref()?.job(id).cloned()
     }
 
     /// A page of talents ranked for a job: the indexed job when `id` is OPEN and indexed
@@ -305,30 +344,26 @@ impl<R: Send + Sync + 'static> MatchIndexHandle<R> {
         fallback: Option<JobRecord<R>>,
         query: DiscoverQuery,
     ) -> Result<Page<R>, IndexError> {
-        if !self.is_built() {
-            return Err(IndexError::WarmingUp);
-        }
         let (job, cached) = {
-            let index = self.shared.read();
+            let guard = self.kept.read();
+            let index = guard.as_ref().ok_or(IndexError::WarmingUp)?;
             let job = match (index.job(id), fallback) {
                 (Some(job), _) => Arc::clone(job),
                 (None, Some(fallback)) => Arc::new(JobEntry::new(fallback)),
                 (None, None) => return Err(IndexError::NotIndexed),
             };
-            let cached = index.has_ranking(&job, &self.shared.context());
+            let cached = index.has_ranking(&job, &self.matching.context());
             (job, cached)
         };
         // Identical rankings asked at once share one computation.
         let _flight = match cached {
             true => None,
-            false => Some(self.shared.flights.enter((id, job.fingerprint)).await),
+            false => Some(self.matching.flights.enter((id, job.fingerprint)).await),
         };
-        self.blocking(move |shared| {
-            let ctx = shared.context();
-            let index = shared.read();
-            let (page, prepared) = index.discover(&job, &query, &ctx);
+        self.blocking(move |matching, index| {
+            let (page, prepared) = index.discover(&job, &query, &matching.context());
             if let Some(prepared) = prepared {
-                shared.stats().rankings_computed += 1;
+                matching.rankings_computed.fetch_add(1, Ordering::Relaxed);
                 index.keep(prepared);
             }
             Ok(page)
@@ -344,11 +379,16 @@ impl<R: Send + Sync + 'static> MatchIndexHandle<R> {
         first: usize,
         count_total: bool,
     ) -> Result<Page<R>, IndexError> {
-        self.blocking(move |shared| {
-            let ctx = shared.context();
-            shared
-                .read()
-                .job_feed(talent, after, first, count_total, Utc::now(), &ctx)
+        self.blocking(move |matching, index| {
+            index
+                .job_feed(
+                    talent,
+                    after,
+                    first,
+                    count_total,
+                    Utc::now(),
+                    &matching.context(),
+                )
                 .ok_or(IndexError::NoProfile)
         })
         .await
@@ -359,7 +399,7 @@ impl<R: Send + Sync + 'static> MatchIndexHandle<R> {
     /// (more are dropped for this subscriber, who can read the job feed).
     pub fn watch(&self, talent: Uuid, min_score: f32, capacity: usize) -> Watch<R> {
         let (tx, matches) = mpsc::channel(capacity.max(1));
-        let mut watchers = self.shared.watchers();
+        let mut watchers = self.matching.watchers();
         watchers.next += 1;
         let id = watchers.next;
         watchers.by_id.insert(
@@ -374,37 +414,44 @@ impl<R: Send + Sync + 'static> MatchIndexHandle<R> {
         Watch {
             matches,
             id,
-            shared: Arc::clone(&self.shared),
+            matching: Arc::clone(&self.matching),
         }
     }
 }
 
+enum Record<R> {
+    Talents(Vec<TalentRecord>),
+    Job(Option<Box<JobRecord<R>>>),
+}
+
 /// Applies one change (blocking: features are built and scores computed here).
-fn apply<R: Send + Sync>(shared: &Shared<R>, change: Change, record: Record<R>) {
-    let ctx = shared.context();
+fn apply<R: Send + Sync + 'static>(
+    matching: &Matching<R>,
+    kept: &Kept<Matching<R>>,
+    change: Change,
+    record: Record<R>,
+) {
+    let ctx = matching.context();
     match (change, record) {
         (Change::Talents(ids), Record::Talents(records)) => {
-            let mut found: HashMap<
-                Uuid,
-                (castyou_model::TalentFeatures, castyou_vocab::UnionStatus),
-            > = records
+            let mut found: HashMap<_, _> = records
                 .iter()
                 .map(|r| (r.id, index::talent_features(r)))
                 .collect();
-            let mut index = shared.write();
-            for id in ids {
-                index.put_talent(id, found.remove(&id), &ctx);
+            if let Some(index) = kept.write().as_mut() {
+                for id in ids {
+                    index.put_talent(id, found.remove(&id), &ctx);
+                }
             }
         }
         (Change::Job { id, announce }, Record::Job(record)) => {
             let entry = record.map(|r| JobEntry::new(*r));
-            let job = {
-                let mut index = shared.write();
+            let job = kept.write().as_mut().and_then(|index| {
                 index.put_job(id, entry);
                 index.job(id).cloned()
-            };
+            });
             if let (true, Some(job)) = (announce, job) {
-                push(shared, &job, &ctx);
+                push(matching, kept, &job, &ctx);
             }
         }
         _ => {}
@@ -412,8 +459,13 @@ fn apply<R: Send + Sync>(shared: &Shared<R>, change: Change, record: Record<R>) 
 }
 
 /// Pushes `job` to the watchers it matches well enough and who have not had it yet.
-fn push<R: Send + Sync>(shared: &Shared<R>, job: &Arc<JobEntry<R>>, ctx: &ScoreContext) {
-    let waiting: Vec<(u64, Uuid, f32)> = shared
+fn push<R: Send + Sync + 'static>(
+    matching: &Matching<R>,
+    kept: &Kept<Matching<R>>,
+    job: &Arc<JobEntry<R>>,
+    ctx: &ScoreContext,
+) {
+    let waiting: Vec<(u64, Uuid, f32)> = matching
         .watchers()
         .by_id
         .iter()
@@ -424,8 +476,10 @@ fn push<R: Send + Sync>(shared: &Shared<R>, job: &Arc<JobEntry<R>>, ctx: &ScoreC
         return;
     }
     let asks: Vec<(Uuid, f32)> = waiting.iter().map(|(_, t, m)| (*t, *m)).collect();
-    let announced = shared.read().announce(job, &asks, ctx);
-    let mut watchers = shared.watchers();
+    let Some(announced) = kept.read().as_ref().map(|i| i.announce(job, &asks, ctx)) else {
+        return;
+    };
+    let mut watchers = matching.watchers();
     for (position, scored) in announced {
         let Some(w) = watchers.by_id.get_mut(&waiting[position].0) else {
             continue;
@@ -439,28 +493,22 @@ fn push<R: Send + Sync>(shared: &Shared<R>, job: &Arc<JobEntry<R>>, ctx: &ScoreC
     }
 }
 
-enum Record<R> {
-    Talents(Vec<TalentRecord>),
-    Job(Option<Box<JobRecord<R>>>),
-}
-
 /// Reads every talent and OPEN job, `batch` at a time, into a new index.
 async fn build<R: Send + Sync + 'static>(
-    port: Arc<dyn MatchSource<Row = R>>,
-    shared: Arc<Shared<R>>,
-    max_rankings: usize,
+    matching: Arc<Matching<R>>,
+    source: Arc<dyn MatchSource<Row = R>>,
     batch: usize,
 ) -> anyhow::Result<Index<R>> {
-    let mut index = Index::new(max_rankings);
+    let mut index = Index::new(matching.max_rankings);
     let mut after = None;
     loop {
-        let records = port.talents(after, batch).await?;
+        let records = source.talents(after, batch).await?;
         let Some(last) = records.last() else { break };
         after = Some(last.id);
         let full = records.len() == batch;
-        let s = Arc::clone(&shared);
+        let m = Arc::clone(&matching);
         index = tokio::task::spawn_blocking(move || {
-            let ctx = s.context();
+            let ctx = m.context();
             for r in &records {
                 index.put_talent(r.id, Some(index::talent_features(r)), &ctx);
             }
@@ -473,7 +521,7 @@ async fn build<R: Send + Sync + 'static>(
     }
     let mut after = None;
     loop {
-        let records = port.open_jobs(after, batch).await?;
+        let records = source.open_jobs(after, batch).await?;
         let Some(last) = records.last() else { break };
         after = Some(last.id);
         let full = records.len() == batch;
@@ -488,241 +536,14 @@ async fn build<R: Send + Sync + 'static>(
             break;
         }
     }
+    let size = index.size();
+    tracing::info!(
+        talents = size.talents,
+        jobs = size.jobs,
+        talent_bytes = size.talent_bytes,
+        "match index loaded"
+    );
     Ok(index)
-}
-
-pub struct MatchIndex<R: Send + Sync + 'static> {
-    restarts: crate::RestartCounter,
-    port: Arc<dyn MatchSource<Row = R>>,
-    hub: Addr<NotificationHub>,
-    shared: Arc<Shared<R>>,
-    max_rankings: usize,
-    batch: usize,
-    subscription: Option<u64>,
-    /// Bumped by each (re)subscription: events of an older one are ignored.
-    epoch: u64,
-}
-
-impl<R: Send + Sync + 'static> MatchIndex<R> {
-    /// An index reading from `port` in pages of `batch`, hearing of changes through `hub`.
-    pub fn new(
-        handle: &MatchIndexHandle<R>,
-        port: Arc<dyn MatchSource<Row = R>>,
-        hub: Addr<NotificationHub>,
-        max_rankings: usize,
-        batch: usize,
-    ) -> MatchIndex<R> {
-        MatchIndex {
-            restarts: crate::RestartCounter::default(),
-            port,
-            hub,
-            shared: Arc::clone(&handle.shared),
-            max_rankings,
-            batch: batch.max(1),
-            subscription: None,
-            epoch: 0,
-        }
-    }
-
-    pub fn counting_restarts_in(mut self, counter: crate::RestartCounter) -> Self {
-        self.restarts = counter;
-        self
-    }
-
-    /// Runs `work` before anything else the actor does; if it panics, the actor stops and its
-    /// supervisor restarts it (which reloads the index).
-    fn guarded(
-        &mut self,
-        ctx: &mut Context<Self>,
-        work: impl std::future::Future<Output = anyhow::Result<()>> + 'static,
-    ) {
-        use futures_util::FutureExt;
-        ctx.wait(
-            std::panic::AssertUnwindSafe(work)
-                .catch_unwind()
-                .into_actor(self)
-                .map(|outcome, _act, ctx| match outcome {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "match index: a change could not be applied; reloading");
-                        ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
-                    }
-                    Err(_) => {
-                        tracing::error!("match index panicked; restarting");
-                        ctx.stop();
-                    }
-                }),
-        );
-    }
-
-    /// Subscribes to changes, then loads everything (changes queue meanwhile and are applied
-    /// after, so none committed during the load is missed).
-    fn rebuild(&mut self, ctx: &mut Context<Self>) {
-        if let Some(id) = self.subscription.take() {
-            self.hub.do_send(Unsubscribe {
-                topic: Topic::Matching,
-                id,
-            });
-        }
-        self.epoch += 1;
-        let hub = self.hub.clone();
-        let subscribed = async move {
-            hub.send(Subscribe {
-                topic: Topic::Matching,
-                capacity: EVENT_QUEUE,
-            })
-            .await
-        };
-        ctx.wait(
-            subscribed
-                .into_actor(self)
-                .map(|subscription, act, ctx| match subscription {
-                    Ok(s) => {
-                        act.subscription = Some(s.id);
-                        // Each event, then one `None` when the hub ends the subscription.
-                        let events = s.tagged(act.epoch);
-                        ctx.add_stream(events);
-                        act.load(ctx);
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "match index: the hub did not answer; retrying");
-                        ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
-                    }
-                }),
-        );
-    }
-
-    fn load(&mut self, ctx: &mut Context<Self>) {
-        let (port, shared) = (Arc::clone(&self.port), Arc::clone(&self.shared));
-        let (max, batch) = (self.max_rankings, self.batch);
-        let started = Instant::now();
-        tracing::info!("match index: loading talents and open jobs");
-        ctx.wait(
-            build(port, Arc::clone(&shared), max, batch)
-                .into_actor(self)
-                .map(move |built, act, ctx| match built {
-                    Ok(index) => {
-                        let size = index.size();
-                        *act.shared.write() = index;
-                        act.shared.built.store(true, Ordering::Release);
-                        let took = started.elapsed();
-                        let mut stats = act.shared.stats();
-                        stats.last_build = Some(took);
-                        stats.built_at = Some(Utc::now());
-                        stats.builds += 1;
-                        tracing::info!(
-                            talents = size.talents,
-                            jobs = size.jobs,
-                            talent_bytes = size.talent_bytes,
-                            took_ms = took.as_millis() as u64,
-                            "match index built"
-                        );
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "match index: loading failed; retrying");
-                        ctx.run_later(RETRY, |act, ctx| act.load(ctx));
-                    }
-                }),
-        );
-    }
-}
-
-impl<R: Send + Sync + 'static> Actor for MatchIndex<R> {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        self.rebuild(ctx);
-    }
-
-    fn stopped(&mut self, _ctx: &mut Context<Self>) {
-        if let Some(id) = self.subscription.take() {
-            self.hub.do_send(Unsubscribe {
-                topic: Topic::Matching,
-                id,
-            });
-        }
-    }
-}
-
-impl<R: Send + Sync + 'static> Supervised for MatchIndex<R> {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts.record();
-        tracing::warn!("match index restarting; reloading (the previous index keeps answering)");
-    }
-}
-
-impl<R: Send + Sync + 'static> StreamHandler<(u64, Option<Arc<Event>>)> for MatchIndex<R> {
-    fn handle(&mut self, (epoch, event): (u64, Option<Arc<Event>>), ctx: &mut Context<Self>) {
-        if epoch != self.epoch {
-            return;
-        }
-        let Some(event) = event else {
-            // The hub cut the index off (it fell behind) or restarted: reload everything.
-            tracing::warn!("match index: its event subscription ended; reloading");
-            self.subscription = None;
-            self.rebuild(ctx);
-            return;
-        };
-        let changes = self.port.changes(&event);
-        if changes.is_empty() {
-            // Everything before it was applied (changes are applied one at a time, in order).
-            self.shared
-                .applied
-                .send_modify(|at| *at = (*at).max(event.seq));
-            return;
-        }
-        let (port, shared) = (Arc::clone(&self.port), Arc::clone(&self.shared));
-        let applied = async move {
-            for change in changes {
-                let record = match &change {
-                    Change::Talents(ids) => Record::Talents(port.talents_by_id(ids.clone()).await?),
-                    Change::Job { id, .. } => Record::Job(port.open_job(*id).await?.map(Box::new)),
-                };
-                let s = Arc::clone(&shared);
-                tokio::task::spawn_blocking(move || apply(&s, change, record)).await?;
-            }
-            {
-                let mut stats = shared.stats();
-                stats.last_event_seq = Some(event.seq);
-                stats.last_event_at = Some(event.at);
-                stats.events_applied += 1;
-            }
-            shared.applied.send_modify(|at| *at = (*at).max(event.seq));
-            Ok::<(), anyhow::Error>(())
-        };
-        // One change at a time, in the order they were committed.
-        self.guarded(ctx, applied);
-    }
-
-    /// A subscription's stream ended (its `None` was handled above): the actor carries on.
-    fn finished(&mut self, _ctx: &mut Context<Self>) {}
-}
-
-/// Reloads everything now (operators; tests).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Rebuild;
-
-impl<R: Send + Sync + 'static> Handler<Rebuild> for MatchIndex<R> {
-    type Result = ();
-    fn handle(&mut self, _msg: Rebuild, ctx: &mut Context<Self>) {
-        self.rebuild(ctx);
-    }
-}
-
-/// A supervision drill: the actor panics, is restarted and reloads. Nothing outside the
-/// process can send it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Crash;
-
-impl<R: Send + Sync + 'static> Handler<Crash> for MatchIndex<R> {
-    type Result = ();
-    fn handle(&mut self, _msg: Crash, ctx: &mut Context<Self>) {
-        self.guarded(ctx, async {
-            panic!("supervision drill on the match index")
-        });
-    }
 }
 
 #[cfg(test)]
@@ -749,6 +570,6 @@ mod tests {
         assert!(matches!(discover, Err(IndexError::WarmingUp)));
         let feed = handle.job_feed(Uuid::from_u128(2), None, 20, false).await;
         assert!(matches!(feed, Err(IndexError::WarmingUp)));
-        assert!(!handle.stats().built);
+        assert!(!handle.stats().kept.built);
     }
 }

@@ -1,0 +1,366 @@
+//! One shell for every in-memory index kept current by events (the match index, the semantic
+//! index, and the next ones). What they share is written once here:
+//!
+//! - **Subscribe, then load.** The actor subscribes to its topic before it loads everything, so
+//!   no change committed during the load is missed: changes queue meanwhile and are applied
+//!   after, in order. Each subscription has an epoch; events of an older one are ignored.
+//! - **The previous data keeps answering** while a (re)load runs; readers see the new data
+//!   once it is complete. Until the first load, readers are told the index is warming up.
+//! - **One change at a time**, in the order committed, each applied on a blocking thread.
+//! - **Failures reload.** A lost subscription (the hub cut the actor off, or restarted) or a
+//!   change that could not be applied reloads everything after `RETRY`; a load that fails is
+//!   tried again. A panic stops the actor and its supervisor restarts it, which reloads.
+//! - **The same statistics** for every index (`KeptStats`), and the outbox position of the last
+//!   change applied, which readers wait on to read their own writes.
+//!
+//! What differs is a `KeptIndex`: how to load, which changes an event asks for, how to apply
+//! one. Readers go through the index's own handle, which holds the shared `Kept` state.
+
+use crate::events::{Event, Topic};
+use crate::hub::{NotificationHub, Subscribe, Unsubscribe};
+use crate::relay::PortFuture;
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+/// How many events may wait for an index before the hub cuts it off (then it reloads).
+const EVENT_QUEUE: usize = 65_536;
+/// How long to wait before retrying a failed load or change.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// What one kind of kept index does (see the module).
+pub trait KeptIndex: Send + Sync + Sized + 'static {
+    /// What readers query.
+    type Data: Send + Sync + 'static;
+    /// What one event changed, as the index needs to know it.
+    type Change: Send + 'static;
+    /// Where it reads from (the server's storage, through a port).
+    type Source: ?Sized + Send + Sync + 'static;
+    /// Its name in logs.
+    const NAME: &'static str;
+    /// The hub topic its changes arrive on.
+    const TOPIC: Topic;
+
+    /// Everything, read in pages of `batch` into new data.
+    fn load(self: &Arc<Self>, source: &Arc<Self::Source>, batch: usize) -> PortFuture<Self::Data>;
+
+    /// The changes an event asks for, in order (empty: none the index holds).
+    fn changes(source: &Self::Source, event: &Event) -> Vec<Self::Change>;
+
+    /// Reads what `change` needs and applies it to `kept` (blocking work on a blocking thread).
+    /// True when the data should be loaded again from scratch (too many changes piled up).
+    fn apply(
+        self: &Arc<Self>,
+        source: &Arc<Self::Source>,
+        kept: &Arc<Kept<Self>>,
+        change: Self::Change,
+    ) -> PortFuture<bool>;
+}
+
+/// What `/readyz` and `/metrics` show of every kept index.
+#[derive(Debug, Clone, Default)]
+pub struct KeptStats {
+    pub built: bool,
+    pub last_event_seq: Option<i64>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub events_applied: u64,
+    pub last_build: Option<Duration>,
+    pub built_at: Option<DateTime<Utc>>,
+    pub builds: u64,
+}
+
+/// The state an index's actor writes and its readers read.
+pub struct Kept<K: KeptIndex> {
+    data: RwLock<Option<K::Data>>,
+    built: AtomicBool,
+    stats: Mutex<KeptStats>,
+    /// The outbox position of the last change applied.
+    applied: tokio::sync::watch::Sender<i64>,
+}
+
+impl<K: KeptIndex> Kept<K> {
+    pub fn new() -> Arc<Kept<K>> {
+        Arc::new(Kept {
+            data: RwLock::new(None),
+            built: AtomicBool::new(false),
+            stats: Mutex::new(KeptStats::default()),
+            applied: tokio::sync::watch::Sender::new(0),
+        })
+    }
+
+    /// Whether the first load has completed.
+    pub fn is_built(&self) -> bool {
+        self.built.load(Ordering::Acquire)
+    }
+
+    /// The data (None until the first load completes).
+    pub fn read(&self) -> RwLockReadGuard<'_, Option<K::Data>> {
+        self.data.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The data, for a change (only the actor writes).
+    pub fn write(&self) -> RwLockWriteGuard<'_, Option<K::Data>> {
+        self.data.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn stats(&self) -> KeptStats {
+        let mut stats = self.stats_mut().clone();
+        stats.built = self.is_built();
+        stats
+    }
+
+    fn stats_mut(&self) -> std::sync::MutexGuard<'_, KeptStats> {
+        self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits, at most `within`, until the index has applied the change recorded at outbox
+    /// position `seq` (or a later one): whether it has.
+    pub async fn applied_through(&self, seq: i64, within: Duration) -> bool {
+        let mut applied = self.applied.subscribe();
+        tokio::time::timeout(within, applied.wait_for(|at| *at >= seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    fn applied(&self, event: &Event) {
+        {
+            let mut stats = self.stats_mut();
+            stats.last_event_seq = Some(event.seq);
+            stats.last_event_at = Some(event.at);
+            stats.events_applied += 1;
+        }
+        self.passed(event.seq);
+    }
+
+    /// Every change up to `seq` is applied (an event that changed nothing the index holds).
+    fn passed(&self, seq: i64) {
+        self.applied.send_modify(|at| *at = (*at).max(seq));
+    }
+}
+
+/// The actor that keeps one index: loads it, applies changes, reloads (see the module).
+pub struct KeptIndexActor<K: KeptIndex> {
+    index: Arc<K>,
+    source: Arc<K::Source>,
+    kept: Arc<Kept<K>>,
+    hub: Addr<NotificationHub>,
+    restarts: crate::RestartCounter,
+    /// How many records a load reads at a time.
+    batch: usize,
+    subscription: Option<u64>,
+    /// Bumped by each (re)subscription: events of an older one are ignored.
+    epoch: u64,
+    loading: bool,
+}
+
+impl<K: KeptIndex> KeptIndexActor<K> {
+    pub fn new(
+        index: Arc<K>,
+        source: Arc<K::Source>,
+        kept: Arc<Kept<K>>,
+        hub: Addr<NotificationHub>,
+        batch: usize,
+    ) -> KeptIndexActor<K> {
+        KeptIndexActor {
+            index,
+            source,
+            kept,
+            hub,
+            batch: batch.max(1),
+            restarts: crate::RestartCounter::default(),
+            subscription: None,
+            epoch: 0,
+            loading: false,
+        }
+    }
+
+    pub fn counting_restarts_in(mut self, counter: crate::RestartCounter) -> Self {
+        self.restarts = counter;
+        self
+    }
+
+    /// Runs `work` before anything else the actor does; if it panics, the actor stops and its
+    /// supervisor restarts it (which reloads the index).
+    fn guarded(
+        &mut self,
+        ctx: &mut Context<Self>,
+        work: impl std::future::Future<Output = anyhow::Result<bool>> + 'static,
+    ) {
+        use futures_util::FutureExt;
+        ctx.wait(
+            std::panic::AssertUnwindSafe(work)
+                .catch_unwind()
+                .into_actor(self)
+                .map(|outcome, act, ctx| match outcome {
+                    Ok(Ok(false)) => {}
+                    Ok(Ok(true)) if !act.loading => {
+                        tracing::info!(index = K::NAME, "many changes piled up; reloading");
+                        act.load(ctx);
+                    }
+                    Ok(Ok(true)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(index = K::NAME, error = %e, "a change could not be applied; reloading");
+                        ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
+                    }
+                    Err(_) => {
+                        tracing::error!(index = K::NAME, "the index panicked; restarting");
+                        ctx.stop();
+                    }
+                }),
+        );
+    }
+
+    /// Subscribes to changes, then loads everything.
+    fn rebuild(&mut self, ctx: &mut Context<Self>) {
+        self.unsubscribe();
+        self.epoch += 1;
+        let hub = self.hub.clone();
+        let subscribed = async move {
+            hub.send(Subscribe {
+                topic: K::TOPIC,
+                capacity: EVENT_QUEUE,
+            })
+            .await
+        };
+        ctx.wait(
+            subscribed
+                .into_actor(self)
+                .map(|subscription, act, ctx| match subscription {
+                    Ok(s) => {
+                        act.subscription = Some(s.id);
+                        // Each event, then one `None` when the hub ends the subscription.
+                        ctx.add_stream(s.tagged(act.epoch));
+                        act.load(ctx);
+                    }
+                    Err(e) => {
+                        tracing::error!(index = K::NAME, error = %e, "the hub did not answer; retrying");
+                        ctx.run_later(RETRY, |act, ctx| act.rebuild(ctx));
+                    }
+                }),
+        );
+    }
+
+    fn unsubscribe(&mut self) {
+        if let Some(id) = self.subscription.take() {
+            self.hub.do_send(Unsubscribe {
+                topic: K::TOPIC,
+                id,
+            });
+        }
+    }
+
+    /// Loads everything; the data is replaced once the load is complete.
+    fn load(&mut self, ctx: &mut Context<Self>) {
+        self.loading = true;
+        let started = Instant::now();
+        tracing::info!(index = K::NAME, "loading");
+        let loaded = self.index.load(&self.source, self.batch);
+        ctx.wait(loaded.into_actor(self).map(move |built, act, ctx| {
+            act.loading = false;
+            match built {
+                Ok(data) => {
+                    *act.kept.write() = Some(data);
+                    act.kept.built.store(true, Ordering::Release);
+                    let took = started.elapsed();
+                    let mut stats = act.kept.stats_mut();
+                    stats.last_build = Some(took);
+                    stats.built_at = Some(Utc::now());
+                    stats.builds += 1;
+                    tracing::info!(index = K::NAME, took_ms = took.as_millis() as u64, "built");
+                }
+                Err(e) => {
+                    tracing::error!(index = K::NAME, error = %e, "loading failed; retrying");
+                    ctx.run_later(RETRY, |act, ctx| act.load(ctx));
+                }
+            }
+        }));
+    }
+}
+
+impl<K: KeptIndex> Actor for KeptIndexActor<K> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.rebuild(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.unsubscribe();
+    }
+}
+
+impl<K: KeptIndex> Supervised for KeptIndexActor<K> {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record();
+        self.loading = false;
+        tracing::warn!(
+            index = K::NAME,
+            "restarting; reloading (the previous data keeps answering)"
+        );
+    }
+}
+
+impl<K: KeptIndex> StreamHandler<(u64, Option<Arc<Event>>)> for KeptIndexActor<K> {
+    fn handle(&mut self, (epoch, event): (u64, Option<Arc<Event>>), ctx: &mut Context<Self>) {
+        if epoch != self.epoch {
+            return;
+        }
+        let Some(event) = event else {
+            tracing::warn!(index = K::NAME, "its event subscription ended; reloading");
+            self.subscription = None;
+            self.rebuild(ctx);
+            return;
+        };
+        let changes = K::changes(&self.source, &event);
+        if changes.is_empty() {
+            // Everything before it was applied (changes are applied one at a time, in order).
+            self.kept.passed(event.seq);
+            return;
+        }
+        let (index, source, kept) = (
+            Arc::clone(&self.index),
+            Arc::clone(&self.source),
+            Arc::clone(&self.kept),
+        );
+        let applied = async move {
+            let mut reload = false;
+            for change in changes {
+                reload |= index.apply(&source, &kept, change).await?;
+            }
+            kept.applied(&event);
+            Ok(reload)
+        };
+        // One change at a time, in the order they were committed.
+        self.guarded(ctx, applied);
+    }
+
+    /// A subscription's stream ended (its `None` was handled above): the actor carries on.
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+}
+
+/// Reloads everything now (operators; tests).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Rebuild;
+
+impl<K: KeptIndex> Handler<Rebuild> for KeptIndexActor<K> {
+    type Result = ();
+    fn handle(&mut self, _msg: Rebuild, ctx: &mut Context<Self>) {
+        self.rebuild(ctx);
+    }
+}
+
+/// A supervision drill: the actor panics, is restarted and reloads. Nothing outside the
+/// process can send it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+impl<K: KeptIndex> Handler<Crash> for KeptIndexActor<K> {
+    type Result = ();
+    fn handle(&mut self, _msg: Crash, ctx: &mut Context<Self>) {
+        self.guarded(ctx, async { panic!("supervision drill") });
+    }
+}
