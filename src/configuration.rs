@@ -212,6 +212,9 @@ pub struct AiSettings {
     pub worker_poll_secs: u64,
     /// The longest the embedding worker waits before trying a failing endpoint again.
     pub worker_retry_max_secs: u64,
+    /// Tries a subject gets (workers that died or failed on it) before it is left, as a dead
+    /// letter, for operators; an endpoint outage does not count.
+    pub worker_max_attempts: i32,
     /// HNSW: links per node, and candidate lists while building and searching.
     pub hnsw_m: usize,
     pub hnsw_ef_construction: usize,
@@ -903,8 +906,11 @@ impl Settings {
         if !(100..=100_000).contains(&ai.max_input_chars) {
             problems.push("ai.max_input_chars: must be 100 to 100000".into());
         }
-        if ai.worker_poll_secs == 0 || ai.worker_retry_max_secs == 0 {
-            problems.push("ai.worker_poll_secs / ai.worker_retry_max_secs: at least 1".into());
+        if ai.worker_poll_secs == 0 || ai.worker_retry_max_secs == 0 || ai.worker_max_attempts < 1 {
+            problems.push(
+                "ai.worker_poll_secs / ai.worker_retry_max_secs / ai.worker_max_attempts: at least 1"
+                    .into(),
+            );
         }
         if !(4..=128).contains(&ai.hnsw_m)
             || ai.hnsw_ef_construction < ai.hnsw_m

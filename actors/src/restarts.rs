@@ -41,8 +41,10 @@ pub enum ActorName {
     MatchIndex,
     /// The HNSW index over talent vectors.
     SemanticIndex,
-    /// The worker turning profile and job text into vectors.
+    /// The embedding queue's worker (profile and job text into vectors).
     EmbeddingWorker,
+    /// The media queue's worker (processing uploads).
+    MediaWorker,
 }
 
 impl ActorName {

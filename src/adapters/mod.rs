@@ -6,5 +6,6 @@ pub mod documents;
 pub mod embeddings;
 pub mod mail;
 pub mod matching;
+pub mod media;
 pub mod outbox;
 pub mod redis_bus;

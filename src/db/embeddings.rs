@@ -1,11 +1,9 @@
 //! Vectors of talent profiles and jobs, and the embedding backlog (see the migration
 //! `2026-12-01-000008_embeddings`). Vectors travel as little-endian float32 bytes.
 
+use super::queue::Lease;
 use super::PgConn;
-use chrono::{DateTime, Utc};
-use diesel::sql_types::{
-    Array, BigInt, Bytea, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid,
-};
+use diesel::sql_types::{Array, BigInt, Bytea, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -37,12 +35,14 @@ pub fn from_bytes(b: &[u8]) -> Vec<f32> {
 }
 
 /// Queues `id` for embedding (call in the transaction that changed its text). A subject
-/// queued already moves to the back with its lease cleared.
+/// queued already moves to the back with its lease cleared (what a worker holding it makes is
+/// not stored) and its tries forgotten.
 pub async fn enqueue(conn: &mut PgConn, id: Uuid, subject: Subject) -> diesel::QueryResult<()> {
     diesel::sql_query(
         "INSERT INTO embedding_backlog (subject_id, subject) VALUES ($1, $2) \
          ON CONFLICT (subject_id) DO UPDATE \
-         SET queued_at = clock_timestamp(), leased_until = NULL, attempts = 0, last_error = NULL",
+         SET queued_at = clock_timestamp(), leased_until = NULL, lease = NULL, attempts = 0, \
+             last_error = NULL",
     )
     .bind::<SqlUuid, _>(id)
     .bind::<Text, _>(subject.as_str())
@@ -83,86 +83,47 @@ pub async fn enqueue_missing(
     Ok(talents + jobs)
 }
 
-#[derive(Debug, Clone, QueryableByName)]
-pub struct Claimed {
-    #[diesel(sql_type = SqlUuid)]
-    pub subject_id: Uuid,
-    #[diesel(sql_type = Text)]
-    pub subject: String,
-    #[diesel(sql_type = Timestamptz)]
-    pub queued_at: DateTime<Utc>,
-}
-
-/// Leases up to `limit` due subjects (oldest first) for `lease_secs`; rows leased by a
-/// worker that died become due again when the lease ends.
-pub async fn claim(
-    conn: &mut PgConn,
-    limit: i64,
-    lease_secs: i64,
-) -> diesel::QueryResult<Vec<Claimed>> {
-    diesel::sql_query(
-        "WITH due AS ( \
-             SELECT subject_id FROM embedding_backlog \
-             WHERE leased_until IS NULL OR leased_until < now() \
-             ORDER BY queued_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-         UPDATE embedding_backlog b \
-         SET leased_until = now() + make_interval(secs => $2), attempts = b.attempts + 1 \
-         FROM due WHERE b.subject_id = due.subject_id \
-         RETURNING b.subject_id, b.subject, b.queued_at",
-    )
-    .bind::<BigInt, _>(limit)
-    .bind::<BigInt, _>(lease_secs)
-    .load(conn)
-    .await
-}
-
-/// Removes settled subjects, unless re-queued since they were claimed.
-pub async fn settle(
-    conn: &mut PgConn,
-    claimed: &[(Uuid, DateTime<Utc>)],
-) -> diesel::QueryResult<()> {
-    if claimed.is_empty() {
+/// Removes the settled subjects still held by their leases (a subject queued again since it
+/// was claimed stays, to be embedded afresh).
+pub async fn settle(conn: &mut PgConn, leases: &[Lease]) -> diesel::QueryResult<()> {
+    if leases.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = claimed.iter().map(|c| c.0).collect();
-    let at: Vec<DateTime<Utc>> = claimed.iter().map(|c| c.1).collect();
+    let ids: Vec<Uuid> = leases.iter().map(|l| l.id).collect();
+    let tokens: Vec<Uuid> = leases.iter().map(|l| l.token).collect();
     diesel::sql_query(
-        "DELETE FROM embedding_backlog b USING unnest($1::uuid[], $2::timestamptz[]) AS s(id, at) \
-         WHERE b.subject_id = s.id AND b.queued_at = s.at",
+        "DELETE FROM embedding_backlog b USING unnest($1::uuid[], $2::uuid[]) AS s(id, token) \
+         WHERE b.subject_id = s.id AND b.lease = s.token",
     )
     .bind::<Array<SqlUuid>, _>(ids)
-    .bind::<Array<Timestamptz>, _>(at)
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-/// Gives leased subjects back after a failure: due again (the worker backs off), the error
-/// kept for operators.
-pub async fn release(conn: &mut PgConn, ids: &[Uuid], error: &str) -> diesel::QueryResult<()> {
-    diesel::sql_query(
-        "UPDATE embedding_backlog SET leased_until = NULL, last_error = $2 \
-         WHERE subject_id = ANY($1)",
-    )
-    .bind::<Array<SqlUuid>, _>(ids.to_vec())
-    .bind::<Text, _>(error)
+    .bind::<Array<SqlUuid>, _>(tokens)
     .execute(conn)
     .await
     .map(drop)
 }
 
 #[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
+struct Held {
+    #[diesel(sql_type = SqlUuid)]
+    subject_id: Uuid,
 }
 
-/// How many subjects wait.
-pub async fn backlog(conn: &mut PgConn) -> diesel::QueryResult<i64> {
-    diesel::sql_query("SELECT count(*) AS n FROM embedding_backlog")
-        .get_result::<Count>(conn)
-        .await
-        .map(|c| c.n)
+/// Which of these leases still hold their subjects, locked for the caller's transaction (the
+/// others' subjects were queued again, or taken by another worker after their lease ran out).
+pub async fn held(conn: &mut PgConn, leases: &[Lease]) -> diesel::QueryResult<Vec<Uuid>> {
+    let ids: Vec<Uuid> = leases.iter().map(|l| l.id).collect();
+    let tokens: Vec<Uuid> = leases.iter().map(|l| l.token).collect();
+    diesel::sql_query(
+        "SELECT b.subject_id FROM embedding_backlog b \
+         JOIN unnest($1::uuid[], $2::uuid[]) AS s(id, token) \
+           ON b.subject_id = s.id AND b.lease = s.token \
+         FOR UPDATE OF b",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<SqlUuid>, _>(tokens)
+    .load::<Held>(conn)
+    .await
+    .map(|rows| rows.into_iter().map(|r| r.subject_id).collect())
 }
 
 #[derive(Debug, Clone, QueryableByName)]

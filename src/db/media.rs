@@ -1,6 +1,6 @@
 //! Media items (migration `2026-12-01-000010_media`): status, keys and what processing found.
 
-use super::PgConn;
+use super::{queue, PgConn};
 use crate::domain::ids::{MediaId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{
@@ -208,6 +208,7 @@ pub async fn start_processing(
 ) -> diesel::QueryResult<Option<MediaRow>> {
     diesel::sql_query(format!(
         "UPDATE media_items SET status = 'PROCESSING', progress = 0, leased_until = NULL, \
+         lease = NULL, attempts = 0, last_error = NULL, \
          updated_at = now() WHERE id = $1 AND status = 'AWAITING_UPLOAD' \
          AND (upload_lease_until IS NULL OR upload_lease_until < now()) RETURNING {COLUMNS}"
     ))
@@ -292,7 +293,7 @@ pub async fn fail(
     reason: &str,
 ) -> diesel::QueryResult<Option<MediaRow>> {
     diesel::sql_query(format!(
-        "UPDATE media_items SET status = 'FAILED', error = $2, leased_until = NULL, \
+        "UPDATE media_items SET status = 'FAILED', error = $2, leased_until = NULL, lease = NULL, \
          updated_at = now() WHERE id = $1 AND status IN ('AWAITING_UPLOAD', 'PROCESSING') \
          RETURNING {COLUMNS}"
     ))
@@ -339,83 +340,20 @@ pub async fn delete_awaiting(conn: &mut PgConn, id: MediaId) -> diesel::QueryRes
         .map(|n| n > 0)
 }
 
-/// Leases the oldest item waiting for processing (never leased, or its lease ran out) for
-/// `lease_secs`, skipping rows another instance is claiming; items already tried
-/// `max_attempts` times are left for [`exhausted`]. The returned row's `attempts` is the fence
-/// every later write of this worker names, so a worker whose lease ran out changes nothing.
-pub async fn claim(
-    conn: &mut PgConn,
-    lease_secs: f64,
-    max_attempts: i32,
-) -> diesel::QueryResult<Option<MediaRow>> {
-    diesel::sql_query(format!(
-        "UPDATE media_items SET leased_until = now() + make_interval(secs => $1), \
-         attempts = attempts + 1 \
-         WHERE id = (SELECT id FROM media_items WHERE status = 'PROCESSING' \
-           AND (leased_until IS NULL OR leased_until < now()) AND attempts < $2 \
-           ORDER BY leased_until NULLS FIRST LIMIT 1 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    ))
-    .bind::<Double, _>(lease_secs)
-    .bind::<Integer, _>(max_attempts)
-    .get_result(conn)
-    .await
-    .map(Some)
-    .or_else(not_found_is_none)
-}
-
-/// Items whose last lease ran out after `max_attempts` tries (each worker died on them),
-/// locked for the caller's transaction.
-pub async fn exhausted(
-    conn: &mut PgConn,
-    max_attempts: i32,
-    limit: i64,
-) -> diesel::QueryResult<Vec<MediaRow>> {
-    diesel::sql_query(format!(
-        "SELECT {COLUMNS} FROM media_items WHERE status = 'PROCESSING' \
-         AND leased_until < now() AND attempts >= $1 \
-         ORDER BY leased_until LIMIT $2 FOR UPDATE SKIP LOCKED"
-    ))
-    .bind::<Integer, _>(max_attempts)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
-    .await
-}
-
-/// Extends the lease of `attempt` (false: the item is no longer this attempt's).
-pub async fn renew(
-    conn: &mut PgConn,
-    id: MediaId,
-    attempt: i32,
-    lease_secs: f64,
-) -> diesel::QueryResult<bool> {
-    diesel::sql_query(
-        "UPDATE media_items SET leased_until = now() + make_interval(secs => $3) \
-         WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING'",
-    )
-    .bind::<SqlUuid, _>(id)
-    .bind::<Integer, _>(attempt)
-    .bind::<Double, _>(lease_secs)
-    .execute(conn)
-    .await
-    .map(|n| n > 0)
-}
-
-/// Records progress (0..1) of `attempt`, extending its lease.
+/// Records progress (0..1) of the worker holding `lease`, extending it.
 pub async fn set_progress(
     conn: &mut PgConn,
-    id: MediaId,
-    attempt: i32,
+    lease: &queue::Lease,
     progress: f32,
     lease_secs: f64,
 ) -> diesel::QueryResult<Option<MediaRow>> {
     diesel::sql_query(format!(
         "UPDATE media_items SET progress = $3, leased_until = now() + make_interval(secs => $4), \
-         updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING' \
+         updated_at = now() WHERE id = $1 AND lease = $2 AND status = 'PROCESSING' \
          RETURNING {COLUMNS}"
     ))
-    .bind::<SqlUuid, _>(id)
-    .bind::<Integer, _>(attempt)
+    .bind::<SqlUuid, _>(lease.id)
+    .bind::<SqlUuid, _>(lease.token)
     .bind::<Float, _>(progress)
     .bind::<Double, _>(lease_secs)
     .get_result(conn)
@@ -434,21 +372,21 @@ pub struct Processed {
     pub duration_seconds: Option<f64>,
 }
 
-/// PROCESSING → READY with what `attempt` made (None: the item is no longer this attempt's).
+/// PROCESSING → READY with what the worker holding `lease` made (None: the item is no longer
+/// this lease's).
 pub async fn finish(
     conn: &mut PgConn,
-    id: MediaId,
-    attempt: i32,
+    lease: &queue::Lease,
     done: &Processed,
 ) -> diesel::QueryResult<Option<MediaRow>> {
     diesel::sql_query(format!(
-        "UPDATE media_items SET status = 'READY', progress = 1, leased_until = NULL, \
+        "UPDATE media_items SET status = 'READY', progress = 1, leased_until = NULL, lease = NULL, \
          display_key = $3, thumbnail_key = $4, width = $5, height = $6, duration_seconds = $7, \
-         error = NULL, updated_at = now() \
-         WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING' RETURNING {COLUMNS}"
+         error = NULL, last_error = NULL, updated_at = now() \
+         WHERE id = $1 AND lease = $2 AND status = 'PROCESSING' RETURNING {COLUMNS}"
     ))
-    .bind::<SqlUuid, _>(id)
-    .bind::<Integer, _>(attempt)
+    .bind::<SqlUuid, _>(lease.id)
+    .bind::<SqlUuid, _>(lease.token)
     .bind::<Nullable<Text>, _>(done.display_key.as_deref())
     .bind::<Nullable<Text>, _>(done.thumbnail_key.as_deref())
     .bind::<Nullable<Integer>, _>(done.width)
@@ -460,20 +398,19 @@ pub async fn finish(
     .or_else(not_found_is_none)
 }
 
-/// PROCESSING → FAILED with the reason, if still `attempt`'s.
-pub async fn fail_attempt(
+/// PROCESSING → FAILED with the reason, if the item is still `lease`'s.
+pub async fn refuse(
     conn: &mut PgConn,
-    id: MediaId,
-    attempt: i32,
+    lease: &queue::Lease,
     reason: &str,
 ) -> diesel::QueryResult<Option<MediaRow>> {
     diesel::sql_query(format!(
-        "UPDATE media_items SET status = 'FAILED', error = $3, leased_until = NULL, \
-         updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING' \
+        "UPDATE media_items SET status = 'FAILED', error = $3, leased_until = NULL, lease = NULL, \
+         updated_at = now() WHERE id = $1 AND lease = $2 AND status = 'PROCESSING' \
          RETURNING {COLUMNS}"
     ))
-    .bind::<SqlUuid, _>(id)
-    .bind::<Integer, _>(attempt)
+    .bind::<SqlUuid, _>(lease.id)
+    .bind::<SqlUuid, _>(lease.token)
     .bind::<Text, _>(reason)
     .get_result(conn)
     .await

@@ -12,6 +12,7 @@ pub mod models;
 pub mod outbox;
 pub mod page;
 pub mod profiles;
+pub mod queue;
 pub mod schema;
 pub mod search;
 pub mod sessions;

@@ -58,7 +58,7 @@ async fn readiness(state: &AppState) -> serde_json::Value {
     // and everything else works.
     let index = state.matches.stats();
     let semantic = state.semantic.stats();
-    let embeddings = &state.embedding_stats;
+    let embeddings = &state.embedding_queue;
     let ai = match &state.ai {
         None => json!({
             "status": "off",
@@ -70,8 +70,9 @@ async fn readiness(state: &AppState) -> serde_json::Value {
             "embeddingModel": ai.embedding_model(),
             "dimensions": ai.dimensions(),
             "chatModel": ai.chat_model(),
-            "embeddingBacklog": embeddings.backlog.load(std::sync::atomic::Ordering::Relaxed),
-            "embeddingFailures": embeddings.failures.load(std::sync::atomic::Ordering::Relaxed),
+            "embeddingBacklog": embeddings.waiting.load(std::sync::atomic::Ordering::Relaxed),
+            "embeddingDeadLetters": embeddings.dead.load(std::sync::atomic::Ordering::Relaxed),
+            "embeddingFailures": embeddings.failed_runs.load(std::sync::atomic::Ordering::Relaxed),
             "lastEmbeddingError": embeddings.last_error(),
             "semanticIndex": {
                 "status": if semantic.kept.built { "ready" } else { "warming_up" },
@@ -83,7 +84,7 @@ async fn readiness(state: &AppState) -> serde_json::Value {
             },
         }),
     };
-    let workers = &state.media_stats;
+    let workers = &state.media_queue;
     let count = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
     let media = json!({
         "storage": state.media_store.name(),
@@ -94,9 +95,11 @@ async fn readiness(state: &AppState) -> serde_json::Value {
             0
         },
         "running": count(&workers.running),
-        "ready": count(&workers.ready),
-        "failed": count(&workers.failed),
+        "ready": count(&workers.done),
+        "failed": count(&workers.refused) + count(&workers.buried),
         "retried": count(&workers.retried),
+        "waiting": workers.waiting.load(std::sync::atomic::Ordering::Relaxed),
+        "deadLetters": workers.dead.load(std::sync::atomic::Ordering::Relaxed),
     });
     json!({
         "ai": ai,

@@ -31,6 +31,93 @@ struct ActorLabel {
     actor: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabel {
+    queue: &'static str,
+}
+
+/// Every background job queue, the same figures for each (`queue` label).
+#[derive(Default)]
+struct QueueGauges {
+    waiting: Family<QueueLabel, Gauge>,
+    dead: Family<QueueLabel, Gauge>,
+    running: Family<QueueLabel, Gauge>,
+    done: Family<QueueLabel, Counter>,
+    refused: Family<QueueLabel, Counter>,
+    retried: Family<QueueLabel, Counter>,
+    buried: Family<QueueLabel, Counter>,
+    failed_runs: Family<QueueLabel, Counter>,
+}
+
+impl QueueGauges {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "queue_waiting",
+            "Items waiting in a background job queue (all instances)",
+            self.waiting.clone(),
+        );
+        registry.register(
+            "queue_dead",
+            "Dead letters: items whose tries reached the queue's maximum (all instances)",
+            self.dead.clone(),
+        );
+        registry.register(
+            "queue_running",
+            "Items this instance is working on",
+            self.running.clone(),
+        );
+        registry.register(
+            "queue_done",
+            "Items this instance finished",
+            self.done.clone(),
+        );
+        registry.register(
+            "queue_refused",
+            "Items this instance refused for good (the input's fault)",
+            self.refused.clone(),
+        );
+        registry.register(
+            "queue_retried",
+            "Items this instance gave back to be tried again",
+            self.retried.clone(),
+        );
+        registry.register(
+            "queue_buried",
+            "Items this instance dead-lettered",
+            self.buried.clone(),
+        );
+        registry.register(
+            "queue_failed_runs",
+            "Runs that failed as a whole (the queue paused)",
+            self.failed_runs.clone(),
+        );
+    }
+
+    fn set(&self, queue: &'static str, stats: &castyou_actors::queue::QueueStats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let label = QueueLabel { queue };
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.waiting
+            .get_or_create(&label)
+            .set(stats.waiting.load(Relaxed));
+        self.dead
+            .get_or_create(&label)
+            .set(stats.dead.load(Relaxed));
+        self.running
+            .get_or_create(&label)
+            .set(n(stats.running.load(Relaxed)));
+        let catch_up = |family: &Family<QueueLabel, Counter>, now: u64| {
+            let c = family.get_or_create(&label);
+            c.inc_by(now.saturating_sub(c.get()));
+        };
+        catch_up(&self.done, stats.done.load(Relaxed));
+        catch_up(&self.refused, stats.refused.load(Relaxed));
+        catch_up(&self.retried, stats.retried.load(Relaxed));
+        catch_up(&self.buried, stats.buried.load(Relaxed));
+        catch_up(&self.failed_runs, stats.failed_runs.load(Relaxed));
+    }
+}
+
 /// The process's metrics; built once and shared by every worker.
 pub struct Metrics {
     registry: Registry,
@@ -52,6 +139,7 @@ pub struct Metrics {
     pipelines: Pipelines,
     index: MatchIndexGauges,
     ai: AiGauges,
+    queues: QueueGauges,
 }
 
 /// The embedding worker and the semantic index, as `/metrics` shows them.
@@ -120,9 +208,9 @@ impl AiGauges {
     fn set(&self, state: &AppState) {
         use std::sync::atomic::Ordering;
         self.configured.set(i64::from(state.ai.is_some()));
-        let stats = &state.embedding_stats;
+        let (stats, queue) = (&state.embedding_stats, &state.embedding_queue);
         self.embedding_backlog
-            .set(stats.backlog.load(Ordering::Relaxed));
+            .set(queue.waiting.load(Ordering::Relaxed));
         let catch_up = |c: &Counter, now: u64| c.inc_by(now.saturating_sub(c.get()));
         catch_up(
             &self.embedded_texts,
@@ -131,7 +219,7 @@ impl AiGauges {
         catch_up(&self.embedding_calls, stats.calls.load(Ordering::Relaxed));
         catch_up(
             &self.embedding_failures,
-            stats.failures.load(Ordering::Relaxed),
+            queue.failed_runs.load(Ordering::Relaxed),
         );
         let semantic = state.semantic.stats();
         self.semantic_ready.set(i64::from(semantic.kept.built));
@@ -325,9 +413,12 @@ impl Metrics {
         index.register(&mut registry);
         let ai = AiGauges::default();
         ai.register(&mut registry);
+        let queues = QueueGauges::default();
+        queues.register(&mut registry);
         Arc::new(Metrics {
             index,
             ai,
+            queues,
             registry,
             requests,
             latency,
@@ -414,6 +505,8 @@ pub async fn metrics(metrics: web::Data<Arc<Metrics>>, state: web::Data<AppState
     }
     metrics.index.set(&state.matches.stats());
     metrics.ai.set(&state);
+    metrics.queues.set("media", &state.media_queue);
+    metrics.queues.set("embeddings", &state.embedding_queue);
     let failed = metrics.mail_failure_source.get();
     metrics
         .mail_failures

@@ -4,6 +4,16 @@
 use crate::db::models::{Job, TalentProfile};
 use crate::domain::jobs::JobRequirements;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::AtomicU64;
+
+/// What this instance's embedding work did, besides what every queue counts.
+#[derive(Debug, Default)]
+pub struct EmbeddingStats {
+    /// Texts turned into vectors.
+    pub embedded_texts: AtomicU64,
+    /// Calls made to the embeddings endpoint.
+    pub calls: AtomicU64,
+}
 
 /// A talent's embedded parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,11 +1,13 @@
-//! MediaWorkers: each instance processes completed uploads, a bounded number at a time, with
-//! the CPU work on blocking threads.
+//! Media processing: what each instance's media queue worker does with a completed upload,
+//! with the CPU work on blocking threads.
 //!
-//! An item is taken with a lease on its row (`FOR UPDATE SKIP LOCKED`, then `leased_until`);
-//! the worker renews it while it works, and every write it makes names its attempt, so a
-//! worker whose lease ran out (it died, or hung) can change nothing any more. An item whose
-//! worker died is taken up again once its lease runs out — after a restart, or by another
-//! instance — and one that killed `max_attempts` workers is FAILED. Status and progress go out
+//! Items wait in the leased queue `db::queue::MEDIA` (the PROCESSING rows of `media_items`),
+//! run by the one queue worker every background job has (`castyou_actors::queue`): it claims,
+//! renews the lease while the work runs, and runs a bounded number at once. Every write made
+//! here names the lease, so a worker whose lease ran out (it died, or hung) can change nothing
+//! any more. An item whose worker died is taken up again once its lease runs out — after a
+//! restart, or by another instance — and one that killed or failed `max_attempts` workers is
+//! FAILED (the queue's dead letter, `fail_exhausted`). Status and progress go out
 //! as `MEDIA_CHANGED` events with the change itself (the outbox relays them to every
 //! instance's `mediaProcessing` subscribers); the results and the step log go to MongoDB as
 //! the item's media metadata (`MEDIA_PROCESSED`, stored by the document consumer).
@@ -19,21 +21,13 @@ use crate::clients::sandbox::{StillError, StillRunner};
 use crate::clients::storage::{key_of, FULL, LARGE, POSTER, SMALL};
 use crate::db;
 use crate::db::media::{MediaRow, Processed};
+use crate::db::queue::{self, Lease};
+use crate::domain::ids::MediaId;
 use crate::errors::AppError;
 use anyhow::Context;
+use castyou_vocab::queue::Ran;
 use diesel_async::AsyncConnection;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// What this instance's workers did.
-#[derive(Debug, Default)]
-pub struct MediaWorkerStats {
-    pub running: AtomicU64,
-    pub ready: AtomicU64,
-    pub failed: AtomicU64,
-    pub retried: AtomicU64,
-}
 
 /// Why an item was not processed.
 enum Failure {
@@ -76,69 +70,54 @@ fn lease_secs(state: &AppState) -> f64 {
     state.settings.media.lease_secs as f64
 }
 
-/// Starts this instance's workers: they take whatever is waiting (a restart resumes here),
-/// then wake on each upload completed here and look every `media.poll_secs` for the rest.
-pub fn start(state: AppState) {
-    if !state.settings.media.process {
-        tracing::info!("media.process is off: this instance leaves media processing to others");
-        return;
-    }
-    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency(&state)));
-    let poll = Duration::from_secs(state.settings.media.poll_secs.max(1));
-    actix_web::rt::spawn(async move {
-        loop {
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                return;
-            };
-            match claim(&state).await {
-                Ok(Some(row)) => {
-                    let state = state.clone();
-                    actix_web::rt::spawn(async move {
-                        process(&state, row).await;
-                        drop(permit);
-                    });
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "looking for media to process failed"),
-            }
-            drop(permit);
-            if let Err(e) = fail_exhausted(&state).await {
-                tracing::warn!(error = %e, "failing abandoned media items failed");
-            }
-            tokio::select! {
-                _ = state.media_wake.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
-            }
-        }
-    });
-}
-
-async fn claim(state: &AppState) -> anyhow::Result<Option<MediaRow>> {
-    let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
-    Ok(db::media::claim(
+/// Leases up to `limit` items waiting for processing.
+pub async fn claim(state: &AppState, limit: usize) -> anyhow::Result<Vec<Lease>> {
+    let mut conn = state.conn().await?;
+    let media = &state.settings.media;
+    queue::claim(
         &mut conn,
-        lease_secs(state),
-        state.settings.media.max_attempts,
+        queue::MEDIA,
+        limit,
+        Duration::from_secs(media.lease_secs),
+        media.max_attempts,
     )
-    .await?)
+    .await
+    .context("queue::claim (media)")
 }
 
-/// Items whose workers died `max_attempts` times: FAILED, objects removed.
-async fn fail_exhausted(state: &AppState) -> anyhow::Result<()> {
+/// Extends the lease of an item being processed (false: it is no longer this lease's).
+pub async fn renew(state: &AppState, lease: Lease) -> anyhow::Result<bool> {
+    let mut conn = state.conn().await?;
+    let within = Duration::from_secs(state.settings.media.lease_secs);
+    queue::renew(&mut conn, queue::MEDIA, &lease, within)
+        .await
+        .context("queue::renew (media)")
+}
+
+/// How many items wait for processing, and how many were given up (all instances).
+pub async fn depth(state: &AppState) -> anyhow::Result<(i64, i64)> {
+    let mut conn = state.conn().await?;
+    queue::depth(&mut conn, queue::MEDIA, state.settings.media.max_attempts)
+        .await
+        .context("queue::depth (media)")
+}
+
+/// The dead letters: items whose workers died or failed `max_attempts` times are FAILED and
+/// their objects removed. How many.
+pub async fn fail_exhausted(state: &AppState) -> anyhow::Result<u64> {
     let max = state.settings.media.max_attempts;
-    let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
+    let mut conn = state.conn().await?;
     let failed = conn
         .transaction::<_, AppError, _>(async |c| {
-            let rows = db::media::exhausted(c, max, 20)
+            let leases = queue::exhausted(c, queue::MEDIA, max, 20)
                 .await
-                .context("media::exhausted")?;
+                .context("queue::exhausted (media)")?;
             let mut failed = Vec::new();
-            for row in rows {
+            for lease in leases {
                 let reason = format!("processing did not finish in {max} attempts");
-                if let Some(row) = db::media::fail_attempt(c, row.id, row.attempts, &reason)
+                if let Some(row) = db::media::fail(c, MediaId(lease.id), &reason)
                     .await
-                    .context("media::fail_attempt")?
+                    .context("media::fail")?
                 {
                     events::media_changed(c, &row).await?;
                     failed.push(row);
@@ -146,57 +125,38 @@ async fn fail_exhausted(state: &AppState) -> anyhow::Result<()> {
             }
             Ok(failed)
         })
-        .await
-        .map_err(anyhow::Error::from)?;
+        .await?;
     drop(conn);
-    for row in failed {
-        state.media_stats.failed.fetch_add(1, Ordering::Relaxed);
+    for row in &failed {
         tracing::warn!(media = %row.id, "a media item was given up after its workers died");
         if let Err(e) = state.media_store.delete_item(row.id.0).await {
-            tracing::warn!(media = %row.id, error = %e, "a failed item's objects were not removed");
+            tracing::warn!(media = %row.id, error = %format!("{e:#}"), "a failed item's objects were not removed");
         }
     }
-    Ok(())
+    Ok(failed.len() as u64)
 }
 
-/// Processes one leased item to READY or FAILED (or leaves it to be tried again).
-async fn process(state: &AppState, row: MediaRow) {
-    state.media_stats.running.fetch_add(1, Ordering::Relaxed);
-    let attempt = row.attempts;
-    // Keeps the lease while the work runs; stopped (dropped) when it ends.
-    let heartbeat = {
-        let state = state.clone();
-        let id = row.id;
-        let every = Duration::from_secs_f64((lease_secs(&state) / 3.0).max(1.0));
-        // Work past the item's budget is not worth a lease: the heartbeat stops there.
-        let until = Instant::now() + Duration::from_secs(state.settings.media.item_timeout_secs);
-        actix_web::rt::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                if Instant::now() >= until {
-                    return;
-                }
-                let Ok(mut conn) = state.conn().await else {
-                    continue;
-                };
-                match db::media::renew(&mut conn, id, attempt, lease_secs(&state)).await {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    Err(e) => {
-                        tracing::warn!(media = %id, error = %e, "renewing a media lease failed")
-                    }
-                }
-            }
-        })
+/// Processes one leased item to READY or FAILED, or gives it back to be tried again (by any
+/// instance, after a pause that grows with its tries). What became of it.
+pub async fn process(state: &AppState, lease: Lease) -> anyhow::Result<Ran> {
+    let row = {
+        let mut conn = state.conn().await?;
+        db::media::find(&mut conn, MediaId(lease.id))
+            .await
+            .context("media::find")?
+    };
+    let Some(row) = row.filter(|r| r.status == "PROCESSING") else {
+        // Deleted (or finished by an earlier holder) between the claim and now.
+        return Ok(Ran::default());
     };
     let started = chrono::Utc::now();
     let mut report = super::media::new_report(&row, started);
     let budget = Duration::from_secs(state.settings.media.item_timeout_secs);
     let work = async {
         match MediaKind::parse(&row.kind) {
-            Some(MediaKind::Headshot) => still(state, &row, &mut report).await,
-            Some(MediaKind::Reel) => video(state, &row, &mut report, true).await,
-            Some(MediaKind::VoiceReel) => video(state, &row, &mut report, false).await,
+            Some(MediaKind::Headshot) => still(state, &row, &lease, &mut report).await,
+            Some(MediaKind::Reel) => video(state, &row, &lease, &mut report, true).await,
+            Some(MediaKind::VoiceReel) => video(state, &row, &lease, &mut report, false).await,
             None => Err(Failure::Refused(format!("unknown kind {}", row.kind))),
         }
     };
@@ -209,38 +169,46 @@ async fn process(state: &AppState, row: MediaRow) {
             budget.as_secs()
         ))),
     };
-    heartbeat.abort();
     report.finished_at = Some(chrono::Utc::now());
-    let result = match outcome {
-        Ok(done) => finish(state, &row, done, report).await,
-        Err(Failure::Refused(reason)) => refuse(state, &row, &reason, report).await,
-        Err(Failure::Retry(e)) => {
-            state.media_stats.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(media = %row.id, attempt, error = %e, "media processing failed; it will be tried again");
-            // Give the lease back after a pause, to whichever instance takes it.
-            let pause = 5.0 * f64::from(attempt.max(1));
-            match state.conn().await {
-                Ok(mut conn) => db::media::renew(&mut conn, row.id, attempt, pause)
-                    .await
-                    .map(drop)
-                    .map_err(|e| anyhow::anyhow!(e)),
-                Err(e) => Err(anyhow::Error::from(e)),
-            }
+    match outcome {
+        Ok(done) => {
+            finish(state, &row, &lease, done, report).await?;
+            Ok(Ran {
+                done: 1,
+                ..Ran::default()
+            })
         }
-    };
-    if let Err(e) = result {
-        tracing::warn!(media = %row.id, error = %e, "recording a media item's outcome failed; its lease will run out and it is tried again");
+        Err(Failure::Refused(reason)) => {
+            refuse(state, &row, &lease, &reason, report).await?;
+            Ok(Ran {
+                refused: 1,
+                ..Ran::default()
+            })
+        }
+        Err(Failure::Retry(e)) => {
+            let error = format!("{e:#}");
+            tracing::warn!(media = %row.id, attempt = lease.attempt, error, "media processing failed; it will be tried again");
+            // Given back after a pause, to whichever instance takes it.
+            let pause = Duration::from_secs(5 * u64::from(lease.attempt.max(1).unsigned_abs()));
+            let mut conn = state.conn().await?;
+            queue::retry_later(&mut conn, queue::MEDIA, &lease, pause, &error, true)
+                .await
+                .context("queue::retry_later (media)")?;
+            Ok(Ran {
+                retried: 1,
+                ..Ran::default()
+            })
+        }
     }
-    state.media_stats.running.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Records progress (and renews the lease); an error if the item is no longer this attempt's.
-async fn progress(state: &AppState, row: &MediaRow, value: f32) -> Result<(), Failure> {
+async fn progress(state: &AppState, lease: &Lease, value: f32) -> Result<(), Failure> {
     let mut conn = state.conn().await?;
-    let lease = lease_secs(state);
+    let within = lease_secs(state);
     let changed = conn
         .transaction::<_, AppError, _>(async |c| {
-            let Some(now) = db::media::set_progress(c, row.id, row.attempts, value, lease)
+            let Some(now) = db::media::set_progress(c, lease, value, within)
                 .await
                 .context("media::set_progress")?
             else {
@@ -278,6 +246,7 @@ impl Timer {
 async fn still(
     state: &AppState,
     row: &MediaRow,
+    lease: &Lease,
     report: &mut ProcessingReport,
 ) -> Result<Processed, Failure> {
     let media = &state.settings.media;
@@ -288,7 +257,7 @@ async fn still(
         .await
         .context("reading the upload")?;
     timer.done(report, "read");
-    progress(state, row, 0.2).await?;
+    progress(state, lease, 0.2).await?;
     let runner = StillRunner::from_settings(media).context("the still helper")?;
     let timer = Timer::start();
     let decoded = runner.process(bytes, &row.content_type).await;
@@ -307,7 +276,7 @@ async fn still(
     report.height = Some(processed.height as i32);
     report.orientation = Some(processed.orientation);
     report.decoded = Some(processed.decoded.clone());
-    progress(state, row, 0.8).await?;
+    progress(state, lease, 0.8).await?;
     let timer = Timer::start();
     let full = key_of(row.id.0, FULL);
     let large = key_of(row.id.0, LARGE);
@@ -376,6 +345,7 @@ fn turned_back(width: u32, height: u32, orientation: u8) -> (u32, u32) {
 async fn video(
     state: &AppState,
     row: &MediaRow,
+    lease: &Lease,
     report: &mut ProcessingReport,
     needs_picture: bool,
 ) -> Result<Processed, Failure> {
@@ -418,14 +388,14 @@ async fn video(
     if !needs_picture {
         return Ok(done);
     }
-    progress(state, row, 0.4).await?;
+    progress(state, lease, 0.4).await?;
     let timer = Timer::start();
     let at = ffmpeg::poster_time(probe.duration_seconds);
     let poster = tools.poster(&input, &row.content_type, at).await?;
     timer.done(report, "poster frame");
     let (pw, ph) = imaging::jpeg_size(&poster)
         .ok_or_else(|| Failure::Refused("the poster frame could not be read".into()))?;
-    progress(state, row, 0.8).await?;
+    progress(state, lease, 0.8).await?;
     let timer = Timer::start();
     let key = key_of(row.id.0, POSTER);
     report.renditions.push(Rendition {
@@ -449,6 +419,7 @@ async fn video(
 async fn finish(
     state: &AppState,
     row: &MediaRow,
+    lease: &Lease,
     done: Processed,
     mut report: ProcessingReport,
 ) -> anyhow::Result<()> {
@@ -456,7 +427,7 @@ async fn finish(
     let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
     let finished = conn
         .transaction::<_, AppError, _>(async |c| {
-            let Some(now) = db::media::finish(c, row.id, row.attempts, &done)
+            let Some(now) = db::media::finish(c, lease, &done)
                 .await
                 .context("media::finish")?
             else {
@@ -469,7 +440,6 @@ async fn finish(
         .await
         .map_err(anyhow::Error::from)?;
     if finished {
-        state.media_stats.ready.fetch_add(1, Ordering::Relaxed);
         return Ok(());
     }
     // Taken over (another worker rewrites the same keys), or deleted meanwhile: then what was
@@ -494,6 +464,7 @@ async fn finish(
 async fn refuse(
     state: &AppState,
     row: &MediaRow,
+    lease: &Lease,
     reason: &str,
     mut report: ProcessingReport,
 ) -> anyhow::Result<()> {
@@ -502,9 +473,9 @@ async fn refuse(
     let mut conn = state.conn().await.map_err(anyhow::Error::from)?;
     let failed = conn
         .transaction::<_, AppError, _>(async |c| {
-            let Some(now) = db::media::fail_attempt(c, row.id, row.attempts, reason)
+            let Some(now) = db::media::refuse(c, lease, reason)
                 .await
-                .context("media::fail_attempt")?
+                .context("media::refuse")?
             else {
                 return Ok(false);
             };
@@ -521,7 +492,6 @@ async fn refuse(
             .is_none();
     drop(conn);
     if failed {
-        state.media_stats.failed.fetch_add(1, Ordering::Relaxed);
         tracing::info!(media = %row.id, reason, "a media item was refused");
     }
     if failed || gone {

@@ -59,14 +59,15 @@ pub struct AppState {
     pub ai: Option<crate::clients::ai::Ai>,
     /// This instance's semantic index (built only with an endpoint).
     pub semantic: castyou_actors::SemanticHandle,
-    /// The embedding worker's counters.
-    pub embedding_stats: Arc<castyou_actors::EmbeddingStats>,
+    /// The embedding queue's counters, and the embedding work's own.
+    pub embedding_queue: Arc<castyou_actors::queue::QueueStats>,
+    pub embedding_stats: Arc<embeddings::EmbeddingStats>,
     /// Where media objects live.
     pub media_store: Arc<crate::clients::storage::MediaStore>,
     /// Wakes this instance's media workers (an upload was completed here).
     pub media_wake: Arc<tokio::sync::Notify>,
-    /// The media workers' counters.
-    pub media_stats: Arc<media_workers::MediaWorkerStats>,
+    /// The media queue's counters.
+    pub media_queue: Arc<castyou_actors::queue::QueueStats>,
     /// Password-reset lookups waiting to run after their answer (see `accounts`).
     pub reset_lookups: Arc<tokio::sync::Semaphore>,
     /// Users' last writes that the match index holds, for their next reads (`own_writes`).
@@ -100,11 +101,12 @@ impl AppState {
             ai,
             media_store,
             media_wake: Arc::default(),
-            media_stats: Arc::default(),
+            media_queue: Arc::default(),
             reset_lookups: Arc::new(tokio::sync::Semaphore::new(accounts::RESET_LOOKUPS)),
             own_writes: Arc::default(),
             semantic: Default::default(),
             embedding_stats: Default::default(),
+            embedding_queue: Default::default(),
             settings: Arc::new(settings),
             pool,
             redis,

@@ -1,13 +1,15 @@
 //! The realtime actors of one instance, each started under its `Supervisor` and wired to the
 //! others: the hub (live subscribers), the event bus (every instance), the outbox relay (feeds
 //! the bus), the document writer and its relay (MongoDB), the deadline scheduler and the
-//! pipeline registry, and the mailer with its relay. `start` returns their handles; restarts are counted per `ActorName`.
+//! pipeline registry, the mailer with its relay, the indexes and the queue workers (media,
+//! embeddings). `start` returns their handles; restarts are counted per `ActorName`.
 
 use crate::adapters::deadlines::PgDeadlines;
 use crate::adapters::documents::MongoDocuments;
-use crate::adapters::embeddings::{PgEmbeddings, PgSemanticSource};
+use crate::adapters::embeddings::{EmbeddingWork, PgSemanticSource};
 use crate::adapters::mail::LettreMail;
 use crate::adapters::matching::PgMatchSource;
+use crate::adapters::media::MediaWork;
 use crate::adapters::outbox::PgOutbox;
 use crate::adapters::redis_bus::RedisBus;
 use crate::clients::ai::Ai;
@@ -17,18 +19,25 @@ use crate::services::pipelines::Pipelines;
 use crate::services::AppState;
 use actix::{Addr, Supervisor};
 use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
-use castyou_actors::embeddings::{WakeWorker, WorkerSettings};
+use castyou_actors::queue::{QueueSettings, QueueWorker, Wake};
 use castyou_actors::semantic::HnswParams;
 use castyou_actors::{
-    ActorName, BusPort, DocumentPort, DocumentWriter, EmbeddingPort, EmbeddingWorker, EventBus,
-    MailFailures, MailPort, Mailer, MatchIndex, MatchSource, NotificationHub, OutboxPort,
-    OutboxRelay, Restarts, SemanticIndex, SemanticSource,
+    ActorName, BusPort, DocumentPort, DocumentWriter, EventBus, MailFailures, MailPort, Mailer,
+    MatchIndex, MatchSource, NotificationHub, OutboxPort, OutboxRelay, Restarts, SemanticIndex,
+    SemanticSource,
 };
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a relay looks for events when no notification woke it.
 const OUTBOX_POLL: Duration = Duration::from_secs(1);
+
+/// How long an embedding worker holds its subjects before another may take them (renewed
+/// while it works).
+const EMBEDDING_LEASE: Duration = Duration::from_secs(120);
+
+/// The longest the media queue pauses after runs that failed as a whole (the database away).
+const MEDIA_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// How long a job's pipeline actor lives without a move.
 const PIPELINE_IDLE: Duration = Duration::from_secs(300);
@@ -47,13 +56,15 @@ pub struct RealtimeActors {
     _document_relay: Addr<OutboxRelay>,
     _deadlines: Addr<DeadlineScheduler>,
     pub matches: Addr<MatchIndex<crate::db::models::Job>>,
-    /// The embedding worker and the semantic index (with an endpoint only).
-    pub semantic: Option<(Addr<EmbeddingWorker>, Addr<SemanticIndex>)>,
+    /// The embedding queue's worker and the semantic index (with an endpoint only).
+    pub semantic: Option<(Addr<QueueWorker<EmbeddingWork>>, Addr<SemanticIndex>)>,
+    /// The media queue's worker (unless `media.process` is off).
+    pub media: Option<Addr<QueueWorker<MediaWork>>>,
 }
 
 /// Queues whatever has no vectors of the configured model yet (first configuration, a new
 /// model, seeded rows), then wakes the worker; retried until PostgreSQL answers.
-fn queue_missing(state: AppState, ai: Ai, worker: Addr<EmbeddingWorker>) {
+fn queue_missing(state: AppState, ai: Ai, worker: Addr<QueueWorker<EmbeddingWork>>) {
     actix_web::rt::spawn(async move {
         let mut wait = Duration::from_millis(500);
         loop {
@@ -74,7 +85,7 @@ fn queue_missing(state: AppState, ai: Ai, worker: Addr<EmbeddingWorker>) {
                     if n > 0 {
                         tracing::info!(queued = n, "subjects without vectors queued for embedding");
                     }
-                    worker.do_send(WakeWorker);
+                    worker.do_send(Wake);
                     return;
                 }
                 Err(e) => {
@@ -174,21 +185,36 @@ impl RealtimeActors {
                 .counting_restarts_in(counter.clone())
         });
 
-        // With an endpoint: the embedding worker and the semantic index.
+        // With an endpoint: the embedding queue's worker and the semantic index.
         let semantic = state.ai.as_ref().map(|ai| {
             let settings = &state.settings.ai;
-            let port: Arc<dyn EmbeddingPort> =
-                Arc::new(PgEmbeddings::new(state.pool.clone(), ai.clone()));
-            let (stats, to_hub) = (Arc::clone(&state.embedding_stats), hub.clone());
-            let worker_settings = WorkerSettings {
+            let work = Arc::new(EmbeddingWork::new(
+                state.pool.clone(),
+                ai.clone(),
+                Arc::clone(&state.embedding_stats),
+                settings.embedding_batch,
+                EMBEDDING_LEASE,
+                settings.worker_max_attempts,
+            ));
+            let queue = QueueSettings {
+                concurrency: 1,
                 batch: settings.embedding_batch,
+                lease: EMBEDDING_LEASE,
+                budget: EMBEDDING_LEASE * 5,
                 poll: Duration::from_secs(settings.worker_poll_secs),
                 retry_max: Duration::from_secs(settings.worker_retry_max_secs),
             };
+            let (stats, to_hub) = (Arc::clone(&state.embedding_queue), hub.clone());
             let counter = restarts.of(ActorName::EmbeddingWorker);
             let worker = Supervisor::start(move |_| {
-                EmbeddingWorker::new(port.clone(), to_hub.clone(), stats.clone(), worker_settings)
-                    .counting_restarts_in(counter.clone())
+                QueueWorker::new(
+                    Arc::clone(&work),
+                    to_hub.clone(),
+                    stats.clone(),
+                    queue,
+                    Arc::default(),
+                )
+                .counting_restarts_in(counter.clone())
             });
             queue_missing(state.clone(), ai.clone(), worker.clone());
 
@@ -211,6 +237,39 @@ impl RealtimeActors {
             (worker, index)
         });
 
+        // The media queue's worker: processes uploads completed on any instance.
+        let media = state.settings.media.process.then(|| {
+            let settings = &state.settings.media;
+            let work = Arc::new(MediaWork::new(state.clone()));
+            let queue = QueueSettings {
+                concurrency: crate::services::media_workers::concurrency(state),
+                batch: 1,
+                lease: Duration::from_secs(settings.lease_secs),
+                budget: Duration::from_secs(settings.item_timeout_secs),
+                poll: Duration::from_secs(settings.poll_secs.max(1)),
+                retry_max: MEDIA_RETRY_MAX,
+            };
+            let (stats, wake, to_hub) = (
+                Arc::clone(&state.media_queue),
+                Arc::clone(&state.media_wake),
+                hub.clone(),
+            );
+            let counter = restarts.of(ActorName::MediaWorker);
+            Supervisor::start(move |_| {
+                QueueWorker::new(
+                    Arc::clone(&work),
+                    to_hub.clone(),
+                    stats.clone(),
+                    queue,
+                    wake.clone(),
+                )
+                .counting_restarts_in(counter.clone())
+            })
+        });
+        if media.is_none() {
+            tracing::info!("media.process is off: this instance leaves media processing to others");
+        }
+
         let pipelines = Pipelines::start(
             state.clone(),
             PIPELINE_IDLE,
@@ -232,6 +291,7 @@ impl RealtimeActors {
             _deadlines: deadlines,
             matches,
             semantic,
+            media,
         })
     }
 

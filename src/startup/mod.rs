@@ -191,7 +191,6 @@ async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
     // events stay in the outbox.
     start_preparing(state.docs.clone());
     crate::services::media::start_sweeping(state.clone());
-    crate::services::media_workers::start(state.clone());
     // Redis holds nothing that cannot be rebuilt: refill the revocation cache now (and keep
     // retrying in the background while Redis is away).
     gate::start_repair(&state);

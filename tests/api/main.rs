@@ -33,6 +33,7 @@ mod pagination;
 mod pipelines;
 mod profiles;
 mod provider_login;
+mod queues;
 mod rate_limit;
 mod search;
 mod semantic;
