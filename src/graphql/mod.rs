@@ -87,17 +87,17 @@ impl QueryCost {
         Ok(QueryCost {
             types,
             limits: cost::CostLimits {
-                max_document_bytes: q.max_document_bytes,
-                max_tokens: q.max_tokens,
-                max_fragments: q.max_fragments,
-                max_spreads: q.max_spreads,
-                max_aliases: q.max_aliases,
-                max_directives: q.max_directives,
-                max_cost: q.max_cost,
-                max_root_mutation_fields: q.max_root_mutation_fields,
+                max_document_bytes: q.max_document_bytes.get(),
+                max_tokens: q.max_tokens.get(),
+                max_fragments: q.max_fragments.get(),
+                max_spreads: q.max_spreads.get(),
+                max_aliases: q.max_aliases.get(),
+                max_directives: q.max_directives.get(),
+                max_cost: q.max_cost.get(),
+                max_root_mutation_fields: q.max_root_mutation_fields.get(),
                 default_page_size: 20,
                 max_page_size: 100,
-                unpaged_list_cap: q.unpaged_list_cap,
+                unpaged_list_cap: q.unpaged_list_cap.get(),
             },
         })
     }

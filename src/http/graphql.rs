@@ -163,7 +163,7 @@ fn spend_ranking(
     exec: &Exec<'_>,
     analysis: Analysis,
 ) -> Result<Analysis, Box<async_graphql::ServerError>> {
-    let max = exec.state.settings.query.max_ranking_fields;
+    let max = exec.state.settings.query.max_ranking_fields.get();
     let total = exec.ranking.get().saturating_add(analysis.ranking_fields);
     if total > max {
         return Err(validation_failed(format!(
@@ -289,7 +289,7 @@ pub async fn graphql_post(
         Err(message) => Answer::malformed(&message),
         Ok(Body::Single(request)) => execute(&exec, *request).await,
         Ok(Body::Batch(requests)) => {
-            let max = state.settings.query.max_batch_operations;
+            let max = state.settings.query.max_batch_operations.get();
             if requests.len() > max {
                 let e = AppError::Validation(format!(
                     "a batch holds at most {max} operations; this one has {}",

@@ -47,7 +47,7 @@ pub fn cors(settings: &Settings) -> Cors {
         ])
         .max_age(3600);
     for origin in &settings.application.cors_allowed_origins {
-        cors = cors.allowed_origin(origin);
+        cors = cors.allowed_origin(origin.as_str());
     }
     cors
 }

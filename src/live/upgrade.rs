@@ -185,7 +185,7 @@ impl Upgrades {
         if let Some(origin) = request.headers().get(header::ORIGIN) {
             let allowed = origin
                 .to_str()
-                .is_ok_and(|o| origins.iter().any(|allowed| allowed == o));
+                .is_ok_and(|o| origins.iter().any(|allowed| allowed.as_str() == o));
             if !allowed {
                 return Err(Refusal::new(
                     StatusCode::FORBIDDEN,

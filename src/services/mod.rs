@@ -87,9 +87,13 @@ impl AppState {
         let tokens = tokens::TokenKeys::new(&settings.auth)?;
         let identity = identity::IdentityVerifier::new(settings.auth.identity_providers.clone())?;
 
-        let rates = Arc::new(castyou_model::ExchangeRates::from_map(
-            &settings.matching.base_currency,
-            &settings.matching.rates,
+        let rates = Arc::new(castyou_model::ExchangeRates::new(
+            settings.matching.base_currency.as_str(),
+            settings
+                .matching
+                .rates
+                .iter()
+                .map(|(code, rate)| (code.as_str(), *rate)),
         ));
 
         let matching = settings.matching.clone();

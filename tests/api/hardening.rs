@@ -187,7 +187,9 @@ async fn forged_forwarding_headers_do_not_buy_fresh_login_attempts() {
 #[actix_web::test]
 async fn behind_a_trusted_proxy_the_client_is_the_nearest_untrusted_hop() {
     let app = spawn_app_with(|s| {
-        s.application.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+        s.application.trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]
+            .map(|p| castyou::configuration::parse_proxy(p).expect("a proxy"))
+            .to_vec();
         s.rate_limit.auth_max = 3;
         s.rate_limit.window_secs = 600;
     })

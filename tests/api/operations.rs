@@ -258,7 +258,8 @@ async fn every_response_has_its_own_request_id() {
 #[actix_web::test]
 async fn cors_allows_configured_origins_only() {
     let app = spawn_app_with(|settings| {
-        settings.application.cors_allowed_origins = vec!["https://app.castyou.test".into()];
+        settings.application.cors_allowed_origins =
+            vec!["https://app.castyou.test".parse().expect("an origin")];
     })
     .await;
     let preflight = |origin: &'static str| {

@@ -355,7 +355,8 @@ async fn a_mutation_over_get_is_refused() {
 
 #[actix_web::test]
 async fn a_batch_is_answered_in_order_with_each_operation_checked_on_its_own() {
-    let app = spawn_app_with(|s| s.query.max_batch_operations = 3).await;
+    let app =
+        spawn_app_with(|s| s.query.max_batch_operations = 3.try_into().expect("positive")).await;
     let talent = app.talent().await;
 
     let reply = post(
@@ -495,7 +496,8 @@ async fn register_from(app: &TestApp, address: &str, query: &str) -> bool {
 #[actix_web::test]
 async fn one_client_filling_its_registration_share_leaves_room_for_others() {
     let app = spawn_app_with(|s| {
-        s.application.trusted_proxies = vec!["127.0.0.1".into()];
+        s.application.trusted_proxies =
+            vec![castyou::configuration::parse_proxy("127.0.0.1").expect("a proxy")];
         s.persisted_queries.max_entries = 20;
         s.persisted_queries.max_entries_per_client = 8;
     })

@@ -303,7 +303,8 @@ async fn refused_status(
 #[actix_web::test]
 async fn upgrades_are_checked_like_the_http_routes_before_the_handshake() {
     let app = spawn_app_with(|s| {
-        s.application.cors_allowed_origins = vec!["https://app.castyou.test".into()];
+        s.application.cors_allowed_origins =
+            vec!["https://app.castyou.test".parse().expect("an origin")];
     })
     .await;
 
