@@ -2,6 +2,7 @@
 //! listener's `/readyz` says only ready or not, for load balancers; the operators' listener
 //! names each dependency.
 
+use crate::clients::storage::Store;
 use crate::db;
 use crate::services::AppState;
 use actix_web::{web, HttpResponse};

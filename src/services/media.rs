@@ -3,7 +3,7 @@
 //! object (exact size, magic bytes of the declared type) before processing starts.
 
 use super::{signed_in, AppState, Viewer};
-use crate::clients::storage::{key_of, FULL, LARGE, ORIGINAL};
+use crate::clients::storage::{key_of, Store, FULL, LARGE, ORIGINAL};
 use crate::configuration::MediaKindLimits;
 use crate::db;
 use crate::db::media::{MediaRow, NewMedia};

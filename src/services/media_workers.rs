@@ -18,7 +18,7 @@ use super::AppState;
 use crate::clients::ffmpeg::{self, ToolError, Tools};
 use crate::clients::imaging;
 use crate::clients::sandbox::{StillError, StillRunner};
-use crate::clients::storage::{key_of, FULL, LARGE, POSTER, SMALL};
+use crate::clients::storage::{key_of, Store, FULL, LARGE, POSTER, SMALL};
 use crate::db;
 use crate::db::media::{MediaRow, Processed};
 use crate::db::queue::{self, Lease};
