@@ -12,6 +12,7 @@ pub mod media_metadata;
 pub mod notifications;
 
 use crate::configuration::MongoSettings;
+use crate::domain::page::CursorKey;
 use mongodb::bson::{doc, Document};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -248,19 +249,14 @@ pub struct Position {
     pub id: String,
 }
 
-impl Position {
-    pub fn encode(&self) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", self.at, self.id))
+/// Written `<millis>:<id>`.
+impl CursorKey for Position {
+    fn write(&self) -> String {
+        format!("{}:{}", self.at, self.id)
     }
 
-    pub fn decode(cursor: &str) -> Option<Position> {
-        use base64::Engine;
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(cursor)
-            .ok()?;
-        let raw = String::from_utf8(raw).ok()?;
-        let (at, id) = raw.split_once(':')?;
+    fn read(text: &str) -> Option<Position> {
+        let (at, id) = text.split_once(':')?;
         if id.is_empty() || id.len() > 100 {
             return None;
         }
@@ -269,7 +265,9 @@ impl Position {
             id: id.to_string(),
         })
     }
+}
 
+impl Position {
     /// The filter for documents after this position, newest first.
     pub fn after(&self) -> Document {
         let key = sort_key(bson::DateTime::from_millis(self.at), &self.id);

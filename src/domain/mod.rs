@@ -3,6 +3,7 @@
 
 pub mod ids;
 pub mod jobs;
+pub mod page;
 pub mod pipeline;
 pub mod profiles;
 pub mod values;

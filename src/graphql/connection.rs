@@ -1,12 +1,9 @@
 //! Relay cursor connections with `totalCount`, and the page arguments every list takes.
 
 use crate::db::page::{Cursor, Page, PageRequest};
-use crate::errors::{AppError, AppResult};
+use crate::domain::page::{after, page_size, CursorKey};
+use crate::errors::AppResult;
 use async_graphql::SimpleObject;
-
-/// The largest page a client may ask for.
-pub const MAX_PAGE_SIZE: i32 = 100;
-pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
 #[derive(Debug, Clone, SimpleObject)]
 pub struct PageInfo {
@@ -14,25 +11,11 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-/// Checks `first` (0..=100) and decodes `after`.
-pub fn page_request(first: Option<i32>, after: Option<String>) -> AppResult<PageRequest> {
-    let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(0..=MAX_PAGE_SIZE).contains(&first) {
-        return Err(AppError::bad_input(
-            "first",
-            format!("must be between 0 and {MAX_PAGE_SIZE}"),
-        ));
-    }
-    let after = match after.as_deref() {
-        None | Some("") => None,
-        Some(raw) => Some(
-            Cursor::decode(raw)
-                .ok_or_else(|| AppError::bad_input("after", "is not a cursor from this list"))?,
-        ),
-    };
+/// Checks `first` and decodes `after` (see [`crate::domain::page`]).
+pub fn page_request(first: Option<i32>, cursor: Option<String>) -> AppResult<PageRequest> {
     Ok(PageRequest {
-        first: first as i64,
-        after,
+        first: page_size(first)? as i64,
+        after: after::<Cursor>(cursor.as_deref())?,
     })
 }
 

@@ -9,6 +9,7 @@ use crate::documents::explain::{self, ExplainDoc};
 use crate::documents::notifications::{self, NotificationDoc};
 use crate::documents::{bson, chrono_time, Position};
 use crate::domain::ids::UserId;
+use crate::domain::page::{self, page_size, CursorKey};
 use crate::domain::{ApplicationStage, Role};
 use crate::errors::{AppError, AppResult};
 pub use castyou_vocab::events::Notification;
@@ -51,28 +52,6 @@ pub fn stage_sentence(stage: ApplicationStage, job: &str) -> String {
         S::Rejected => format!("Your application to {job} was not taken further this time."),
         S::Withdrawn => format!("You withdrew your application to {job}."),
     }
-}
-
-/// The most a page may hold.
-const MAX_PAGE: i32 = 100;
-
-fn page_size(first: Option<i32>) -> AppResult<usize> {
-    let first = first.unwrap_or(20);
-    if !(0..=MAX_PAGE).contains(&first) {
-        return Err(AppError::bad_input(
-            "first",
-            format!("first must be between 0 and {MAX_PAGE}"),
-        ));
-    }
-    Ok(first as usize)
-}
-
-fn position(after: Option<&str>) -> AppResult<Option<Position>> {
-    after
-        .map(|cursor| {
-            Position::decode(cursor).ok_or_else(|| AppError::bad_input("after", "not a cursor"))
-        })
-        .transpose()
 }
 
 fn unavailable(e: mongodb::error::Error) -> AppError {
@@ -128,7 +107,7 @@ pub async fn inbox(
 ) -> AppResult<(DocPage<Notification>, Option<u64>)> {
     let viewer = signed_in(viewer)?;
     let first = page_size(first)?;
-    let after = position(after)?;
+    let after = page::after::<Position>(after)?;
     let user = viewer.user_id.to_string();
     let (docs, more) = notifications::page(&state.docs, &user, unread_only, after.as_ref(), first)
         .await
@@ -199,7 +178,7 @@ pub async fn feed(
 ) -> AppResult<DocPage<ActivityDoc>> {
     let viewer = signed_in(viewer)?;
     let first = page_size(first)?;
-    let after = position(after)?;
+    let after = page::after::<Position>(after)?;
     let (docs, more) = activity::page(
         &state.docs,
         &viewer.user_id.to_string(),
@@ -227,7 +206,7 @@ pub async fn audit_log(
         return Err(AppError::bad_input("objectId", "at most 200 characters"));
     }
     let first = page_size(first)?;
-    let after = position(after)?;
+    let after = page::after::<Position>(after)?;
     let actor = actor.map(|a| a.to_string());
     let (docs, more) = audit::page(&state.docs, actor.as_deref(), object, after.as_ref(), first)
         .await
@@ -250,7 +229,7 @@ pub async fn explain_log(
         return Err(AppError::forbidden("the explain log is for admins only"));
     }
     let first = page_size(first)?;
-    let after = position(after)?;
+    let after = page::after::<Position>(after)?;
     let shown_to = shown_to.map(|v| v.to_string());
     let (docs, more) = explain::page(
         &state.docs,

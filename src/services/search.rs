@@ -26,9 +26,9 @@
 use super::{signed_in, AppState, Viewer};
 use crate::db;
 use crate::domain::ids::UserId;
+use crate::domain::page::{self, page_size, CursorKey};
 use crate::errors::{AppError, AppResult};
 use anyhow::Context;
-use base64::Engine as _;
 use std::collections::HashMap;
 
 /// How deep each lexical list goes.
@@ -113,21 +113,27 @@ pub fn fuse(lists: &[(SearchSignal, Vec<UserId>)]) -> Vec<(UserId, f64, Vec<Sear
     out
 }
 
-fn cursor(position: usize) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s1:{position}"))
+/// A place in a search's fused ranking, written `s1:<place>`.
+struct Place(usize);
+
+impl CursorKey for Place {
+    fn write(&self) -> String {
+        format!("s1:{}", self.0)
+    }
+
+    fn read(text: &str) -> Option<Place> {
+        text.strip_prefix("s1:")?.parse().ok().map(Place)
+    }
 }
 
+/// The cursor of the result at `place`.
+fn cursor(place: usize) -> String {
+    Place(place).encode()
+}
+
+/// Where a page after `after` starts.
 fn position(after: Option<&str>) -> AppResult<usize> {
-    let Some(raw) = after.filter(|a| !a.is_empty()) else {
-        return Ok(0);
-    };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|t| t.strip_prefix("s1:")?.parse::<usize>().ok())
-        .map(|p| p + 1)
-        .ok_or_else(|| AppError::bad_input("after", "is not a cursor from this search"))
+    Ok(page::after::<Place>(after)?.map_or(0, |Place(p)| p + 1))
 }
 
 /// The talents nearest the query's meaning (empty without an endpoint, when not asked, or
@@ -227,10 +233,7 @@ pub async fn search_talents(
             format!("must be 1 to {MAX_QUERY_CHARS} characters"),
         ));
     }
-    let first = first.unwrap_or(20);
-    if !(0..=100).contains(&first) {
-        return Err(AppError::bad_input("first", "must be between 0 and 100"));
-    }
+    let first = page_size(first)?;
     let start = position(after)?;
     let name_words: Vec<String> = words(query)
         .into_iter()
@@ -293,12 +296,12 @@ pub async fn search_talents(
         (SearchSignal::Phonetic, phonetic),
         (SearchSignal::Semantic, nearest),
     ]);
-    let has_next = fused.len() > start + first as usize;
+    let has_next = fused.len() > start + first;
     let hits = fused
         .into_iter()
         .enumerate()
         .skip(start)
-        .take(first as usize)
+        .take(first)
         .map(|(i, (talent_id, score, signals))| Hit {
             talent_id,
             score,
