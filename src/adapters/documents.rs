@@ -19,6 +19,10 @@ use crate::services::AppState;
 use anyhow::Context;
 use castyou_actors::relay::PortFuture;
 use castyou_actors::{DocumentPort, Event};
+use castyou_vocab::events::{
+    ApplicationSnapshot, DeadlineReminder, GroupMembershipChanged, JobStatusChanged,
+    PipelinePayload,
+};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -134,200 +138,23 @@ impl Names<'_> {
 }
 
 async fn make(state: &AppState, event: &Event, decoded: &OutboxEvent) -> anyhow::Result<Made> {
-    let names = Names { state };
-    let at = bson_time(event.at);
-    let notify = |user: UserId, kind: &str, title: String, body: String, data: bson::Document| {
-        let id = Uuid::new_v5(&event.id, user.0.as_bytes()).to_string();
-        NotificationDoc {
-            key: sort_key(at, &id),
-            id,
-            user_id: user.to_string(),
-            event_id: event.id.to_string(),
-            kind: kind.to_string(),
-            title,
-            body,
-            data,
-            read_at: None,
-            created_at: at,
-        }
+    let mut making = Making {
+        names: Names { state },
+        event,
+        at: bson_time(event.at),
+        made: Made::default(),
     };
-    let entry = |audience: &[UserId],
-                 verb: &str,
-                 actor: Option<UserId>,
-                 object: (&str, String),
-                 summary: String| ActivityDoc {
-        key: sort_key(at, &event.id.to_string()),
-        id: event.id.to_string(),
-        audience: audience.iter().map(UserId::to_string).collect(),
-        verb: verb.to_string(),
-        actor_id: actor.map(|a| a.to_string()),
-        object_type: object.0.to_string(),
-        object_id: object.1,
-        summary,
-        at,
-    };
-    let malformed = || anyhow::anyhow!("event {} has no application", event.id);
-    let mut made = Made::default();
     match decoded {
-        OutboxEvent::ApplicationCreated(p) => {
-            let app = p.application.as_ref().ok_or_else(malformed)?;
-            let (job, talent) = (names.job(p.job_id).await?, names.user(app.talent_id).await?);
-            let data = bson::doc! { "jobId": p.job_id.to_string(),
-            "applicationId": app.id.to_string(), "talentId": app.talent_id.to_string() };
-            made.notifications.push(notify(
-                p.producer_id,
-                "APPLICATION_RECEIVED",
-                "New application".into(),
-                format!("{talent} applied to {job}."),
-                data,
-            ));
-            made.activity = Some(entry(
-                &[app.talent_id, p.producer_id],
-                "APPLIED",
-                Some(app.talent_id),
-                ("Application", app.id.to_string()),
-                format!("{talent} applied to {job}"),
-            ));
-        }
-        OutboxEvent::ApplicationMoved(p) => {
-            let app = p.application.as_ref().ok_or_else(malformed)?;
-            let (job, talent) = (names.job(p.job_id).await?, names.user(app.talent_id).await?);
-            let data = bson::doc! { "jobId": p.job_id.to_string(),
-            "applicationId": app.id.to_string(), "stage": app.stage.to_string() };
-            made.notifications.push(notify(
-                app.talent_id,
-                "STAGE_CHANGED",
-                "Application update".into(),
-                stage_sentence(app.stage, &job),
-                data,
-            ));
-            let from = p.from_stage.map(|s| s.to_string()).unwrap_or_default();
-            made.activity = Some(entry(
-                &[p.producer_id, app.talent_id],
-                "MOVED",
-                Some(p.producer_id),
-                ("Application", app.id.to_string()),
-                format!(
-                    "{talent}'s application for {job} moved from {from} to {}",
-                    app.stage
-                ),
-            ));
-        }
-        OutboxEvent::ApplicationWithdrawn(p) => {
-            let app = p.application.as_ref().ok_or_else(malformed)?;
-            let (job, talent) = (names.job(p.job_id).await?, names.user(app.talent_id).await?);
-            let data = bson::doc! { "jobId": p.job_id.to_string(),
-            "applicationId": app.id.to_string(), "talentId": app.talent_id.to_string() };
-            made.notifications.push(notify(
-                p.producer_id,
-                "APPLICATION_WITHDRAWN",
-                "Application withdrawn".into(),
-                format!("{talent} withdrew their application to {job}."),
-                data,
-            ));
-            made.activity = Some(entry(
-                &[app.talent_id, p.producer_id],
-                "WITHDREW",
-                Some(app.talent_id),
-                ("Application", app.id.to_string()),
-                format!("{talent} withdrew from {job}"),
-            ));
-        }
-        OutboxEvent::JobClosed(p) => {
-            let job = names.job(p.job_id).await?;
-            let data = bson::doc! { "jobId": p.job_id.to_string() };
-            made.notifications.push(notify(
-                p.producer_id,
-                "JOB_CLOSED",
-                "Casting closed".into(),
-                format!("{job} is now closed to new applications."),
-                data.clone(),
-            ));
-            for &talent in &p.user_ids {
-                made.notifications.push(notify(
-                    talent,
-                    "JOB_CLOSED",
-                    "Casting closed".into(),
-                    format!(
-                        "{job} has closed to new applications; yours is still being considered."
-                    ),
-                    data.clone(),
-                ));
-            }
-            made.activity = Some(entry(
-                &[p.producer_id],
-                "CLOSED",
-                None,
-                ("Job", p.job_id.to_string()),
-                format!("{job} closed to new applications"),
-            ));
-        }
-        OutboxEvent::DeadlineReminder(r) => {
-            let job = names.job(r.job_id).await?;
-            let when = r.application_deadline.format("%Y-%m-%d %H:%M UTC");
-            made.notifications.push(notify(
-                r.producer_id,
-                "DEADLINE_REMINDER",
-                "Deadline approaching".into(),
-                format!("Applications for {job} close at {when}."),
-                bson::doc! { "jobId": r.job_id.to_string() },
-            ));
-        }
-        OutboxEvent::JobPublished(c) | OutboxEvent::JobCancelled(c) | OutboxEvent::JobFilled(c) => {
-            let job = names.job(c.job_id).await?;
-            let (verb, done) = match decoded {
-                OutboxEvent::JobPublished(_) => ("PUBLISHED", "published"),
-                OutboxEvent::JobCancelled(_) => ("CANCELLED", "cancelled"),
-                _ => ("FILLED", "marked filled"),
-            };
-            made.activity = Some(entry(
-                &[c.producer_id],
-                verb,
-                Some(c.producer_id),
-                ("Job", c.job_id.to_string()),
-                format!("{job} was {done}"),
-            ));
-        }
-        OutboxEvent::GroupInvited(g) => {
-            let (group, talent) = (
-                names.group(g.group_id).await?,
-                names.user(g.talent_id).await?,
-            );
-            made.notifications.push(notify(
-                g.talent_id,
-                "GROUP_INVITE",
-                "Group invitation".into(),
-                format!("You are invited to join {group}."),
-                bson::doc! { "groupId": g.group_id.to_string() },
-            ));
-            made.activity = Some(entry(
-                &[g.owner_id, g.talent_id],
-                "INVITED",
-                Some(g.owner_id),
-                ("TalentGroup", g.group_id.to_string()),
-                format!("{talent} was invited to {group}"),
-            ));
-        }
-        OutboxEvent::GroupJoined(g) => {
-            let (group, talent) = (
-                names.group(g.group_id).await?,
-                names.user(g.talent_id).await?,
-            );
-            made.notifications.push(notify(
-                g.owner_id,
-                "GROUP_INVITE_ACCEPTED",
-                "Invitation accepted".into(),
-                format!("{talent} joined {group}."),
-                bson::doc! { "groupId": g.group_id.to_string() },
-            ));
-            made.activity = Some(entry(
-                &[g.talent_id, g.owner_id],
-                "JOINED_GROUP",
-                Some(g.talent_id),
-                ("TalentGroup", g.group_id.to_string()),
-                format!("{talent} joined {group}"),
-            ));
-        }
+        OutboxEvent::ApplicationCreated(p) => making.applied(p).await?,
+        OutboxEvent::ApplicationMoved(p) => making.moved(p).await?,
+        OutboxEvent::ApplicationWithdrawn(p) => making.withdrawn(p).await?,
+        OutboxEvent::JobClosed(p) => making.closed(p).await?,
+        OutboxEvent::DeadlineReminder(r) => making.deadline_near(r).await?,
+        OutboxEvent::JobPublished(c) => making.job_changed(c, "PUBLISHED", "published").await?,
+        OutboxEvent::JobCancelled(c) => making.job_changed(c, "CANCELLED", "cancelled").await?,
+        OutboxEvent::JobFilled(c) => making.job_changed(c, "FILLED", "marked filled").await?,
+        OutboxEvent::GroupInvited(g) => making.invited(g).await?,
+        OutboxEvent::GroupJoined(g) => making.joined(g).await?,
         // Sign-outs are in the audit log already; account mail is the mailer's. Neither makes a
         // notification or a feed entry.
         OutboxEvent::SessionsRevoked(_)
@@ -345,5 +172,244 @@ async fn make(state: &AppState, event: &Event, decoded: &OutboxEvent) -> anyhow:
         | OutboxEvent::Notification(_)
         | OutboxEvent::NotificationsRead(_) => {}
     }
-    Ok(made)
+    Ok(making.made)
+}
+
+/// One event's documents, built up by one method per kind of event.
+struct Making<'a> {
+    names: Names<'a>,
+    event: &'a Event,
+    at: bson::DateTime,
+    made: Made,
+}
+
+impl Making<'_> {
+    /// A notification to `user`; its id is derived from the event's and the user's, so storing
+    /// the event twice stores it once.
+    fn notify(
+        &mut self,
+        user: UserId,
+        kind: &str,
+        title: &str,
+        body: String,
+        data: bson::Document,
+    ) {
+        let id = Uuid::new_v5(&self.event.id, user.0.as_bytes()).to_string();
+        self.made.notifications.push(NotificationDoc {
+            key: sort_key(self.at, &id),
+            id,
+            user_id: user.to_string(),
+            event_id: self.event.id.to_string(),
+            kind: kind.to_string(),
+            title: title.to_string(),
+            body,
+            data,
+            read_at: None,
+            created_at: self.at,
+        });
+    }
+
+    /// The event's activity entry, seen by `audience`.
+    fn entry(
+        &mut self,
+        audience: &[UserId],
+        verb: &str,
+        actor: Option<UserId>,
+        object: (&str, String),
+        summary: String,
+    ) {
+        self.made.activity = Some(ActivityDoc {
+            key: sort_key(self.at, &self.event.id.to_string()),
+            id: self.event.id.to_string(),
+            audience: audience.iter().map(UserId::to_string).collect(),
+            verb: verb.to_string(),
+            actor_id: actor.map(|a| a.to_string()),
+            object_type: object.0.to_string(),
+            object_id: object.1,
+            summary,
+            at: self.at,
+        });
+    }
+
+    /// The application a pipeline event is about, with its job's title and its talent's name.
+    async fn application<'p>(
+        &self,
+        p: &'p PipelinePayload,
+    ) -> anyhow::Result<(&'p ApplicationSnapshot, String, String)> {
+        let app = p
+            .application
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("event {} has no application", self.event.id))?;
+        let job = self.names.job(p.job_id).await?;
+        let talent = self.names.user(app.talent_id).await?;
+        Ok((app, job, talent))
+    }
+
+    async fn applied(&mut self, p: &PipelinePayload) -> anyhow::Result<()> {
+        let (app, job, talent) = self.application(p).await?;
+        let data = bson::doc! { "jobId": p.job_id.to_string(),
+        "applicationId": app.id.to_string(), "talentId": app.talent_id.to_string() };
+        self.notify(
+            p.producer_id,
+            "APPLICATION_RECEIVED",
+            "New application",
+            format!("{talent} applied to {job}."),
+            data,
+        );
+        self.entry(
+            &[app.talent_id, p.producer_id],
+            "APPLIED",
+            Some(app.talent_id),
+            ("Application", app.id.to_string()),
+            format!("{talent} applied to {job}"),
+        );
+        Ok(())
+    }
+
+    async fn moved(&mut self, p: &PipelinePayload) -> anyhow::Result<()> {
+        let (app, job, talent) = self.application(p).await?;
+        let data = bson::doc! { "jobId": p.job_id.to_string(),
+        "applicationId": app.id.to_string(), "stage": app.stage.to_string() };
+        self.notify(
+            app.talent_id,
+            "STAGE_CHANGED",
+            "Application update",
+            stage_sentence(app.stage, &job),
+            data,
+        );
+        let from = p.from_stage.map(|s| s.to_string()).unwrap_or_default();
+        self.entry(
+            &[p.producer_id, app.talent_id],
+            "MOVED",
+            Some(p.producer_id),
+            ("Application", app.id.to_string()),
+            format!(
+                "{talent}'s application for {job} moved from {from} to {}",
+                app.stage
+            ),
+        );
+        Ok(())
+    }
+
+    async fn withdrawn(&mut self, p: &PipelinePayload) -> anyhow::Result<()> {
+        let (app, job, talent) = self.application(p).await?;
+        let data = bson::doc! { "jobId": p.job_id.to_string(),
+        "applicationId": app.id.to_string(), "talentId": app.talent_id.to_string() };
+        self.notify(
+            p.producer_id,
+            "APPLICATION_WITHDRAWN",
+            "Application withdrawn",
+            format!("{talent} withdrew their application to {job}."),
+            data,
+        );
+        self.entry(
+            &[app.talent_id, p.producer_id],
+            "WITHDREW",
+            Some(app.talent_id),
+            ("Application", app.id.to_string()),
+            format!("{talent} withdrew from {job}"),
+        );
+        Ok(())
+    }
+
+    /// A job closed: its producer and every applicant hear of it.
+    async fn closed(&mut self, p: &PipelinePayload) -> anyhow::Result<()> {
+        let job = self.names.job(p.job_id).await?;
+        let data = bson::doc! { "jobId": p.job_id.to_string() };
+        self.notify(
+            p.producer_id,
+            "JOB_CLOSED",
+            "Casting closed",
+            format!("{job} is now closed to new applications."),
+            data.clone(),
+        );
+        for &talent in &p.user_ids {
+            self.notify(
+                talent,
+                "JOB_CLOSED",
+                "Casting closed",
+                format!("{job} has closed to new applications; yours is still being considered."),
+                data.clone(),
+            );
+        }
+        self.entry(
+            &[p.producer_id],
+            "CLOSED",
+            None,
+            ("Job", p.job_id.to_string()),
+            format!("{job} closed to new applications"),
+        );
+        Ok(())
+    }
+
+    async fn deadline_near(&mut self, r: &DeadlineReminder) -> anyhow::Result<()> {
+        let job = self.names.job(r.job_id).await?;
+        let when = r.application_deadline.format("%Y-%m-%d %H:%M UTC");
+        self.notify(
+            r.producer_id,
+            "DEADLINE_REMINDER",
+            "Deadline approaching",
+            format!("Applications for {job} close at {when}."),
+            bson::doc! { "jobId": r.job_id.to_string() },
+        );
+        Ok(())
+    }
+
+    /// A job was published, cancelled or filled (`verb`; `done` in words): a feed entry only.
+    async fn job_changed(
+        &mut self,
+        c: &JobStatusChanged,
+        verb: &str,
+        done: &str,
+    ) -> anyhow::Result<()> {
+        let job = self.names.job(c.job_id).await?;
+        self.entry(
+            &[c.producer_id],
+            verb,
+            Some(c.producer_id),
+            ("Job", c.job_id.to_string()),
+            format!("{job} was {done}"),
+        );
+        Ok(())
+    }
+
+    async fn invited(&mut self, g: &GroupMembershipChanged) -> anyhow::Result<()> {
+        let group = self.names.group(g.group_id).await?;
+        let talent = self.names.user(g.talent_id).await?;
+        self.notify(
+            g.talent_id,
+            "GROUP_INVITE",
+            "Group invitation",
+            format!("You are invited to join {group}."),
+            bson::doc! { "groupId": g.group_id.to_string() },
+        );
+        self.entry(
+            &[g.owner_id, g.talent_id],
+            "INVITED",
+            Some(g.owner_id),
+            ("TalentGroup", g.group_id.to_string()),
+            format!("{talent} was invited to {group}"),
+        );
+        Ok(())
+    }
+
+    async fn joined(&mut self, g: &GroupMembershipChanged) -> anyhow::Result<()> {
+        let group = self.names.group(g.group_id).await?;
+        let talent = self.names.user(g.talent_id).await?;
+        self.notify(
+            g.owner_id,
+            "GROUP_INVITE_ACCEPTED",
+            "Invitation accepted",
+            format!("{talent} joined {group}."),
+            bson::doc! { "groupId": g.group_id.to_string() },
+        );
+        self.entry(
+            &[g.talent_id, g.owner_id],
+            "JOINED_GROUP",
+            Some(g.talent_id),
+            ("TalentGroup", g.group_id.to_string()),
+            format!("{talent} joined {group}"),
+        );
+        Ok(())
+    }
 }

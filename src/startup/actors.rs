@@ -17,14 +17,14 @@ use crate::configuration::BusKind;
 use crate::db::outbox::Consumer;
 use crate::services::pipelines::Pipelines;
 use crate::services::AppState;
-use actix::{Addr, Supervisor};
+use actix::{Addr, Recipient, Supervisor};
 use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
 use castyou_actors::queue::{QueueSettings, QueueWorker, Wake};
 use castyou_actors::semantic::HnswParams;
 use castyou_actors::{
     ActorName, BusPort, DocumentPort, DocumentWriter, EventBus, MailFailures, MailPort, Mailer,
-    MatchIndex, MatchSource, NotificationHub, OutboxPort, OutboxRelay, Restarts, SemanticIndex,
-    SemanticSource,
+    MatchIndex, MatchSource, NotificationHub, OutboxPort, OutboxRelay, Publish, Restarts,
+    SemanticIndex, SemanticSource,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,20 +98,169 @@ fn queue_missing(state: AppState, ai: Ai, worker: Addr<QueueWorker<EmbeddingWork
     });
 }
 
+/// A relay of the outbox for `consumer`, feeding `sink`.
+fn outbox_relay(
+    state: &AppState,
+    restarts: &Restarts,
+    consumer: Consumer,
+    sink: Recipient<Publish>,
+) -> Addr<OutboxRelay> {
+    let retention = chrono::Duration::days(state.settings.realtime.outbox_retention_days);
+    let port: Arc<dyn OutboxPort> = Arc::new(PgOutbox::new(
+        consumer,
+        state.pool.clone(),
+        state.settings.database.url.clone(),
+        retention,
+    ));
+    let counter = restarts.of(match consumer {
+        Consumer::Bus => ActorName::Relay,
+        Consumer::Documents => ActorName::DocumentRelay,
+        Consumer::Mail => ActorName::MailRelay,
+    });
+    Supervisor::start(move |_| {
+        OutboxRelay::new(port.clone(), sink.clone(), OUTBOX_POLL)
+            .counting_restarts_in(counter.clone())
+    })
+}
+
+/// The deadline scheduler: closes jobs at their deadline and sends the producers' reminders.
+fn deadline_scheduler(state: &AppState, restarts: &Restarts) -> Addr<DeadlineScheduler> {
+    let realtime = &state.settings.realtime;
+    let port: Arc<dyn DeadlinePort> = Arc::new(PgDeadlines::new(
+        state.clone(),
+        chrono::Duration::seconds(realtime.deadline_reminder_secs),
+    ));
+    let sweep_every = Duration::from_secs(realtime.deadline_sweep_secs);
+    let counter = restarts.of(ActorName::Deadlines);
+    Supervisor::start(move |_| {
+        DeadlineScheduler::new(port.clone(), sweep_every).counting_restarts_in(counter.clone())
+    })
+}
+
+/// The match index: loads every talent and OPEN job, then follows their events.
+fn match_index(
+    state: &AppState,
+    restarts: &Restarts,
+    hub: &Addr<NotificationHub>,
+) -> Addr<MatchIndex<crate::db::models::Job>> {
+    let source: Arc<dyn MatchSource<Row = crate::db::models::Job>> =
+        Arc::new(PgMatchSource::new(state.clone()));
+    let (handle, to_hub) = (state.matches.clone(), hub.clone());
+    let batch = state.settings.matching.load_batch;
+    let counter = restarts.of(ActorName::MatchIndex);
+    Supervisor::start(move |_| {
+        handle
+            .keeper(source.clone(), to_hub.clone(), batch)
+            .counting_restarts_in(counter.clone())
+    })
+}
+
+/// The embedding queue's worker (with an endpoint only).
+fn embedding_worker(
+    state: &AppState,
+    ai: &Ai,
+    restarts: &Restarts,
+    hub: &Addr<NotificationHub>,
+) -> Addr<QueueWorker<EmbeddingWork>> {
+    let settings = &state.settings.ai;
+    let work = Arc::new(EmbeddingWork::new(
+        state.pool.clone(),
+        ai.clone(),
+        Arc::clone(&state.embedding_stats),
+        settings.embedding_batch,
+        EMBEDDING_LEASE,
+        settings.worker_max_attempts,
+    ));
+    let queue = QueueSettings {
+        concurrency: 1,
+        batch: settings.embedding_batch,
+        lease: EMBEDDING_LEASE,
+        budget: EMBEDDING_LEASE * 5,
+        poll: Duration::from_secs(settings.worker_poll_secs),
+        retry_max: Duration::from_secs(settings.worker_retry_max_secs),
+    };
+    let (stats, to_hub) = (Arc::clone(&state.embedding_queue), hub.clone());
+    let counter = restarts.of(ActorName::EmbeddingWorker);
+    Supervisor::start(move |_| {
+        QueueWorker::new(
+            Arc::clone(&work),
+            to_hub.clone(),
+            stats.clone(),
+            queue,
+            Arc::default(),
+        )
+        .counting_restarts_in(counter.clone())
+    })
+}
+
+/// The semantic index over the stored embeddings (with an endpoint only).
+fn semantic_index(
+    state: &AppState,
+    ai: &Ai,
+    restarts: &Restarts,
+    hub: &Addr<NotificationHub>,
+) -> Addr<SemanticIndex> {
+    let settings = &state.settings.ai;
+    let source: Arc<dyn SemanticSource> = Arc::new(PgSemanticSource::new(state.pool.clone(), ai));
+    let (handle, to_hub) = (state.semantic.clone(), hub.clone());
+    let params = HnswParams {
+        dims: ai.dimensions(),
+        m: settings.hnsw_m,
+        ef_construction: settings.hnsw_ef_construction,
+        ef_search: settings.hnsw_ef_search,
+    };
+    let batch = state.settings.matching.load_batch;
+    let counter = restarts.of(ActorName::SemanticIndex);
+    Supervisor::start(move |_| {
+        handle
+            .keeper(source.clone(), to_hub.clone(), params, batch)
+            .counting_restarts_in(counter.clone())
+    })
+}
+
+/// The media queue's worker: processes uploads completed on any instance (unless
+/// `media.process` is off).
+fn media_worker(
+    state: &AppState,
+    restarts: &Restarts,
+    hub: &Addr<NotificationHub>,
+) -> Option<Addr<QueueWorker<MediaWork>>> {
+    let settings = &state.settings.media;
+    if !settings.process {
+        return None;
+    }
+    let work = Arc::new(MediaWork::new(state.clone()));
+    let queue = QueueSettings {
+        concurrency: crate::services::media_workers::concurrency(state),
+        batch: 1,
+        lease: Duration::from_secs(settings.lease_secs),
+        budget: Duration::from_secs(settings.item_timeout_secs),
+        poll: Duration::from_secs(settings.poll_secs.max(1)),
+        retry_max: MEDIA_RETRY_MAX,
+    };
+    let (stats, wake, to_hub) = (
+        Arc::clone(&state.media_queue),
+        Arc::clone(&state.media_wake),
+        hub.clone(),
+    );
+    let counter = restarts.of(ActorName::MediaWorker);
+    Some(Supervisor::start(move |_| {
+        QueueWorker::new(
+            Arc::clone(&work),
+            to_hub.clone(),
+            stats.clone(),
+            queue,
+            wake.clone(),
+        )
+        .counting_restarts_in(counter.clone())
+    }))
+}
+
 impl RealtimeActors {
     /// Fails only on settings the mail transport cannot use.
     pub fn start(state: &AppState) -> anyhow::Result<RealtimeActors> {
         let restarts = Restarts::new();
         let realtime = &state.settings.realtime;
-        let retention = chrono::Duration::days(realtime.outbox_retention_days);
-        let outbox = |consumer| -> Arc<dyn OutboxPort> {
-            Arc::new(PgOutbox::new(
-                consumer,
-                state.pool.clone(),
-                state.settings.database.url.clone(),
-                retention,
-            ))
-        };
 
         let counter = restarts.of(ActorName::Hub);
         let hub =
@@ -127,12 +276,7 @@ impl RealtimeActors {
         });
 
         // The bus consumer of the outbox: one relaying instance publishes every event.
-        let (port, to_bus) = (outbox(Consumer::Bus), bus.clone().recipient());
-        let counter = restarts.of(ActorName::Relay);
-        let relay = Supervisor::start(move |_| {
-            OutboxRelay::new(port.clone(), to_bus.clone(), OUTBOX_POLL)
-                .counting_restarts_in(counter.clone())
-        });
+        let relay = outbox_relay(state, &restarts, Consumer::Bus, bus.clone().recipient());
 
         // The document consumer: a second relay over the same outbox, with its own progress and
         // leader, feeding the writer that stores notifications, activity and audit entries and
@@ -142,12 +286,12 @@ impl RealtimeActors {
         let documents = Supervisor::start(move |_| {
             DocumentWriter::new(store.clone(), to_bus.clone()).counting_restarts_in(counter.clone())
         });
-        let (port, to_writer) = (outbox(Consumer::Documents), documents.clone().recipient());
-        let counter = restarts.of(ActorName::DocumentRelay);
-        let document_relay = Supervisor::start(move |_| {
-            OutboxRelay::new(port.clone(), to_writer.clone(), OUTBOX_POLL)
-                .counting_restarts_in(counter.clone())
-        });
+        let document_relay = outbox_relay(
+            state,
+            &restarts,
+            Consumer::Documents,
+            documents.clone().recipient(),
+        );
 
         // The mail consumer: its own relay, reading only events that ask for mail.
         let mail: Arc<dyn MailPort> = Arc::new(LettreMail::new(state.clone())?);
@@ -156,116 +300,16 @@ impl RealtimeActors {
         let mailer = Supervisor::start(move |_| {
             Mailer::new(mail.clone(), failures.clone()).counting_restarts_in(counter.clone())
         });
-        let (port, to_mailer) = (outbox(Consumer::Mail), mailer.clone().recipient());
-        let counter = restarts.of(ActorName::MailRelay);
-        let mail_relay = Supervisor::start(move |_| {
-            OutboxRelay::new(port.clone(), to_mailer.clone(), OUTBOX_POLL)
-                .counting_restarts_in(counter.clone())
-        });
+        let mail_relay = outbox_relay(state, &restarts, Consumer::Mail, mailer.clone().recipient());
 
-        let port: Arc<dyn DeadlinePort> = Arc::new(PgDeadlines::new(
-            state.clone(),
-            chrono::Duration::seconds(realtime.deadline_reminder_secs),
-        ));
-        let sweep_every = Duration::from_secs(realtime.deadline_sweep_secs);
-        let counter = restarts.of(ActorName::Deadlines);
-        let deadlines = Supervisor::start(move |_| {
-            DeadlineScheduler::new(port.clone(), sweep_every).counting_restarts_in(counter.clone())
-        });
-
-        // The match index: loads every talent and OPEN job, then follows their events.
-        let source: Arc<dyn MatchSource<Row = crate::db::models::Job>> =
-            Arc::new(PgMatchSource::new(state.clone()));
-        let (handle, to_hub) = (state.matches.clone(), hub.clone());
-        let batch = state.settings.matching.load_batch;
-        let counter = restarts.of(ActorName::MatchIndex);
-        let matches = Supervisor::start(move |_| {
-            handle
-                .keeper(source.clone(), to_hub.clone(), batch)
-                .counting_restarts_in(counter.clone())
-        });
-
-        // With an endpoint: the embedding queue's worker and the semantic index.
+        let deadlines = deadline_scheduler(state, &restarts);
+        let matches = match_index(state, &restarts, &hub);
         let semantic = state.ai.as_ref().map(|ai| {
-            let settings = &state.settings.ai;
-            let work = Arc::new(EmbeddingWork::new(
-                state.pool.clone(),
-                ai.clone(),
-                Arc::clone(&state.embedding_stats),
-                settings.embedding_batch,
-                EMBEDDING_LEASE,
-                settings.worker_max_attempts,
-            ));
-            let queue = QueueSettings {
-                concurrency: 1,
-                batch: settings.embedding_batch,
-                lease: EMBEDDING_LEASE,
-                budget: EMBEDDING_LEASE * 5,
-                poll: Duration::from_secs(settings.worker_poll_secs),
-                retry_max: Duration::from_secs(settings.worker_retry_max_secs),
-            };
-            let (stats, to_hub) = (Arc::clone(&state.embedding_queue), hub.clone());
-            let counter = restarts.of(ActorName::EmbeddingWorker);
-            let worker = Supervisor::start(move |_| {
-                QueueWorker::new(
-                    Arc::clone(&work),
-                    to_hub.clone(),
-                    stats.clone(),
-                    queue,
-                    Arc::default(),
-                )
-                .counting_restarts_in(counter.clone())
-            });
+            let worker = embedding_worker(state, ai, &restarts, &hub);
             queue_missing(state.clone(), ai.clone(), worker.clone());
-
-            let source: Arc<dyn SemanticSource> =
-                Arc::new(PgSemanticSource::new(state.pool.clone(), ai));
-            let (handle, to_hub) = (state.semantic.clone(), hub.clone());
-            let params = HnswParams {
-                dims: ai.dimensions(),
-                m: settings.hnsw_m,
-                ef_construction: settings.hnsw_ef_construction,
-                ef_search: settings.hnsw_ef_search,
-            };
-            let batch = state.settings.matching.load_batch;
-            let counter = restarts.of(ActorName::SemanticIndex);
-            let index = Supervisor::start(move |_| {
-                handle
-                    .keeper(source.clone(), to_hub.clone(), params, batch)
-                    .counting_restarts_in(counter.clone())
-            });
-            (worker, index)
+            (worker, semantic_index(state, ai, &restarts, &hub))
         });
-
-        // The media queue's worker: processes uploads completed on any instance.
-        let media = state.settings.media.process.then(|| {
-            let settings = &state.settings.media;
-            let work = Arc::new(MediaWork::new(state.clone()));
-            let queue = QueueSettings {
-                concurrency: crate::services::media_workers::concurrency(state),
-                batch: 1,
-                lease: Duration::from_secs(settings.lease_secs),
-                budget: Duration::from_secs(settings.item_timeout_secs),
-                poll: Duration::from_secs(settings.poll_secs.max(1)),
-                retry_max: MEDIA_RETRY_MAX,
-            };
-            let (stats, wake, to_hub) = (
-                Arc::clone(&state.media_queue),
-                Arc::clone(&state.media_wake),
-                hub.clone(),
-            );
-            let counter = restarts.of(ActorName::MediaWorker);
-            Supervisor::start(move |_| {
-                QueueWorker::new(
-                    Arc::clone(&work),
-                    to_hub.clone(),
-                    stats.clone(),
-                    queue,
-                    wake.clone(),
-                )
-                .counting_restarts_in(counter.clone())
-            })
-        });
+        let media = media_worker(state, &restarts, &hub);
         if media.is_none() {
             tracing::info!("media.process is off: this instance leaves media processing to others");
         }
