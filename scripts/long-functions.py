@@ -15,17 +15,49 @@ FOLDERS = ["src", "actors/src", "model/src", "vocab/src", "tools"]
 FN = re.compile(r"^\s*(pub(\([^)]*\))?\s+)?(const\s+)?(async\s+)?(unsafe\s+)?fn\s+(\w+)")
 
 
-def strip(line):
-    """The line without string literals and comments (roughly: enough to count braces)."""
-    line = re.sub(r'r#"[^"]*"#', '""', line)
-    line = re.sub(r'"(\\.|[^"\\])*"', '""', line)
-    line = re.sub(r"'(\\.|[^'\\])'", "''", line)
-    return line.split("//")[0]
+def code_only(text):
+    """The text with string and char literals and comments blanked out, newlines kept: enough to
+    count braces, multi-line and raw strings included."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append("\n" * text.count("\n", i, j))
+            i = j
+        elif c == "r" and re.match(r'r(#*)"', text[i:i + 8]) and not (
+            i and (text[i - 1].isalnum() or text[i - 1] == "_")
+        ):
+            hashes = re.match(r'r(#*)"', text[i:i + 8]).group(1)
+            start = i + 2 + len(hashes)
+            j = text.find('"' + hashes, start)
+            j = n if j < 0 else j + 1 + len(hashes)
+            out.append('""' + "\n" * text.count("\n", i, j))
+            i = j
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append('""' + "\n" * text.count("\n", i, j))
+            i = j + 1
+        elif c == "'" and re.match(r"'(\\.[^']*|[^'\\])'", text[i:i + 12]):
+            j = text.index("'", i + 2 if text[i + 1] != "\\" else i + 3)
+            out.append("''")
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def functions(path):
     with open(path, encoding="utf-8") as f:
-        lines = f.readlines()
+        lines = f.read().split("\n")
+    codes = code_only("\n".join(lines)).split("\n")
     in_tests_from = None
     for i, line in enumerate(lines):
         if line.strip() == "#[cfg(test)]":
@@ -41,7 +73,7 @@ def functions(path):
             continue
         depth, started, j = 0, False, i
         while j < len(lines):
-            code = strip(lines[j])
+            code = codes[j]
             if not started and ";" in code and "{" not in code:
                 break
             depth += code.count("{") - code.count("}")

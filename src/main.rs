@@ -98,6 +98,7 @@ async fn serve_cli(cli: Cli) -> ExitCode {
     }
 }
 
+// Long: one arm per command-line command, each a few lines that start that command.
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {

@@ -252,6 +252,7 @@ fn rate_scale(currency: &str) -> f64 {
     }
 }
 
+// Long: one generated value per profile field, in the profile's order.
 fn talent(rng: &mut StdRng, n: usize, now: DateTime<Utc>) -> anyhow::Result<TalentProfileChanges> {
     let (home, city, mother_tongue, money) = *pick(rng, PLACES);
     let name = format!("{} {}", pick(rng, FIRST), pick(rng, LAST));
@@ -426,6 +427,8 @@ fn capitalised(word: &str) -> String {
 
 /// Makes `plan` in the database behind `conn`: producers first, then talents, then jobs, each
 /// in batches of a thousand rows per statement.
+// Long: the seeding script in order (producers, talents, jobs, each batched); one step per
+// kind of row reads better than a split across helpers that share the same batch state.
 pub async fn run(conn: &mut PgConn, password_hash: &str, plan: Plan) -> anyhow::Result<Seeded> {
     let started = std::time::Instant::now();
     let mut rng = StdRng::seed_from_u64(plan.seed);

@@ -339,6 +339,7 @@ pub(crate) fn merge_windows(windows: &[AvailabilityWindow]) -> Vec<(NaiveDate, N
 impl TalentFeatures {
     /// Pre-processes a profile. Codes that are not 2–3 ASCII letters are left out (the server
     /// validates them before); a rate in such a currency counts as no rate stated.
+    // Long: one preprocessing step per profile field, in the input's order.
     pub fn new(input: &TalentInput) -> TalentFeatures {
         let mut languages: Vec<(Code, Proficiency)> = input
             .languages

@@ -173,6 +173,7 @@ pub struct TalentProfileInput {
 
 impl TalentProfileInput {
     /// Checks every field; errors name `input.<field>`.
+    // Long: one independent rule per input field, in the input's order.
     pub fn check(self) -> Checked<TalentProfileDraft> {
         let f = |name: &str| format!("input.{name}");
         let playing_age_min = values::int_in(&f("playingAgeMin"), self.playing_age_min, 0, 120)?;

@@ -35,32 +35,12 @@ pub async fn readyz_detailed(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn readiness(state: &AppState) -> serde_json::Value {
-    let limit = Duration::from_secs(2);
-    let (postgres, redis, mongodb) = futures_util::join!(
-        tokio::time::timeout(limit, db::ping(&state.pool)),
-        tokio::time::timeout(limit, state.redis.ping()),
-        tokio::time::timeout(limit, state.docs.ping()),
-    );
-    let mongodb_ok = matches!(mongodb, Ok(Ok(())));
-    if !mongodb_ok {
-        tracing::warn!(error = ?mongodb.map(|r| r.map_err(|e| e.to_string())), "readiness: mongodb");
-    }
-    let postgres_ok = matches!(postgres, Ok(Ok(())));
-    let redis_ok = matches!(redis, Ok(Ok(())));
-    if !postgres_ok {
-        tracing::warn!(error = ?postgres.map(|r| r.map_err(|e| e.to_string())), "readiness: postgres");
-    }
-    if !redis_ok {
-        tracing::warn!(error = ?redis.map(|r| r.map_err(|e| e.to_string())), "readiness: redis");
-    }
-    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    // The match index does not decide readiness: until it is built the feeds say WARMING_UP
-    // and everything else works.
-    let index = state.matches.stats();
+/// The AI endpoint's part of readiness: its models, the embedding queue and the semantic
+/// index.
+fn ai_section(state: &AppState) -> serde_json::Value {
     let semantic = state.semantic.stats();
     let embeddings = &state.embedding_queue;
-    let ai = match &state.ai {
+    match &state.ai {
         None => json!({
             "status": "off",
             "reason": "no endpoint configured (OPENAI_BASE_URL): semantic search, semantic \
@@ -84,10 +64,14 @@ async fn readiness(state: &AppState) -> serde_json::Value {
                 "updates": semantic.kept.events_applied,
             },
         }),
-    };
+    }
+}
+
+/// The media part of readiness: the store and the processing queue.
+fn media_section(state: &AppState) -> serde_json::Value {
     let workers = &state.media_queue;
     let count = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
-    let media = json!({
+    json!({
         "storage": state.media_store.name(),
         "processing": state.settings.media.process,
         "workers": if state.settings.media.process {
@@ -101,7 +85,34 @@ async fn readiness(state: &AppState) -> serde_json::Value {
         "retried": count(&workers.retried),
         "waiting": workers.waiting.load(std::sync::atomic::Ordering::Relaxed),
         "deadLetters": workers.dead.load(std::sync::atomic::Ordering::Relaxed),
-    });
+    })
+}
+
+async fn readiness(state: &AppState) -> serde_json::Value {
+    let limit = Duration::from_secs(2);
+    let (postgres, redis, mongodb) = futures_util::join!(
+        tokio::time::timeout(limit, db::ping(&state.pool)),
+        tokio::time::timeout(limit, state.redis.ping()),
+        tokio::time::timeout(limit, state.docs.ping()),
+    );
+    let mongodb_ok = matches!(mongodb, Ok(Ok(())));
+    if !mongodb_ok {
+        tracing::warn!(error = ?mongodb.map(|r| r.map_err(|e| e.to_string())), "readiness: mongodb");
+    }
+    let postgres_ok = matches!(postgres, Ok(Ok(())));
+    let redis_ok = matches!(redis, Ok(Ok(())));
+    if !postgres_ok {
+        tracing::warn!(error = ?postgres.map(|r| r.map_err(|e| e.to_string())), "readiness: postgres");
+    }
+    if !redis_ok {
+        tracing::warn!(error = ?redis.map(|r| r.map_err(|e| e.to_string())), "readiness: redis");
+    }
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    // The match index does not decide readiness: until it is built the feeds say WARMING_UP
+    // and everything else works.
+    let index = state.matches.stats();
+    let ai = ai_section(state);
+    let media = media_section(state);
     json!({
         "ai": ai,
         "media": media,

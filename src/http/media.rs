@@ -4,10 +4,10 @@
 //! is refused before a byte is written), and
 //! `GET /media/files/{key}` serves an object on a signed, expiring URL with HTTP Range support.
 
-use crate::clients::storage::{LocalStore, UrlError};
+use crate::clients::storage::{LocalStore, UploadGrant, UrlError};
 use crate::errors::AppError;
 use crate::services::{media, AppState};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -35,9 +35,8 @@ pub async fn upload(
     state: web::Data<AppState>,
     key: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
-    mut body: web::Payload,
+    body: web::Payload,
 ) -> HttpResponse {
-    use actix_web::http::StatusCode;
     let Some(store) = local(&state) else {
         return refuse(StatusCode::NOT_FOUND, "not found");
     };
@@ -51,29 +50,8 @@ pub async fn upload(
         Ok(grant) => grant,
         Err(e) => return url_error(e),
     };
-    let sent_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if sent_type != grant.content_type {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            format!("the upload must carry Content-Type: {}", grant.content_type),
-        );
-    }
-    if let Some(length) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if length != grant.size {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                format!("the upload must be exactly {} bytes", grant.size),
-            );
-        }
+    if let Err(problem) = check_headers(&req, &grant) {
+        return refuse(StatusCode::BAD_REQUEST, problem);
     }
     let Some(path) = store.path(&grant.key) else {
         return url_error(UrlError::Malformed);
@@ -83,31 +61,7 @@ pub async fn upload(
         Err(e) => return lease_refused(&e),
     };
     let part = path.with_extension(format!("part-{}", uuid::Uuid::new_v4().simple()));
-    let written = async {
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await?;
-        }
-        let mut file = tokio::fs::File::create(&part).await?;
-        let mut total: u64 = 0;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()))?;
-            total += chunk.len() as u64;
-            if total > grant.size {
-                return Ok::<_, std::io::Error>(Err(StatusCode::PAYLOAD_TOO_LARGE));
-            }
-            file.write_all(&chunk).await?;
-            if lease.keep(&state).await.is_err() {
-                return Ok(Err(StatusCode::CONFLICT));
-            }
-        }
-        if total != grant.size {
-            return Ok(Err(StatusCode::BAD_REQUEST));
-        }
-        file.sync_all().await?;
-        Ok(Ok(()))
-    }
-    .await;
-    let answer = match written {
+    let answer = match receive(&state, body, &grant, &mut lease, &part).await {
         // Moved into place only while the item still awaits this upload (a deletion or a
         // completion meanwhile ends it here).
         Ok(Ok(())) => match lease.confirm(&state).await {
@@ -148,9 +102,65 @@ pub async fn upload(
     answer
 }
 
+/// The upload's own headers must match what its URL granted: the type always, the length
+/// when sent. The error says which does not.
+fn check_headers(req: &HttpRequest, grant: &UploadGrant) -> Result<(), String> {
+    let sent_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if sent_type != grant.content_type {
+        return Err(format!(
+            "the upload must carry Content-Type: {}",
+            grant.content_type
+        ));
+    }
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|length| length != grant.size) {
+        return Err(format!("the upload must be exactly {} bytes", grant.size));
+    }
+    Ok(())
+}
+
+/// Writes the body to `part`, keeping the item's lease while it comes: exactly the granted
+/// size, or the status that refuses it (too large, too short, the lease lost).
+async fn receive(
+    state: &AppState,
+    mut body: web::Payload,
+    grant: &UploadGrant,
+    lease: &mut media::UploadLease,
+    part: &std::path::Path,
+) -> std::io::Result<Result<(), StatusCode>> {
+    if let Some(dir) = part.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let mut file = tokio::fs::File::create(part).await?;
+    let mut total: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()))?;
+        total += chunk.len() as u64;
+        if total > grant.size {
+            return Ok(Err(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        file.write_all(&chunk).await?;
+        if lease.keep(state).await.is_err() {
+            return Ok(Err(StatusCode::CONFLICT));
+        }
+    }
+    if total != grant.size {
+        return Ok(Err(StatusCode::BAD_REQUEST));
+    }
+    file.sync_all().await?;
+    Ok(Ok(()))
+}
+
 /// The answer to an upload that may not write its item.
 fn lease_refused(e: &AppError) -> HttpResponse {
-    use actix_web::http::StatusCode;
     let status = match e {
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -166,7 +176,6 @@ pub async fn download(
     key: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
-    use actix_web::http::StatusCode;
     let Some(store) = local(&state) else {
         return refuse(StatusCode::NOT_FOUND, "not found");
     };

@@ -329,6 +329,8 @@ impl MatchIndexGauges {
 }
 
 impl Metrics {
+    // Long: registers every metric the server exposes; one flat list keeps each name beside
+    // its help text.
     pub fn new(
         hub: Addr<NotificationHub>,
         pipelines: Pipelines,

@@ -207,6 +207,8 @@ pub async fn jobs_of(state: &AppState, ids: &[ApplicationId]) -> AppResult<Vec<J
 
 /// Moves applications, all or none, here and now (`services::pipelines` routes a job's moves
 /// through its actor first). Returned in the order asked.
+// Long: one transaction (lock, check every move, write, stage the events) kept in one piece
+// so its locking order is visible at once.
 pub async fn move_now(
     state: &AppState,
     viewer: Viewer,

@@ -2,7 +2,7 @@
 //! rotation with reuse detection, logout, and operators' role changes. Passwords, ending
 //! sessions and two-factor set-up have modules of their own.
 
-use super::identity::IdentityError;
+use super::identity::{IdentityError, VerifiedIdentity};
 use super::passwords::{hash_password, verify_password};
 use super::sessions::end_every_session;
 use super::two_factor::{provider_second_factor, second_factor};
@@ -162,62 +162,11 @@ pub async fn refresh(
     let hash = tokens::hash_refresh_token(refresh_token);
     let now = Utc::now();
     let mut conn = state.conn().await?;
-    enum Outcome {
-        Rotated {
-            user_id: UserId,
-            session_id: SessionId,
-            session_ends: DateTime<Utc>,
-            token: String,
-        },
-        Reused(SessionId),
-        Invalid,
-    }
     let outcome = conn
-        .transaction::<_, AppError, _>(async |c| {
-            let Some(token) = db::sessions::lock_token(c, &hash)
-                .await
-                .context("sessions::lock_token")?
-            else {
-                return Ok(Outcome::Invalid);
-            };
-            if token.session_revoked_at.is_some() {
-                return Ok(Outcome::Invalid);
-            }
-            if token.rotated_at.is_some() {
-                let reason = "refresh token reused";
-                db::sessions::revoke_session(c, token.session_id, reason)
-                    .await
-                    .context("sessions::revoke_session")?;
-                super::events::sessions_revoked(c, token.user_id, &[token.session_id], reason)
-                    .await?;
-                return Ok(Outcome::Reused(token.session_id));
-            }
-            // A session ends at its absolute lifetime, however often it was refreshed.
-            if token.token_expires_at <= now || token.session_expires_at <= now {
-                return Ok(Outcome::Invalid);
-            }
-            db::sessions::mark_rotated(c, &hash)
-                .await
-                .context("sessions::mark_rotated")?;
-            let (new_token, new_hash) = tokens::new_refresh_token();
-            db::sessions::insert_token(
-                c,
-                &new_hash,
-                token.session_id,
-                (now + state.tokens.refresh_ttl).min(token.session_expires_at),
-            )
-            .await
-            .context("sessions::insert_token")?;
-            Ok(Outcome::Rotated {
-                user_id: token.user_id,
-                session_id: token.session_id,
-                session_ends: token.session_expires_at,
-                token: new_token,
-            })
-        })
+        .transaction::<_, AppError, _>(async |c| rotate(c, state, &hash, now).await)
         .await?;
     match outcome {
-        Outcome::Rotated {
+        Rotation::Rotated {
             user_id,
             session_id,
             session_ends,
@@ -241,7 +190,7 @@ pub async fn refresh(
                 user,
             })
         }
-        Outcome::Reused(session_id) => {
+        Rotation::Reused(session_id) => {
             tracing::warn!(%session_id, client = ?meta.client_ip, "refresh token reuse detected; session revoked");
             gate::cache_revoked_sessions(state, &[session_id]).await;
             let entry = super::audit::Entry {
@@ -255,8 +204,71 @@ pub async fn refresh(
             super::audit::record(state, meta, entry).await;
             Err(invalid())
         }
-        Outcome::Invalid => Err(invalid()),
+        Rotation::Invalid => Err(invalid()),
     }
+}
+
+/// What presenting a refresh token came to.
+enum Rotation {
+    /// The token was current: a new one (`token`) replaces it in the same session.
+    Rotated {
+        user_id: UserId,
+        session_id: SessionId,
+        session_ends: DateTime<Utc>,
+        token: String,
+    },
+    /// The token had been rotated already: the session is revoked.
+    Reused(SessionId),
+    Invalid,
+}
+
+/// Rotates the refresh token whose hash is `hash`, in the caller's transaction (its row
+/// locked).
+async fn rotate(
+    c: &mut PgConn,
+    state: &AppState,
+    hash: &[u8],
+    now: DateTime<Utc>,
+) -> AppResult<Rotation> {
+    let Some(token) = db::sessions::lock_token(c, hash)
+        .await
+        .context("sessions::lock_token")?
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    if token.session_revoked_at.is_some() {
+        return Ok(Rotation::Invalid);
+    }
+    if token.rotated_at.is_some() {
+        let reason = "refresh token reused";
+        db::sessions::revoke_session(c, token.session_id, reason)
+            .await
+            .context("sessions::revoke_session")?;
+        super::events::sessions_revoked(c, token.user_id, &[token.session_id], reason).await?;
+        return Ok(Rotation::Reused(token.session_id));
+    }
+    // A session ends at its absolute lifetime, however often it was refreshed.
+    if token.token_expires_at <= now || token.session_expires_at <= now {
+        return Ok(Rotation::Invalid);
+    }
+    db::sessions::mark_rotated(c, hash)
+        .await
+        .context("sessions::mark_rotated")?;
+    let (new_token, new_hash) = tokens::new_refresh_token();
+    db::sessions::insert_token(
+        c,
+        &new_hash,
+        token.session_id,
+        (now + state.tokens.refresh_ttl).min(token.session_expires_at),
+    )
+    .await
+    .context("sessions::insert_token")?;
+    Ok(Rotation::Rotated {
+        user_id: token.user_id,
+        session_id: token.session_id,
+        session_ends: token.session_expires_at,
+        token: new_token,
+    })
 }
 
 /// Ends the session the refresh token belongs to. Unknown tokens answer `false`.
@@ -311,19 +323,7 @@ pub async fn login_with_provider(
         .identity
         .verify(provider, id_token)
         .await
-        .map_err(|e| match e {
-            IdentityError::NotConfigured => AppError::bad_input(
-                "provider",
-                "sign-in with an identity provider is not configured",
-            ),
-            IdentityError::Unavailable(cause) => {
-                AppError::Internal(cause.context("identity provider"))
-            }
-            other => {
-                tracing::info!(reason = %other, "provider token refused");
-                AppError::InvalidCredentials("the identity token was not accepted".into())
-            }
-        })?;
+        .map_err(identity_refused)?;
     let mut conn = state.conn().await?;
     if let Some(user) = db::users::find_by_identity(&mut conn, provider, &identity.subject)
         .await
@@ -361,6 +361,35 @@ pub async fn login_with_provider(
         }
         return take_over(state, meta, &mut conn, provider, &identity.subject, user).await;
     }
+    let user = register_from_provider(&mut conn, provider, &identity, &email, role).await?;
+    tracing::info!(user_id = %user.id, %provider, "user registered through a provider");
+    start_session(state, &mut conn, user).await
+}
+
+/// Why a provider's token is refused, as the client hears it.
+fn identity_refused(e: IdentityError) -> AppError {
+    match e {
+        IdentityError::NotConfigured => AppError::bad_input(
+            "provider",
+            "sign-in with an identity provider is not configured",
+        ),
+        IdentityError::Unavailable(cause) => AppError::Internal(cause.context("identity provider")),
+        other => {
+            tracing::info!(reason = %other, "provider token refused");
+            AppError::InvalidCredentials("the identity token was not accepted".into())
+        }
+    }
+}
+
+/// A new account for a provider identity with a verified address: verified at once, the
+/// identity linked, named as the provider names the person (or after the address).
+async fn register_from_provider(
+    conn: &mut PgConn,
+    provider: AuthProvider,
+    identity: &VerifiedIdentity,
+    email: &Email,
+    role: Option<Role>,
+) -> AppResult<models::User> {
     let role = role.ok_or_else(|| {
         AppError::bad_input("role", "a new account needs a role: TALENT or PRODUCER")
     })?;
@@ -376,32 +405,29 @@ pub async fn login_with_provider(
                 .unwrap_or("member")
                 .to_string()
         });
-    let user = conn
-        .transaction::<_, AppError, _>(async |c| {
-            let user = db::users::insert(
-                c,
-                models::NewUser {
-                    id: UserId::generate(),
-                    email: &email,
-                    role,
-                    display_name: &display_name,
-                    password_hash: None,
-                },
-            )
+    conn.transaction::<_, AppError, _>(async |c| {
+        let user = db::users::insert(
+            c,
+            models::NewUser {
+                id: UserId::generate(),
+                email,
+                role,
+                display_name: &display_name,
+                password_hash: None,
+            },
+        )
+        .await
+        .context("users::insert")?
+        .ok_or_else(|| AppError::conflict("an account with this email already exists"))?;
+        db::users::link_identity(c, provider, &identity.subject, user.id)
             .await
-            .context("users::insert")?
-            .ok_or_else(|| AppError::conflict("an account with this email already exists"))?;
-            db::users::link_identity(c, provider, &identity.subject, user.id)
-                .await
-                .context("users::link_identity")?;
-            db::accounts::mark_verified(c, user.id)
-                .await
-                .context("accounts::mark_verified")?;
-            Ok(user)
-        })
-        .await?;
-    tracing::info!(user_id = %user.id, %provider, "user registered through a provider");
-    start_session(state, &mut conn, user).await
+            .context("users::link_identity")?;
+        db::accounts::mark_verified(c, user.id)
+            .await
+            .context("accounts::mark_verified")?;
+        Ok(user)
+    })
+    .await
 }
 
 /// A verified provider identity whose address matches an account that never verified it: the

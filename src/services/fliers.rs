@@ -15,7 +15,7 @@
 
 use super::{events, jobs, signed_in, AppState};
 use crate::clients::ai::{Ai, AiError, ChatReply, Usage};
-use crate::db::models::Job;
+use crate::db::models::{Job, JobRow};
 use crate::db::{self, PgConn};
 use crate::domain::ids::JobId;
 use crate::domain::jobs::JobRequirements;
@@ -141,35 +141,58 @@ fn day(at: DateTime<Utc>) -> String {
 /// The job's facts, the only things a flier may state.
 pub fn facts(job: &Job) -> Vec<Fact> {
     let row = &job.row;
-    let mut facts = vec![Fact {
+    let req: JobRequirements = serde_json::from_value(row.requirements.clone()).unwrap_or_default();
+    let stated = [
+        (
+            "project",
+            "Project",
+            row.project_name.clone().unwrap_or_default(),
+        ),
+        (
+            "productionType",
+            "Production",
+            production(row.production_type.as_str()),
+        ),
+        ("location", "Location", location(row)),
+        ("pay", "Pay", pay(row)),
+        ("shootDates", "Shoot dates", shoot_dates(row)),
+        ("deadline", "Apply by", day(row.application_deadline)),
+        ("lookingFor", "Looking for", looking_for(&req)),
+        ("languages", "Languages", languages(&req)),
+        ("skills", "Skills", req.skills.join(", ")),
+    ];
+    let title = Fact {
         key: "title",
         label: "Role",
         value: row.title.clone(),
-    }];
-    let mut push = |key, label, value: String| {
-        if !value.trim().is_empty() {
-            facts.push(Fact { key, label, value });
-        }
     };
-    if let Some(project) = &row.project_name {
-        push("project", "Project", project.clone());
+    std::iter::once(title)
+        .chain(
+            stated
+                .into_iter()
+                .filter(|(_, _, value)| !value.trim().is_empty())
+                .map(|(key, label, value)| Fact { key, label, value }),
+        )
+        .collect()
+}
+
+/// A production type in words ("MUSIC_VIDEO" → "Music video").
+fn production(kind: &str) -> String {
+    match kind {
+        "TV" => "TV".to_string(),
+        "MUSIC_VIDEO" => "Music video".to_string(),
+        other => {
+            let lower = other.to_lowercase();
+            let mut chars = lower.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        }
     }
-    push(
-        "productionType",
-        "Production",
-        match row.production_type.as_str() {
-            "TV" => "TV".to_string(),
-            "MUSIC_VIDEO" => "Music video".to_string(),
-            other => {
-                let lower = other.to_lowercase();
-                let mut chars = lower.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_uppercase().chain(chars).collect())
-                    .unwrap_or_default()
-            }
-        },
-    );
+}
+
+fn location(row: &JobRow) -> String {
     let place = [
         row.city.clone(),
         row.country.as_ref().map(|c| country_name(c.as_str())),
@@ -178,35 +201,35 @@ pub fn facts(job: &Job) -> Vec<Fact> {
     .flatten()
     .collect::<Vec<_>>()
     .join(", ");
-    let location = match (place.is_empty(), row.remote) {
+    match (place.is_empty(), row.remote) {
         (true, true) => "Remote".to_string(),
         (false, true) => format!("{place} or remote"),
         (_, false) => place,
-    };
-    push("location", "Location", location);
+    }
+}
+
+fn pay(row: &JobRow) -> String {
     let currency = row.currency.as_str();
-    let pay = match (row.pay_min, row.pay_max) {
+    match (row.pay_min, row.pay_max) {
         (Some(a), Some(b)) if a != b => format!("{a}–{b} {currency} per day"),
         (Some(a), _) | (None, Some(a)) => format!("{a} {currency} per day"),
         (None, None) => String::new(),
-    };
-    push("pay", "Pay", pay);
-    let shoot = match (row.shoot_start, row.shoot_end) {
+    }
+}
+
+fn shoot_dates(row: &JobRow) -> String {
+    match (row.shoot_start, row.shoot_end) {
         (Some(s), Some(e)) if s.date_naive() != e.date_naive() => {
             format!("{} to {}", day(s), day(e))
         }
         (Some(s), _) => day(s),
         (None, Some(e)) => format!("until {}", day(e)),
         (None, None) => String::new(),
-    };
-    push("shootDates", "Shoot dates", shoot);
-    push(
-        "deadline",
-        "Apply by",
-        day(row.application_deadline).to_string(),
-    );
-    let req: JobRequirements = serde_json::from_value(row.requirements.clone()).unwrap_or_default();
-    let looking_for = [
+    }
+}
+
+fn looking_for(req: &JobRequirements) -> String {
+    [
         req.gender.clone(),
         match (req.playing_age_min, req.playing_age_max) {
             (Some(a), Some(b)) => Some(format!("playing age {a}–{b}")),
@@ -225,10 +248,11 @@ pub fn facts(job: &Job) -> Vec<Fact> {
     .into_iter()
     .flatten()
     .collect::<Vec<_>>()
-    .join(", ");
-    push("lookingFor", "Looking for", looking_for);
-    let languages = req
-        .languages
+    .join(", ")
+}
+
+fn languages(req: &JobRequirements) -> String {
+    req.languages
         .iter()
         .map(|l| {
             isolang::Language::from_639_1(l.language.as_str())
@@ -237,10 +261,7 @@ pub fn facts(job: &Job) -> Vec<Fact> {
         })
         .chain(req.accents.iter().map(|a| format!("{a} accent")))
         .collect::<Vec<_>>()
-        .join(", ");
-    push("languages", "Languages", languages);
-    push("skills", "Skills", req.skills.join(", "));
-    facts
+        .join(", ")
 }
 
 /// The strict JSON schema of the model's answer. Lengths are checked afterwards (strict mode
@@ -367,7 +388,7 @@ fn check(
     }
     let mut fields = Vec::with_capacity(answer.fields.len());
     let mut seen = Vec::new();
-    for field in answer.fields {
+    for field in &answer.fields {
         let fact = facts
             .iter()
             .find(|f| f.key == field.fact)
@@ -376,32 +397,7 @@ fn check(
             return Err(format!("the fact `{}` is shown twice", fact.key));
         }
         seen.push(fact.key);
-        let label = field.label.trim();
-        let value = field.value.trim();
-        if label.is_empty() || chars(label) > MAX_LABEL || label.chars().any(char::is_control) {
-            return Err(format!(
-                "the label of `{}` must be 1 to {MAX_LABEL} characters",
-                fact.key
-            ));
-        }
-        if value.is_empty() || chars(value) > MAX_VALUE || value.chars().any(char::is_control) {
-            return Err(format!(
-                "the value of `{}` must be 1 to {MAX_VALUE} characters",
-                fact.key
-            ));
-        }
-        let shown = normalised(value);
-        if shown.is_empty() || !normalised(&fact.value).contains(&shown) {
-            return Err(format!(
-                "the value of `{}` must be taken from the fact's value \"{}\"",
-                fact.key, fact.value
-            ));
-        }
-        ungrounded(&format!("the label of `{}`", fact.key), label, facts)?;
-        fields.push(FlierField {
-            label: label.to_string(),
-            value: value.to_string(),
-        });
+        fields.push(checked_field(field, fact, facts)?);
     }
     if !(2..=5).contains(&answer.palette.len()) || !answer.palette.iter().all(|c| is_hex_colour(c))
     {
@@ -421,6 +417,36 @@ fn check(
         generated_by: GeneratedBy::Model,
         model: Some(model.to_string()),
         generated_at: now,
+    })
+}
+
+/// One field of an answer: a label in words and a value taken from its fact's value.
+fn checked_field(field: &ModelField, fact: &Fact, facts: &[Fact]) -> Result<FlierField, String> {
+    let label = field.label.trim();
+    let value = field.value.trim();
+    if label.is_empty() || chars(label) > MAX_LABEL || label.chars().any(char::is_control) {
+        return Err(format!(
+            "the label of `{}` must be 1 to {MAX_LABEL} characters",
+            fact.key
+        ));
+    }
+    if value.is_empty() || chars(value) > MAX_VALUE || value.chars().any(char::is_control) {
+        return Err(format!(
+            "the value of `{}` must be 1 to {MAX_VALUE} characters",
+            fact.key
+        ));
+    }
+    let shown = normalised(value);
+    if shown.is_empty() || !normalised(&fact.value).contains(&shown) {
+        return Err(format!(
+            "the value of `{}` must be taken from the fact's value \"{}\"",
+            fact.key, fact.value
+        ));
+    }
+    ungrounded(&format!("the label of `{}`", fact.key), label, facts)?;
+    Ok(FlierField {
+        label: label.to_string(),
+        value: value.to_string(),
     })
 }
 

@@ -4,9 +4,9 @@
 
 use super::{signed_in, AppState, Viewer};
 use crate::clients::storage::{key_of, Store, FULL, LARGE, ORIGINAL};
-use crate::configuration::MediaKindLimits;
+use crate::configuration::{MediaKindLimits, MediaSettings};
 use crate::db;
-use crate::db::media::{MediaRow, NewMedia};
+use crate::db::media::{MediaRow, NewMedia, Usage as MediaUsage};
 use crate::domain::ids::{MediaId, UserId};
 use crate::domain::Role;
 use crate::errors::{AppError, AppResult};
@@ -125,19 +125,15 @@ fn normalised_type(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// `requestMediaUpload`: talents, for their own profile.
-pub async fn request_upload(
+/// A requested upload's type (normalised), size and file name, checked against its kind's
+/// limits.
+fn checked_request<'n>(
     state: &AppState,
-    viewer: Option<Viewer>,
     kind: MediaKind,
     content_type: &str,
     byte_size: i32,
-    file_name: Option<&str>,
-) -> AppResult<Upload> {
-    let viewer = signed_in(viewer)?;
-    if viewer.role != Role::Talent {
-        return Err(AppError::forbidden("media belongs to talent profiles"));
-    }
+    file_name: Option<&'n str>,
+) -> AppResult<(String, u64, Option<&'n str>)> {
     let limits = kind.limits(state);
     let content_type = normalised_type(content_type);
     if !limits.types.contains(&content_type) {
@@ -166,11 +162,11 @@ pub async fn request_upload(
             ));
         }
     }
-    let mut conn = state.conn().await?;
-    let media = &state.settings.media;
-    let usage = db::media::usage(&mut conn, viewer.user_id)
-        .await
-        .context("media::usage")?;
+    Ok((content_type, size, file_name))
+}
+
+/// Whether one more item of `size` bytes fits the talent's quota.
+fn within_quota(media: &MediaSettings, usage: &MediaUsage, size: u64) -> AppResult<()> {
     if usage.items as u64 >= media.quota_items {
         return Err(AppError::bad_input(
             "kind",
@@ -189,6 +185,30 @@ pub async fn request_upload(
             ),
         ));
     }
+    Ok(())
+}
+
+/// `requestMediaUpload`: talents, for their own profile.
+pub async fn request_upload(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    kind: MediaKind,
+    content_type: &str,
+    byte_size: i32,
+    file_name: Option<&str>,
+) -> AppResult<Upload> {
+    let viewer = signed_in(viewer)?;
+    if viewer.role != Role::Talent {
+        return Err(AppError::forbidden("media belongs to talent profiles"));
+    }
+    let (content_type, size, file_name) =
+        checked_request(state, kind, content_type, byte_size, file_name)?;
+    let mut conn = state.conn().await?;
+    let media = &state.settings.media;
+    let usage = db::media::usage(&mut conn, viewer.user_id)
+        .await
+        .context("media::usage")?;
+    within_quota(media, &usage, size)?;
     let id = MediaId::generate();
     let key = key_of(id.0, ORIGINAL);
     let ttl = Duration::seconds(media.upload_ttl_secs as i64);
@@ -340,6 +360,8 @@ pub fn sniff_matches(content_type: &str, head: &[u8]) -> bool {
 }
 
 /// `completeMediaUpload`: the uploader, once the upload is done.
+// Long: one item's completion in order (lease, size and type check, promotion, queueing)
+// with each refusal beside the check that makes it.
 pub async fn complete_upload(
     state: &AppState,
     viewer: Option<Viewer>,

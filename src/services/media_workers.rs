@@ -243,6 +243,8 @@ impl Timer {
     }
 }
 
+// Long: a still's processing in order (read, decode in the sandbox, renditions, writes),
+// each step timed into the report where it happens.
 async fn still(
     state: &AppState,
     row: &MediaRow,

@@ -240,43 +240,7 @@ pub async fn search_talents(
         .filter(|w| w.chars().count() >= 2)
         .take(MAX_NAME_WORDS)
         .collect();
-    let query_words: Vec<db::search::QueryWord> = name_words
-        .iter()
-        .map(|w| db::search::QueryWord {
-            word: w.clone(),
-            typos: typo_budget(w.chars().count()) as i32,
-        })
-        .collect();
-    let latin: Vec<String> = name_words
-        .iter()
-        .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
-        .cloned()
-        .collect();
-
-    let lexical = async {
-        let mut conn = state.conn().await?;
-        let lists = db::search::lists(&mut conn, query, &query_words, &latin, LIST_DEPTH)
-            .await
-            .context("search::lists")?;
-        // The dictionary's candidates within each query word's typo budget.
-        let matched: Vec<db::search::Matched> = lists
-            .candidates
-            .iter()
-            .filter_map(|c| {
-                let q = name_words.get(usize::try_from(c.q).ok()?.checked_sub(1)?)?;
-                let typos = word_typos(q, &c.word)?;
-                Some(db::search::Matched {
-                    word: c.word.clone(),
-                    q: c.q,
-                    typos: typos as i32,
-                })
-            })
-            .collect();
-        let fuzzy = db::search::typo_tolerant(&mut conn, &matched, LIST_DEPTH)
-            .await
-            .context("search::typo_tolerant")?;
-        AppResult::Ok((lists, fuzzy))
-    };
+    let lexical = lexical_lists(state, query, &name_words);
     let (lexical, nearest) = tokio::join!(
         lexical,
         semantic_list(state, viewer.user_id, query, semantic)
@@ -310,6 +274,49 @@ pub async fn search_talents(
         })
         .collect();
     Ok(SearchPage { hits, has_next })
+}
+
+/// The lexical lists of a query: full text and phonetic matches, and the talents whose name
+/// words are within each query word's typo budget.
+async fn lexical_lists(
+    state: &AppState,
+    query: &str,
+    name_words: &[String],
+) -> AppResult<(db::search::Lists, Vec<UserId>)> {
+    let query_words: Vec<db::search::QueryWord> = name_words
+        .iter()
+        .map(|w| db::search::QueryWord {
+            word: w.clone(),
+            typos: typo_budget(w.chars().count()) as i32,
+        })
+        .collect();
+    let latin: Vec<String> = name_words
+        .iter()
+        .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+        .cloned()
+        .collect();
+    let mut conn = state.conn().await?;
+    let lists = db::search::lists(&mut conn, query, &query_words, &latin, LIST_DEPTH)
+        .await
+        .context("search::lists")?;
+    // The dictionary's candidates within each query word's typo budget.
+    let matched: Vec<db::search::Matched> = lists
+        .candidates
+        .iter()
+        .filter_map(|c| {
+            let q = name_words.get(usize::try_from(c.q).ok()?.checked_sub(1)?)?;
+            let typos = word_typos(q, &c.word)?;
+            Some(db::search::Matched {
+                word: c.word.clone(),
+                q: c.q,
+                typos: typos as i32,
+            })
+        })
+        .collect();
+    let fuzzy = db::search::typo_tolerant(&mut conn, &matched, LIST_DEPTH)
+        .await
+        .context("search::typo_tolerant")?;
+    Ok((lists, fuzzy))
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ struct Edge {
     proxies: Arc<TrustedProxies>,
 }
 
+// Long: the route table and middleware stack of the HTTP server, declared in one place.
 fn serve(listener: TcpListener, state: AppState, edge: Edge) -> anyhow::Result<Server> {
     let Edge {
         schema,

@@ -168,6 +168,7 @@ const PIPELINE: &str = "subscription($job: UUID!) { applicationPipeline(jobId: $
     kind fromStage toStage at application { id stage stageChangedAt } } }";
 
 #[tokio::main]
+// Long: the tool's command line dispatched to its scenarios, with the shared set-up.
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     if let Scenario::Recall {
@@ -312,6 +313,7 @@ struct World {
 }
 
 impl World {
+    // Long: the scenario's world (producers, talents, jobs) made in the order it depends on.
     async fn create(api: &Api, lanes: usize) -> Result<World> {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -614,6 +616,7 @@ struct EventSeen {
     last: AtomicU64,
 }
 
+// Long: a load scenario read top to bottom: connect, subscribe, drive, measure, report.
 async fn fanout(
     api: &Arc<Api>,
     world: &Arc<World>,
@@ -847,6 +850,7 @@ fn report(what: &str, h: &Histogram<u64>) {
     );
 }
 
+// Long: a load scenario read top to bottom: connect, subscribe, drive, measure, report.
 async fn notify(api: &Arc<Api>, world: &Arc<World>, cli: &Cli, n: usize) -> Result<()> {
     if cli.jwt_secret.is_empty() {
         bail!("notify signs the talents' tokens: give --jwt-secret (or WSLOAD_JWT_SECRET)");

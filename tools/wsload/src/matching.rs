@@ -43,6 +43,7 @@ async fn timed(api: &Api, query: &str, vars: Value, token: &str) -> Result<(u64,
     Ok((started.elapsed().as_micros() as u64, data))
 }
 
+// Long: a load scenario read top to bottom: seed, warm, drive, measure, report.
 pub async fn run(api: &Arc<Api>, cli: &Cli, plan: Plan) -> Result<()> {
     if cli.jwt_secret.is_empty() {
         bail!("matching signs seeded users' tokens: give --jwt-secret (or WSLOAD_JWT_SECRET)");

@@ -181,6 +181,7 @@ impl Sampler {
     }
 }
 
+// Long: a load scenario read top to bottom: upload, complete, wait, measure, report.
 pub async fn run(api: &Api, pid: u32, plan: Plan) -> Result<()> {
     let token = talent(api).await?;
     let jpeg = std::fs::read(&plan.jpeg).with_context(|| plan.jpeg.clone())?;
