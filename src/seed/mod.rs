@@ -1,5 +1,7 @@
 //! `castyou seed`: fills a database with realistic demo data — producers, talent profiles and
-//! OPEN jobs with varied values — in batched multi-row inserts. It doubles as the data of the
+//! OPEN jobs with varied values — in batched multi-row inserts. Names come from several
+//! cultures and scripts with realistic frequencies ([`names`]), headlines, bios and works from
+//! vocabularies drawn the same way ([`words`]). It doubles as the data of the
 //! matching load test (`scripts/matchload.sh`). Generated from a seed, so two runs with the
 //! same arguments make the same people (with fresh ids).
 //!
@@ -18,8 +20,13 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use names::Names;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+mod names;
+mod words;
+mod zipf;
 
 /// The password of every seeded account.
 pub const DEMO_PASSWORD: &str = "castyou-demo";
@@ -45,67 +52,6 @@ pub struct Seeded {
     pub took: std::time::Duration,
 }
 
-const FIRST: &[&str] = &[
-    "Amara",
-    "Ben",
-    "Camille",
-    "Dev",
-    "Elena",
-    "Farid",
-    "Grace",
-    "Hiro",
-    "Ines",
-    "Jonas",
-    "Kathrin",
-    "Luca",
-    "Maya",
-    "Nikolai",
-    "Olu",
-    "Priya",
-    "Quentin",
-    "Rosa",
-    "Sven",
-    "Tomasz",
-    "Uma",
-    "Valentina",
-    "Wei",
-    "Ximena",
-    "Yusuf",
-    "Zoe",
-    "Aoife",
-    "Bruno",
-    "Chiara",
-    "Dmitri",
-];
-const LAST: &[&str] = &[
-    "Adeyemi",
-    "Bauer",
-    "Carter",
-    "Dubois",
-    "Eriksen",
-    "Fischer",
-    "Garcia",
-    "Hughes",
-    "Ivanova",
-    "Jensen",
-    "Kowalski",
-    "Lambert",
-    "Moreau",
-    "Nakamura",
-    "O'Brien",
-    "Petrov",
-    "Quinn",
-    "Rossi",
-    "Schmidt",
-    "Tanaka",
-    "Urban",
-    "Varga",
-    "Walsh",
-    "Xu",
-    "Yilmaz",
-    "Zimmermann",
-    "Okafor",
-];
 /// (country, city, main language, currency)
 const PLACES: &[(&str, &str, &str, &str)] = &[
     ("GB", "London", "en", "GBP"),
@@ -142,41 +88,6 @@ const ACCENTS: &[&str] = &[
     "Midwestern",
 ];
 const GENDERS: &[&str] = &["female", "male", "non-binary"];
-const GENRES: &[&str] = &[
-    "period drama",
-    "detective thriller",
-    "romantic comedy",
-    "science fiction",
-    "musical",
-    "family drama",
-    "horror",
-    "war epic",
-    "sitcom",
-    "fantasy",
-    "legal drama",
-    "western",
-];
-const ROLES: &[&str] = &[
-    "detective",
-    "nurse",
-    "lead",
-    "villain",
-    "best friend",
-    "mother",
-    "soldier",
-    "lawyer",
-    "chef",
-    "teacher",
-    "narrator",
-    "queen",
-    "spy",
-    "doctor",
-    "dancer",
-];
-const TITLE_WORDS: &[&str] = &[
-    "Silent", "River", "Crown", "Harbour", "Midnight", "Glass", "Northern", "Echoes", "Iron",
-    "Summer", "Orchard", "Signal", "Paper", "Golden", "Last", "Winter", "Wild", "Hidden",
-];
 const AWARDS: &[&str] = &[
     "BAFTA",
     "Olivier Award",
@@ -237,10 +148,6 @@ fn currency(code: &str) -> anyhow::Result<CurrencyCode> {
     CurrencyCode::parse("seed", code).map_err(|e| anyhow::anyhow!(e.message()))
 }
 
-fn work_title(rng: &mut StdRng) -> String {
-    format!("{} {}", pick(rng, TITLE_WORDS), pick(rng, TITLE_WORDS))
-}
-
 /// Day rates by currency: about 150–1,500 USD a day, in local units.
 fn rate_scale(currency: &str) -> f64 {
     match currency {
@@ -255,7 +162,7 @@ fn rate_scale(currency: &str) -> f64 {
 // Long: one generated value per profile field, in the profile's order.
 fn talent(rng: &mut StdRng, n: usize, now: DateTime<Utc>) -> anyhow::Result<TalentProfileChanges> {
     let (home, city, mother_tongue, money) = *pick(rng, PLACES);
-    let name = format!("{} {}", pick(rng, FIRST), pick(rng, LAST));
+    let name = Names::get().draw(rng);
     let mut languages = vec![LanguageSkill {
         language: language(mother_tongue)?,
         proficiency: Proficiency::Native,
@@ -277,11 +184,14 @@ fn talent(rng: &mut StdRng, n: usize, now: DateTime<Utc>) -> anyhow::Result<Tale
         }
     }
     let works: Vec<NotableWork> = (0..rng.gen_range(0..6))
-        .map(|_| NotableWork {
-            title: work_title(rng),
-            year: Some(rng.gen_range(2005..=2026)),
-            role: Some(format!("{} in a {}", pick(rng, ROLES), pick(rng, GENRES))),
-            production_type: Some(*pick(rng, TYPES)),
+        .map(|_| {
+            let (role, genre) = words::role(rng);
+            NotableWork {
+                title: words::title(rng),
+                year: Some(rng.gen_range(2005..=2026)),
+                role: Some(format!("{role} in {genre}")),
+                production_type: Some(*pick(rng, TYPES)),
+            }
         })
         .collect();
     let awards: Vec<Award> = (0..rng.gen_range(0..4).min(rng.gen_range(0..4)))
@@ -305,17 +215,8 @@ fn talent(rng: &mut StdRng, n: usize, now: DateTime<Utc>) -> anyhow::Result<Tale
     Ok(TalentProfileChanges {
         user_id: UserId::generate(),
         stage_name: name.clone(),
-        headline: Some(format!(
-            "{} actor, {} and {}",
-            city,
-            pick(rng, GENRES),
-            pick(rng, GENRES)
-        )),
-        bio: Some(format!(
-            "{name} trained in {city} and has worked across {} and {}.",
-            pick(rng, GENRES),
-            pick(rng, GENRES)
-        )),
+        headline: Some(words::headline(rng, city)),
+        bio: Some(words::bio(rng, &name, city)),
         city: Some(city.to_string()),
         country: Some(country(home)?),
         gender: Some(pick(rng, GENDERS).to_string()),
@@ -334,7 +235,10 @@ fn talent(rng: &mut StdRng, n: usize, now: DateTime<Utc>) -> anyhow::Result<Tale
         dream_gigs: (0..rng.gen_range(0..3))
             .map(|_| pick(rng, DREAMS).to_string())
             .collect(),
-        skills: vec![],
+        skills: {
+            let n = rng.gen_range(0..5);
+            words::skills(rng, n)
+        },
         rate_min: Some(rate),
         rate_max: Some(rate + rate / rng.gen_range(3..8)),
         currency: currency(money)?,
@@ -363,10 +267,9 @@ struct SeedJob {
 
 fn job(rng: &mut StdRng, producer: UserId, now: DateTime<Utc>) -> anyhow::Result<SeedJob> {
     let (home, city, tongue, money) = *pick(rng, PLACES);
-    let genre = pick(rng, GENRES);
-    let role = pick(rng, ROLES);
+    let (role, genre) = words::role(rng);
     let kind = *pick(rng, TYPES);
-    let project = work_title(rng);
+    let project = words::title(rng);
     let low = (rng.gen_range(200.0..1200.0) * rate_scale(money)) as i32;
     let mut requirements = JobRequirements {
         languages: vec![LanguageSkill {
@@ -398,7 +301,7 @@ fn job(rng: &mut StdRng, producer: UserId, now: DateTime<Utc>) -> anyhow::Result
     Ok(SeedJob {
         id: JobId(uuid::Uuid::now_v7()),
         producer,
-        title: format!("{} in a {genre}", capitalised(role)),
+        title: format!("{} in {genre}", words::capitalised(&role)),
         description: format!(
             "We are casting the {role} in \"{project}\", a {genre} shooting in {city}. \
              Strong screen presence and {} experience wanted.",
@@ -415,14 +318,6 @@ fn job(rng: &mut StdRng, producer: UserId, now: DateTime<Utc>) -> anyhow::Result
         shoot: (start, start + Duration::days(rng.gen_range(3..60))),
         deadline: now + Duration::days(rng.gen_range(7..60)),
     })
-}
-
-fn capitalised(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// Makes `plan` in the database behind `conn`: producers first, then talents, then jobs, each
@@ -444,15 +339,12 @@ pub async fn run(conn: &mut PgConn, password_hash: &str, plan: Plan) -> anyhow::
             .iter()
             .map(|n| format!("producer-{n}-{tag}@seed.castyou.test"))
             .collect();
-        let names: Vec<String> = chunk
-            .iter()
-            .map(|_| format!("{} {}", pick(&mut rng, FIRST), pick(&mut rng, LAST)))
-            .collect();
+        let names: Vec<String> = chunk.iter().map(|_| Names::get().draw(&mut rng)).collect();
         let profiles: Vec<ProducerProfileChanges> = ids
             .iter()
             .map(|id| ProducerProfileChanges {
                 user_id: *id,
-                company: format!("{} Pictures", pick(&mut rng, TITLE_WORDS)),
+                company: format!("{} Pictures", words::title(&mut rng)),
                 title: Some("Casting director".into()),
                 bio: None,
                 website: None,
