@@ -6,10 +6,12 @@
 # `searchTalents` p50/p99 at 16 concurrent clients for lexical and for semantic queries
 # (each query's embedding cached after its first use), and the HNSW index alone (`recall`:
 # build time, memory per vector, recall@10 against brute force) over the stored vectors.
-# Only 127.0.0.1 is contacted.
+# Only 127.0.0.1 is contacted. SEMANTIC=0 measures the lexical lists alone: no endpoint, no
+# embedding, the wait is for the lexical index only (its build time and size are reported).
 #
 #   scripts/searchload.sh
 #   TALENTS=20000 REQUESTS=1000 scripts/searchload.sh
+#   SEMANTIC=0 TALENTS=1000000 scripts/searchload.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +25,7 @@ REQUESTS="${REQUESTS:-3000}"
 CONCURRENCY="${CONCURRENCY:-16}"
 DIMS="${DIMS:-512}"
 LATENCY_MS="${LATENCY_MS:-5}"
+SEMANTIC="${SEMANTIC:-1}"
 JWT="load-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 PORT_="${LOAD_PORT:-18090}"
 OPS_PORT="${LOAD_OPS_PORT:-18091}"
@@ -56,8 +59,11 @@ SERVER_ENV=(APP_ENVIRONMENT=production HOST=127.0.0.1 PORT="$PORT_" JWT_SECRET="
     APP_MONGODB__DATABASE="castyou_searchload_$$" \
     APP_RATE_LIMIT__GENERAL_MAX=1000000000 APP_LOG__FILTER=warn \
     APP_OPERATIONS__PORT="$OPS_PORT" APP_MAIL__TRANSPORT=file APP_MAIL__DIR="$OUT/mail" \
-    OPENAI_BASE_URL="http://127.0.0.1:$AI_PORT/v1" APP_AI__EMBEDDING_MODEL=fake-embedder \
+    APP_SEARCH__DIR="$OUT/index")
+if [[ $SEMANTIC == 1 ]]; then
+  SERVER_ENV+=(OPENAI_BASE_URL="http://127.0.0.1:$AI_PORT/v1" APP_AI__EMBEDDING_MODEL=fake-embedder \
     APP_AI__EMBEDDING_DIMENSIONS="$DIMS" APP_AI__EMBEDDING_BATCH=256)
+fi
 
 log "seeding $TALENTS talents, $JOBS open jobs, $PRODUCERS producers"
 env "${SERVER_ENV[@]}" "$BIN" seed --talents "$TALENTS" --jobs "$JOBS" --producers "$PRODUCERS" | tee "$OUT/seed.txt"
@@ -85,13 +91,37 @@ for port in "$PORT_" "$AI_PORT"; do
     die "127.0.0.1:$port is already taken; set LOAD_PORT / LOAD_AI_PORT"
   fi
 done
-python3 tools/fake-openai/server.py --port "$AI_PORT" --dims "$DIMS" --latency-ms "$LATENCY_MS" &
-PIDS+=($!)
+if [[ $SEMANTIC == 1 ]]; then
+  python3 tools/fake-openai/server.py --port "$AI_PORT" --dims "$DIMS" --latency-ms "$LATENCY_MS" &
+  PIDS+=($!)
+fi
 env "${SERVER_ENV[@]}" "$BIN" serve >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
 
 started=$(date +%s)
+log "waiting for the lexical index"
+for i in $(seq 1 1800); do
+  ready=$(curl -fsS "http://127.0.0.1:$OPS_PORT/readyz" 2>/dev/null || true)
+  lexical=$(sed -n 's/.*"lexicalIndex":{\([^}]*\)}.*/\1/p' <<<"$ready")
+  talents=$(sed -n 's/.*"talents":\([0-9]*\).*/\1/p' <<<"$lexical")
+  if [[ -n $talents && $talents -ge $TALENTS ]]; then break; fi
+  kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$OUT/server.log" >&2; die "the server exited"; }
+  [[ $i -lt 1800 ]] || die "the lexical index was not built within 15 minutes"
+  sleep 0.5
+done
+{
+  echo "lexical index of $TALENTS talents ready $(( $(date +%s) - started )) s after start: $lexical"
+} | tee "$OUT/search.txt"
+if [[ $SEMANTIC == 0 ]]; then
+  WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" \
+    --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" \
+    --database-url "$URL" search --concurrency "$CONCURRENCY" --requests "$REQUESTS" \
+    | tee -a "$OUT/search.txt"
+  log "figures in $OUT/search.txt"
+  exit 0
+fi
+
 log "waiting for every profile to be embedded and indexed"
 for i in $(seq 1 1800); do
   ready=$(curl -fsS "http://127.0.0.1:$OPS_PORT/readyz" 2>/dev/null || true)
@@ -108,7 +138,7 @@ rss_kib=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
 {
   echo "embedded and indexed $TALENTS profiles in ${took} s (fake endpoint, ${LATENCY_MS} ms per call, 256 texts per call)"
   echo "server RSS with the match and semantic indexes: ${rss_kib} KiB"
-} | tee "$OUT/search.txt"
+} | tee -a "$OUT/search.txt"
 
 WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" \
   --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" \

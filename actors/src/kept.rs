@@ -46,6 +46,13 @@ pub trait KeptIndex: Send + Sync + Sized + 'static {
     /// Everything, read in pages of `batch` into new data.
     fn load(self: &Arc<Self>, source: &Arc<Self::Source>, batch: usize) -> PortFuture<Self::Data>;
 
+    /// The outbox position of the newest change committed, read before a load begins: the
+    /// loaded data includes every change up to it, so readers waiting for one need not wait
+    /// for its event. None (the default): not known, readers wait for events only.
+    fn committed(self: &Arc<Self>, _source: &Arc<Self::Source>) -> PortFuture<Option<i64>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// The changes an event asks for, in order (empty: none the index holds).
     fn changes(source: &Self::Source, event: &Event) -> Vec<Self::Change>;
 
@@ -256,13 +263,21 @@ impl<K: KeptIndex> KeptIndexActor<K> {
         self.loading = true;
         let started = Instant::now();
         tracing::info!(index = K::NAME, "loading");
+        let committed = self.index.committed(&self.source);
         let loaded = self.index.load(&self.source, self.batch);
+        let loaded = async move {
+            let through = committed.await?;
+            Ok::<_, anyhow::Error>((loaded.await?, through))
+        };
         ctx.wait(loaded.into_actor(self).map(move |built, act, ctx| {
             act.loading = false;
             match built {
-                Ok(data) => {
+                Ok((data, through)) => {
                     *act.kept.write() = Some(data);
                     act.kept.built.store(true, Ordering::Release);
+                    if let Some(seq) = through {
+                        act.kept.passed(seq);
+                    }
                     let took = started.elapsed();
                     let mut stats = act.kept.stats_mut();
                     stats.last_build = Some(took);

@@ -41,6 +41,8 @@ pub enum ActorName {
     MatchIndex,
     /// The HNSW index over talent vectors.
     SemanticIndex,
+    /// The lexical index of talents (talent search).
+    LexicalIndex,
     /// The embedding queue's worker (profile and job text into vectors).
     EmbeddingWorker,
     /// The media queue's worker (processing uploads).

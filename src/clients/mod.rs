@@ -5,6 +5,7 @@
 pub mod ai;
 pub mod ffmpeg;
 pub mod imaging;
+pub mod lexical;
 pub mod redis;
 pub mod sandbox;
 pub mod storage;

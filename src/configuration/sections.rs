@@ -183,6 +183,15 @@ impl AiSettings {
     }
 }
 
+/// Talent search's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Where this instance keeps its lexical index (each build in a folder of its own; builds
+    /// left by a killed process are removed by the next).
+    pub dir: String,
+}
+
 /// The matching model's settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

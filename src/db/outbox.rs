@@ -66,6 +66,14 @@ pub async fn last_seq(conn: &mut PgConn) -> QueryResult<i64> {
         .map(|s| s.seq)
 }
 
+/// The position of the newest event committed (0: none).
+pub async fn newest_seq(conn: &mut PgConn) -> QueryResult<i64> {
+    diesel::sql_query("SELECT coalesce(max(seq), 0) AS seq FROM outbox_events")
+        .get_result::<Seq>(conn)
+        .await
+        .map(|s| s.seq)
+}
+
 /// Who reads the outbox, each at its own pace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consumer {

@@ -111,6 +111,7 @@ async fn readiness(state: &AppState) -> serde_json::Value {
     // The match index does not decide readiness: until it is built the feeds say WARMING_UP
     // and everything else works.
     let index = state.matches.stats();
+    let lexical = state.lexical.stats();
     let ai = ai_section(state);
     let media = media_section(state);
     json!({
@@ -121,6 +122,15 @@ async fn readiness(state: &AppState) -> serde_json::Value {
             "postgres": word(postgres_ok),
             "redis": word(redis_ok),
             "mongodb": word(mongodb_ok),
+        },
+        "lexicalIndex": {
+            "status": if lexical.kept.built { "ready" } else { "warming_up" },
+            "talents": lexical.talents,
+            "bytes": lexical.bytes,
+            "lastEventSeq": lexical.kept.last_event_seq,
+            "eventsApplied": lexical.kept.events_applied,
+            "lastBuildMs": lexical.kept.last_build.map(|d| d.as_millis() as u64),
+            "builds": lexical.kept.builds,
         },
         "matchIndex": {
             "status": if index.kept.built { "ready" } else { "warming_up" },

@@ -13,6 +13,7 @@ pub mod gate;
 pub mod groups;
 pub mod identity;
 pub mod jobs;
+pub mod lexical;
 pub mod matching;
 pub mod media;
 pub mod media_workers;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub ai: Option<crate::clients::ai::Ai>,
     /// This instance's semantic index (built only with an endpoint).
     pub semantic: castyou_actors::SemanticHandle,
+    /// This instance's lexical index of talents (talent search's lexical lists).
+    pub lexical: lexical::LexicalHandle,
     /// The embedding queue's counters, and the embedding work's own.
     pub embedding_queue: Arc<castyou_actors::queue::QueueStats>,
     pub embedding_stats: Arc<embeddings::EmbeddingStats>,
@@ -109,6 +112,7 @@ impl AppState {
             reset_lookups: Arc::new(tokio::sync::Semaphore::new(accounts::RESET_LOOKUPS)),
             own_writes: Arc::default(),
             semantic: Default::default(),
+            lexical: Default::default(),
             embedding_stats: Default::default(),
             embedding_queue: Default::default(),
             settings: Arc::new(settings),

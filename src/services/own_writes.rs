@@ -36,6 +36,8 @@ static NOTE: std::sync::LazyLock<redis::Script> =
 #[derive(Default)]
 pub struct OwnWrites {
     last: Mutex<HashMap<UserId, (i64, Instant)>>,
+    /// The newest profile change this instance saw committed.
+    newest_profile: std::sync::atomic::AtomicI64,
 }
 
 impl OwnWrites {
@@ -109,4 +111,53 @@ pub async fn wait(state: &AppState, user: UserId) {
     if !state.matches.applied_through(seq, WAIT).await {
         tracing::warn!(%user, seq, "the match index had not applied the user's last write in time; answering without waiting longer");
     }
+}
+
+fn profiles_key(state: &AppState) -> String {
+    state.redis.key(&["own-writes", "profiles"])
+}
+
+/// Records that a talent profile changed at outbox position `seq` (after its commit): every
+/// search, whoever makes it, first waits for the lexical index to apply it.
+pub async fn note_profile(state: &AppState, seq: i64) {
+    state
+        .own_writes
+        .newest_profile
+        .fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
+    let key = profiles_key(state);
+    let ttl = REMEMBERED.as_secs();
+    let stored: redis::RedisResult<i64> = state
+        .redis
+        .run(|mut conn| async move {
+            NOTE.key(&key)
+                .arg(seq)
+                .arg(ttl)
+                .invoke_async(&mut conn)
+                .await
+        })
+        .await;
+    if let Err(e) = stored {
+        tracing::warn!(error = %e, "a profile change was not shared: other instances may search without it for a moment");
+    }
+}
+
+/// The outbox position of the newest profile change committed (0: none remembered).
+pub async fn newest_profile(state: &AppState) -> i64 {
+    let key = profiles_key(state);
+    let shared: Option<i64> = state
+        .redis
+        .run(|mut conn| async move {
+            redis::cmd("GET")
+                .arg(&key)
+                .query_async::<Option<i64>>(&mut conn)
+                .await
+        })
+        .await
+        .ok()
+        .flatten();
+    let local = state
+        .own_writes
+        .newest_profile
+        .load(std::sync::atomic::Ordering::Relaxed);
+    shared.unwrap_or(0).max(local)
 }

@@ -71,6 +71,7 @@ pub async fn upsert_talent(
         })
         .await?;
     super::own_writes::note(state, profile.row.user_id, seq).await;
+    super::own_writes::note_profile(state, seq).await;
     Ok(profile)
 }
 

@@ -1,14 +1,16 @@
 //! Hybrid talent search: ranked lists from several indexes, fused by reciprocal rank fusion.
 //!
-//! - FULL_TEXT: the name ('simple') and what the talent did (English stemming: headline, bio,
-//!   notable works), ranked by `ts_rank_cd`.
-//! - FUZZY: typo tolerance on the words of stage names and headlines. Candidate words come from
-//!   a dictionary of the distinct words (any shared trigram, from its GIN index) and are kept
-//!   by optimal-string-alignment distance, where a swapped pair of letters is one typo: a word
-//!   of 4–8 letters may have one typo, 9 or more two (at least Meilisearch's rule, which allows
-//!   none under 5), shorter words must match exactly. Talents using the kept words rank by
-//!   query words matched, then words found in the stage name rather than only the headline,
-//!   then fewer typos. Words in any script are compared this way.
+//! The three lexical lists come from this instance's lexical index (`clients::lexical`, kept
+//! current by `services::lexical`):
+//!
+//! - FULL_TEXT: every word in the name (folded, any script) or every word in what the talent
+//!   did (English stemming and stop words: headline, bio, notable works), ranked by BM25.
+//! - FUZZY: typo tolerance on the words of stage names and headlines, by optimal string
+//!   alignment, where a swapped pair of letters is one typo: a word of 4–8 letters may have one
+//!   typo, 9 or more two (at least Meilisearch's rule, which allows none under 5), shorter
+//!   words must match exactly. Talents rank by query words matched, then words found in the
+//!   stage name rather than only the headline, then fewer typos. Words in any script are
+//!   compared this way.
 //! - PHONETIC: double metaphone keys of the Latin-script words of the query against those of
 //!   stage names ("Jon Smyth" finds "John Smith"); most words matched first.
 //! - SEMANTIC (with an endpoint, when asked): the talents whose profile vectors are nearest
@@ -73,14 +75,7 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Typos a word of this many letters may have.
-pub fn typo_budget(len: usize) -> usize {
-    match len {
-        0..=3 => 0,
-        4..=8 => 1,
-        _ => 2,
-    }
-}
+pub use crate::clients::lexical::typo_budget;
 
 /// The typos between a query word and a word of a name or headline, if within the query
 /// word's budget.
@@ -240,19 +235,11 @@ pub async fn search_talents(
         .filter(|w| w.chars().count() >= 2)
         .take(MAX_NAME_WORDS)
         .collect();
-    let lexical = lexical_lists(state, query, &name_words);
     let (lexical, nearest) = tokio::join!(
-        lexical,
+        lexical_lists(state, query, name_words),
         semantic_list(state, viewer.user_id, query, semantic)
     );
-    let (
-        db::search::Lists {
-            full_text,
-            phonetic,
-            ..
-        },
-        fuzzy,
-    ) = lexical?;
+    let [full_text, fuzzy, phonetic] = lexical?;
 
     let fused = fuse(&[
         (SearchSignal::FullText, full_text),
@@ -276,47 +263,32 @@ pub async fn search_talents(
     Ok(SearchPage { hits, has_next })
 }
 
-/// The lexical lists of a query: full text and phonetic matches, and the talents whose name
-/// words are within each query word's typo budget.
+/// The lexical lists of a query (full text, fuzzy, phonetic), from this instance's lexical
+/// index once it has applied the newest profile change, searched on a blocking thread.
 async fn lexical_lists(
     state: &AppState,
     query: &str,
-    name_words: &[String],
-) -> AppResult<(db::search::Lists, Vec<UserId>)> {
-    let query_words: Vec<db::search::QueryWord> = name_words
-        .iter()
-        .map(|w| db::search::QueryWord {
-            word: w.clone(),
-            typos: typo_budget(w.chars().count()) as i32,
-        })
-        .collect();
-    let latin: Vec<String> = name_words
-        .iter()
-        .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
-        .cloned()
-        .collect();
-    let mut conn = state.conn().await?;
-    let lists = db::search::lists(&mut conn, query, &query_words, &latin, LIST_DEPTH)
-        .await
-        .context("search::lists")?;
-    // The dictionary's candidates within each query word's typo budget.
-    let matched: Vec<db::search::Matched> = lists
-        .candidates
-        .iter()
-        .filter_map(|c| {
-            let q = name_words.get(usize::try_from(c.q).ok()?.checked_sub(1)?)?;
-            let typos = word_typos(q, &c.word)?;
-            Some(db::search::Matched {
-                word: c.word.clone(),
-                q: c.q,
-                typos: typos as i32,
-            })
-        })
-        .collect();
-    let fuzzy = db::search::typo_tolerant(&mut conn, &matched, LIST_DEPTH)
-        .await
-        .context("search::typo_tolerant")?;
-    Ok((lists, fuzzy))
+    name_words: Vec<String>,
+) -> AppResult<[Vec<UserId>; 3]> {
+    let seq = super::own_writes::newest_profile(state).await;
+    let index = state.lexical.current(seq).await?;
+    let query = query.to_string();
+    let depth = LIST_DEPTH as usize;
+    let lists = tokio::task::spawn_blocking(move || -> anyhow::Result<[Vec<uuid::Uuid>; 3]> {
+        let latin: Vec<String> = name_words
+            .iter()
+            .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+            .cloned()
+            .collect();
+        Ok([
+            index.full_text(&query, depth)?,
+            index.fuzzy(&name_words, depth)?,
+            index.phonetic(&latin, depth)?,
+        ])
+    })
+    .await
+    .context("the lexical search's thread")??;
+    Ok(lists.map(|list| list.into_iter().map(UserId).collect()))
 }
 
 #[cfg(test)]

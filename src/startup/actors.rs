@@ -15,6 +15,7 @@ use crate::adapters::redis_bus::RedisBus;
 use crate::clients::ai::Ai;
 use crate::configuration::BusKind;
 use crate::db::outbox::Consumer;
+use crate::services::lexical::{LexicalKeeper, TalentTexts};
 use crate::services::pipelines::Pipelines;
 use crate::services::AppState;
 use actix::{Addr, Recipient, Supervisor};
@@ -56,6 +57,8 @@ pub struct RealtimeActors {
     _document_relay: Addr<OutboxRelay>,
     _deadlines: Addr<DeadlineScheduler>,
     pub matches: Addr<MatchIndex<crate::db::models::Job>>,
+    /// The lexical index of talents.
+    pub lexical: Addr<LexicalKeeper>,
     /// The embedding queue's worker and the semantic index (with an endpoint only).
     pub semantic: Option<(Addr<QueueWorker<EmbeddingWork>>, Addr<SemanticIndex>)>,
     /// The media queue's worker (unless `media.process` is off).
@@ -155,6 +158,24 @@ fn match_index(
     })
 }
 
+/// The lexical index of talents: built at start, then following profile changes.
+fn lexical_index(
+    state: &AppState,
+    restarts: &Restarts,
+    hub: &Addr<NotificationHub>,
+) -> Addr<LexicalKeeper> {
+    let source = Arc::new(TalentTexts::new(state.pool.clone()));
+    let (handle, to_hub) = (state.lexical.clone(), hub.clone());
+    let dir = std::path::PathBuf::from(&state.settings.search.dir);
+    let batch = state.settings.matching.load_batch;
+    let counter = restarts.of(ActorName::LexicalIndex);
+    Supervisor::start(move |_| {
+        handle
+            .keeper(dir.clone(), source.clone(), to_hub.clone(), batch)
+            .counting_restarts_in(counter.clone())
+    })
+}
+
 /// The embedding queue's worker (with an endpoint only).
 fn embedding_worker(
     state: &AppState,
@@ -191,6 +212,19 @@ fn embedding_worker(
         )
         .counting_restarts_in(counter.clone())
     })
+}
+
+/// With an endpoint: the embedding queue's worker (with whatever has no vectors yet queued)
+/// and the semantic index.
+fn semantic_actors(
+    state: &AppState,
+    restarts: &Restarts,
+    hub: &Addr<NotificationHub>,
+) -> Option<(Addr<QueueWorker<EmbeddingWork>>, Addr<SemanticIndex>)> {
+    let ai = state.ai.as_ref()?;
+    let worker = embedding_worker(state, ai, restarts, hub);
+    queue_missing(state.clone(), ai.clone(), worker.clone());
+    Some((worker, semantic_index(state, ai, restarts, hub)))
 }
 
 /// The semantic index over the stored embeddings (with an endpoint only).
@@ -304,11 +338,8 @@ impl RealtimeActors {
 
         let deadlines = deadline_scheduler(state, &restarts);
         let matches = match_index(state, &restarts, &hub);
-        let semantic = state.ai.as_ref().map(|ai| {
-            let worker = embedding_worker(state, ai, &restarts, &hub);
-            queue_missing(state.clone(), ai.clone(), worker.clone());
-            (worker, semantic_index(state, ai, &restarts, &hub))
-        });
+        let lexical = lexical_index(state, &restarts, &hub);
+        let semantic = semantic_actors(state, &restarts, &hub);
         let media = media_worker(state, &restarts, &hub);
         if media.is_none() {
             tracing::info!("media.process is off: this instance leaves media processing to others");
@@ -334,6 +365,7 @@ impl RealtimeActors {
             _document_relay: document_relay,
             _deadlines: deadlines,
             matches,
+            lexical,
             semantic,
             media,
         })

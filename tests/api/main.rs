@@ -36,6 +36,7 @@ mod provider_login;
 mod queues;
 mod rate_limit;
 mod search;
+mod search_index;
 mod semantic;
 mod subscriptions;
 mod transport;

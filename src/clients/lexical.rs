@@ -1,0 +1,567 @@
+//! The lexical index of talent search: one Tantivy index per instance, on local disk (mmap'd
+//! segments), answering the three lexical lists.
+//!
+//! - FULL_TEXT: every word of the query in the stage name (folded, any script), or every
+//!   word in what the talent did (headline, bio, notable works: English stemming and stop
+//!   words), ranked by BM25.
+//! - FUZZY: each query word against the words of stage names and headlines within its typo
+//!   budget (optimal string alignment: a swapped pair of letters is one typo), by Levenshtein
+//!   automata over the term dictionary. A talent ranks by query words matched, then words found
+//!   in the stage name rather than only the headline, then fewer typos.
+//! - PHONETIC: double metaphone keys (primary and alternate) of the Latin-script words of the
+//!   query against those of stage names; most words matched first.
+//!
+//! Words are cut at `MAX_WORD_CHARS` when indexed and when searched, so a planted 64-letter
+//! look-alike costs what any word costs; a word leaves the index with the last profile that
+//! used it (a profile's document is replaced whole). Every search and write here is blocking
+//! work: callers run it on a blocking thread.
+
+use anyhow::Context;
+use rphonetic::DoubleMetaphone;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
+};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use uuid::Uuid;
+
+/// Words longer than this (in bytes of UTF-8, as Tantivy counts) are left out: no name or
+/// topic word is this long, and a look-alike planted to crowd the dictionary is not kept.
+pub const MAX_WORD_BYTES: usize = 64;
+/// At most this many query words are looked up by name (fuzzy and phonetic).
+pub const MAX_NAME_WORDS: usize = 6;
+/// Matches read per list before the best are kept: a word in tens of thousands of profiles
+/// is not distinctive, and scoring all of them would cost more than a search should.
+const CANDIDATES: usize = 2_000;
+/// The indexing heap of the one writer thread.
+const WRITER_HEAP_BYTES: usize = 32 * 1024 * 1024;
+
+/// The version of the index's layout (schema and analyzers): an index of another version is
+/// built again, never read.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// Typos a query word of this many letters may have: none up to 3, one up to 8, two from 9 (at
+/// least Meilisearch's rule, which allows none under 5).
+pub fn typo_budget(len: usize) -> usize {
+    match len {
+        0..=3 => 0,
+        4..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// What the index holds of one talent.
+#[derive(Debug, Clone, Default)]
+pub struct TalentText {
+    pub id: Uuid,
+    pub stage_name: String,
+    pub headline: String,
+    /// The bio and the notable works' titles and roles.
+    pub about: String,
+}
+
+struct Fields {
+    id: Field,
+    id_hi: Field,
+    id_lo: Field,
+    name: Field,
+    headline: Field,
+    about: Field,
+    sounds: Field,
+}
+
+/// One instance's lexical index.
+pub struct LexicalIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    fields: Fields,
+}
+
+fn folded() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES + 1))
+        .filter(LowerCaser)
+        .build()
+}
+
+fn english() -> TextAnalyzer {
+    let stop = StopWordFilter::new(Language::English).unwrap_or_else(|| StopWordFilter::remove([]));
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES + 1))
+        .filter(LowerCaser)
+        .filter(stop)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+fn text_field(tokenizer: &str, record: IndexRecordOption) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(record),
+    )
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING),
+        id_hi: builder.add_u64_field("id_hi", FAST),
+        id_lo: builder.add_u64_field("id_lo", FAST),
+        name: builder.add_text_field("name", text_field("folded", IndexRecordOption::WithFreqs)),
+        headline: builder
+            .add_text_field("headline", text_field("folded", IndexRecordOption::Basic)),
+        about: builder.add_text_field("about", text_field("english", IndexRecordOption::WithFreqs)),
+        sounds: builder.add_text_field("sounds", text_field("raw", IndexRecordOption::Basic)),
+    };
+    (builder.build(), fields)
+}
+
+/// The words of `text` as the folded analyzer cuts them (lower-cased letters and digits of any
+/// script, at most `MAX_WORD_BYTES` long).
+pub fn folded_words(text: &str) -> Vec<String> {
+    tokens(&mut folded(), text)
+}
+
+fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// Double metaphone keys (primary and alternate) of the Latin-script words (two letters or
+/// more) of `text`.
+pub fn sound_keys(text: &str) -> BTreeSet<String> {
+    let metaphone = DoubleMetaphone::default();
+    latin_words(text)
+        .iter()
+        .flat_map(|word| {
+            let codes = metaphone.double_metaphone(word);
+            [codes.primary(), codes.alternate()]
+        })
+        .filter(|code| !code.is_empty())
+        .collect()
+}
+
+/// The words of `text` made of ASCII letters only, two letters or more.
+pub fn latin_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| (2..=MAX_WORD_BYTES).contains(&w.len()))
+        .map(str::to_string)
+        .collect()
+}
+
+impl LexicalIndex {
+    /// A new, empty index in `dir` (created; anything there before is removed).
+    pub fn create(dir: &Path) -> anyhow::Result<LexicalIndex> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(dir, schema).context("creating the lexical index")?;
+        index.tokenizers().register("folded", folded());
+        index.tokenizers().register("english", english());
+        let writer = index
+            .writer_with_num_threads(1, WRITER_HEAP_BYTES)
+            .context("opening the lexical index's writer")?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .context("opening the lexical index's reader")?;
+        Ok(LexicalIndex {
+            dir: dir.to_path_buf(),
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+        })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter<TantivyDocument>> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn document(&self, talent: &TalentText) -> TantivyDocument {
+        let f = &self.fields;
+        let id = talent.id.as_u128();
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, talent.id.hyphenated().to_string());
+        doc.add_u64(f.id_hi, (id >> 64) as u64);
+        doc.add_u64(f.id_lo, id as u64);
+        doc.add_text(f.name, &talent.stage_name);
+        doc.add_text(f.headline, &talent.headline);
+        doc.add_text(f.about, format!("{}\n{}", talent.headline, talent.about));
+        for key in sound_keys(&talent.stage_name) {
+            doc.add_text(f.sounds, key);
+        }
+        doc
+    }
+
+    /// Replaces the documents of `talents` and removes those of `gone`, then makes the change
+    /// visible to searches.
+    pub fn put(&self, talents: &[TalentText], gone: &[Uuid]) -> anyhow::Result<()> {
+        let mut writer = self.writer();
+        for id in talents.iter().map(|t| t.id).chain(gone.iter().copied()) {
+            writer.delete_term(Term::from_field_text(
+                self.fields.id,
+                &id.hyphenated().to_string(),
+            ));
+        }
+        for talent in talents {
+            writer
+                .add_document(self.document(talent))
+                .context("adding a talent to the lexical index")?;
+        }
+        writer.commit().context("committing the lexical index")?;
+        drop(writer);
+        self.reader
+            .reload()
+            .context("reloading the lexical index's reader")?;
+        Ok(())
+    }
+
+    /// Adds `talents` (not in the index yet) without making them visible: a build adds pages
+    /// and commits once at the end.
+    pub fn add(&self, talents: &[TalentText]) -> anyhow::Result<()> {
+        let writer = self.writer();
+        for talent in talents {
+            writer
+                .add_document(self.document(talent))
+                .context("adding a talent to the lexical index")?;
+        }
+        Ok(())
+    }
+
+    /// Commits what `add` wrote and makes it visible.
+    pub fn commit(&self) -> anyhow::Result<()> {
+        self.writer()
+            .commit()
+            .context("committing the lexical index")?;
+        self.reader
+            .reload()
+            .context("reloading the lexical index's reader")
+    }
+
+    /// Talents in the index.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes the index takes on disk.
+    pub fn bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn analyzed(&self, field: Field, text: &str) -> Vec<String> {
+        match self.index.tokenizer_for_field(field) {
+            Ok(mut analyzer) => tokens(&mut analyzer, text),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The ids of `hits` best first; ties (equal scores) by talent id.
+    fn ranked(&self, hits: Vec<(f32, DocAddress)>, limit: usize) -> anyhow::Result<Vec<Uuid>> {
+        let searcher = self.reader.searcher();
+        let mut columns = HashMap::new();
+        let mut found = Vec::with_capacity(hits.len());
+        for (score, address) in hits {
+            let segment = address.segment_ord;
+            if let std::collections::hash_map::Entry::Vacant(entry) = columns.entry(segment) {
+                let fast = searcher.segment_reader(segment).fast_fields();
+                entry.insert((fast.u64("id_hi")?, fast.u64("id_lo")?));
+            }
+            let Some((hi, lo)) = columns.get(&segment) else {
+                continue;
+            };
+            let (Some(hi), Some(lo)) = (hi.first(address.doc_id), lo.first(address.doc_id)) else {
+                continue;
+            };
+            found.push((
+                score,
+                Uuid::from_u128((u128::from(hi) << 64) | u128::from(lo)),
+            ));
+        }
+        found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        found.truncate(limit);
+        Ok(found.into_iter().map(|(_, id)| id).collect())
+    }
+
+    fn search(&self, query: &dyn Query, limit: usize) -> anyhow::Result<Vec<Uuid>> {
+        let searcher = self.reader.searcher();
+        let hits = searcher
+            .search(
+                query,
+                &TopDocs::with_limit(CANDIDATES.max(limit)).order_by_score(),
+            )
+            .context("searching the lexical index")?;
+        self.ranked(hits, limit)
+    }
+
+    /// Every term of `words` in `field`.
+    fn all_of(&self, field: Field, words: &[String]) -> Option<Box<dyn Query>> {
+        let clauses: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .map(|w| {
+                let term = Term::from_field_text(field, w);
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                (Occur::Must, query)
+            })
+            .collect();
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+
+    /// FULL_TEXT: every word in the name, or every (stemmed, non-stop) word in what the
+    /// talent did; BM25, best first.
+    pub fn full_text(&self, query: &str, limit: usize) -> anyhow::Result<Vec<Uuid>> {
+        let name_words = self.analyzed(self.fields.name, query);
+        let about_words = self.analyzed(self.fields.about, query);
+        let clauses: Vec<(Occur, Box<dyn Query>)> = [
+            self.all_of(self.fields.name, &name_words),
+            self.all_of(self.fields.about, &about_words),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|q| (Occur::Should, q))
+        .collect();
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.search(&BooleanQuery::new(clauses), limit)
+    }
+
+    /// FUZZY: talents with words within each query word's typo budget, in the stage name or
+    /// the headline. Each query word counts once, by its best match: 1,000 for matching, 100
+    /// more when in the stage name, one less per typo.
+    pub fn fuzzy(&self, words: &[String], limit: usize) -> anyhow::Result<Vec<Uuid>> {
+        let per_word: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .take(MAX_NAME_WORDS)
+            .filter_map(|word| self.fuzzy_word(word))
+            .map(|q| (Occur::Should, q))
+            .collect();
+        if per_word.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.search(&BooleanQuery::new(per_word), limit)
+    }
+
+    fn fuzzy_word(&self, word: &str) -> Option<Box<dyn Query>> {
+        let chars = word.chars().count();
+        if chars < 2 || word.len() > MAX_WORD_BYTES {
+            return None;
+        }
+        let budget = typo_budget(chars);
+        let mut matches: Vec<Box<dyn Query>> = Vec::new();
+        for (field, in_name) in [(self.fields.name, 100.0), (self.fields.headline, 0.0)] {
+            let term = Term::from_field_text(field, word);
+            for typos in 0..=budget {
+                let query: Box<dyn Query> = if typos == 0 {
+                    Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic))
+                } else {
+                    Box::new(FuzzyTermQuery::new(term.clone(), typos as u8, true))
+                };
+                let score = 1_000.0 + in_name - typos as f32;
+                matches.push(Box::new(ConstScoreQuery::new(query, score)));
+            }
+        }
+        Some(Box::new(DisjunctionMaxQuery::new(matches)))
+    }
+
+    /// PHONETIC: talents whose stage name has words sounding like the query's Latin-script
+    /// words (double metaphone, primary or alternate); most words matched first.
+    pub fn phonetic(&self, words: &[String], limit: usize) -> anyhow::Result<Vec<Uuid>> {
+        let per_word: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .take(MAX_NAME_WORDS)
+            .filter_map(|word| {
+                let keys = sound_keys(word);
+                let any: Vec<(Occur, Box<dyn Query>)> = keys
+                    .iter()
+                    .map(|key| {
+                        let term = Term::from_field_text(self.fields.sounds, key);
+                        let query: Box<dyn Query> =
+                            Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                        (Occur::Should, query)
+                    })
+                    .collect();
+                (!any.is_empty()).then(|| {
+                    let query: Box<dyn Query> =
+                        Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 1.0));
+                    (Occur::Should, query)
+                })
+            })
+            .collect();
+        if per_word.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.search(&BooleanQuery::new(per_word), limit)
+    }
+}
+
+impl Drop for LexicalIndex {
+    /// An index replaced by a new build takes its files with it once no search holds it.
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(error = %e, dir = %self.dir.display(), "could not remove an old lexical index");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn talent(n: u128, name: &str, headline: &str, about: &str) -> TalentText {
+        TalentText {
+            id: Uuid::from_u128(n),
+            stage_name: name.into(),
+            headline: headline.into(),
+            about: about.into(),
+        }
+    }
+
+    fn index() -> (tempfile_dir::Dir, LexicalIndex) {
+        let dir = tempfile_dir::Dir::new();
+        let index = LexicalIndex::create(&dir.path).expect("an index");
+        (dir, index)
+    }
+
+    mod tempfile_dir {
+        pub struct Dir {
+            pub path: std::path::PathBuf,
+        }
+
+        impl Dir {
+            pub fn new() -> Dir {
+                let path = std::env::temp_dir().join(format!("lexical-{}", uuid::Uuid::new_v4()));
+                Dir { path }
+            }
+        }
+
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.path);
+            }
+        }
+    }
+
+    #[test]
+    fn each_list_finds_what_it_should() {
+        let (_dir, index) = index();
+        index
+            .put(
+                &[
+                    talent(1, "John Smith", "Stage and screen actor", ""),
+                    talent(
+                        2,
+                        "Kathrin Schmidt",
+                        "Berlin actress",
+                        "Detective Inspector in a period drama",
+                    ),
+                    talent(3, "Дмитрий Иванов", "Moscow theatre actor", ""),
+                    talent(4, "Jonas Smithson", "Dancer", ""),
+                ],
+                &[],
+            )
+            .expect("indexed");
+        let id = Uuid::from_u128;
+        assert_eq!(index.full_text("John Smith", 10).ok(), Some(vec![id(1)]));
+        assert_eq!(
+            index.full_text("detectives in period dramas", 10).ok(),
+            Some(vec![id(2)])
+        );
+        assert_eq!(index.fuzzy(&["smtih".into()], 10).ok(), Some(vec![id(1)]));
+        assert_eq!(index.fuzzy(&["иванав".into()], 10).ok(), Some(vec![id(3)]));
+        // Both words sound alike in John Smith; "Smyth" alone in Kathrin Schmidt (XMT).
+        assert_eq!(
+            index.phonetic(&["Jon".into(), "Smyth".into()], 10).ok(),
+            Some(vec![id(1), id(2)])
+        );
+        // A renamed talent is found by the new name only.
+        index
+            .put(&[talent(1, "John Smythe-Jones", "", "")], &[])
+            .expect("renamed");
+        assert_eq!(index.full_text("John Smith", 10).ok(), Some(vec![]));
+        assert_eq!(index.full_text("Jones", 10).ok(), Some(vec![id(1)]));
+        assert_eq!(index.len(), 4);
+        index.put(&[], &[id(4)]).expect("removed");
+        assert_eq!(index.len(), 3);
+    }
+
+    #[test]
+    fn fuzzy_ranks_more_words_then_names_then_fewer_typos() {
+        let (_dir, index) = index();
+        index
+            .put(
+                &[
+                    talent(1, "Maria Lopez", "Voice artist", ""),
+                    talent(2, "Artist Lopes", "", ""),
+                    talent(3, "Marie Lopez", "", ""),
+                ],
+                &[],
+            )
+            .expect("indexed");
+        let id = Uuid::from_u128;
+        // Both words, exact, in the name first; then both with a typo; then one word.
+        assert_eq!(
+            index.fuzzy(&["maria".into(), "lopez".into()], 10).ok(),
+            Some(vec![id(1), id(3), id(2)])
+        );
+        // In the name ranks above only in the headline.
+        assert_eq!(
+            index.fuzzy(&["artist".into()], 10).ok(),
+            Some(vec![id(2), id(1)])
+        );
+    }
+
+    #[test]
+    fn overlong_words_are_not_kept_or_looked_up() {
+        let (_dir, index) = index();
+        let long = "a".repeat(200);
+        index
+            .put(&[talent(1, &format!("Ann {long}"), "", "")], &[])
+            .expect("indexed");
+        assert_eq!(
+            index.fuzzy(std::slice::from_ref(&long), 10).ok(),
+            Some(vec![])
+        );
+        assert_eq!(index.full_text(&long, 10).ok(), Some(vec![]));
+        assert_eq!(
+            index.full_text("Ann", 10).ok(),
+            Some(vec![Uuid::from_u128(1)])
+        );
+    }
+}
