@@ -48,17 +48,26 @@ pub struct Lexical {
 /// The actor that keeps the lexical index.
 pub type LexicalKeeper = KeptIndexActor<Lexical>;
 
+/// How old a build folder must be before another instance may remove it: one being created
+/// holds no lock yet.
+const STALE_AFTER: Duration = Duration::from_secs(600);
+
 /// Removes builds no live writer holds (left by a process that was killed): each build's
-/// writer holds an exclusive lock on its `.tantivy-writer.lock` while it lives.
+/// writer holds an exclusive lock on its `.tantivy-writer.lock` while it lives. Instances
+/// sharing the folder keep their own builds.
 fn remove_stale_builds(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > STALE_AFTER));
         let lock = path.join(".tantivy-writer.lock");
-        let free = std::fs::File::open(&lock).is_ok_and(|f| f.try_lock().is_ok());
-        if free || !lock.exists() {
+        let free = !lock.exists() || std::fs::File::open(&lock).is_ok_and(|f| f.try_lock().is_ok());
+        if old && free {
             let _ = std::fs::remove_dir_all(&path);
         }
     }
