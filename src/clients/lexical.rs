@@ -39,9 +39,6 @@ use uuid::Uuid;
 pub const MAX_WORD_BYTES: usize = 64;
 /// At most this many query words are looked up by name (fuzzy and phonetic).
 pub const MAX_NAME_WORDS: usize = 6;
-/// Matches read per list before the best are kept: a word in tens of thousands of profiles
-/// is not distinctive, and scoring all of them would cost more than a search should.
-const CANDIDATES: usize = 2_000;
 /// The indexing heap of the one writer thread.
 const WRITER_HEAP_BYTES: usize = 32 * 1024 * 1024;
 
@@ -250,11 +247,22 @@ impl LexicalIndex {
         Ok(())
     }
 
-    /// Commits what `add` wrote and makes it visible.
+    /// Commits what `add` wrote, merges the build's segments into one (each search walks
+    /// every segment's term dictionary once per fuzzy automaton), and makes it visible.
     pub fn commit(&self) -> anyhow::Result<()> {
-        self.writer()
-            .commit()
-            .context("committing the lexical index")?;
+        let mut writer = self.writer();
+        writer.commit().context("committing the lexical index")?;
+        let segments = self
+            .index
+            .searchable_segment_ids()
+            .context("listing the lexical index's segments")?;
+        if segments.len() > 1 {
+            writer
+                .merge(&segments)
+                .wait()
+                .context("merging the lexical index's segments")?;
+        }
+        drop(writer);
         self.reader
             .reload()
             .context("reloading the lexical index's reader")
@@ -319,10 +327,7 @@ impl LexicalIndex {
     fn search(&self, query: &dyn Query, limit: usize) -> anyhow::Result<Vec<Uuid>> {
         let searcher = self.reader.searcher();
         let hits = searcher
-            .search(
-                query,
-                &TopDocs::with_limit(CANDIDATES.max(limit)).order_by_score(),
-            )
+            .search(query, &TopDocs::with_limit(limit).order_by_score())
             .context("searching the lexical index")?;
         self.ranked(hits, limit)
     }
