@@ -71,12 +71,11 @@ fn key(state: &AppState, user: UserId) -> String {
     state.redis.key(&["own-writes", &user.to_string()])
 }
 
-/// Records that `user` wrote the event at outbox position `seq` (after its commit).
-pub async fn note(state: &AppState, user: UserId, seq: i64) {
-    state.own_writes.remember(user, seq);
-    let key = key(state, user);
+/// Keeps the larger of `key`'s position and `seq` in Redis for `REMEMBERED`, for the other
+/// instances.
+async fn share(state: &AppState, key: String, seq: i64) -> redis::RedisResult<i64> {
     let ttl = REMEMBERED.as_secs();
-    let stored: redis::RedisResult<i64> = state
+    state
         .redis
         .run(|mut conn| async move {
             NOTE.key(&key)
@@ -85,16 +84,12 @@ pub async fn note(state: &AppState, user: UserId, seq: i64) {
                 .invoke_async(&mut conn)
                 .await
         })
-        .await;
-    if let Err(e) = stored {
-        tracing::warn!(error = %e, "a user's last write was not shared: other instances may answer their next read without it");
-    }
+        .await
 }
 
-/// Waits (at most `WAIT`) until this instance's match index has applied `user`'s last write.
-pub async fn wait(state: &AppState, user: UserId) {
-    let key = key(state, user);
-    let shared: Option<i64> = state
+/// The position other instances shared under `key`, if any (and Redis answers).
+async fn shared(state: &AppState, key: String) -> Option<i64> {
+    state
         .redis
         .run(|mut conn| async move {
             redis::cmd("GET")
@@ -104,7 +99,20 @@ pub async fn wait(state: &AppState, user: UserId) {
         })
         .await
         .ok()
-        .flatten();
+        .flatten()
+}
+
+/// Records that `user` wrote the event at outbox position `seq` (after its commit).
+pub async fn note(state: &AppState, user: UserId, seq: i64) {
+    state.own_writes.remember(user, seq);
+    if let Err(e) = share(state, key(state, user), seq).await {
+        tracing::warn!(error = %e, "a user's last write was not shared: other instances may answer their next read without it");
+    }
+}
+
+/// Waits (at most `WAIT`) until this instance's match index has applied `user`'s last write.
+pub async fn wait(state: &AppState, user: UserId) {
+    let shared = shared(state, key(state, user)).await;
     let Some(seq) = shared.max(state.own_writes.recalled(user)) else {
         return;
     };
@@ -124,37 +132,14 @@ pub async fn note_profile(state: &AppState, seq: i64) {
         .own_writes
         .newest_profile
         .fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
-    let key = profiles_key(state);
-    let ttl = REMEMBERED.as_secs();
-    let stored: redis::RedisResult<i64> = state
-        .redis
-        .run(|mut conn| async move {
-            NOTE.key(&key)
-                .arg(seq)
-                .arg(ttl)
-                .invoke_async(&mut conn)
-                .await
-        })
-        .await;
-    if let Err(e) = stored {
+    if let Err(e) = share(state, profiles_key(state), seq).await {
         tracing::warn!(error = %e, "a profile change was not shared: other instances may search without it for a moment");
     }
 }
 
 /// The outbox position of the newest profile change committed (0: none remembered).
 pub async fn newest_profile(state: &AppState) -> i64 {
-    let key = profiles_key(state);
-    let shared: Option<i64> = state
-        .redis
-        .run(|mut conn| async move {
-            redis::cmd("GET")
-                .arg(&key)
-                .query_async::<Option<i64>>(&mut conn)
-                .await
-        })
-        .await
-        .ok()
-        .flatten();
+    let shared = shared(state, profiles_key(state)).await;
     let local = state
         .own_writes
         .newest_profile
