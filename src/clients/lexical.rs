@@ -125,12 +125,6 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-/// The words of `text` as the folded analyzer cuts them (lower-cased letters and digits of any
-/// script, at most `MAX_WORD_BYTES` long).
-pub fn folded_words(text: &str) -> Vec<String> {
-    tokens(&mut folded(), text)
-}
-
 fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut stream = analyzer.token_stream(text);

@@ -26,6 +26,7 @@
 //! cursors are positions in the fused list.
 
 use super::{signed_in, AppState, Viewer};
+use crate::clients::lexical::MAX_NAME_WORDS;
 use crate::db;
 use crate::domain::ids::UserId;
 use crate::domain::page::{self, page_size, CursorKey};
@@ -42,8 +43,6 @@ pub const SEMANTIC_DEPTH: usize = 50;
 pub const RRF_K: f64 = 60.0;
 /// Query length limits, in characters.
 const MAX_QUERY_CHARS: usize = 200;
-/// At most this many words of a query are looked up by name.
-const MAX_NAME_WORDS: usize = 6;
 
 /// Which list found a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
