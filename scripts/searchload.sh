@@ -8,6 +8,10 @@
 # build time, memory per vector, recall@10 against brute force) over the stored vectors.
 # Only 127.0.0.1 is contacted. SEMANTIC=0 measures the lexical lists alone: no endpoint, no
 # embedding, the wait is for the lexical index only (its build time and size are reported).
+# Then the start times: the server is stopped (SIGTERM: it saves a copy of each index) and
+# started again on the same disk (it opens its copies), then on an empty index folder (it
+# downloads the copies published to the media store); each is timed from start to the public
+# /readyz answering 200 (every index answers) and to the first search answered.
 #
 #   scripts/searchload.sh
 #   TALENTS=20000 REQUESTS=1000 scripts/searchload.sh
@@ -59,7 +63,7 @@ SERVER_ENV=(APP_ENVIRONMENT=production HOST=127.0.0.1 PORT="$PORT_" JWT_SECRET="
     APP_MONGODB__DATABASE="castyou_searchload_$$" \
     APP_RATE_LIMIT__GENERAL_MAX=1000000000 APP_LOG__FILTER=warn \
     APP_OPERATIONS__PORT="$OPS_PORT" APP_MAIL__TRANSPORT=file APP_MAIL__DIR="$OUT/mail" \
-    APP_SEARCH__DIR="$OUT/index")
+    APP_SEARCH__DIR="$OUT/index" APP_MEDIA__DIR="$OUT/media")
 if [[ $SEMANTIC == 1 ]]; then
   SERVER_ENV+=(OPENAI_BASE_URL="http://127.0.0.1:$AI_PORT/v1" APP_AI__EMBEDDING_MODEL=fake-embedder \
     APP_AI__EMBEDDING_DIMENSIONS="$DIMS" APP_AI__EMBEDDING_BATCH=256)
@@ -99,6 +103,56 @@ env "${SERVER_ENV[@]}" "$BIN" serve >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
 
+# Stops the server as SIGTERM does (it saves a copy of each index), waiting up to 5 minutes.
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  for _ in $(seq 1 1200); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.25; done
+  kill -0 "$SERVER_PID" 2>/dev/null && die "the server did not stop within 5 minutes"
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# Starts the server with its indexes under $2 and reports, as $1, the time to the public
+# /readyz answering 200 and to the first search answered, and where each index came from.
+timed_start() {
+  local label=$1 dir=$2 t0 ready_at searched_at body
+  t0=$(date +%s%N)
+  env "${SERVER_ENV[@]}" APP_SEARCH__DIR="$dir" "$BIN" serve >>"$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  for i in $(seq 1 12000); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT_/readyz" 2>/dev/null; then break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$OUT/server.log" >&2; die "the server exited"; }
+    [[ $i -lt 12000 ]] || die "not ready within 10 minutes"
+    sleep 0.05
+  done
+  ready_at=$(date +%s%N)
+  WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" \
+    --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" \
+    --database-url "$URL" search --concurrency 1 --requests 1 >/dev/null
+  searched_at=$(date +%s%N)
+  body=$(curl -fsS "http://127.0.0.1:$OPS_PORT/readyz")
+  {
+    printf '%s: ready %.1f s after start, first search answered at %.1f s; ' "$label" \
+      "$(( (ready_at - t0) / 1000000 ))e-3" "$(( (searched_at - t0) / 1000000 ))e-3"
+    printf 'lexical %s; ' "$(grep -o '"lexicalIndex":{[^}]*}' <<<"$body" | grep -o '"loadedFrom":[^,]*,"caughtUp":[0-9]*')"
+    printf 'semantic %s; ' "$(grep -o '"semanticIndex":{[^}]*}' <<<"$body" | grep -o '"loadedFrom":[^,]*,"caughtUp":[0-9]*' || echo off)"
+    printf 'match index %s\n' "$(grep -o '"matchIndex":{[^}]*}' <<<"$body" | grep -o '"lastBuildMs":[0-9]*')"
+  } | tee -a "$OUT/search.txt"
+}
+
+# The restarts: on the same disk (its own copies), then on an empty disk (the published ones).
+restarts() {
+  log "stopping (each index saves a copy) and starting again on the same disk"
+  stop_server
+  timed_start "restart with its own copies" "$OUT/index"
+  stop_server
+  log "starting on an empty disk (copies from the media store)"
+  rm -rf "$OUT/index-empty"
+  timed_start "new instance, copies from the object store" "$OUT/index-empty"
+  du -sb "$OUT/index/snapshots"/* | tee -a "$OUT/search.txt"
+}
+
+rm -rf "$OUT/index" "$OUT/index-empty" "$OUT/media"
 started=$(date +%s)
 log "waiting for the lexical index"
 for i in $(seq 1 1800); do
@@ -118,6 +172,7 @@ if [[ $SEMANTIC == 0 ]]; then
     --operations-url "http://127.0.0.1:$OPS_PORT" --server-pid "$SERVER_PID" \
     --database-url "$URL" search --concurrency "$CONCURRENCY" --requests "$REQUESTS" \
     | tee -a "$OUT/search.txt"
+  restarts
   log "figures in $OUT/search.txt"
   exit 0
 fi
@@ -150,4 +205,5 @@ psql "$URL" -qAt -c "COPY (SELECT translate(encode(vector, 'base64'), E'\\n', ''
     FROM talent_embeddings WHERE part = 'PROFILE' ORDER BY talent_id) TO STDOUT" >"$OUT/vectors.b64"
 "$TOOL" --url "http://127.0.0.1:$PORT_" --server-pid "$SERVER_PID" recall --file "$OUT/vectors.b64" --dims "$DIMS" \
   | tee -a "$OUT/search.txt"
+restarts
 log "figures in $OUT/search.txt"

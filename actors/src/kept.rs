@@ -13,14 +13,24 @@
 //! - **The same statistics** for every index (`KeptStats`), and the outbox position of the last
 //!   change applied, which readers wait on to read their own writes.
 //!
+//! - **Saved copies** (`snapshots`), for an index that can write and open one: every
+//!   configured interval and when the server stops, the data is written with the outbox
+//!   position it includes. The first load opens the newest intact copy instead of reading
+//!   everything, applies the events committed since through the same `apply` (catching up), and
+//!   only then says it is built. A missing, damaged or unfit copy, or one older than the
+//!   outbox's history, is never opened: the index is loaded from storage.
+//!
 //! What differs is a `KeptIndex`: how to load, which changes an event asks for, how to apply
-//! one. Readers go through the index's own handle, which holds the shared `Kept` state.
+//! one, how to write and open a copy. Readers go through the index's own handle, which holds
+//! the shared `Kept` state.
 
 use crate::events::{Event, Topic};
 use crate::hub::{NotificationHub, Subscribe, Unsubscribe};
 use crate::relay::PortFuture;
+use crate::snapshots::{Found, SavedAt, SnapshotStore};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -64,6 +74,24 @@ pub trait KeptIndex: Send + Sync + Sized + 'static {
         kept: &Arc<Kept<Self>>,
         change: Self::Change,
     ) -> PortFuture<bool>;
+
+    /// What a copy must be fit for (layout version, model, dimension). None (the default): the
+    /// index is never saved.
+    fn fit(&self) -> Option<String> {
+        None
+    }
+
+    /// Writes a copy of `data` into the empty `folder` (blocking work, on a blocking thread):
+    /// how many records it holds.
+    fn write_copy(_data: &Self::Data, _folder: &Path) -> anyhow::Result<u64> {
+        anyhow::bail!("{} is not saved", Self::NAME)
+    }
+
+    /// Opens a copy `write_copy` wrote (blocking work, on a blocking thread). The folder is the
+    /// index's from then on (it may keep or remove it).
+    fn open_copy(self: &Arc<Self>, _folder: PathBuf) -> anyhow::Result<Self::Data> {
+        anyhow::bail!("{} is not saved", Self::NAME)
+    }
 }
 
 /// What `/readyz` and `/metrics` show of every kept index.
@@ -76,6 +104,16 @@ pub struct KeptStats {
     pub last_build: Option<Duration>,
     pub built_at: Option<DateTime<Utc>>,
     pub builds: u64,
+    /// Every change committed up to this outbox position is applied.
+    pub position: i64,
+    /// Where the first load came from: "storage", or a copy ("local", "object store").
+    pub loaded_from: Option<&'static str>,
+    /// Events applied after opening a copy, before saying it is built.
+    pub caught_up: u64,
+    /// The last copy saved: the position it includes, when.
+    pub saved_through: Option<i64>,
+    pub saved_at: Option<DateTime<Utc>>,
+    pub saves: u64,
 }
 
 /// The state an index's actor writes and its readers read.
@@ -115,6 +153,7 @@ impl<K: KeptIndex> Kept<K> {
     pub fn stats(&self) -> KeptStats {
         let mut stats = self.stats_mut().clone();
         stats.built = self.is_built();
+        stats.position = *self.applied.borrow();
         stats
     }
 
@@ -160,6 +199,19 @@ pub struct KeptIndexActor<K: KeptIndex> {
     /// Bumped by each (re)subscription: events of an older one are ignored.
     epoch: u64,
     loading: bool,
+    /// Where copies are kept, and how often one is saved (None: never).
+    saving: Option<(Arc<dyn SnapshotStore>, Duration)>,
+    /// Whether a load has been tried since the actor was created (only the first opens a copy).
+    loaded_once: bool,
+}
+
+/// Removes a folder a copy was unpacked into when it was not opened.
+fn discard(folder: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(folder) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(error = %e, folder = %folder.display(), "could not remove an unused copy");
+        }
+    }
 }
 
 impl<K: KeptIndex> KeptIndexActor<K> {
@@ -180,11 +232,20 @@ impl<K: KeptIndex> KeptIndexActor<K> {
             subscription: None,
             epoch: 0,
             loading: false,
+            saving: None,
+            loaded_once: false,
         }
     }
 
     pub fn counting_restarts_in(mut self, counter: crate::RestartCounter) -> Self {
         self.restarts = counter;
+        self
+    }
+
+    /// Saves a copy in `store` every `every` (and when asked, see `Save`), and opens the newest
+    /// one at the first load. Only for an index with a `fit`.
+    pub fn saving_to(mut self, store: Arc<dyn SnapshotStore>, every: Duration) -> Self {
+        self.saving = Some((store, every));
         self
     }
 
@@ -258,8 +319,32 @@ impl<K: KeptIndex> KeptIndexActor<K> {
         }
     }
 
-    /// Loads everything; the data is replaced once the load is complete.
+    /// Loads the data; it replaces the previous data once complete. The first load opens the
+    /// newest copy, when the index is saved and one is usable, and catches up from it.
     fn load(&mut self, ctx: &mut Context<Self>) {
+        self.loading = true;
+        let first = !std::mem::replace(&mut self.loaded_once, true);
+        let copy = match (&self.saving, self.index.fit()) {
+            (Some((store, _)), Some(fit)) if first => Some((Arc::clone(store), fit)),
+            _ => None,
+        };
+        let Some((store, fit)) = copy else {
+            return self.load_from_source(ctx);
+        };
+        let started = Instant::now();
+        let opened = open_newest(Arc::clone(&self.index), store, fit);
+        ctx.wait(
+            opened
+                .into_actor(self)
+                .map(move |opened, act, ctx| match opened {
+                    Some((data, found, missed)) => act.catch_up(ctx, data, found, missed, started),
+                    None => act.load_from_source(ctx),
+                }),
+        );
+    }
+
+    /// Reads everything from the source.
+    fn load_from_source(&mut self, ctx: &mut Context<Self>) {
         self.loading = true;
         let started = Instant::now();
         tracing::info!(index = K::NAME, "loading");
@@ -274,24 +359,185 @@ impl<K: KeptIndex> KeptIndexActor<K> {
             match built {
                 Ok((data, through)) => {
                     *act.kept.write() = Some(data);
-                    act.kept.built.store(true, Ordering::Release);
                     if let Some(seq) = through {
                         act.kept.passed(seq);
                     }
-                    let took = started.elapsed();
-                    let mut stats = act.kept.stats_mut();
-                    stats.last_build = Some(took);
-                    stats.built_at = Some(Utc::now());
-                    stats.builds += 1;
-                    tracing::info!(index = K::NAME, took_ms = took.as_millis() as u64, "built");
+                    act.built(started, "storage", 0);
                 }
                 Err(e) => {
                     tracing::error!(index = K::NAME, error = %e, "loading failed; retrying");
-                    ctx.run_later(RETRY, |act, ctx| act.load(ctx));
+                    ctx.run_later(RETRY, |act, ctx| act.load_from_source(ctx));
                 }
             }
         }));
     }
+
+    /// Serves an opened copy once the events committed since it was taken are applied.
+    fn catch_up(
+        &mut self,
+        ctx: &mut Context<Self>,
+        data: K::Data,
+        found: Found,
+        missed: Vec<Arc<Event>>,
+        started: Instant,
+    ) {
+        *self.kept.write() = Some(data);
+        self.kept.passed(found.saved.through);
+        let count = missed.len() as u64;
+        let (index, source, kept) = (
+            Arc::clone(&self.index),
+            Arc::clone(&self.source),
+            Arc::clone(&self.kept),
+        );
+        let applied = async move {
+            let mut reload = false;
+            for event in missed {
+                let changes = K::changes(&source, &event);
+                if changes.is_empty() {
+                    kept.passed(event.seq);
+                    continue;
+                }
+                for change in changes {
+                    reload |= index.apply(&source, &kept, change).await?;
+                }
+                kept.applied(&event);
+            }
+            Ok::<_, anyhow::Error>(reload)
+        };
+        ctx.wait(applied.into_actor(self).map(move |outcome, act, ctx| {
+            act.loading = false;
+            match outcome {
+                Ok(reload) => {
+                    act.built(started, found.from, count);
+                    if reload {
+                        act.load(ctx);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(index = K::NAME, error = %e, "catching up failed; loading from storage");
+                    act.load_from_source(ctx);
+                }
+            }
+        }));
+    }
+
+    /// The data answers from now on.
+    fn built(&mut self, started: Instant, from: &'static str, caught_up: u64) {
+        self.kept.built.store(true, Ordering::Release);
+        let took = started.elapsed();
+        let mut stats = self.kept.stats_mut();
+        stats.last_build = Some(took);
+        stats.built_at = Some(Utc::now());
+        stats.builds += 1;
+        stats.loaded_from.get_or_insert(from);
+        stats.caught_up += caught_up;
+        tracing::info!(
+            index = K::NAME,
+            from,
+            caught_up,
+            took_ms = took.as_millis() as u64,
+            "built"
+        );
+    }
+
+    /// Saving a copy of the data with the position it includes, in order with the changes
+    /// (none is applied meanwhile). None: nothing to save (not saved, or not built yet).
+    fn saving(&self) -> Option<impl std::future::Future<Output = anyhow::Result<bool>> + 'static> {
+        let (store, _) = self.saving.as_ref()?;
+        let fit = self.index.fit()?;
+        if self.loading || !self.kept.is_built() {
+            return None;
+        }
+        let through = *self.kept.applied.borrow();
+        let (store, kept) = (Arc::clone(store), Arc::clone(&self.kept));
+        Some(async move {
+            let folder = store.scratch()?;
+            let (into, from) = (folder.clone(), Arc::clone(&kept));
+            let written = tokio::task::spawn_blocking(move || match from.read().as_ref() {
+                Some(data) => K::write_copy(data, &into),
+                None => anyhow::bail!("nothing to save"),
+            })
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|written| written);
+            let records = match written {
+                Ok(records) => records,
+                Err(e) => {
+                    discard(&folder);
+                    return Err(e);
+                }
+            };
+            let at = Utc::now();
+            let saved = SavedAt {
+                fit,
+                through,
+                at,
+                records,
+            };
+            store.keep(K::NAME, folder, saved).await?;
+            let mut stats = kept.stats_mut();
+            stats.saved_through = Some(through);
+            stats.saved_at = Some(at);
+            stats.saves += 1;
+            Ok(true)
+        })
+    }
+
+    fn save_now(&mut self, ctx: &mut Context<Self>) {
+        if let Some(saving) = self.saving() {
+            ctx.wait(saving.into_actor(self).map(|saved, _, _| {
+                if let Err(e) = saved {
+                    tracing::error!(index = K::NAME, error = %e, "a copy could not be saved");
+                }
+            }));
+        }
+    }
+}
+
+/// The newest usable copy opened, and the events committed since it was taken; None (each
+/// reason logged) when the index must be loaded from storage.
+async fn open_newest<K: KeptIndex>(
+    index: Arc<K>,
+    store: Arc<dyn SnapshotStore>,
+    fit: String,
+) -> Option<(K::Data, Found, Vec<Arc<Event>>)> {
+    let found = match store.newest(K::NAME, &fit).await {
+        Ok(found) => found?,
+        Err(e) => {
+            tracing::warn!(index = K::NAME, error = %e, "no copy could be read; loading from storage");
+            return None;
+        }
+    };
+    let missed = match store.missed(&found.saved).await {
+        Ok(Some(missed)) => missed,
+        Ok(None) => {
+            tracing::info!(
+                index = K::NAME,
+                "the copy is older than the outbox's history; loading from storage"
+            );
+            discard(&found.folder);
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(index = K::NAME, error = %e, "the events since the copy could not be read; loading from storage");
+            discard(&found.folder);
+            return None;
+        }
+    };
+    let folder = found.folder.clone();
+    let error = match tokio::task::spawn_blocking(move || index.open_copy(folder)).await {
+        Ok(Ok(data)) => return Some((data, found, missed)),
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(
+        index = K::NAME,
+        from = found.from,
+        error,
+        "the copy could not be opened; loading from storage"
+    );
+    discard(&found.folder);
+    None
 }
 
 impl<K: KeptIndex> Actor for KeptIndexActor<K> {
@@ -299,6 +545,9 @@ impl<K: KeptIndex> Actor for KeptIndexActor<K> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.rebuild(ctx);
+        if let Some((_, every)) = self.saving {
+            ctx.run_interval(every, |act, ctx| act.save_now(ctx));
+        }
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
@@ -364,6 +613,22 @@ impl<K: KeptIndex> Handler<Rebuild> for KeptIndexActor<K> {
     type Result = ();
     fn handle(&mut self, _msg: Rebuild, ctx: &mut Context<Self>) {
         self.rebuild(ctx);
+    }
+}
+
+/// Saves a copy now, in order with the changes (the server, when it stops; tests): whether one
+/// was saved (false: the index is not saved, or not built yet).
+#[derive(Message)]
+#[rtype(result = "anyhow::Result<bool>")]
+pub struct Save;
+
+impl<K: KeptIndex> Handler<Save> for KeptIndexActor<K> {
+    type Result = AtomicResponse<Self, anyhow::Result<bool>>;
+    fn handle(&mut self, _msg: Save, _ctx: &mut Context<Self>) -> Self::Result {
+        match self.saving() {
+            Some(saving) => AtomicResponse::new(Box::pin(saving.into_actor(self))),
+            None => AtomicResponse::new(Box::pin(actix::fut::ready(Ok(false)))),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! - `kept`: the shell every in-memory index kept current by events runs in.
 //! - `matching`: `MatchIndex`, every talent's and OPEN job's matching features in memory.
 //! - `semantic`: `SemanticIndex`, an HNSW index over the talents' profile vectors.
+//! - `snapshots`: saved copies of kept indexes and the port that keeps them.
 //! - `queue`: `QueueWorker`, the one worker every background job queue (media processing,
 //!   embeddings) runs under: leases, heartbeat, dead letter, backoff, the same statistics.
 //! - `pipeline`: `PipelineRegistry`, one `PipelineActor` per busy job, serializing its moves.
@@ -29,6 +30,7 @@ pub mod queue;
 pub mod relay;
 pub mod restarts;
 pub mod semantic;
+pub mod snapshots;
 
 pub use bus::{BusPort, EventBus, Publish, PublishAll};
 pub use documents::{DocumentPort, DocumentWriter};

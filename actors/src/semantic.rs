@@ -12,8 +12,10 @@
 use crate::events::{Event, Topic};
 use crate::kept::{Kept, KeptIndex, KeptIndexActor, KeptStats};
 use crate::relay::PortFuture;
-use hnsw_rs::prelude::{Distance, Hnsw};
+use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo};
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -191,6 +193,69 @@ impl VectorIndex {
     }
 }
 
+/// The basename of a copy's graph files (`graph.hnsw.graph`, `graph.hnsw.data`).
+const GRAPH: &str = "graph";
+/// A copy's node list: per node the talent (16 bytes) and whether it is live (1 byte).
+const NODES: &str = "nodes";
+const NODE_BYTES: usize = 17;
+
+impl VectorIndex {
+    /// Writes the graph (hnsw_rs's dump) and the node list into `folder`: talents in it.
+    pub fn write_copy(&self, folder: &Path) -> anyhow::Result<u64> {
+        self.hnsw.file_dump(folder, GRAPH)?;
+        let mut nodes = std::io::BufWriter::new(std::fs::File::create(folder.join(NODES))?);
+        for (talent, live) in self.talents.iter().zip(&self.live) {
+            nodes.write_all(talent.as_bytes())?;
+            nodes.write_all(&[u8::from(*live)])?;
+        }
+        nodes.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(self.node.len() as u64)
+    }
+
+    /// Opens a copy `write_copy` wrote, if it has `params`' dimension.
+    pub fn read_copy(params: HnswParams, folder: &Path) -> anyhow::Result<VectorIndex> {
+        let nodes = std::fs::read(folder.join(NODES))?;
+        anyhow::ensure!(nodes.len() % NODE_BYTES == 0, "a damaged node list");
+        // A graph loaded by hnsw_rs borrows its loader for as long as it lives (for its
+        // memory-mapped mode, which is not used: the vectors are read into memory). The loader
+        // is a few hundred bytes, leaked once per copy opened (once a start).
+        let loader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(folder, GRAPH)));
+        let hnsw: Hnsw<'static, f32, UnitCosine> = loader.load_hnsw_with_dist(UnitCosine)?;
+        let count = nodes.len() / NODE_BYTES;
+        anyhow::ensure!(
+            hnsw.get_nb_point() == count,
+            "the graph has {} nodes, the node list {count}",
+            hnsw.get_nb_point()
+        );
+        let dims = hnsw.get_point_indexation().get_data_dimension();
+        anyhow::ensure!(
+            count == 0 || dims == params.dims,
+            "vectors of {dims} dimensions, not {}",
+            params.dims
+        );
+        let mut index = VectorIndex {
+            params,
+            hnsw,
+            talents: Vec::with_capacity(count),
+            live: Vec::with_capacity(count),
+            node: HashMap::with_capacity(count),
+            tombstones: 0,
+        };
+        for (id, node) in nodes.chunks_exact(NODE_BYTES).enumerate() {
+            let talent = Uuid::from_slice(&node[..16])?;
+            let live = node[16] == 1;
+            index.talents.push(talent);
+            index.live.push(live);
+            if live {
+                index.node.insert(talent, id);
+            } else {
+                index.tombstones += 1;
+            }
+        }
+        Ok(index)
+    }
+}
+
 /// Why a search has no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SemanticError {
@@ -225,6 +290,8 @@ pub type SemanticIndex = KeptIndexActor<Semantic>;
 /// The semantic index as a kept index: how its graph is built, and how it loads and changes.
 pub struct Semantic {
     params: HnswParams,
+    /// What a copy must be fit for (the model and dimension of the vectors); None: not saved.
+    fit: Option<String>,
 }
 
 impl KeptIndex for Semantic {
@@ -237,6 +304,21 @@ impl KeptIndex for Semantic {
 
     fn load(self: &Arc<Self>, source: &Arc<Self::Source>, batch: usize) -> PortFuture<VectorIndex> {
         Box::pin(build(Arc::clone(source), self.params, batch))
+    }
+
+    fn fit(&self) -> Option<String> {
+        self.fit.clone()
+    }
+
+    fn write_copy(data: &VectorIndex, folder: &Path) -> anyhow::Result<u64> {
+        data.write_copy(folder)
+    }
+
+    fn open_copy(self: &Arc<Self>, folder: PathBuf) -> anyhow::Result<VectorIndex> {
+        let opened = VectorIndex::read_copy(self.params, &folder);
+        // The graph is in memory now (or the copy was unusable): the files are not needed.
+        let _ = std::fs::remove_dir_all(&folder);
+        opened
     }
 
     fn changes(source: &Self::Source, event: &Event) -> Vec<Vec<Uuid>> {
@@ -286,16 +368,18 @@ impl Default for SemanticHandle {
 
 impl SemanticHandle {
     /// The actor that builds this index with `params` from `source`, reading `batch` vectors
-    /// at a time, and keeps it current with the changes `hub` carries.
+    /// at a time, and keeps it current with the changes `hub` carries. Copies are fit for
+    /// `fit` (the model and dimension; None: never saved).
     pub fn keeper(
         &self,
         source: Arc<dyn SemanticSource>,
         hub: actix::Addr<crate::NotificationHub>,
         params: HnswParams,
         batch: usize,
+        fit: Option<String>,
     ) -> SemanticIndex {
         KeptIndexActor::new(
-            Arc::new(Semantic { params }),
+            Arc::new(Semantic { params, fit }),
             source,
             Arc::clone(&self.kept),
             hub,
@@ -392,6 +476,36 @@ mod tests {
 
     fn id(n: u64) -> Uuid {
         Uuid::from_u64_pair(0, n)
+    }
+
+    #[test]
+    fn a_saved_graph_opens_with_the_same_answers_and_only_at_its_dimension() {
+        let dims = 16;
+        let vectors: Vec<_> = (0..500).map(|n| (id(n), vector(n, dims))).collect();
+        let mut index = VectorIndex::build(params(dims), vectors);
+        index.put(id(7), Some(vector(90_000, dims)));
+        index.put(id(8), None);
+        let folder = std::env::temp_dir().join(format!("castyou-graph-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&folder).unwrap();
+        assert_eq!(index.write_copy(&folder).unwrap(), 499);
+
+        let opened = VectorIndex::read_copy(params(dims), &folder).unwrap();
+        assert_eq!(opened.len(), 499);
+        assert_eq!(opened.tombstones, index.tombstones);
+        for n in [0u64, 17, 499] {
+            assert_eq!(
+                opened.search(&vector(n, dims), 5, -1.0),
+                index.search(&vector(n, dims), 5, -1.0)
+            );
+        }
+        assert_eq!(opened.search(&vector(90_000, dims), 1, -1.0)[0].0, id(7));
+        assert!(opened
+            .search(&vector(8, dims), 10, -1.0)
+            .iter()
+            .all(|(t, _)| *t != id(8)));
+        // Another dimension: never opened.
+        assert!(VectorIndex::read_copy(params(32), &folder).is_err());
+        std::fs::remove_dir_all(&folder).unwrap();
     }
 
     #[test]

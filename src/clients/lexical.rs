@@ -163,8 +163,26 @@ impl LexicalIndex {
             std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let (schema, fields) = schema();
+        let (schema, _) = schema();
         let index = Index::create_in_dir(dir, schema).context("creating the lexical index")?;
+        LexicalIndex::serving(dir, index)
+    }
+
+    /// The index a copy in `dir` holds (see `copy_to`), if it has this layout's fields.
+    pub fn open(dir: &Path) -> anyhow::Result<LexicalIndex> {
+        let index = Index::open_in_dir(dir).context("opening a lexical index")?;
+        let (schema, _) = schema();
+        anyhow::ensure!(
+            index.schema() == schema,
+            "the index in {} has another layout",
+            dir.display()
+        );
+        // Opening its reader opens every segment's files: a missing one fails here.
+        LexicalIndex::serving(dir, index)
+    }
+
+    fn serving(dir: &Path, index: Index) -> anyhow::Result<LexicalIndex> {
+        let (_, fields) = schema();
         index.tokenizers().register("folded", folded());
         index.tokenizers().register("english", english());
         let writer = index
@@ -182,6 +200,49 @@ impl LexicalIndex {
             writer: Mutex::new(writer),
             fields,
         })
+    }
+
+    /// Writes a copy of the committed index into the empty folder `to` (hard links to the
+    /// immutable segment files, the commit's `meta.json` written last), checked by opening it:
+    /// the talents in it. A background merge may remove a file meanwhile: then it tries again.
+    pub fn copy_to(&self, to: &Path) -> anyhow::Result<u64> {
+        // No commit while copying.
+        let _writer = self.writer();
+        let mut last_error = None;
+        for _ in 0..5 {
+            let metas = self
+                .index
+                .load_metas()
+                .context("reading the index's commit")?;
+            for file in metas.list_segment_files() {
+                let (from, into) = (self.dir.join(&file), to.join(&file));
+                match std::fs::hard_link(&from, &into) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(_) => {
+                        std::fs::copy(&from, &into)
+                            .with_context(|| format!("copying {}", file.display()))?;
+                    }
+                }
+            }
+            let meta = serde_json::to_string_pretty(&metas)?;
+            std::fs::write(to.join("meta.json"), meta + "\n")?;
+            let docs: u64 = metas.segments.iter().map(|s| u64::from(s.num_docs())).sum();
+            match Index::open_in_dir(to).and_then(|copy| {
+                let searcher = copy.reader()?.searcher();
+                Ok(searcher.num_docs())
+            }) {
+                Ok(found) if found == docs => return Ok(docs),
+                Ok(found) => last_error = Some(anyhow::anyhow!("{found} talents, not {docs}")),
+                Err(e) => last_error = Some(e.into()),
+            }
+            for entry in std::fs::read_dir(to)?.filter_map(Result::ok) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Err(last_error
+            .unwrap_or_else(|| anyhow::anyhow!("no copy"))
+            .context("the index kept changing while it was copied"))
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter<TantivyDocument>> {
@@ -456,6 +517,43 @@ mod tests {
         let dir = tempfile_dir::Dir::new();
         let index = LexicalIndex::create(&dir.path).expect("an index");
         (dir, index)
+    }
+
+    #[test]
+    fn a_copy_opens_with_the_same_answers_and_its_own_writer() {
+        let (_dir, index) = index();
+        index
+            .put(
+                &[
+                    talent(1, "Ottoline Featherstonehaugh", "Character actor", ""),
+                    talent(2, "Siobhan O'Sullivan", "Voice artist", "radio drama"),
+                ],
+                &[],
+            )
+            .unwrap();
+        index
+            .put(&[talent(3, "Ana Quist", "Zarzuela baritone", "")], &[])
+            .unwrap();
+        let copy = tempfile_dir::Dir::new();
+        std::fs::create_dir_all(&copy.path).unwrap();
+        assert_eq!(index.copy_to(&copy.path).unwrap(), 3);
+
+        let opened = LexicalIndex::open(&copy.path).unwrap();
+        assert_eq!(opened.len(), 3);
+        let words = |q: &str| vec![q.to_string()];
+        assert_eq!(
+            opened.fuzzy(&words("featherstonhaugh"), 10).unwrap(),
+            index.fuzzy(&words("featherstonhaugh"), 10).unwrap()
+        );
+        assert_eq!(opened.full_text("radio", 10).unwrap(), [Uuid::from_u128(2)]);
+        // The copy is an index of its own: a change to it leaves the original alone.
+        opened.put(&[], &[Uuid::from_u128(3)]).unwrap();
+        assert_eq!(opened.len(), 2);
+        assert_eq!(index.len(), 3);
+        // A folder that is not an index is refused.
+        let empty = tempfile_dir::Dir::new();
+        std::fs::create_dir_all(&empty.path).unwrap();
+        assert!(LexicalIndex::open(&empty.path).is_err());
     }
 
     mod tempfile_dir {

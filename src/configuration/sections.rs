@@ -190,6 +190,15 @@ pub struct SearchSettings {
     /// Where this instance keeps its lexical index (each build in a folder of its own; builds
     /// left by a killed process are removed by the next).
     pub dir: String,
+    /// How often each kept index (lexical, semantic) saves a copy with the outbox position it
+    /// includes (also when the server stops); 0: never saved, every start builds from
+    /// PostgreSQL.
+    pub snapshot_interval_secs: u64,
+    /// Whether copies are also published to the media store, where an instance starting on
+    /// an empty disk finds them.
+    pub publish_snapshots: bool,
+    /// The largest copy published or downloaded.
+    pub snapshot_max_bytes: u64,
 }
 
 /// The matching model's settings.

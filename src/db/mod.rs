@@ -16,6 +16,7 @@ pub mod queue;
 pub mod schema;
 pub mod search;
 pub mod sessions;
+pub mod snapshots;
 pub mod types;
 pub mod users;
 

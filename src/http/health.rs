@@ -6,6 +6,7 @@ use crate::clients::storage::Store;
 use crate::db;
 use crate::services::AppState;
 use actix_web::{web, HttpResponse};
+use castyou_actors::KeptStats;
 use serde_json::json;
 use std::time::Duration;
 
@@ -13,8 +14,9 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// 200 when PostgreSQL, Redis and MongoDB answer within two seconds, otherwise 503; no details
-/// (the public listener).
+/// 200 when PostgreSQL, Redis and MongoDB answer within two seconds and this instance's indexes
+/// (lexical, match, semantic with an endpoint) can answer, otherwise 503; no details (the public
+/// listener).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let detailed = readiness(&state).await;
     let status = json!({ "status": detailed["status"] });
@@ -37,7 +39,7 @@ pub async fn readyz_detailed(state: web::Data<AppState>) -> HttpResponse {
 
 /// The AI endpoint's part of readiness: its models, the embedding queue and the semantic
 /// index.
-fn ai_section(state: &AppState) -> serde_json::Value {
+fn ai_section(state: &AppState, newest: Option<i64>) -> serde_json::Value {
     let semantic = state.semantic.stats();
     let embeddings = &state.embedding_queue;
     match &state.ai {
@@ -55,16 +57,57 @@ fn ai_section(state: &AppState) -> serde_json::Value {
             "embeddingDeadLetters": embeddings.dead.load(std::sync::atomic::Ordering::Relaxed),
             "embeddingFailures": embeddings.failed_runs.load(std::sync::atomic::Ordering::Relaxed),
             "lastEmbeddingError": embeddings.last_error(),
-            "semanticIndex": {
-                "status": if semantic.kept.built { "ready" } else { "warming_up" },
+            "semanticIndex": kept(&semantic.kept, newest, json!({
                 "vectors": semantic.vectors,
                 "tombstones": semantic.tombstones,
-                "lastBuildMs": semantic.kept.last_build.map(|d| d.as_millis() as u64),
-                "builds": semantic.kept.builds,
                 "updates": semantic.kept.events_applied,
-            },
+            })),
         }),
     }
+}
+
+/// What every kept index shows, with `own` (its sizes): whether it answers, the outbox position
+/// it has applied and how far that is behind the newest event committed (an upper bound: events
+/// the index does not follow count too), where its first load came from, its last copy.
+fn kept(stats: &KeptStats, newest: Option<i64>, own: serde_json::Value) -> serde_json::Value {
+    let mut body = json!({
+        "status": if stats.built { "ready" } else { "warming_up" },
+        "position": stats.position,
+        "lag": newest.map(|n| (n - stats.position).max(0)),
+        "lastEventSeq": stats.last_event_seq,
+        "lastEventAt": stats.last_event_at,
+        "eventsApplied": stats.events_applied,
+        "lastBuildMs": stats.last_build.map(|d| d.as_millis() as u64),
+        "builtAt": stats.built_at,
+        "builds": stats.builds,
+        "loadedFrom": stats.loaded_from,
+        "caughtUp": stats.caught_up,
+        "savedThrough": stats.saved_through,
+        "savedAt": stats.saved_at,
+        "saves": stats.saves,
+    });
+    if let (Some(body), serde_json::Value::Object(own)) = (body.as_object_mut(), own) {
+        body.extend(own);
+    }
+    body
+}
+
+/// Whether every index of this instance can answer, waiting at most `within` for them (an
+/// instance that just started opens or builds them in seconds).
+async fn indexes_ready(state: &AppState, within: Duration) -> bool {
+    let ready = || {
+        state.lexical.is_built()
+            && state.matches.stats().kept.built
+            && (state.ai.is_none() || state.semantic.is_built())
+    };
+    let deadline = tokio::time::Instant::now() + within;
+    while !ready() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
 }
 
 /// The media part of readiness: the store and the processing queue.
@@ -90,11 +133,18 @@ fn media_section(state: &AppState) -> serde_json::Value {
 
 async fn readiness(state: &AppState) -> serde_json::Value {
     let limit = Duration::from_secs(2);
-    let (postgres, redis, mongodb) = futures_util::join!(
+    let newest = async {
+        let mut conn = state.pool.get().await.ok()?;
+        db::outbox::newest_seq(&mut conn).await.ok()
+    };
+    let (postgres, redis, mongodb, indexes, newest) = futures_util::join!(
         tokio::time::timeout(limit, db::ping(&state.pool)),
         tokio::time::timeout(limit, state.redis.ping()),
         tokio::time::timeout(limit, state.docs.ping()),
+        indexes_ready(state, limit),
+        tokio::time::timeout(limit, newest),
     );
+    let newest = newest.ok().flatten();
     let mongodb_ok = matches!(mongodb, Ok(Ok(())));
     if !mongodb_ok {
         tracing::warn!(error = ?mongodb.map(|r| r.map_err(|e| e.to_string())), "readiness: mongodb");
@@ -108,42 +158,28 @@ async fn readiness(state: &AppState) -> serde_json::Value {
         tracing::warn!(error = ?redis.map(|r| r.map_err(|e| e.to_string())), "readiness: redis");
     }
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    // The match index does not decide readiness: until it is built the feeds say WARMING_UP
-    // and everything else works.
+    let ready = postgres_ok && redis_ok && mongodb_ok && indexes;
     let index = state.matches.stats();
     let lexical = state.lexical.stats();
-    let ai = ai_section(state);
-    let media = media_section(state);
     json!({
-        "ai": ai,
-        "media": media,
-        "status": if postgres_ok && redis_ok && mongodb_ok { "ready" } else { "unavailable" },
+        "ai": ai_section(state, newest),
+        "media": media_section(state),
+        "status": if ready { "ready" } else { "unavailable" },
         "checks": {
             "postgres": word(postgres_ok),
             "redis": word(redis_ok),
             "mongodb": word(mongodb_ok),
+            "indexes": if indexes { "ok" } else { "warming_up" },
         },
-        "lexicalIndex": {
-            "status": if lexical.kept.built { "ready" } else { "warming_up" },
+        "lexicalIndex": kept(&lexical.kept, newest, json!({
             "talents": lexical.talents,
             "bytes": lexical.bytes,
-            "lastEventSeq": lexical.kept.last_event_seq,
-            "eventsApplied": lexical.kept.events_applied,
-            "lastBuildMs": lexical.kept.last_build.map(|d| d.as_millis() as u64),
-            "builds": lexical.kept.builds,
-        },
-        "matchIndex": {
-            "status": if index.kept.built { "ready" } else { "warming_up" },
+        })),
+        "matchIndex": kept(&index.kept, newest, json!({
             "talents": index.size.talents,
             "jobs": index.size.jobs,
             "talentBytes": index.size.talent_bytes,
             "cachedRankings": index.size.cached_rankings,
-            "lastEventSeq": index.kept.last_event_seq,
-            "lastEventAt": index.kept.last_event_at,
-            "eventsApplied": index.kept.events_applied,
-            "lastBuildMs": index.kept.last_build.map(|d| d.as_millis() as u64),
-            "builtAt": index.kept.built_at,
-            "builds": index.kept.builds,
-        },
+        })),
     })
 }

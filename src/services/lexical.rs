@@ -1,11 +1,12 @@
-//! The lexical index kept current: built from PostgreSQL when the instance starts (in a fresh
-//! folder under `search.dir`), then following the profile changes the outbox carries, each
+//! The lexical index kept current: opened from the newest saved copy when the instance starts
+//! and caught up (see `snapshots`), or built from PostgreSQL (in a fresh folder under
+//! `search.dir`), then following the profile changes the outbox carries, each
 //! applied on a blocking thread and visible to searches once committed (milliseconds after the
 //! profile's commit). PostgreSQL stays the truth: a search first waits, at most `WAIT`, until
 //! the index has applied the newest profile change committed anywhere (`own_writes`).
 
 use super::events::{self, OutboxEvent};
-use crate::clients::lexical::{LexicalIndex, TalentText};
+use crate::clients::lexical::{LexicalIndex, TalentText, LAYOUT_VERSION};
 use crate::db::{self, PgPool};
 use crate::domain::ids::UserId;
 use crate::errors::{AppError, AppResult};
@@ -60,6 +61,11 @@ fn remove_stale_builds(dir: &Path) {
         return;
     };
     for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with("build-") && !name.starts_with("copy-") {
+            continue;
+        }
         let path = entry.path();
         let old = entry
             .metadata()
@@ -123,6 +129,19 @@ impl KeptIndex for Lexical {
             let mut conn = pool.get().await?;
             Ok(Some(db::outbox::newest_seq(&mut conn).await?))
         })
+    }
+
+    fn fit(&self) -> Option<String> {
+        Some(format!("lexical-v{LAYOUT_VERSION}"))
+    }
+
+    fn write_copy(data: &Arc<LexicalIndex>, folder: &Path) -> anyhow::Result<u64> {
+        data.copy_to(folder)
+    }
+
+    /// The copy's folder (a scratch folder under `search.dir`) becomes the index's own.
+    fn open_copy(self: &Arc<Self>, folder: PathBuf) -> anyhow::Result<Arc<LexicalIndex>> {
+        Ok(Arc::new(LexicalIndex::open(&folder)?))
     }
 
     fn changes(_source: &TalentTexts, event: &Event) -> Vec<Vec<Uuid>> {

@@ -25,6 +25,7 @@ pub mod pipelines;
 pub mod profiles;
 pub mod search;
 pub mod sessions;
+pub mod snapshots;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;

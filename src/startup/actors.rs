@@ -17,11 +17,14 @@ use crate::configuration::BusKind;
 use crate::db::outbox::Consumer;
 use crate::services::lexical::{LexicalKeeper, TalentTexts};
 use crate::services::pipelines::Pipelines;
+use crate::services::snapshots::Snapshots;
 use crate::services::AppState;
 use actix::{Addr, Recipient, Supervisor};
 use castyou_actors::deadlines::{DeadlinePort, DeadlineScheduler};
+use castyou_actors::kept::{KeptIndex, KeptIndexActor, Save};
 use castyou_actors::queue::{QueueSettings, QueueWorker, Wake};
 use castyou_actors::semantic::HnswParams;
+use castyou_actors::snapshots::SnapshotStore;
 use castyou_actors::{
     ActorName, BusPort, DocumentPort, DocumentWriter, EventBus, MailFailures, MailPort, Mailer,
     MatchIndex, MatchSource, NotificationHub, OutboxPort, OutboxRelay, Publish, Restarts,
@@ -163,17 +166,58 @@ fn lexical_index(
     state: &AppState,
     restarts: &Restarts,
     hub: &Addr<NotificationHub>,
+    snapshots: &Option<Snapshots>,
 ) -> Addr<LexicalKeeper> {
     let source = Arc::new(TalentTexts::new(state.pool.clone()));
     let (handle, to_hub) = (state.lexical.clone(), hub.clone());
     let dir = std::path::PathBuf::from(&state.settings.search.dir);
     let batch = state.settings.matching.load_batch;
     let counter = restarts.of(ActorName::LexicalIndex);
+    let saving = saving(state, snapshots);
     Supervisor::start(move |_| {
-        handle
+        let keeper = handle
             .keeper(dir.clone(), source.clone(), to_hub.clone(), batch)
-            .counting_restarts_in(counter.clone())
+            .counting_restarts_in(counter.clone());
+        saved(keeper, &saving)
     })
+}
+
+/// Where the kept indexes save their copies, and how often (None: never).
+type Saving = Option<(Arc<dyn SnapshotStore>, Duration)>;
+
+fn saving(state: &AppState, snapshots: &Option<Snapshots>) -> Saving {
+    let every = Duration::from_secs(state.settings.search.snapshot_interval_secs);
+    let store: Arc<dyn SnapshotStore> = Arc::new(snapshots.clone()?);
+    Some((store, every))
+}
+
+fn saved<K: KeptIndex>(keeper: KeptIndexActor<K>, saving: &Saving) -> KeptIndexActor<K> {
+    match saving {
+        Some((store, every)) => keeper.saving_to(Arc::clone(store), *every),
+        None => keeper,
+    }
+}
+
+/// Where copies are kept (None when `search.snapshot_interval_secs` is 0): this instance's
+/// `search.dir`, published to the media store when `search.publish_snapshots` is on.
+pub async fn snapshots(state: &AppState) -> anyhow::Result<Option<Snapshots>> {
+    let search = &state.settings.search;
+    if search.snapshot_interval_secs == 0 {
+        return Ok(None);
+    }
+    let store = search
+        .publish_snapshots
+        .then(|| Arc::clone(&state.media_store));
+    let retention = chrono::Duration::days(state.settings.realtime.outbox_retention_days);
+    let snapshots = Snapshots::new(
+        std::path::PathBuf::from(&search.dir),
+        state.pool.clone(),
+        store,
+        retention,
+        search.snapshot_max_bytes,
+    )
+    .await?;
+    Ok(Some(snapshots))
 }
 
 /// The embedding queue's worker (with an endpoint only).
@@ -220,11 +264,13 @@ fn semantic_actors(
     state: &AppState,
     restarts: &Restarts,
     hub: &Addr<NotificationHub>,
+    snapshots: &Option<Snapshots>,
 ) -> Option<(Addr<QueueWorker<EmbeddingWork>>, Addr<SemanticIndex>)> {
     let ai = state.ai.as_ref()?;
     let worker = embedding_worker(state, ai, restarts, hub);
     queue_missing(state.clone(), ai.clone(), worker.clone());
-    Some((worker, semantic_index(state, ai, restarts, hub)))
+    let saving = saving(state, snapshots);
+    Some((worker, semantic_index(state, ai, restarts, hub, saving)))
 }
 
 /// The semantic index over the stored embeddings (with an endpoint only).
@@ -233,6 +279,7 @@ fn semantic_index(
     ai: &Ai,
     restarts: &Restarts,
     hub: &Addr<NotificationHub>,
+    saving: Saving,
 ) -> Addr<SemanticIndex> {
     let settings = &state.settings.ai;
     let source: Arc<dyn SemanticSource> = Arc::new(PgSemanticSource::new(state.pool.clone(), ai));
@@ -245,10 +292,24 @@ fn semantic_index(
     };
     let batch = state.settings.matching.load_batch;
     let counter = restarts.of(ActorName::SemanticIndex);
+    // A copy of vectors of another model or dimension is never opened.
+    let fit = format!(
+        "semantic-v1:{}:{}:m{}",
+        ai.embedding_model(),
+        ai.dimensions(),
+        settings.hnsw_m
+    );
     Supervisor::start(move |_| {
-        handle
-            .keeper(source.clone(), to_hub.clone(), params, batch)
-            .counting_restarts_in(counter.clone())
+        let keeper = handle
+            .keeper(
+                source.clone(),
+                to_hub.clone(),
+                params,
+                batch,
+                Some(fit.clone()),
+            )
+            .counting_restarts_in(counter.clone());
+        saved(keeper, &saving)
     })
 }
 
@@ -292,7 +353,7 @@ fn media_worker(
 
 impl RealtimeActors {
     /// Fails only on settings the mail transport cannot use.
-    pub fn start(state: &AppState) -> anyhow::Result<RealtimeActors> {
+    pub fn start(state: &AppState, snapshots: Option<Snapshots>) -> anyhow::Result<RealtimeActors> {
         let restarts = Restarts::new();
         let realtime = &state.settings.realtime;
 
@@ -338,8 +399,8 @@ impl RealtimeActors {
 
         let deadlines = deadline_scheduler(state, &restarts);
         let matches = match_index(state, &restarts, &hub);
-        let lexical = lexical_index(state, &restarts, &hub);
-        let semantic = semantic_actors(state, &restarts, &hub);
+        let lexical = lexical_index(state, &restarts, &hub, &snapshots);
+        let semantic = semantic_actors(state, &restarts, &hub, &snapshots);
         let media = media_worker(state, &restarts, &hub);
         if media.is_none() {
             tracing::info!("media.process is off: this instance leaves media processing to others");
@@ -369,6 +430,38 @@ impl RealtimeActors {
             semantic,
             media,
         })
+    }
+
+    /// Saves a copy of each kept index that is saved (when the server stops), waiting at most
+    /// `within` for each.
+    pub async fn save_indexes(&self, within: Duration) {
+        let lexical = self.lexical.send(Save);
+        let semantic = self.semantic.as_ref().map(|(_, index)| index.send(Save));
+        let outcomes = [
+            (
+                "lexical index",
+                Some(tokio::time::timeout(within, lexical).await),
+            ),
+            (
+                "semantic index",
+                match semantic {
+                    Some(saving) => Some(tokio::time::timeout(within, saving).await),
+                    None => None,
+                },
+            ),
+        ];
+        for (index, outcome) in outcomes {
+            match outcome {
+                Some(Ok(Ok(Ok(_)))) | None => {}
+                Some(Ok(Ok(Err(e)))) => {
+                    tracing::error!(index, error = format!("{e:#}"), "no copy saved at shutdown")
+                }
+                Some(Ok(Err(e))) => tracing::error!(index, error = %e, "no copy saved at shutdown"),
+                Some(Err(_)) => {
+                    tracing::error!(index, "saving a copy outlived the shutdown timeout")
+                }
+            }
+        }
     }
 
     /// What the GraphQL schema needs of them.

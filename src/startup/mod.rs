@@ -54,7 +54,8 @@ impl Application {
         )?;
         settings.application.port = listener.local_addr()?.port();
         let state = prepare_state(settings).await?;
-        let actors = RealtimeActors::start(&state)?;
+        let snapshots = actors::snapshots(&state).await?;
+        let actors = RealtimeActors::start(&state, snapshots)?;
         actix_web::rt::spawn(Arc::clone(&state.explain).run(state.clone()));
         let metrics = Metrics::new(
             actors.hub.clone(),
@@ -160,6 +161,8 @@ impl Application {
                 "explain-log pages could not be staged at shutdown"
             );
         }
+        // The kept indexes save a copy, so the next start opens it instead of building.
+        self.actors.save_indexes(limit).await;
         // The actors stop once the servers no longer use them.
         drop(self.actors);
         served

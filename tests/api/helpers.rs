@@ -20,6 +20,8 @@ pub struct TestApp {
     hub: actix::Addr<castyou_actors::NotificationHub>,
     pub pipelines: castyou::services::pipelines::Pipelines,
     pub matches: actix::Addr<castyou_actors::MatchIndex<castyou::db::models::Job>>,
+    /// Resolves when the application has stopped, after what it does when stopping.
+    stopped: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
 /// A registered user and the tokens it got.
@@ -77,7 +79,11 @@ pub async fn spawn_with_settings(mut settings: Settings, db_name: String) -> Tes
     let hub = app.hub().clone();
     let pipelines = app.pipelines().clone();
     let matches = app.matches().clone();
-    actix_web::rt::spawn(app.run_until_stopped());
+    let (done, stopped) = tokio::sync::oneshot::channel();
+    actix_web::rt::spawn(async move {
+        let _ = app.run_until_stopped().await;
+        let _ = done.send(());
+    });
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -89,14 +95,19 @@ pub async fn spawn_with_settings(mut settings: Settings, db_name: String) -> Tes
         hub,
         pipelines,
         matches,
+        stopped: std::sync::Mutex::new(Some(stopped)),
     }
 }
 
 impl TestApp {
     /// Stops the server as SIGTERM does (open requests and sockets are let finish) and waits
-    /// until it has.
+    /// until it has, and has done what it does when stopping (copies of its indexes saved).
     pub async fn stop_gracefully(&self) {
         self.server.stop(true).await;
+        let stopped = self.stopped.lock().expect("not poisoned").take();
+        if let Some(stopped) = stopped {
+            let _ = stopped.await;
+        }
     }
 }
 

@@ -181,7 +181,7 @@ fn assert_progress_rises_to_ready(states: &[Value]) {
 }
 
 /// An S3 bucket of its own on the test S3 API (moto, started by scripts/services.sh).
-async fn s3_bucket(settings: &mut Settings) {
+pub async fn s3_bucket(settings: &mut Settings) {
     use rusty_s3::S3Action;
     let name = format!("castyou-{}", uuid::Uuid::new_v4().simple());
     settings.media.storage = StorageKind::S3;

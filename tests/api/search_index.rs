@@ -2,7 +2,9 @@
 //! an instance started later builds it from PostgreSQL (changes made while no instance ran
 //! included), and operators see it in `/readyz`.
 
-use crate::helpers::{assert_no_errors, spawn_app, spawn_with_settings, TestApp, TestUser};
+use crate::helpers::{
+    assert_no_errors, spawn_app, spawn_app_with, spawn_with_settings, TestApp, TestUser,
+};
 use serde_json::{json, Value};
 
 const SEARCH: &str = r#"query($q: String!) {
@@ -118,4 +120,166 @@ async fn words_no_profile_uses_any_more_leave_the_index() {
     // ...and nothing once no profile uses it.
     assert!(names_found(&app, &producer, "zarzeula").await.is_empty());
     assert!(names_found(&app, &producer, "zarzuela").await.is_empty());
+}
+
+/// A folder of its own for an instance's indexes and their copies.
+fn search_dir() -> String {
+    std::env::temp_dir()
+        .join(format!("castyou-search-{}", uuid::Uuid::new_v4().simple()))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The one copy of the lexical index in `dir` (this instance's).
+fn local_copy(dir: &str) -> std::path::PathBuf {
+    let copies: Vec<_> = std::fs::read_dir(std::path::Path::new(dir).join("snapshots"))
+        .expect("a snapshots folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with("lexical-index.copy"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    copies[0].clone()
+}
+
+/// The copy of the lexical index published to `app`'s local media store.
+fn published_copy(app: &TestApp) -> std::path::PathBuf {
+    let root = std::path::Path::new(&app.settings.media.dir).join("s");
+    let database = std::fs::read_dir(&root)
+        .expect("published copies")
+        .filter_map(Result::ok)
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{}-", app.db_name))
+        })
+        .expect("a copy of this database");
+    database.path().join("lexical-index")
+}
+
+/// Flips one byte in the middle of a file.
+fn damage(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).expect("the copy");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::fs::write(path, bytes).expect("damaging the copy");
+}
+
+async fn talent_named(app: &TestApp, name: &str) -> TestUser {
+    let talent = app.register("TALENT").await;
+    app.gql_ok(
+        SAVE,
+        json!({ "i": { "stageName": name, "headline": "Character actor" } }),
+        Some(&talent.access_token),
+    )
+    .await;
+    talent
+}
+
+#[actix_web::test]
+async fn a_restarted_instance_opens_its_copy_and_applies_what_changed_while_it_was_stopped() {
+    let dir = search_dir();
+    let app = spawn_app_with(|s| s.search.dir = dir.clone()).await;
+    let talent = talent_named(&app, "Ottoline Featherstonehaugh").await;
+    let producer = app.producer().await;
+    assert_eq!(
+        names_found(&app, &producer, "Featherstonehaugh").await,
+        ["Ottoline Featherstonehaugh"]
+    );
+    // Stopping saves a copy with the outbox position it includes.
+    app.stop_gracefully().await;
+    assert!(local_copy(&dir).exists());
+
+    // While it is stopped, another instance (keeping no copies) renames the talent.
+    let mut other = app.settings.clone();
+    other.search.dir = search_dir();
+    other.search.snapshot_interval_secs = 0;
+    let meanwhile = spawn_with_settings(other, app.db_name.clone()).await;
+    meanwhile
+        .gql_ok(
+            SAVE,
+            json!({ "i": { "stageName": "Ottoline Marchbanks", "headline": "Character actor" } }),
+            Some(&talent.access_token),
+        )
+        .await;
+    meanwhile.stop_gracefully().await;
+
+    // Restarted: it opens its copy, applies the rename, and answers by the new name only.
+    let restarted = spawn_with_settings(app.settings.clone(), app.db_name.clone()).await;
+    assert_eq!(
+        names_found(&restarted, &producer, "Marchbanks").await,
+        ["Ottoline Marchbanks"]
+    );
+    assert!(names_found(&restarted, &producer, "Featherstonehaugh")
+        .await
+        .is_empty());
+    let index = lexical_index(&restarted).await;
+    assert_eq!(index["loadedFrom"], "local", "{index}");
+    assert_eq!(index["builds"], 1, "{index}");
+    assert!(
+        index["caughtUp"].as_u64().is_some_and(|n| n >= 1),
+        "{index}"
+    );
+    assert_eq!(index["talents"], 1, "{index}");
+    assert_eq!(index["lag"], 0, "{index}");
+}
+
+#[actix_web::test]
+async fn a_damaged_copy_is_never_opened() {
+    let dir = search_dir();
+    let app = spawn_app_with(|s| s.search.dir = dir.clone()).await;
+    talent_named(&app, "Ottoline Featherstonehaugh").await;
+    let producer = app.producer().await;
+    app.stop_gracefully().await;
+
+    // This instance's copy damaged: the published one is opened instead.
+    damage(&local_copy(&dir));
+    let second = spawn_with_settings(app.settings.clone(), app.db_name.clone()).await;
+    assert_eq!(
+        names_found(&second, &producer, "Featherstonehaugh").await,
+        ["Ottoline Featherstonehaugh"]
+    );
+    let index = lexical_index(&second).await;
+    assert_eq!(index["loadedFrom"], "object store", "{index}");
+    second.stop_gracefully().await;
+
+    // Both damaged: built from PostgreSQL, and right.
+    damage(&local_copy(&dir));
+    damage(&published_copy(&app));
+    let third = spawn_with_settings(app.settings.clone(), app.db_name.clone()).await;
+    assert_eq!(
+        names_found(&third, &producer, "Featherstonehaugh").await,
+        ["Ottoline Featherstonehaugh"]
+    );
+    let index = lexical_index(&third).await;
+    assert_eq!(index["loadedFrom"], "storage", "{index}");
+    assert_eq!(index["talents"], 1, "{index}");
+}
+
+#[actix_web::test]
+async fn an_instance_on_an_empty_disk_starts_from_the_copy_published_to_s3() {
+    let mut s3 =
+        castyou::configuration::Settings::load_for(castyou::configuration::Environment::Test)
+            .expect("settings");
+    crate::media_processing::s3_bucket(&mut s3).await;
+    let app = spawn_app_with(|s| {
+        s.media = s3.media;
+        s.search.dir = search_dir();
+    })
+    .await;
+    talent_named(&app, "Ottoline Featherstonehaugh").await;
+    let producer = app.producer().await;
+    app.stop_gracefully().await;
+
+    // A new instance with nothing on its disk.
+    let mut fresh = app.settings.clone();
+    fresh.search.dir = search_dir();
+    let newcomer = spawn_with_settings(fresh, app.db_name.clone()).await;
+    assert_eq!(
+        names_found(&newcomer, &producer, "Featherstonehaugh").await,
+        ["Ottoline Featherstonehaugh"]
+    );
+    let index = lexical_index(&newcomer).await;
+    assert_eq!(index["loadedFrom"], "object store", "{index}");
+    assert_eq!(index["talents"], 1, "{index}");
 }

@@ -597,3 +597,53 @@ async fn a_user_past_their_model_budget_gets_lexical_answers_without_model_calls
         1
     );
 }
+
+#[actix_web::test]
+async fn a_restarted_instance_opens_its_saved_graph_instead_of_rebuilding_it() {
+    let server = MockServer::start().await;
+    mount_embedder(&server).await;
+    let dir =
+        std::env::temp_dir().join(format!("castyou-search-{}", uuid::Uuid::new_v4().simple()));
+    let endpoint = with_endpoint(&server);
+    let app = spawn_app_with(|s| {
+        endpoint(s);
+        s.search.dir = dir.to_string_lossy().into_owned();
+    })
+    .await;
+    let viewer = app.producer().await;
+    talent(&app, detective()).await;
+    talent(&app, comedian()).await;
+    let query = "sleuth in a costume drama";
+    let found = || async {
+        search(&app, &viewer, query, true)
+            .await
+            .iter()
+            .any(|(n, _)| n == "Maria Lopez")
+    };
+    until("the semantic hit", found).await;
+    app.stop_gracefully().await;
+
+    let restarted = spawn_with_settings(app.settings.clone(), app.db_name.clone()).await;
+    until("the semantic hit after the restart", || async {
+        !search(&restarted, &viewer, query, true).await.is_empty()
+    })
+    .await;
+    let hits = search(&restarted, &viewer, query, true).await;
+    assert_eq!(
+        hits,
+        vec![("Maria Lopez".to_string(), vec!["SEMANTIC".to_string()])]
+    );
+    let ready: Value = restarted
+        .client
+        .get(restarted.ops_url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    let index = &ready["ai"]["semanticIndex"];
+    assert_eq!(index["loadedFrom"], "local", "{ready}");
+    assert_eq!(index["vectors"], 2, "{ready}");
+    assert_eq!(index["builds"], 1, "{ready}");
+}

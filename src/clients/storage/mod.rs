@@ -8,7 +8,9 @@ mod local;
 mod s3;
 mod signing;
 
-pub use keys::{key_of, valid_key, FULL, ITEM_OBJECTS, LARGE, ORIGINAL, POSTER, SMALL, UPLOAD};
+pub use keys::{
+    key_of, snapshot_key, valid_key, FULL, ITEM_OBJECTS, LARGE, ORIGINAL, POSTER, SMALL, UPLOAD,
+};
 pub use local::{LocalStore, UploadGrant};
 pub use s3::S3Store;
 pub use signing::UrlError;
