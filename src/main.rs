@@ -31,7 +31,7 @@ enum Command {
     Schema,
     /// Fill the database with realistic demo data: producers, talent profiles and OPEN jobs
     /// (accounts sign in with the password `castyou-demo`). Start or restart the server after
-    /// seeding: the match index loads everything when it starts.
+    /// seeding: the indexes load everything when it starts (copies saved before are not opened).
     Seed {
         #[arg(long, default_value_t = 2_000)]
         talents: usize,

@@ -513,7 +513,7 @@ async fn open_newest<K: KeptIndex>(
         Ok(None) => {
             tracing::info!(
                 index = K::NAME,
-                "the copy is older than the outbox's history; loading from storage"
+                "the copy cannot be brought up to date (older than the outbox's history, or rows were loaded in bulk since); loading from storage"
             );
             discard(&found.folder);
             return None;

@@ -423,6 +423,10 @@ pub async fn run(conn: &mut PgConn, password_hash: &str, plan: Plan) -> anyhow::
             .await
             .context("inserting jobs")?;
     }
+    // Rows written in bulk carry no events: saved copies of the indexes are stale from here.
+    crate::db::snapshots::record_bulk_load(conn)
+        .await
+        .context("recording the bulk load")?;
     Ok(Seeded {
         talents: plan.talents,
         jobs: plan.jobs,

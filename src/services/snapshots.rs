@@ -268,6 +268,10 @@ impl SnapshotStore for Snapshots {
                     return Ok(Some(events));
                 };
                 after = last.seq;
+                if rows.iter().any(|row| row.kind == db::snapshots::BULK_LOAD) {
+                    tracing::info!("rows were loaded in bulk since the copy was taken");
+                    return Ok(None);
+                }
                 events.extend(
                     rows.into_iter()
                         .map(|row| Arc::new(super::events::to_event(row))),

@@ -283,3 +283,30 @@ async fn an_instance_on_an_empty_disk_starts_from_the_copy_published_to_s3() {
     assert_eq!(index["loadedFrom"], "object store", "{index}");
     assert_eq!(index["talents"], 1, "{index}");
 }
+
+#[actix_web::test]
+async fn after_a_bulk_seed_the_next_start_builds_from_postgresql_instead_of_opening_a_copy() {
+    let dir = search_dir();
+    let app = spawn_app_with(|s| s.search.dir = dir.clone()).await;
+    talent_named(&app, "Ottoline Featherstonehaugh").await;
+    app.stop_gracefully().await;
+    assert!(local_copy(&dir).exists());
+
+    // Rows written in bulk, without events, while no instance runs.
+    let pool = castyou::db::build_pool(&app.settings.database).expect("a pool");
+    let mut conn = pool.get().await.expect("a connection");
+    let plan = castyou::seed::Plan {
+        talents: 300,
+        jobs: 3,
+        producers: 2,
+        seed: 5,
+    };
+    castyou::seed::run(&mut conn, "not-a-real-hash", plan)
+        .await
+        .expect("seeding");
+
+    let restarted = spawn_with_settings(app.settings.clone(), app.db_name.clone()).await;
+    let index = lexical_index(&restarted).await;
+    assert_eq!(index["loadedFrom"], "storage", "{index}");
+    assert_eq!(index["talents"], 301, "{index}");
+}
