@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{
     BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
@@ -31,7 +32,9 @@ use tantivy::schema::{
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
 };
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 use uuid::Uuid;
 
 /// Words longer than this (in bytes of UTF-8, as Tantivy counts) are left out: no name or
@@ -39,6 +42,8 @@ use uuid::Uuid;
 pub const MAX_WORD_BYTES: usize = 64;
 /// At most this many query words are looked up by name (fuzzy and phonetic).
 pub const MAX_NAME_WORDS: usize = 6;
+/// At most this many indexed words stand for one query word in a field (the closest).
+const MAX_EXPANSIONS: usize = 256;
 /// The indexing heap of the one writer thread.
 const WRITER_HEAP_BYTES: usize = 32 * 1024 * 1024;
 
@@ -353,8 +358,12 @@ impl LexicalIndex {
     }
 
     /// The ids of `hits` best first; ties (equal scores) by talent id.
-    fn ranked(&self, hits: Vec<(f32, DocAddress)>, limit: usize) -> anyhow::Result<Vec<Uuid>> {
-        let searcher = self.reader.searcher();
+    fn ranked(
+        &self,
+        searcher: &Searcher,
+        hits: Vec<(f32, DocAddress)>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Uuid>> {
         let mut columns = HashMap::new();
         let mut found = Vec::with_capacity(hits.len());
         for (score, address) in hits {
@@ -380,11 +389,19 @@ impl LexicalIndex {
     }
 
     fn search(&self, query: &dyn Query, limit: usize) -> anyhow::Result<Vec<Uuid>> {
-        let searcher = self.reader.searcher();
+        self.search_with(&self.reader.searcher(), query, limit)
+    }
+
+    fn search_with(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Uuid>> {
         let hits = searcher
             .search(query, &TopDocs::with_limit(limit).order_by_score())
             .context("searching the lexical index")?;
-        self.ranked(hits, limit)
+        self.ranked(searcher, hits, limit)
     }
 
     /// Every term of `words` in `field`.
@@ -424,38 +441,40 @@ impl LexicalIndex {
     /// the headline. Each query word counts once, by its best match: 1,000 for matching, 100
     /// more when in the stage name, one less per typo.
     pub fn fuzzy(&self, words: &[String], limit: usize) -> anyhow::Result<Vec<Uuid>> {
-        let per_word: Vec<(Occur, Box<dyn Query>)> = words
-            .iter()
-            .take(MAX_NAME_WORDS)
-            .filter_map(|word| self.fuzzy_word(word))
-            .map(|q| (Occur::Should, q))
-            .collect();
+        let searcher = self.reader.searcher();
+        let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in words.iter().take(MAX_NAME_WORDS) {
+            if let Some(query) = self.fuzzy_word(&searcher, word)? {
+                per_word.push((Occur::Should, query));
+            }
+        }
         if per_word.is_empty() {
             return Ok(Vec::new());
         }
-        self.search(&BooleanQuery::new(per_word), limit)
+        self.search_with(&searcher, &BooleanQuery::new(per_word), limit)
     }
 
-    fn fuzzy_word(&self, word: &str) -> Option<Box<dyn Query>> {
+    /// One query word's matches: per field and typo count, the words within its budget.
+    fn fuzzy_word(
+        &self,
+        searcher: &Searcher,
+        word: &str,
+    ) -> anyhow::Result<Option<Box<dyn Query>>> {
         let chars = word.chars().count();
         if chars < 2 || word.len() > MAX_WORD_BYTES {
-            return None;
+            return Ok(None);
         }
         let budget = typo_budget(chars);
         let mut matches: Vec<Box<dyn Query>> = Vec::new();
         for (field, in_name) in [(self.fields.name, 100.0), (self.fields.headline, 0.0)] {
-            let term = Term::from_field_text(field, word);
-            for typos in 0..=budget {
-                let query: Box<dyn Query> = if typos == 0 {
-                    Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic))
-                } else {
-                    Box::new(FuzzyTermQuery::new(term.clone(), typos as u8, true))
-                };
+            for (typos, terms) in expansions(searcher, field, word, budget)? {
                 let score = 1_000.0 + in_name - typos as f32;
+                let query: Box<dyn Query> = Box::new(TermSetQuery::new(terms));
                 matches.push(Box::new(ConstScoreQuery::new(query, score)));
             }
         }
-        Some(Box::new(DisjunctionMaxQuery::new(matches)))
+        Ok((!matches.is_empty())
+            .then(|| Box::new(DisjunctionMaxQuery::new(matches)) as Box<dyn Query>))
     }
 
     /// PHONETIC: talents whose stage name has words sounding like the query's Latin-script
@@ -489,6 +508,70 @@ impl LexicalIndex {
     }
 }
 
+/// The words of `field` within `budget` typos of `word` (optimal string alignment: a swapped
+/// pair of letters is one typo), grouped by typo count, fewest first: one walk of each segment's
+/// term dictionary with a Levenshtein automaton at the budget, each word found then measured.
+/// At most `MAX_EXPANSIONS`, the closest (a planted look-alike cannot push real ones out).
+fn expansions(
+    searcher: &Searcher,
+    field: Field,
+    word: &str,
+    budget: usize,
+) -> anyhow::Result<Vec<(usize, Vec<Term>)>> {
+    let mut found: BTreeSet<(usize, String)> = BTreeSet::new();
+    if budget == 0 {
+        found.insert((0, word.to_string()));
+    } else {
+        let automaton = FuzzyTermQuery::new(Term::from_field_text(field, word), budget as u8, true)
+            .automaton()?;
+        for segment in searcher.segment_readers() {
+            let index = segment.inverted_index(field)?;
+            let mut terms = index.terms().search(&automaton).into_stream()?;
+            while terms.advance() {
+                if let Ok(text) = std::str::from_utf8(terms.key()) {
+                    found.insert((typos(word, text), text.to_string()));
+                }
+            }
+        }
+    }
+    let mut groups: Vec<(usize, Vec<Term>)> = Vec::new();
+    for (typos, text) in found.into_iter().take(MAX_EXPANSIONS) {
+        let term = Term::from_field_text(field, &text);
+        match groups.last_mut() {
+            Some((t, terms)) if *t == typos => terms.push(term),
+            _ => groups.push((typos, vec![term])),
+        }
+    }
+    Ok(groups)
+}
+
+/// The optimal-string-alignment distance between `a` and `b` (by characters): insertions,
+/// deletions, substitutions and swaps of adjacent characters, each one typo.
+fn typos(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for (i, row) in d.chunks_mut(width).enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d.iter_mut().take(width).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
+}
+
 impl Drop for LexicalIndex {
     /// An index replaced by a new build takes its files with it once no search holds it.
     fn drop(&mut self) {
@@ -517,6 +600,36 @@ mod tests {
         let dir = tempfile_dir::Dir::new();
         let index = LexicalIndex::create(&dir.path).expect("an index");
         (dir, index)
+    }
+
+    #[test]
+    fn typos_count_a_swapped_pair_once() {
+        assert_eq!(typos("smith", "smith"), 0);
+        assert_eq!(typos("smith", "smyth"), 1);
+        assert_eq!(typos("smith", "msith"), 1);
+        assert_eq!(typos("smith", "smit"), 1);
+        assert_eq!(typos("featherstonehaugh", "featherstonhaug"), 2);
+        assert_eq!(typos("müller", "muller"), 1);
+        assert_eq!(typos("", "abc"), 3);
+    }
+
+    #[test]
+    fn planted_look_alikes_cannot_push_the_closest_words_out() {
+        let (_dir, index) = index();
+        // Hundreds of words two typos from "marchbanks", one word one typo from it.
+        let mut talents: Vec<TalentText> = (0..26 * 26u128)
+            .map(|n| {
+                let a = (b'a' + (n % 26) as u8) as char;
+                let b = (b'a' + (n / 26) as u8) as char;
+                talent(n + 10, &format!("marchba{a}{b}s"), "", "")
+            })
+            .filter(|t| typos("marchbanks", &t.stage_name) == 2)
+            .collect();
+        assert!(talents.len() > MAX_EXPANSIONS, "{}", talents.len());
+        talents.push(talent(1, "Ottoline Marchbank", "", ""));
+        index.put(&talents, &[]).unwrap();
+        let found = index.fuzzy(&["marchbanks".to_string()], 5).unwrap();
+        assert_eq!(found[0], Uuid::from_u128(1));
     }
 
     #[test]
