@@ -268,7 +268,12 @@ impl SnapshotStore for Snapshots {
                     return Ok(Some(events));
                 };
                 after = last.seq;
-                if rows.iter().any(|row| row.kind == db::snapshots::BULK_LOAD) {
+                // A bulk load at or before the copy's position was committed before the copy
+                // was loaded (its position was read first), so the copy has its rows.
+                let bulk = |row: &db::outbox::OutboxRow| {
+                    row.kind == db::snapshots::BULK_LOAD && row.seq > saved.through
+                };
+                if rows.iter().any(bulk) {
                     tracing::info!("rows were loaded in bulk since the copy was taken");
                     return Ok(None);
                 }

@@ -309,4 +309,11 @@ async fn after_a_bulk_seed_the_next_start_builds_from_postgresql_instead_of_open
     let index = lexical_index(&restarted).await;
     assert_eq!(index["loadedFrom"], "storage", "{index}");
     assert_eq!(index["talents"], 301, "{index}");
+
+    // A copy taken after the bulk load has its rows: the next start opens it.
+    restarted.stop_gracefully().await;
+    let again = spawn_with_settings(app.settings.clone(), app.db_name.clone()).await;
+    let index = lexical_index(&again).await;
+    assert_eq!(index["loadedFrom"], "local", "{index}");
+    assert_eq!(index["talents"], 301, "{index}");
 }

@@ -10,6 +10,7 @@ import { CombinedGraphQLErrors } from "@apollo/client/errors";
 import { BatchHttpLink } from "@apollo/client/link/batch-http";
 import { ErrorLink } from "@apollo/client/link/error";
 import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
+import { relayStylePagination } from "@apollo/client/utilities";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { createClient } from "graphql-ws";
 import { from, switchMap } from "rxjs";
@@ -155,6 +156,68 @@ test("an ErrorLink sees UNAUTHENTICATED for an expired token, refreshes and retr
 
   assert.equal(refreshes, 1);
   assert.equal(result.data.me.id, talent.id);
+});
+
+test("searchTalents: a profile just saved is found, and fetchMore pages on with relayStylePagination", async () => {
+  // Letters only, unique to this run: the index tokenizes on anything else.
+  const surname = `Qz${randomUUID().replace(/[^a-f]/g, "").slice(0, 10)}`;
+  for (const first of ["Anabel", "Bettina", "Carmela"]) {
+    const talent = await register("TALENT");
+    await call(
+      `mutation($i: TalentProfileInput!) { upsertTalentProfile(input: $i) { id } }`,
+      { i: { stageName: `${first} ${surname}`, headline: "Character actor" } },
+      talent.access,
+    );
+  }
+  const producer = await register("PRODUCER");
+  const client = new ApolloClient({
+    cache: new InMemoryCache({
+      typePolicies: { Query: { fields: { searchTalents: relayStylePagination(["query", "semantic"]) } } },
+    }),
+    link: ApolloLink.from([authLink(() => producer.access), new HttpLink({ uri: GRAPHQL })]),
+  });
+  const SEARCH = gql`
+    query Search($q: String!, $after: String) {
+      searchTalents(query: $q, semantic: false, first: 2, after: $after) {
+        edges {
+          cursor
+          node {
+            signals
+            talent {
+              id
+              stageName
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  `;
+  const observable = client.watchQuery({ query: SEARCH, variables: { q: surname } });
+  const first = await new Promise((resolve, reject) => {
+    const subscription = observable.subscribe({
+      next: (result) => {
+        if (result.data?.searchTalents) {
+          subscription.unsubscribe();
+          resolve(result);
+        }
+      },
+      error: reject,
+    });
+  });
+  // The three profiles saved just before are found by the next search, two to a page.
+  assert.equal(first.data.searchTalents.edges.length, 2);
+  assert.equal(first.data.searchTalents.pageInfo.hasNextPage, true);
+  assert.ok(first.data.searchTalents.edges.every((e) => e.node.signals.includes("FULL_TEXT")));
+
+  await observable.fetchMore({ variables: { after: first.data.searchTalents.pageInfo.endCursor } });
+  const merged = client.readQuery({ query: SEARCH, variables: { q: surname } });
+  const names = merged.searchTalents.edges.map((e) => e.node.talent.stageName).sort();
+  assert.deepEqual(names, ["Anabel", "Bettina", "Carmela"].map((n) => `${n} ${surname}`));
+  assert.equal(merged.searchTalents.pageInfo.hasNextPage, false);
 });
 
 test("errorPolicy all: a FORBIDDEN field comes back beside the data", async () => {
