@@ -16,6 +16,7 @@
 #   scripts/searchload.sh
 #   TALENTS=20000 REQUESTS=1000 scripts/searchload.sh
 #   SEMANTIC=0 TALENTS=1000000 scripts/searchload.sh
+#   RECALL=0 scripts/searchload.sh   # without the HNSW recall measurement
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -134,8 +135,8 @@ timed_start() {
   {
     printf '%s: ready %.1f s after start, first search answered at %.1f s; ' "$label" \
       "$(( (ready_at - t0) / 1000000 ))e-3" "$(( (searched_at - t0) / 1000000 ))e-3"
-    printf 'lexical %s; ' "$(grep -o '"lexicalIndex":{[^}]*}' <<<"$body" | grep -o '"loadedFrom":[^,]*,"caughtUp":[0-9]*')"
-    printf 'semantic %s; ' "$(grep -o '"semanticIndex":{[^}]*}' <<<"$body" | grep -o '"loadedFrom":[^,]*,"caughtUp":[0-9]*' || echo off)"
+    printf 'lexical %s; ' "$(grep -o '"lexicalIndex":{[^}]*}' <<<"$body" | grep -o '"lastBuildMs":[0-9]*\|"loadedFrom":[^,]*,"caughtUp":[0-9]*' | tr '\n' ' ')"
+    printf 'semantic %s; ' "$(grep -o '"semanticIndex":{[^}]*}' <<<"$body" | grep -o '"lastBuildMs":[0-9]*\|"loadedFrom":[^,]*,"caughtUp":[0-9]*' | tr '\n' ' ' || echo off)"
     printf 'match index %s\n' "$(grep -o '"matchIndex":{[^}]*}' <<<"$body" | grep -o '"lastBuildMs":[0-9]*')"
   } | tee -a "$OUT/search.txt"
 }
@@ -200,6 +201,11 @@ WSLOAD_JWT_SECRET="$JWT" "$TOOL" --url "http://127.0.0.1:$PORT_" \
   --database-url "$URL" search --concurrency "$CONCURRENCY" --requests "$REQUESTS" \
   | tee -a "$OUT/search.txt"
 
+if [[ ${RECALL:-1} == 0 ]]; then
+  restarts
+  log "figures in $OUT/search.txt"
+  exit 0
+fi
 log "exporting the profile vectors for the index measurement"
 psql "$URL" -qAt -c "COPY (SELECT translate(encode(vector, 'base64'), E'\\n', '')
     FROM talent_embeddings WHERE part = 'PROFILE' ORDER BY talent_id) TO STDOUT" >"$OUT/vectors.b64"

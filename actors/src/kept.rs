@@ -393,14 +393,7 @@ impl<K: KeptIndex> KeptIndexActor<K> {
             let mut reload = false;
             for event in missed {
                 let changes = K::changes(&source, &event);
-                if changes.is_empty() {
-                    kept.passed(event.seq);
-                    continue;
-                }
-                for change in changes {
-                    reload |= index.apply(&source, &kept, change).await?;
-                }
-                kept.applied(&event);
+                reload |= apply_changes(&index, &source, &kept, changes, &event).await?;
             }
             Ok::<_, anyhow::Error>(reload)
         };
@@ -492,6 +485,27 @@ impl<K: KeptIndex> KeptIndexActor<K> {
             }));
         }
     }
+}
+
+/// Applies `changes`, what `event` asks of the index, in order: whether the data should be
+/// loaded again.
+async fn apply_changes<K: KeptIndex>(
+    index: &Arc<K>,
+    source: &Arc<K::Source>,
+    kept: &Arc<Kept<K>>,
+    changes: Vec<K::Change>,
+    event: &Event,
+) -> anyhow::Result<bool> {
+    if changes.is_empty() {
+        kept.passed(event.seq);
+        return Ok(false);
+    }
+    let mut reload = false;
+    for change in changes {
+        reload |= index.apply(source, kept, change).await?;
+    }
+    kept.applied(event);
+    Ok(reload)
 }
 
 /// The newest usable copy opened, and the events committed since it was taken; None (each
@@ -588,14 +602,7 @@ impl<K: KeptIndex> StreamHandler<(u64, Option<Arc<Event>>)> for KeptIndexActor<K
             Arc::clone(&self.source),
             Arc::clone(&self.kept),
         );
-        let applied = async move {
-            let mut reload = false;
-            for change in changes {
-                reload |= index.apply(&source, &kept, change).await?;
-            }
-            kept.applied(&event);
-            Ok(reload)
-        };
+        let applied = async move { apply_changes(&index, &source, &kept, changes, &event).await };
         // One change at a time, in the order they were committed.
         self.guarded(ctx, applied);
     }

@@ -87,6 +87,9 @@ pub struct VectorIndex {
     talents: Vec<Uuid>,
     /// Node id -> whether it is the talent's current node.
     live: Vec<bool>,
+    /// Node id -> a fingerprint of its vector: putting the same vector again changes nothing
+    /// (events applied twice, as when catching up from a copy, cost no new node).
+    fingerprints: Vec<u64>,
     /// Talent -> its current node.
     node: HashMap<Uuid, usize>,
     tombstones: usize,
@@ -105,9 +108,23 @@ impl VectorIndex {
             ),
             talents: Vec::with_capacity(expected),
             live: Vec::with_capacity(expected),
+            fingerprints: Vec::with_capacity(expected),
             node: HashMap::with_capacity(expected),
             tombstones: 0,
         }
+    }
+
+    /// Adds a node for `talent` (its current one from now on).
+    fn push(&mut self, talent: Uuid, fingerprint: u64) -> usize {
+        let id = self.talents.len();
+        self.talents.push(talent);
+        self.live.push(true);
+        self.fingerprints.push(fingerprint);
+        if let Some(old) = self.node.insert(talent, id) {
+            self.live[old] = false;
+            self.tombstones += 1;
+        }
+        id
     }
 
     /// Builds from `vectors` (each talent once), inserting on every core when there are many.
@@ -118,14 +135,9 @@ impl VectorIndex {
             if v.len() != params.dims {
                 continue;
             }
-            let id = index.talents.len();
-            index.talents.push(talent);
-            index.live.push(true);
-            if let Some(old) = index.node.insert(talent, id) {
-                index.live[old] = false;
-                index.tombstones += 1;
-            }
-            points.push((normalised(v), id));
+            let v = normalised(v);
+            let id = index.push(talent, fingerprint(&v));
+            points.push((v, id));
         }
         let refs: Vec<(&[f32], usize)> = points.iter().map(|(v, id)| (v.as_slice(), *id)).collect();
         if refs.len() < PARALLEL_BUILD_FROM {
@@ -142,18 +154,23 @@ impl VectorIndex {
 
     /// Puts a talent's new vector in (None: takes the talent out).
     pub fn put(&mut self, talent: Uuid, vector: Option<Vec<f32>>) {
-        if let Some(old) = self.node.remove(&talent) {
-            self.live[old] = false;
-            self.tombstones += 1;
-        }
         let Some(v) = vector.filter(|v| v.len() == self.params.dims) else {
+            if let Some(old) = self.node.remove(&talent) {
+                self.live[old] = false;
+                self.tombstones += 1;
+            }
             return;
         };
-        let id = self.talents.len();
-        self.talents.push(talent);
-        self.live.push(true);
-        self.node.insert(talent, id);
         let v = normalised(v);
+        let print = fingerprint(&v);
+        if self
+            .node
+            .get(&talent)
+            .is_some_and(|&n| self.fingerprints[n] == print)
+        {
+            return;
+        }
+        let id = self.push(talent, print);
         self.hnsw.insert_slice((&v, id));
     }
 
@@ -193,20 +210,32 @@ impl VectorIndex {
     }
 }
 
+/// A fingerprint of a (normalised) vector's bits.
+fn fingerprint(v: &[f32]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for x in v {
+        x.to_bits().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 /// The basename of a copy's graph files (`graph.hnsw.graph`, `graph.hnsw.data`).
 const GRAPH: &str = "graph";
-/// A copy's node list: per node the talent (16 bytes) and whether it is live (1 byte).
+/// A copy's node list: per node the talent (16 bytes), whether it is live (1 byte) and its
+/// vector's fingerprint (8 bytes, little-endian).
 const NODES: &str = "nodes";
-const NODE_BYTES: usize = 17;
+const NODE_BYTES: usize = 25;
 
 impl VectorIndex {
     /// Writes the graph (hnsw_rs's dump) and the node list into `folder`: talents in it.
     pub fn write_copy(&self, folder: &Path) -> anyhow::Result<u64> {
         self.hnsw.file_dump(folder, GRAPH)?;
         let mut nodes = std::io::BufWriter::new(std::fs::File::create(folder.join(NODES))?);
-        for (talent, live) in self.talents.iter().zip(&self.live) {
+        for ((talent, live), print) in self.talents.iter().zip(&self.live).zip(&self.fingerprints) {
             nodes.write_all(talent.as_bytes())?;
             nodes.write_all(&[u8::from(*live)])?;
+            nodes.write_all(&print.to_le_bytes())?;
         }
         nodes.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         Ok(self.node.len() as u64)
@@ -238,14 +267,17 @@ impl VectorIndex {
             hnsw,
             talents: Vec::with_capacity(count),
             live: Vec::with_capacity(count),
+            fingerprints: Vec::with_capacity(count),
             node: HashMap::with_capacity(count),
             tombstones: 0,
         };
         for (id, node) in nodes.chunks_exact(NODE_BYTES).enumerate() {
             let talent = Uuid::from_slice(&node[..16])?;
             let live = node[16] == 1;
+            let print = u64::from_le_bytes(node[17..25].try_into()?);
             index.talents.push(talent);
             index.live.push(live);
+            index.fingerprints.push(print);
             if live {
                 index.node.insert(talent, id);
             } else {
@@ -489,8 +521,14 @@ mod tests {
         std::fs::create_dir_all(&folder).unwrap();
         assert_eq!(index.write_copy(&folder).unwrap(), 499);
 
-        let opened = VectorIndex::read_copy(params(dims), &folder).unwrap();
+        let mut opened = VectorIndex::read_copy(params(dims), &folder).unwrap();
         assert_eq!(opened.len(), 499);
+        // A vector put again (an event applied twice, as when catching up): nothing changes.
+        let tombstones = opened.tombstones;
+        opened.put(id(7), Some(vector(90_000, dims)));
+        opened.put(id(3), Some(vector(3, dims)));
+        assert_eq!(opened.tombstones, tombstones);
+        assert_eq!(opened.talents.len(), 501);
         assert_eq!(opened.tombstones, index.tombstones);
         for n in [0u64, 17, 499] {
             assert_eq!(

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod client_ip;
 pub mod graphql;
 pub mod health;
+pub mod indexes;
 pub mod media;
 pub mod metrics;
 pub mod middleware;

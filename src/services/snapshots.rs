@@ -74,36 +74,24 @@ impl Snapshots {
         retention: chrono::Duration,
         max_bytes: u64,
     ) -> anyhow::Result<Snapshots> {
-        Copies::new(root, pool, store, retention, max_bytes)
-            .await
-            .map(|copies| Snapshots(Arc::new(copies)))
-    }
-}
-
-impl Copies {
-    async fn new(
-        root: PathBuf,
-        pool: PgPool,
-        store: Option<Arc<MediaStore>>,
-        retention: chrono::Duration,
-        max_bytes: u64,
-    ) -> anyhow::Result<Copies> {
         let database = {
             let mut conn = pool.get().await?;
             db::snapshots::database_tag(&mut conn).await?
         };
         // Events pruned at `retention` after delivery; keep a margin for the relay's delay.
         let history = (retention - chrono::Duration::hours(12)).max(chrono::Duration::hours(1));
-        Ok(Copies {
+        Ok(Snapshots(Arc::new(Copies {
             root,
             database,
             store,
             pool,
             history,
             max_bytes,
-        })
+        })))
     }
+}
 
+impl Copies {
     fn scratch(&self) -> anyhow::Result<PathBuf> {
         let folder = self.root.join(format!("copy-{}", Uuid::now_v7().simple()));
         std::fs::create_dir_all(&folder)

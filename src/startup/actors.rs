@@ -294,7 +294,7 @@ fn semantic_index(
     let counter = restarts.of(ActorName::SemanticIndex);
     // A copy of vectors of another model or dimension is never opened.
     let fit = format!(
-        "semantic-v1:{}:{}:m{}",
+        "semantic-v2:{}:{}:m{}",
         ai.embedding_model(),
         ai.dimensions(),
         settings.hnsw_m
@@ -462,6 +462,18 @@ impl RealtimeActors {
                 }
             }
         }
+    }
+
+    /// Each kept index by the name operators rebuild it by.
+    pub fn rebuilders(&self) -> crate::http::indexes::Rebuilders {
+        let mut indexes = vec![
+            ("lexical", self.lexical.clone().recipient()),
+            ("match", self.matches.clone().recipient()),
+        ];
+        if let Some((_, semantic)) = &self.semantic {
+            indexes.push(("semantic", semantic.clone().recipient()));
+        }
+        crate::http::indexes::Rebuilders(indexes)
     }
 
     /// What the GraphQL schema needs of them.

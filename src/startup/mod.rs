@@ -95,7 +95,8 @@ impl Application {
             proxies,
         };
         let server = serve(listener, state.clone(), edge)?;
-        let operations = serve_operations(ops_listener, state.clone(), metrics)?;
+        let rebuilders = web::Data::new(actors.rebuilders());
+        let operations = serve_operations(ops_listener, state.clone(), metrics, rebuilders)?;
         tracing::info!(address = %format!("http://{}:{port}/graphql", app.host), "listening");
         tracing::info!(address = %format!("http://{}:{operations_port}/metrics", ops.host), "operations listening");
         Ok(Application {
@@ -329,6 +330,7 @@ fn serve_operations(
     listener: TcpListener,
     state: AppState,
     metrics: web::Data<Arc<Metrics>>,
+    rebuilders: web::Data<http::indexes::Rebuilders>,
 ) -> anyhow::Result<Server> {
     let token = state.settings.operations.token.clone();
     let shutdown = state.settings.application.shutdown_timeout_secs;
@@ -336,11 +338,16 @@ fn serve_operations(
         App::new()
             .app_data(web::Data::new(state.clone()))
             .app_data(metrics.clone())
+            .app_data(rebuilders.clone())
             .wrap(middleware::from_fn({
                 let token = token.clone();
                 move |req, next| http::metrics::require_token(token.clone(), req, next)
             }))
             .route("/metrics", web::get().to(http::metrics::metrics))
+            .route(
+                "/indexes/{index}/rebuild",
+                web::post().to(http::indexes::rebuild),
+            )
             .route("/readyz", web::get().to(http::health::readyz_detailed))
             .route("/healthz", web::get().to(http::health::healthz))
     })

@@ -101,15 +101,7 @@ async fn talent_with(app: &TestApp, input: Value) -> TestUser {
 /// Waits until the instance's match index is built (its detailed readiness says so).
 async fn index_ready(app: &TestApp) -> Value {
     for _ in 0..200 {
-        let body: Value = app
-            .client
-            .get(app.ops_url("/readyz"))
-            .send()
-            .await
-            .expect("readyz")
-            .json()
-            .await
-            .expect("json");
+        let body: Value = app.readiness().await;
         if body["matchIndex"]["status"] == "ready" {
             return body["matchIndex"].clone();
         }

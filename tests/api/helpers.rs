@@ -530,6 +530,18 @@ impl TestApp {
         format!("http://127.0.0.1:{}{path}", self.ops_port)
     }
 
+    /// The operators' detailed `/readyz` (whatever its status).
+    pub async fn readiness(&self) -> serde_json::Value {
+        self.client
+            .get(self.ops_url("/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// Rows of `SELECT ... AS value` against this test's database, as text.
     pub async fn sql_values(&self, statement: &str) -> Vec<String> {
         sql_values_in(&self.settings.database, statement).await

@@ -529,15 +529,7 @@ async fn hostile_files_fail_cleanly_and_the_workers_go_on() {
         .expect("health");
     assert_eq!(health.status(), 200);
     // The operators see the same: three failed, one ready, nothing left running.
-    let ready: Value = app
-        .client
-        .get(app.ops_url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("JSON");
+    let ready: Value = app.readiness().await;
     let media = &ready["media"];
     assert_eq!(media["storage"], "local", "{ready:#}");
     assert_eq!(media["processing"], true, "{ready:#}");

@@ -30,15 +30,7 @@ async fn names_found(app: &TestApp, user: &TestUser, q: &str) -> Vec<String> {
 }
 
 async fn lexical_index(app: &TestApp) -> Value {
-    let body: Value = app
-        .client
-        .get(app.ops_url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let body: Value = app.readiness().await;
     body["lexicalIndex"].clone()
 }
 
@@ -316,4 +308,61 @@ async fn after_a_bulk_seed_the_next_start_builds_from_postgresql_instead_of_open
     let index = lexical_index(&again).await;
     assert_eq!(index["loadedFrom"], "local", "{index}");
     assert_eq!(index["talents"], 301, "{index}");
+}
+
+#[actix_web::test]
+async fn the_rebuild_command_builds_an_index_again_from_postgresql() {
+    let app = spawn_app().await;
+    let talent = talent_named(&app, "Ottoline Featherstonehaugh").await;
+    let producer = app.producer().await;
+    // Changed by hand in SQL: no event says so, the index still has the old words.
+    app.sql(&format!(
+        "UPDATE talent_profiles SET stage_name = 'Ottoline Quarrington' WHERE user_id = '{}'",
+        talent.id
+    ))
+    .await;
+    assert_eq!(
+        names_found(&app, &producer, "Featherstonehaugh").await,
+        ["Ottoline Quarrington"]
+    );
+
+    let asked = app
+        .client
+        .post(app.ops_url("/indexes/lexical/rebuild"))
+        .send()
+        .await
+        .expect("the operators' listener");
+    assert_eq!(asked.status().as_u16(), 202);
+    for _ in 0..200 {
+        if lexical_index(&app).await["builds"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let index = lexical_index(&app).await;
+    assert_eq!(index["builds"], 2, "{index}");
+    assert_eq!(index["loadedFrom"], "storage", "{index}");
+    assert!(names_found(&app, &producer, "Featherstonehaugh")
+        .await
+        .is_empty());
+    assert_eq!(
+        names_found(&app, &producer, "Quarrington").await,
+        ["Ottoline Quarrington"]
+    );
+
+    // Only the indexes this instance keeps, and only on the operators' listener.
+    let unknown = app
+        .client
+        .post(app.ops_url("/indexes/everything/rebuild"))
+        .send()
+        .await
+        .expect("the operators' listener");
+    assert_eq!(unknown.status().as_u16(), 404);
+    let public = app
+        .client
+        .post(format!("{}/indexes/lexical/rebuild", app.address))
+        .send()
+        .await
+        .expect("the public listener");
+    assert_eq!(public.status().as_u16(), 404);
 }

@@ -245,15 +245,7 @@ async fn a_semantic_query_finds_what_talents_did_in_other_words() {
     assert_eq!(asked, 1);
 
     // Operators see the index and the worker.
-    let ready: Value = app
-        .client
-        .get(app.ops_url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let ready: Value = app.readiness().await;
     assert_eq!(ready["ai"]["status"], "configured", "{ready}");
     assert_eq!(ready["ai"]["semanticIndex"]["status"], "ready", "{ready}");
     assert_eq!(ready["ai"]["semanticIndex"]["vectors"], 2, "{ready}");
@@ -633,15 +625,7 @@ async fn a_restarted_instance_opens_its_saved_graph_instead_of_rebuilding_it() {
         hits,
         vec![("Maria Lopez".to_string(), vec!["SEMANTIC".to_string()])]
     );
-    let ready: Value = restarted
-        .client
-        .get(restarted.ops_url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let ready: Value = restarted.readiness().await;
     let index = &ready["ai"]["semanticIndex"];
     assert_eq!(index["loadedFrom"], "local", "{ready}");
     assert_eq!(index["vectors"], 2, "{ready}");
