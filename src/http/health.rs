@@ -97,7 +97,7 @@ fn kept(stats: &KeptStats, newest: Option<i64>, own: serde_json::Value) -> serde
 async fn indexes_ready(state: &AppState, within: Duration) -> bool {
     let ready = || {
         state.lexical.is_built()
-            && state.matches.stats().kept.built
+            && state.matches.is_built()
             && (state.ai.is_none() || state.semantic.is_built())
     };
     let deadline = tokio::time::Instant::now() + within;

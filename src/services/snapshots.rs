@@ -109,14 +109,21 @@ impl Copies {
         self.root.join("snapshots").join(format!("{name}.copy"))
     }
 
-    /// Unpacks `copy` into a scratch folder (removed again if it is not a usable copy).
-    fn unpacked(&self, copy: impl Read, index: &str, fit: &str) -> anyhow::Result<Found> {
+    /// Unpacks `copy`, found `from`, into a scratch folder (removed again if it is not a usable
+    /// copy).
+    fn unpacked(
+        &self,
+        copy: impl Read,
+        index: &str,
+        fit: &str,
+        from: &'static str,
+    ) -> anyhow::Result<Found> {
         let folder = self.scratch()?;
         match unpack(copy, index, fit, &folder) {
             Ok(saved) => Ok(Found {
                 folder,
                 saved,
-                from: "",
+                from,
             }),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&folder);
@@ -133,13 +140,10 @@ impl Copies {
         let (this, index, fit) = (Arc::clone(self), index.to_string(), fit.to_string());
         let found = tokio::task::spawn_blocking(move || {
             let file = std::fs::File::open(&path)?;
-            this.unpacked(std::io::BufReader::new(file), &index, &fit)
+            this.unpacked(std::io::BufReader::new(file), &index, &fit, "local")
         })
         .await??;
-        Ok(Some(Found {
-            from: "local",
-            ..found
-        }))
+        Ok(Some(found))
     }
 
     async fn published(self: &Arc<Self>, index: &str, fit: &str) -> anyhow::Result<Option<Found>> {
@@ -159,13 +163,10 @@ impl Copies {
         let bytes = store.get(&key, self.max_bytes).await?;
         let (this, index, fit) = (Arc::clone(self), index.to_string(), fit.to_string());
         let found = tokio::task::spawn_blocking(move || {
-            this.unpacked(std::io::Cursor::new(bytes), &index, &fit)
+            this.unpacked(std::io::Cursor::new(bytes), &index, &fit, "object store")
         })
         .await??;
-        Ok(Some(Found {
-            from: "object store",
-            ..found
-        }))
+        Ok(Some(found))
     }
 }
 
@@ -288,31 +289,28 @@ fn pack(folder: &Path, index: &str, saved: &SavedAt, to: &Path) -> anyhow::Resul
             .into_string()
             .map_err(|_| anyhow::anyhow!("a file name that is not UTF-8"))?;
         anyhow::ensure!(plain_name(&name), "an unexpected file name {name:?}");
-        let (bytes, crc32) = checksum(std::fs::File::open(entry.path())?)?;
+        let (bytes, crc32) = copy_hashing(std::fs::File::open(entry.path())?, std::io::sink())?;
         files.push(Entry { name, bytes, crc32 });
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    let manifest = serde_json::to_vec(&Manifest {
+    let manifest = Manifest {
         index: index.to_string(),
         saved: saved.clone(),
         files,
-    })?;
+    };
+    let header = serde_json::to_vec(&manifest)?;
     let dir = to.parent().context("a copy's place has a folder")?;
     std::fs::create_dir_all(dir)?;
     let partial = dir.join(format!(".partial-{}", Uuid::now_v7().simple()));
     let written = (|| {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
         out.write_all(MAGIC)?;
-        out.write_all(&(manifest.len() as u32).to_le_bytes())?;
-        out.write_all(&manifest)?;
-        let parsed: Manifest = serde_json::from_slice(&manifest)?;
-        for entry in &parsed.files {
-            let copied = std::io::copy(
-                &mut std::fs::File::open(folder.join(&entry.name))?,
-                &mut out,
-            )?;
+        out.write_all(&(header.len() as u32).to_le_bytes())?;
+        out.write_all(&header)?;
+        for entry in &manifest.files {
+            let file = std::fs::File::open(folder.join(&entry.name))?;
             anyhow::ensure!(
-                copied == entry.bytes,
+                copy_hashing(file, &mut out)? == (entry.bytes, entry.crc32),
                 "{} changed while it was saved",
                 entry.name
             );
@@ -372,22 +370,10 @@ fn unpack(mut copy: impl Read, index: &str, fit: &str, folder: &Path) -> anyhow:
         );
         let path = folder.join(&entry.name);
         let mut out = std::io::BufWriter::new(std::fs::File::create_new(&path)?);
-        let mut part = (&mut copy).take(entry.bytes);
-        let mut hasher = crc32fast::Hasher::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut read = 0u64;
-        loop {
-            let n = part.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-            read += n as u64;
-        }
+        let (read, crc32) = copy_hashing((&mut copy).take(entry.bytes), &mut out)?;
         anyhow::ensure!(read == entry.bytes, "a truncated copy ({})", entry.name);
         anyhow::ensure!(
-            hasher.finalize() == entry.crc32,
+            crc32 == entry.crc32,
             "a damaged copy ({} fails its checksum)",
             entry.name
         );
@@ -400,16 +386,18 @@ fn unpack(mut copy: impl Read, index: &str, fit: &str, folder: &Path) -> anyhow:
     Ok(manifest.saved)
 }
 
-fn checksum(mut file: impl Read) -> anyhow::Result<(u64, u32)> {
+/// Copies `from` to `to`: the bytes copied and their CRC-32.
+fn copy_hashing(mut from: impl Read, mut to: impl Write) -> std::io::Result<(u64, u32)> {
     let mut hasher = crc32fast::Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut bytes = 0u64;
     loop {
-        let n = file.read(&mut buf)?;
+        let n = from.read(&mut buf)?;
         if n == 0 {
             return Ok((bytes, hasher.finalize()));
         }
         hasher.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
         bytes += n as u64;
     }
 }

@@ -166,14 +166,14 @@ fn lexical_index(
     state: &AppState,
     restarts: &Restarts,
     hub: &Addr<NotificationHub>,
-    snapshots: &Option<Snapshots>,
+    saving: &Saving,
 ) -> Addr<LexicalKeeper> {
     let source = Arc::new(TalentTexts::new(state.pool.clone()));
     let (handle, to_hub) = (state.lexical.clone(), hub.clone());
     let dir = std::path::PathBuf::from(&state.settings.search.dir);
     let batch = state.settings.matching.load_batch;
     let counter = restarts.of(ActorName::LexicalIndex);
-    let saving = saving(state, snapshots);
+    let saving = saving.clone();
     Supervisor::start(move |_| {
         let keeper = handle
             .keeper(dir.clone(), source.clone(), to_hub.clone(), batch)
@@ -185,9 +185,9 @@ fn lexical_index(
 /// Where the kept indexes save their copies, and how often (None: never).
 type Saving = Option<(Arc<dyn SnapshotStore>, Duration)>;
 
-fn saving(state: &AppState, snapshots: &Option<Snapshots>) -> Saving {
+fn saving(state: &AppState, snapshots: Option<Snapshots>) -> Saving {
     let every = Duration::from_secs(state.settings.search.snapshot_interval_secs);
-    let store: Arc<dyn SnapshotStore> = Arc::new(snapshots.clone()?);
+    let store: Arc<dyn SnapshotStore> = Arc::new(snapshots?);
     Some((store, every))
 }
 
@@ -264,13 +264,15 @@ fn semantic_actors(
     state: &AppState,
     restarts: &Restarts,
     hub: &Addr<NotificationHub>,
-    snapshots: &Option<Snapshots>,
+    saving: &Saving,
 ) -> Option<(Addr<QueueWorker<EmbeddingWork>>, Addr<SemanticIndex>)> {
     let ai = state.ai.as_ref()?;
     let worker = embedding_worker(state, ai, restarts, hub);
     queue_missing(state.clone(), ai.clone(), worker.clone());
-    let saving = saving(state, snapshots);
-    Some((worker, semantic_index(state, ai, restarts, hub, saving)))
+    Some((
+        worker,
+        semantic_index(state, ai, restarts, hub, saving.clone()),
+    ))
 }
 
 /// The semantic index over the stored embeddings (with an endpoint only).
@@ -399,8 +401,9 @@ impl RealtimeActors {
 
         let deadlines = deadline_scheduler(state, &restarts);
         let matches = match_index(state, &restarts, &hub);
-        let lexical = lexical_index(state, &restarts, &hub, &snapshots);
-        let semantic = semantic_actors(state, &restarts, &hub, &snapshots);
+        let saving = saving(state, snapshots);
+        let lexical = lexical_index(state, &restarts, &hub, &saving);
+        let semantic = semantic_actors(state, &restarts, &hub, &saving);
         let media = media_worker(state, &restarts, &hub);
         if media.is_none() {
             tracing::info!("media.process is off: this instance leaves media processing to others");
@@ -435,31 +438,22 @@ impl RealtimeActors {
     /// Saves a copy of each kept index that is saved (when the server stops), waiting at most
     /// `within` for each.
     pub async fn save_indexes(&self, within: Duration) {
-        let lexical = self.lexical.send(Save);
-        let semantic = self.semantic.as_ref().map(|(_, index)| index.send(Save));
-        let outcomes = [
-            (
-                "lexical index",
-                Some(tokio::time::timeout(within, lexical).await),
-            ),
-            (
-                "semantic index",
-                match semantic {
-                    Some(saving) => Some(tokio::time::timeout(within, saving).await),
-                    None => None,
-                },
-            ),
-        ];
-        for (index, outcome) in outcomes {
+        let mut indexes: Vec<(&str, Recipient<Save>)> =
+            vec![("lexical index", self.lexical.clone().recipient())];
+        if let Some((_, semantic)) = &self.semantic {
+            indexes.push(("semantic index", semantic.clone().recipient()));
+        }
+        let saves = indexes.iter().map(|(index, actor)| async move {
+            (*index, tokio::time::timeout(within, actor.send(Save)).await)
+        });
+        for (index, outcome) in futures_util::future::join_all(saves).await {
             match outcome {
-                Some(Ok(Ok(Ok(_)))) | None => {}
-                Some(Ok(Ok(Err(e)))) => {
+                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Err(e))) => {
                     tracing::error!(index, error = format!("{e:#}"), "no copy saved at shutdown")
                 }
-                Some(Ok(Err(e))) => tracing::error!(index, error = %e, "no copy saved at shutdown"),
-                Some(Err(_)) => {
-                    tracing::error!(index, "saving a copy outlived the shutdown timeout")
-                }
+                Ok(Err(e)) => tracing::error!(index, error = %e, "no copy saved at shutdown"),
+                Err(_) => tracing::error!(index, "saving a copy outlived the shutdown timeout"),
             }
         }
     }
